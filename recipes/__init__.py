@@ -1,0 +1,3 @@
+"""Built-in recipes and commands; importing this package registers them."""
+
+from . import db  # noqa: F401

@@ -1,0 +1,132 @@
+"""Dataset commands: stats, db-in, db-out, drop."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import click
+from rich.table import Table
+
+from vnerteach import Arg, Opt, recipe
+from vnerteach.errors import InputError, UsageError
+from vnerteach.output import good, info, stdout
+from vnerteach.sources import get_stream
+from vnerteach.store import connect
+from vnerteach.tasks import ANSWERS, set_hashes
+
+
+
+def _check_answers(answers: list[str] | None) -> list[str] | None:
+    bad = [a for a in answers or [] if a not in ANSWERS]
+    if bad:
+        raise UsageError(f"--answer: unknown answer {', '.join(bad)} (use {', '.join(ANSWERS)})")
+    return answers
+
+
+def _when(timestamp: int | None) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "-"
+
+
+@recipe("stats")
+def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all datasets)")] = None) -> None:
+    """Show datasets with their examples, answers, sessions and last activity.
+
+    Example: vnerteach stats news_ner
+    """
+    store = connect()
+    rows = store.stats(dataset)
+    table = Table(title=f"Datasets in {store.url}")
+    table.add_column("Dataset")
+    for column in ("Examples", "Accept", "Reject", "Ignore", "Sessions"):
+        table.add_column(column, justify="right")
+    table.add_column("Last activity", no_wrap=True)
+    for s in rows:
+        table.add_row(s.name, str(s.examples), str(s.accept), str(s.reject), str(s.ignore),
+                      str(s.sessions), _when(s.last_activity))
+    if rows:
+        stdout.print(table)
+    else:
+        info(f"No datasets yet in {store.url}")
+
+
+@recipe("db-in")
+def db_in(
+    dataset: Annotated[str, Arg("Dataset to import into (created if missing)")],
+    source: Annotated[str, Arg("JSONL or text file, a folder of them, or - for stdin")],
+    answer: Annotated[str, Opt("Answer to give tasks that have none")] = "accept",
+    rehash: Annotated[bool, Opt("Recompute the hashes; --no-rehash keeps hashes the file already has")] = True,
+) -> None:
+    """Import annotations into a dataset: validated, hashed, duplicates skipped, all or nothing.
+
+    A task that is already in the dataset with the same answer is skipped, so importing the
+    same file twice adds nothing. Any invalid line stops the import and nothing is saved.
+
+    Example: vnerteach db-in news_ner annotations.jsonl --answer accept
+    """
+    _check_answers([answer])
+    seen = 0
+
+    def prepared():
+        nonlocal seen
+        for task in get_stream(source):
+            seen += 1
+            task.setdefault("answer", answer)
+            yield set_hashes(task, overwrite=rehash)
+
+    store = connect()
+    added = store.add_examples(prepared(), [dataset], skip_duplicates=True)
+    good(f"Imported {added} examples into '{dataset}' from {source}"
+         + (f" ({seen - added} already there, skipped)" if seen > added else ""))
+
+
+@recipe("db-out")
+def db_out(
+    dataset: Annotated[str, Arg("Dataset to export")],
+    output: Annotated[Path | None, Arg("JSONL file to write (default: stdout)")] = None,
+    answer: Annotated[list[str] | None, Opt("Only these answers, e.g. accept,reject")] = None,
+) -> None:
+    """Export a dataset's annotations as JSONL, streamed, to a file or stdout.
+
+    Example: vnerteach db-out news_ner annotations.jsonl --answer accept,reject
+    """
+    lines = connect().iter_raw(dataset, _check_answers(answer))
+    if output is None:
+        try:
+            for line in lines:
+                sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. `db-out ... | head`: the reader has what it wanted
+            sys.stderr.close()
+        return
+    if not output.parent.is_dir():
+        raise InputError(f"folder {output.parent} does not exist", output)
+    count = 0
+    with open(output, "w", encoding="utf8") as f:
+        for count, line in enumerate(lines, start=1):
+            f.write(line + "\n")
+    good(f"Exported {count} examples from '{dataset}' to {output}")
+
+
+@recipe("drop")
+def drop(
+    dataset: Annotated[str, Arg("Dataset to delete")],
+    yes: Annotated[bool, Opt("Do not ask for confirmation", "-y")] = False,
+) -> None:
+    """Delete a dataset and its examples (examples other datasets share are kept).
+
+    Example: vnerteach drop news_ner --yes
+    """
+    store = connect()
+    count = store.count(dataset)
+    if not yes:
+        try:
+            confirmed = click.confirm(f"Delete dataset '{dataset}' and its {count} examples?", err=True)
+        except click.Abort:
+            confirmed = False
+        if not confirmed:
+            raise UsageError(f"Dataset '{dataset}' was not dropped (confirm, or pass --yes)")
+    store.drop(dataset)
+    good(f"Dropped dataset '{dataset}' ({count} examples)")

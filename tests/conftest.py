@@ -1,0 +1,52 @@
+"""Shared fixtures: a private database and home folder per test, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vnerteach import registry
+from vnerteach.cli import build_app
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def db_path(tmp_path, monkeypatch) -> Path:
+    """A fresh SQLite database (and home folder) that the recipes pick up from the environment."""
+    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
+    path = tmp_path / "test.db"
+    monkeypatch.setenv("VNERTEACH_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def cli(db_path):
+    """Run the CLI in-process: ``cli("stats")`` returns click's Result (stdout and stderr apart)."""
+    registry.load_builtin()
+    app = build_app()
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+    return run
+
+
+def write_jsonl(path: Path, tasks: list[dict]) -> Path:
+    """Write tasks as JSONL and return the path."""
+    path.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf8")
+    return path
+
+
+def wsgi_get(app, path: str) -> tuple[str, bytes]:
+    """GET a path from a WSGI app in-process: (status line, body)."""
+    from wsgiref.util import setup_testing_defaults
+
+    environ: dict = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    setup_testing_defaults(environ)
+    status: list[str] = []
+    body = b"".join(app(environ, lambda s, headers, exc_info=None: status.append(s)))
+    return status[0], body

@@ -1,0 +1,61 @@
+"""Packaging: the wheel installs into a fresh venv, runs, and serves the web app from the installed copy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from vnerteach.server import make_app, static_dir
+
+from conftest import ROOT, wsgi_get
+
+
+def test_every_python_package_is_listed_in_pyproject():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("vnerteach/**/__init__.py")}
+    found |= {".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("recipes/**/__init__.py")}
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
+
+
+def test_static_app_is_served_and_paths_cannot_escape():
+    app = make_app()
+    status, body = wsgi_get(app, "/")
+    assert status.startswith("200") and b"<title>vnerteach</title>" in body
+    assert wsgi_get(app, "/static/style.css")[0].startswith("200")
+    for sneaky in ("/static/../pyproject.toml", "/static/%2e%2e/pyproject.toml", "/static//etc/passwd"):
+        status, body = wsgi_get(app, sneaky)
+        assert not status.startswith("200") and b"[project]" not in body and b"root:" not in body
+    assert (static_dir() / "index.html").is_file()
+
+
+SERVE_FROM_INSTALLED = """
+import vnerteach, vnerteach.server as s
+from wsgiref.util import setup_testing_defaults
+env = {"PATH_INFO": "/static/style.css", "REQUEST_METHOD": "GET"}; setup_testing_defaults(env)
+out = []
+body = b"".join(s.make_app()(env, lambda st, h, e=None: out.append(st)))
+print(out[0], len(body), s.static_dir())
+"""
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT],
+                   check=True, capture_output=True)
+    [wheel] = (tmp_path / "dist").glob("vnerteach-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    subprocess.run([venv / "bin" / "pip", "install", "-q", wheel], check=True, capture_output=True)
+    run = dict(capture_output=True, text=True, cwd=tmp_path, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    help_text = subprocess.run([venv / "bin" / "vnerteach", "--help"], **run)
+    assert help_text.returncode == 0, help_text.stderr
+    assert "db-in" in help_text.stdout and "stats" in help_text.stdout
+    assert subprocess.run([venv / "bin" / "python", "-m", "vnerteach", "stats"], **run).returncode == 0
+    served = subprocess.run([venv / "bin" / "python", "-c", SERVE_FROM_INSTALLED], **run)
+    assert served.stdout.startswith("200 OK"), served.stderr
+    _, _, size, folder = served.stdout.split()
+    assert int(size) == (ROOT / "static" / "style.css").stat().st_size
+    assert folder.startswith(str(venv)) and folder.endswith("site-packages/vnerteach/static")

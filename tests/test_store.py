@@ -1,0 +1,164 @@
+"""The store: datasets, examples, hashes, transactions, URLs, SQLite settings."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import peewee
+import pytest
+
+from vnerteach.errors import DatasetNotFound, StoreError, UsageError
+from vnerteach.store import Store, connect, open_database, resolve_url
+from vnerteach.tasks import set_hashes
+
+
+def examples(n, answer="accept", prefix="text"):
+    return [set_hashes({"text": f"{prefix} {i}", "answer": answer}) for i in range(n)]
+
+
+@pytest.fixture
+def store(db_path):
+    with connect() as s:
+        yield s
+
+
+def test_add_and_iterate_in_order(store):
+    assert store.add_examples(examples(5), ["news"]) == 5
+    assert [e["text"] for e in store.iter_examples("news")] == [f"text {i}" for i in range(5)]
+    assert store.count("news") == 5
+    assert store.datasets() == ["news"]
+
+
+def test_iteration_is_lazy(store):
+    store.add_examples(examples(3000), ["news"])
+    stream = store.iter_examples("news")
+    assert next(stream)["text"] == "text 0"
+    assert sum(1 for _ in stream) == 2999
+
+
+def test_filter_by_answer(store):
+    store.add_examples(examples(3) + examples(2, "reject", "bad") + examples(1, "ignore", "skip"), ["news"])
+    assert [e["answer"] for e in store.iter_examples("news", ["reject", "ignore"])] == ["reject"] * 2 + ["ignore"]
+
+
+def test_hashes(store):
+    egs = examples(4)
+    store.add_examples(egs, ["news"])
+    assert store.hashes(["news"]) == {e["_task_hash"] for e in egs}
+    assert store.hashes(["news"], kind="input") == {e["_input_hash"] for e in egs}
+    assert store.hashes([]) == set()
+
+
+def test_skip_duplicates_by_task_and_answer(store):
+    assert store.add_examples(examples(3), ["news"], skip_duplicates=True) == 3
+    assert store.add_examples(examples(4), ["news"], skip_duplicates=True) == 1
+    # The same question answered differently is a different decision: it is kept.
+    assert store.add_examples(examples(1, "reject"), ["news"], skip_duplicates=True) == 1
+    assert store.count("news") == 5
+
+
+def test_a_failure_rolls_back_everything(store):
+    def stream():
+        yield from examples(2500)
+        raise ValueError("bad line")
+
+    with pytest.raises(ValueError):
+        store.add_examples(stream(), ["news"])
+    assert "news" not in store
+    assert peewee.SqliteDatabase(store.url).execute_sql("SELECT COUNT(*) FROM example").fetchone() == (0,)
+
+
+def test_example_in_dataset_and_session(store):
+    store.create_dataset("news")
+    store.create_dataset("news-2026-11-21", session=True)
+    store.add_examples(examples(2), ["news", "news-2026-11-21"])
+    [stats] = store.stats("news")
+    assert (stats.examples, stats.accept, stats.sessions) == (2, 2, 1)
+    assert store.datasets() == ["news"] and store.datasets(session=True) == ["news-2026-11-21"]
+
+
+def test_stats_counts_answers(store):
+    store.add_examples(examples(3) + examples(2, "reject", "r") + examples(1, "ignore", "i"), ["news"])
+    store.add_examples(examples(1), ["other"])
+    by_name = {s.name: s for s in store.stats()}
+    assert (by_name["news"].accept, by_name["news"].reject, by_name["news"].ignore) == (3, 2, 1)
+    assert by_name["news"].examples == 6 and by_name["other"].examples == 1
+    assert by_name["news"].last_activity is not None
+
+
+def test_drop_keeps_shared_examples_and_removes_sessions(store):
+    store.create_dataset("s1", session=True)
+    store.add_examples(examples(2), ["a", "s1"])
+    store.add_examples(examples(3, prefix="shared"), ["a", "b"])
+    assert store.drop("a") == 5
+    assert "a" not in store and store.datasets(session=True) == []
+    assert store.count("b") == 3
+    raw = peewee.SqliteDatabase(store.url)
+    assert raw.execute_sql("SELECT COUNT(*) FROM example").fetchone() == (3,)
+    assert raw.execute_sql("SELECT COUNT(*) FROM link").fetchone() == (3,)
+
+
+def test_unknown_dataset_lists_existing(store):
+    store.add_examples(examples(1), ["news"])
+    with pytest.raises(DatasetNotFound, match="Dataset 'nwes' not found. Existing datasets: news"):
+        store.count("nwes")
+
+
+def test_sqlite_is_in_wal_mode_with_a_busy_timeout(store, db_path):
+    store.add_examples(examples(1), ["news"])
+    assert store.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert (db_path.parent / (db_path.name + "-wal")).exists()
+
+
+def test_committed_examples_are_visible_to_another_connection(store, db_path):
+    store.add_examples(examples(2), ["news"])
+    other = sqlite3.connect(db_path)
+    assert other.execute("SELECT COUNT(*) FROM example").fetchone() == (2,)
+
+
+def test_url_resolution(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("VNERTEACH_DB", raising=False)
+    assert resolve_url() == str(tmp_path / "home" / "vnerteach.db")
+    monkeypatch.setenv("VNERTEACH_DB", "/x/env.db")
+    assert resolve_url() == "/x/env.db"
+    assert resolve_url("/x/flag.db") == "/x/flag.db"
+
+
+def test_default_database_creates_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "new-home"))
+    monkeypatch.delenv("VNERTEACH_DB", raising=False)
+    with connect() as s:
+        s.create_dataset("x")
+    assert (tmp_path / "new-home" / "vnerteach.db").is_file()
+
+
+def test_sqlite_url_form(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'u.db'}") as s:
+        s.create_dataset("x")
+    assert (tmp_path / "u.db").is_file()
+
+
+def test_postgres_url_is_parsed_not_connected():
+    db = open_database("postgresql://anna:secret@db.example:5433/annotations")
+    assert isinstance(db, peewee.PostgresqlDatabase)
+    assert db.database == "annotations"
+    assert db.connect_params == {"user": "anna", "password": "secret", "host": "db.example", "port": 5433}
+
+
+def test_unsupported_url_scheme():
+    with pytest.raises(UsageError, match="mysql://"):
+        open_database("mysql://x/y")
+
+
+def test_unreadable_database_paths(tmp_path):
+    with pytest.raises(StoreError, match=f"Cannot open database {tmp_path}/missing/x.db: folder .* does not exist"):
+        Store(str(tmp_path / "missing" / "x.db"))
+    with pytest.raises(StoreError, match="it is a folder"):
+        Store(str(tmp_path))
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(StoreError, match=f"Cannot open database {junk}"):
+        Store(str(junk))

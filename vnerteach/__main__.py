@@ -1,0 +1,5 @@
+"""``python -m vnerteach``: the same as the ``vnerteach`` command."""
+
+from .cli import main
+
+main()

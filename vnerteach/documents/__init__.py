@@ -1,0 +1,1 @@
+"""Documents: a page of an image or PDF becomes words with boxes."""

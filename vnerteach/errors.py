@@ -1,0 +1,52 @@
+"""Typed errors: the library raises these, and only the CLI turns them into a message and an exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VnerteachError(Exception):
+    """A problem the user can fix; its message is shown as is, without a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(VnerteachError):
+    """A flag or argument that makes no sense (exit code 2, like click's usage errors)."""
+
+    exit_code = 2
+
+
+class InputError(VnerteachError):
+    """Bad input data, located by file and line (or page) so the user can find it."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 page: int | None = None):
+        self.reason, self.path, self.line, self.page = message, path, line, page
+        where = str(path) if path is not None else ""
+        if line is not None:
+            where += f":{line}"
+        if page is not None:
+            where += f" (page {page})"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class DatasetNotFound(VnerteachError):
+    """A dataset name that is not in the database; the message lists the ones that are."""
+
+    def __init__(self, name: str, existing: list[str]):
+        self.name, self.existing = name, existing
+        known = ", ".join(existing) if existing else "none yet"
+        super().__init__(f"Dataset '{name}' not found. Existing datasets: {known}")
+
+
+class StoreError(VnerteachError):
+    """The database cannot be opened or used (path, permissions, URL)."""
+
+
+class RecipeError(VnerteachError):
+    """A recipe that cannot be found or loaded."""
+
+
+class DependencyError(VnerteachError):
+    """A required external program (e.g. Tesseract) is missing; the message says how to install it."""

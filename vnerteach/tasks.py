@@ -1,0 +1,158 @@
+"""Tasks: validation, the input and task hashes, and tokens with offsets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable, Iterator
+
+ANSWERS = ("accept", "reject", "ignore")
+INPUT_HASH = "_input_hash"
+TASK_HASH = "_task_hash"
+
+
+class TaskError(ValueError):
+    """A task that breaks the format; the loader adds the file and line."""
+
+
+def stable_hash(value: Any) -> int:
+    """Signed 64-bit hash of canonical JSON: the same in every process and on every machine."""
+    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.blake2b(data.encode("utf8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def input_hash(task: dict) -> int:
+    """Hash of the input alone: the image reference of a page task, else the text.
+
+    A page's reference (``sha256:<file hash>#page=<n>``) is what identifies it, so the
+    hash survives re-OCR and moved files; the OCR'd text of that page does not count.
+    """
+    if task.get("image") is not None:
+        return stable_hash({"image": task["image"]})
+    return stable_hash({"text": task.get("text", "")})
+
+
+def task_hash(task: dict, input_hash_value: int | None = None) -> int:
+    """Hash of the question: the input hash plus spans (start, end, label), label and options."""
+    key: dict[str, Any] = {"input": input_hash_value if input_hash_value is not None else input_hash(task)}
+    spans = task.get("spans")
+    if spans:
+        key["spans"] = sorted([s["start"], s["end"], s.get("label", "")] for s in spans)
+    if task.get("label") is not None:
+        key["label"] = task["label"]
+    options = task.get("options")
+    if options:
+        key["options"] = [o.get("id") for o in options]
+    return stable_hash(key)
+
+
+def set_hashes(task: dict, overwrite: bool = False) -> dict:
+    """Add ``_input_hash`` and ``_task_hash`` to the task (in place), keeping existing ones unless told."""
+    if overwrite or INPUT_HASH not in task:
+        task[INPUT_HASH] = input_hash(task)
+    if overwrite or TASK_HASH not in task:
+        task[TASK_HASH] = task_hash(task, task[INPUT_HASH])
+    return task
+
+
+def validate_task(task: Any) -> dict:
+    """Check a task's shape; fill ``text`` from ``tokens`` when only tokens are given."""
+    if not isinstance(task, dict):
+        raise TaskError(f"expected a JSON object, got {type(task).__name__}")
+    text, image, tokens = task.get("text"), task.get("image"), task.get("tokens")
+    if text is None and image is None and tokens is None:
+        raise TaskError("task has no 'text', 'image' or 'tokens'")
+    if text is not None and not isinstance(text, str):
+        raise TaskError(f"'text' must be a string, got {type(text).__name__}")
+    if image is not None and not isinstance(image, str):
+        raise TaskError(f"'image' must be a string reference, got {type(image).__name__}")
+    if tokens is not None:
+        _check_tokens(tokens, text)
+        if text is None:
+            task["text"] = tokens_text(tokens)
+    if "spans" in task:
+        _check_spans(task["spans"], task.get("text"))
+    answer = task.get("answer")
+    if answer is not None and answer not in ANSWERS:
+        raise TaskError(f"'answer' must be one of {', '.join(ANSWERS)}, got {answer!r}")
+    return task
+
+
+def _check_tokens(tokens: Any, text: str | None) -> None:
+    if not isinstance(tokens, list):
+        raise TaskError("'tokens' must be a list")
+    for i, tok in enumerate(tokens):  # hot in db-in: plain lookups, few isinstance calls
+        try:
+            token_text = tok["text"]
+            if type(token_text) is not str:
+                raise TypeError
+            if text is not None and "start" in tok and text[tok["start"]:tok["end"]] != token_text:
+                raise TaskError(f"token {i} ({token_text!r}) does not match text[{tok['start']}:{tok['end']}]")
+        except (TypeError, KeyError):
+            raise TaskError(f"token {i} must be an object with a 'text' string and integer 'start' and 'end'") from None
+
+
+def _check_spans(spans: Any, text: str | None) -> None:
+    if not isinstance(spans, list):
+        raise TaskError("'spans' must be a list")
+    for i, span in enumerate(spans):
+        if not isinstance(span, dict):
+            raise TaskError(f"span {i} must be an object")
+        start, end = span.get("start"), span.get("end")
+        if not isinstance(start, int) or not isinstance(end, int):
+            raise TaskError(f"span {i} needs integer 'start' and 'end'")
+        if not 0 <= start < end or (text is not None and end > len(text)):
+            raise TaskError(f"span {i} [{start}, {end}) is outside the text")
+        if "label" in span and not isinstance(span["label"], str):
+            raise TaskError(f"span {i} 'label' must be a string")
+
+
+def tokens_text(tokens: list[dict]) -> str:
+    """The text that a token list spells, honouring each token's ``ws``."""
+    return "".join(t["text"] + (" " if t.get("ws", True) else "") for t in tokens).rstrip(" ")
+
+
+def add_tokens(nlp: Any, stream: Iterable[dict], batch_size: int = 256) -> Iterator[dict]:
+    """Add spaCy tokens (offsets, ``ws``) to text tasks, lazily; keep tokens a task already has.
+
+    Spans without token indices get ``token_start``/``token_end``; a span that does not fall
+    on token boundaries raises TaskError.
+    """
+    batch: list[dict] = []
+    for task in stream:
+        batch.append(task)
+        if len(batch) >= batch_size:
+            yield from _tokenize_batch(nlp, batch)
+            batch = []
+    if batch:
+        yield from _tokenize_batch(nlp, batch)
+
+
+def _tokenize_batch(nlp: Any, batch: list[dict]) -> Iterator[dict]:
+    todo = [t for t in batch if "tokens" not in t]
+    docs = nlp.tokenizer.pipe(t.get("text", "") for t in todo)
+    for task, doc in zip(todo, docs):
+        task["tokens"] = [
+            {"text": tok.text, "start": tok.idx, "end": tok.idx + len(tok.text), "id": tok.i,
+             "ws": bool(tok.whitespace_)}
+            for tok in doc
+        ]
+    for task in batch:
+        _align_spans(task)
+        yield task
+
+
+def _align_spans(task: dict) -> None:
+    spans = task.get("spans")
+    if not spans:
+        return
+    starts = {t["start"]: i for i, t in enumerate(task["tokens"]) if "start" in t}
+    ends = {t["end"]: i for i, t in enumerate(task["tokens"]) if "end" in t}
+    for span in spans:
+        if "token_start" in span and "token_end" in span:
+            continue
+        if span["start"] not in starts or span["end"] not in ends:
+            text = task.get("text", "")[span["start"]:span["end"]]
+            raise TaskError(f"span {text!r} [{span['start']}, {span['end']}) does not match token boundaries")
+        span["token_start"], span["token_end"] = starts[span["start"]], ends[span["end"]]
