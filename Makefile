@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DB ?= $(HOME)/.vnerteach/vnerteach.db
 
-.PHONY: demo test install system-deps bench clean
+.PHONY: demo test install system-deps browser-deps bench bench-web clean
 
 install: $(STAMP) system-deps
 
@@ -27,15 +27,31 @@ system-deps:
 	    exit 1; \
 	  fi; }
 
+# Sample receipts (two digital PDFs, one scan) and an annotation session on them in the browser.
 demo: install
-	$(BIN)/vnerteach db-in demo vnerteach/samples/news.jsonl --db $(DEMO_DB)
-	$(BIN)/vnerteach stats --db $(DEMO_DB)
+	$(BIN)/python -m vnerteach.samples.receipts samples
+	$(BIN)/vnerteach ner.manual receipts blank:en samples --label COMPANY,ADDRESS,DATE,TOTAL \
+	  --preprocess grayscale,deskew,binarize --db $(DEMO_DB)
 
-test: install
+# Debian's chromium for the browser tests (tests only): installed when missing and we are root;
+# otherwise a message, and the browser tests skip (under CI=true they must run, so this fails).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium: run 'sudo apt-get install chromium' (skipped without it)." >&2; \
+	    [ -z "$$CI" ] || exit 1; \
+	  fi; }
+
+test: install browser-deps
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python bench/bench_db.py
+
+bench-web: install browser-deps
+	$(BIN)/python bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,3 +1,3 @@
 """Built-in recipes and commands; importing this package registers them."""
 
-from . import db  # noqa: F401
+from . import db, manual, ocr  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import sys
@@ -13,10 +14,13 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from . import registry
+from .controller import Components
 from .errors import RecipeError, VnerteachError
-from .output import fail, stderr, warn
+from .output import fail, good, stderr, warn
 from .registry import Arg, Opt
 from .store import DB_ENV
+
+TOKEN_ENV = "VNERTEACH_ACCESS_TOKEN"
 
 class RecipeGroup(TyperGroup):
     """A command group whose unknown-command error suggests the closest recipe names."""
@@ -60,24 +64,49 @@ def _is_list(hint: Any) -> bool:
     return get_origin(base) is list or any(get_origin(a) is list for a in get_args(base))
 
 
+def _expand_options(param: inspect.Parameter, hint: Any) -> list[inspect.Parameter] | None:
+    """A dataclass-typed recipe parameter (e.g. DocumentOptions) as one option per field."""
+    base = get_args(hint)[0] if get_origin(hint) is Annotated else hint
+    if not dataclasses.is_dataclass(base):
+        return None
+    hints = get_type_hints(base)
+    return [_typer_param(inspect.Parameter(f.name, param.kind, default=f.default),
+                         Annotated[hints[f.name], Opt(f.metadata.get("help", ""))])
+            for f in dataclasses.fields(base)]
+
+
 def make_command(func: Callable) -> Callable:
     """A typer-ready wrapper of a recipe: its own parameters, plus ``--db``; user errors exit cleanly."""
     hints = get_type_hints(func, include_extras=True)
     signature = inspect.signature(func)
-    params = [_typer_param(p, hints.get(p.name, str)) for p in signature.parameters.values()]
+    params, groups = [], {}
+    for p in signature.parameters.values():
+        expanded = _expand_options(p, hints.get(p.name, str))
+        if expanded is None:
+            params.append(_typer_param(p, hints.get(p.name, str)))
+        else:
+            groups[p.name] = (hints[p.name], [e.name for e in expanded])
+            params.extend(expanded)
     lists = [p.name for p in params if _is_list(hints.get(p.name))]
     db_option = inspect.Parameter(
         "db", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or ~/.vnerteach/vnerteach.db)")])
+    serves = hints.get("return") is Components
+    server_options = _server_options() if serves else []
 
     def command(**kwargs: Any) -> None:
         db = kwargs.pop("db")
         if db:
             os.environ[DB_ENV] = db
+        server = {p.name: kwargs.pop(p.name) for p in server_options}
         try:
             for name in lists:
                 kwargs[name] = _split_commas(kwargs[name])
-            func(**kwargs)
+            for name, (cls, fields) in groups.items():
+                kwargs[name] = cls(**{f: kwargs.pop(f) for f in fields})
+            components = func(**kwargs)
+            if isinstance(components, dict) and "stream" in components:  # annotated or not: serve it
+                _serve(components, **{"host": None, "port": None, "access_token": None, **server})
         except VnerteachError as err:
             fail(str(err))
             raise typer.Exit(err.exit_code) from None
@@ -85,9 +114,43 @@ def make_command(func: Callable) -> Callable:
             stderr.print("Interrupted.")
             raise typer.Exit(130) from None
 
-    command.__signature__ = inspect.Signature([*params, db_option])  # type: ignore[attr-defined]
+    command.__signature__ = inspect.Signature([*params, *server_options, db_option])  # type: ignore[attr-defined]
     command.__name__ = func.__name__
     return command
+
+
+def _server_options() -> list[inspect.Parameter]:
+    """--host, --port and --access-token, added to every recipe that returns components."""
+    def option(name: str, annotation: Any, *flags: str, help: str) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                 annotation=Annotated[annotation, typer.Option(*flags, help=help)])
+
+    return [
+        option("host", str | None, "--host", help="Address to listen on (default: 127.0.0.1, this machine only)"),
+        option("port", int | None, "--port", help="Port to listen on (default: 8080, or the next free one)"),
+        option("access_token", str | None, "--access-token",
+               help=f"Token every API call must carry (required with a --host other than loopback; "
+                    f"default: ${TOKEN_ENV})"),
+    ]
+
+
+def _serve(components: Components, host: str | None, port: int | None, access_token: str | None) -> None:
+    """Run the annotation server for a recipe's components and report what was saved."""
+    from .server import DEFAULT_HOST, serve
+
+    def ready(url: str, notes: list[str]) -> None:
+        for note in notes:
+            warn(note)
+        good(f"Annotating '{components.get('dataset')}' at {url}  (Ctrl+C to stop)")
+
+    summary = serve(components, host or DEFAULT_HOST, port, access_token or os.environ.get(TOKEN_ENV) or None,
+                    on_ready=ready)
+    for problem in summary.update_errors[:3]:
+        warn(f"Model update failed: {problem}")
+    if summary.error:
+        fail(f"The source stopped early: {summary.error}")
+    good(f"Saved {summary.answered} answers in session '{summary.session}'; "
+         f"dataset '{summary.dataset}' now has {summary.dataset_size} examples")
 
 
 def _help_text(func: Callable) -> str:

@@ -1,12 +1,38 @@
-"""The web server: a bottle app factory serving the static app (the JSON API joins it in the web view)."""
+"""The web server: a bottle app factory (JSON API, static app, page images) and a threaded server to run it."""
 
 from __future__ import annotations
 
+import errno
+import hmac
+import ipaddress
+import json
+import re
+import signal
+import socket
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any, Callable
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from bottle import Bottle, static_file
+from bottle import Bottle, HTTPResponse, request, static_file
 
-from .errors import VnerteachError
+from .controller import AnswerError, Components, Controller
+from .errors import UsageError, VnerteachError
+from .store import Store
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+PORT_TRIES = 20
+MAX_BODY = 16 * 1024 * 1024
+TOKEN_HEADER = "X-Access-Token"
+IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+ImageLookup = Callable[[str], Path]
 
 
 def static_dir() -> Path:
@@ -18,10 +44,93 @@ def static_dir() -> Path:
     raise VnerteachError(f"The web app's files are missing (looked in {package / 'static'}); reinstall vnerteach")
 
 
-def make_app(static_root: Path | None = None) -> Bottle:
-    """A bottle app serving the annotation app; bottle's static_file refuses paths outside the root."""
+def cached_page_image(key: str) -> Path:
+    """A page image from the documents cache (rendered on demand), by its image key."""
+    from .documents import page_image
+
+    return page_image(key)
+
+
+def folder_images(root: str | Path) -> ImageLookup:
+    """Page images as ``ROOT/<key>.png``: for tests and for images made elsewhere."""
+    folder = Path(root).resolve()
+
+    def lookup(key: str) -> Path:
+        if not IMAGE_KEY_RE.match(key):
+            raise VnerteachError(f"not an image key: {key[:80]!r}")
+        path = (folder / f"{key}.png").resolve()
+        if path.parent != folder or not path.is_file():
+            raise VnerteachError(f"no page image {key}")
+        return path
+
+    return lookup
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address only accepts connections from this machine."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _json(data: Any, status: int = 200) -> HTTPResponse:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return HTTPResponse(body, status=status, headers={"Content-Type": "application/json; charset=utf-8",
+                                                      "Cache-Control": "no-store"})
+
+
+def _error(status: int, message: str) -> HTTPResponse:
+    return _json({"error": message}, status)
+
+
+def _host_name(header: str) -> str:
+    """The host of a Host header, without port or IPv6 brackets."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def make_app(controller: Controller | None = None, static_root: Path | None = None,
+             images: ImageLookup | None = None, access_token: str | None = None,
+             max_body: int = MAX_BODY, allowed_hosts: set[str] | None = None) -> Bottle:
+    """The bottle app: the annotation app's files, the JSON API of ``controller`` and page images.
+
+    With ``access_token``, every ``/api`` call must carry it (header X-Access-Token, or
+    ``?token=`` for images). With ``allowed_hosts``, other Host headers are refused (DNS rebinding).
+    """
     root = str(static_root or static_dir())
+    image_path = images or cached_page_image
     app = Bottle()
+
+    @app.hook("after_request")
+    def headers():
+        from bottle import response
+
+        response.set_header("X-Content-Type-Options", "nosniff")
+        response.set_header("Referrer-Policy", "no-referrer")
+        response.set_header("Content-Security-Policy", CSP)
+
+    def guarded(handler: Callable) -> Callable:
+        def wrapped(*args, **kwargs):
+            if allowed_hosts is not None and _host_name(request.get_header("Host", "")) not in allowed_hosts:
+                return _error(403, "unexpected Host header")
+            if access_token is not None:
+                given = request.get_header(TOKEN_HEADER) or request.query.get("token") or ""
+                if not hmac.compare_digest(given.encode(), access_token.encode()):
+                    return _error(401, "missing or wrong access token")
+            if controller is None and handler is not image:
+                return _error(503, "no annotation session is running")
+            try:
+                return handler(*args, **kwargs)
+            except AnswerError as err:
+                return _error(400, str(err))
+            except VnerteachError as err:
+                return _error(500, str(err))
+
+        return wrapped
 
     @app.get("/")
     def index():
@@ -31,4 +140,176 @@ def make_app(static_root: Path | None = None) -> Bottle:
     def static(filename: str):
         return static_file(filename, root=root)
 
+    def project():
+        assert controller is not None
+        return _json(controller.project())
+
+    def questions():
+        assert controller is not None
+        try:
+            n = int(request.query.get("n") or 10)
+        except ValueError:
+            return _error(400, "'n' must be a number")
+        tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"))
+        return _json({"tasks": tasks, "progress": controller.progress().as_dict(), "error": controller.error})
+
+    def answers():
+        assert controller is not None
+        if request.content_type.split(";")[0].strip().lower() != "application/json":
+            return _error(415, "send answers as application/json")
+        length = request.content_length
+        if length < 0:
+            return _error(411, "a Content-Length is required")
+        if length > max_body:
+            return _error(413, f"request body over the limit of {max_body} bytes")
+        try:
+            payload = json.loads(request.body.read(length) or b"null")
+        except (ValueError, UnicodeDecodeError) as err:
+            return _error(400, f"invalid JSON: {err}")
+        if not isinstance(payload, dict) or "answers" not in payload:
+            return _error(400, "expected an object {\"session\": ..., \"answers\": [...]}")
+        return _json(controller.answer(payload["answers"], payload.get("session")))
+
+    def image(key: str):
+        try:
+            path = image_path(key)
+        except VnerteachError as err:
+            return _error(404, str(err))
+        response = static_file(path.name, root=str(path.parent), mimetype="image/png")
+        response.set_header("Cache-Control", "private, max-age=86400")
+        return response
+
+    app.get("/api/project", callback=guarded(project))
+    app.get("/api/questions", callback=guarded(questions))
+    app.post("/api/answers", callback=guarded(answers))
+    app.get("/api/image/<key>", callback=guarded(image))
     return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """wsgiref's handler without its access log on stderr (the library never prints)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    """wsgiref's server with a thread per request; closing it waits for requests in flight."""
+
+    daemon_threads = False
+    block_on_close = True
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Drop connections that the browser closed; leave other errors to the default."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class ThreadingServer6(ThreadingServer):
+    """The threaded server on IPv6."""
+
+    address_family = socket.AF_INET6
+
+
+def bind(app: Bottle, host: str = DEFAULT_HOST, port: int | None = None) -> tuple[ThreadingServer, list[str]]:
+    """A threaded server for ``app``, bound (not yet serving); ``port=None`` takes 8080 or the next free one.
+
+    Returns the server and notes for the user (e.g. that 8080 was taken).
+    """
+    server_class = ThreadingServer6 if ":" in host else ThreadingServer
+    ports = range(DEFAULT_PORT, DEFAULT_PORT + PORT_TRIES) if port is None else [port]
+    last: OSError | None = None
+    for candidate in ports:
+        try:
+            server = make_server(host.strip("[]"), candidate, app, server_class=server_class,
+                                 handler_class=_QuietHandler)
+        except OSError as err:
+            last = err
+            if err.errno == errno.EADDRINUSE:
+                continue
+            raise UsageError(f"--host {host} --port {candidate}: cannot listen there ({err.strerror})") from None
+        notes = [] if candidate == ports[0] else [f"Port {ports[0]} is in use; using {candidate} instead."]
+        return server, notes
+    if port is None:
+        raise UsageError(f"Ports {ports[0]}-{ports[-1]} are all in use; choose one with --port")
+    raise UsageError(f"--port {port}: already in use ({last.strerror if last else 'unavailable'}); "
+                     "choose another or leave --port out to take the next free one")
+
+
+@dataclass(frozen=True)
+class ServeSummary:
+    """What a served session did, for the command layer to report."""
+
+    url: str
+    dataset: str
+    session: str
+    answered: int
+    dataset_size: int
+    error: str | None
+    update_errors: list[str]
+
+
+def url_for(host: str, port: int, access_token: str | None = None) -> str:
+    """The address to open in a browser."""
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{shown}:{port}/" + (f"?token={access_token}" if access_token else "")
+
+
+def serve(components: Components, host: str = DEFAULT_HOST, port: int | None = None,
+          access_token: str | None = None, *, store: Store | None = None, images: ImageLookup | None = None,
+          on_ready: Callable[[str, list[str]], None] | None = None,
+          ready: threading.Event | None = None) -> ServeSummary:
+    """Serve a recipe's components until Ctrl+C or SIGTERM; every answer is stored before it is acknowledged.
+
+    ``on_ready(url, notes)`` is called once the server listens. Another host than loopback
+    requires an access token.
+    """
+    if not is_loopback(host) and not access_token:
+        raise UsageError(f"--host {host} lets other machines connect: set --access-token too "
+                         "(every API call must then carry it)")
+    if store is None:
+        from .store import connect
+
+        store = connect()
+    controller = Controller(store, components)
+    allowed = None if not is_loopback(host) else {"localhost", "127.0.0.1", "::1", host.strip("[]")}
+    app = make_app(controller, images=images, access_token=access_token, allowed_hosts=allowed)
+    server, notes = bind(app, host, port)
+    controller.start()
+    url = url_for(host, server.server_address[1], access_token)
+    previous = _stop_on_signals(server)
+    try:
+        if on_ready is not None:
+            on_ready(url, notes)
+        if ready is not None:
+            ready.set()
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:  # a Ctrl+C that came before the handlers were in place
+        pass
+    finally:
+        server.server_close()  # waits for requests in flight: an answer being saved is saved
+        controller.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    progress = controller.progress()
+    return ServeSummary(url, controller.dataset, controller.session, progress.answered, progress.dataset,
+                        controller.error, controller.update_errors)
+
+
+def _stop_on_signals(server: ThreadingServer) -> dict[int, Any]:
+    """Make Ctrl+C and SIGTERM stop the server between requests (main thread only); return the old handlers.
+
+    The handler asks the serving loop to finish from another thread instead of raising in the
+    main thread, so no exception lands in the middle of accepting a request.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, name="vnerteach-stop", daemon=True).start()
+
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}

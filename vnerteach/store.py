@@ -16,10 +16,10 @@ from peewee import (BigIntegerField, BooleanField, CharField, DatabaseProxy, For
                     IntegerField, Model, TextField, fn)
 
 from .errors import DatasetNotFound, StoreError, UsageError
+from .paths import home
 from .tasks import INPUT_HASH, TASK_HASH
 
 DB_ENV = "VNERTEACH_DB"
-HOME_ENV = "VNERTEACH_HOME"
 BUSY_TIMEOUT_S = 10
 CHUNK = 1000
 
@@ -77,9 +77,18 @@ class DatasetStats:
     last_activity: int | None
 
 
-def home() -> Path:
-    """The folder for the default database and the caches."""
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".vnerteach")
+@dataclass(frozen=True)
+class SavedAnswers:
+    """What :meth:`Store.save_answers` did: answers added, replaced in place, and repeats ignored."""
+
+    added: int
+    replaced: int
+    unchanged: int
+
+
+def to_json(example: dict) -> str:
+    """An example as stored: compact JSON text, non-ASCII kept as is."""
+    return json.dumps(example, ensure_ascii=False, separators=(",", ":"))
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -215,11 +224,61 @@ class Store:
                             continue
                         seen.add(key)
                     rows.append((eg[INPUT_HASH], eg[TASK_HASH], eg.get("answer"),
-                                 json.dumps(eg, ensure_ascii=False, separators=(",", ":")), now))
+                                 to_json(eg), now))
                 if rows:
                     self._insert(rows, ids)
                     added += len(rows)
         return added
+
+    def save_answers(self, answers: Sequence[dict], dataset: str, session: str) -> SavedAnswers:
+        """Store a session's answers in one transaction, idempotent per session and task hash.
+
+        A new answer is added to the dataset and the session dataset; a resend of the same answer
+        (whatever its ``_timestamp``) changes nothing; a different answer to the same question in
+        the same session (undo, then answer again) replaces the stored example in place.
+        """
+        added = replaced = unchanged = 0
+        now = int(time.time())
+        p = self.db.param  # plain SQL on this hot path (an answer per request): no query building
+        with self.db.atomic():
+            target = self._dataset_id(dataset, session=False)
+            sess = self._dataset_id(session, session=True)
+            new_rows: dict[int, tuple] = {}  # by task hash: a question answered twice in one call
+            for eg in answers:
+                content = to_json(eg)
+                row = (eg[INPUT_HASH], eg[TASK_HASH], eg.get("answer"), content, now)
+                if eg[TASK_HASH] in new_rows:
+                    unchanged += new_rows[eg[TASK_HASH]][3] == content
+                    replaced += new_rows[eg[TASK_HASH]][3] != content
+                    new_rows[eg[TASK_HASH]] = row
+                    continue
+                stored = self.db.execute_sql(
+                    "SELECT e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
+                    f"WHERE l.dataset_id = {p} AND e.task_hash = {p} ORDER BY e.id DESC LIMIT 1",
+                    (sess, eg[TASK_HASH])).fetchone()
+                if stored is None:
+                    new_rows[eg[TASK_HASH]] = row
+                    added += 1
+                elif stored[1] == content or _same_decision(stored[1], eg):
+                    unchanged += 1
+                else:
+                    (Example.update(input_hash=eg[INPUT_HASH], answer=eg.get("answer"), content=content, created=now)
+                     .where(Example.id == stored[0]).execute())
+                    Link.insert(example=stored[0], dataset=target).on_conflict_ignore().execute()
+                    replaced += 1
+            if new_rows:
+                self._insert(list(new_rows.values()), [target, sess])
+        return SavedAnswers(added, replaced, unchanged)
+
+    def _dataset_id(self, name: str, session: bool) -> int:
+        """The id of a dataset (created if missing) that must be a session dataset or must not be one."""
+        found = self.db.execute_sql(f"SELECT id, session FROM dataset WHERE name = {self.db.param}", (name,)).fetchone()
+        if found is None:
+            return self.create_dataset(name, session=session).id
+        if bool(found[1]) != session:
+            raise UsageError(f"Session '{name}' is the name of a regular dataset, not a session" if session
+                             else f"'{name}' is a session dataset; answers go to a regular dataset")
+        return found[0]
 
     def _insert(self, rows: list[tuple], dataset_ids: list[int]) -> None:
         if isinstance(self.db, peewee.SqliteDatabase):
@@ -289,3 +348,10 @@ class Store:
         return DatasetStats(name=dataset.name, created=dataset.created, examples=sum(answers.values()),
                             accept=answers.get("accept", 0), reject=answers.get("reject", 0),
                             ignore=answers.get("ignore", 0), sessions=sessions or 0, last_activity=last)
+
+
+def _same_decision(stored: str, example: dict) -> bool:
+    """Whether a stored example and a new one differ at most in their ``_timestamp``."""
+    old = json.loads(stored)
+    old.pop("_timestamp", None)
+    return old == {k: v for k, v in example.items() if k != "_timestamp"}

@@ -1,43 +1,102 @@
-"""Lazy loaders that turn a source (file, folder or stdin) into a stream of task dicts."""
+"""Lazy loaders that turn a source (file, folder or stdin) into a stream of task dicts.
+
+Text: JSONL (one task per line) and plain text (one task per line). Documents: images and
+PDFs become one task per page with word boxes; a JSONL may also list documents by path.
+"""
 
 from __future__ import annotations
 
+from itertools import groupby
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
+from ..documents import SUFFIXES as DOCUMENT_SUFFIXES
 from ..errors import InputError
+from .documents import DocumentOptions, OnFailure, is_path_line, line_path, read_documents
 from .text import read_jsonl, read_text
 
+__all__ = ["DocumentOptions", "document_paths", "get_stream"]
+
 Loader = Callable[[Path | str], Iterator[dict]]
+TEXT_LOADERS: dict[str, Loader] = {".jsonl": read_jsonl, ".txt": read_text}
+SUPPORTED = sorted(TEXT_LOADERS) + sorted(DOCUMENT_SUFFIXES)
 
-LOADERS: dict[str, Loader] = {".jsonl": read_jsonl, ".txt": read_text}
+
+def get_stream(source: str | Path, *, recursive: bool = False, documents: DocumentOptions | None = None,
+               on_failure: OnFailure | None = None) -> Iterator[dict]:
+    """Tasks from a file, a folder (its supported files, sorted) or ``-`` (JSONL on stdin).
+
+    Documents are read with ``documents`` (default options); a document or page that cannot be
+    read goes to ``on_failure`` and the stream goes on, or raises InputError without it.
+    Options and Tesseract are checked before the first task is read.
+    """
+    files = [source] if str(source) == "-" else _files(Path(source), recursive)
+    options = documents or DocumentOptions()
+    if any(_is_document(f) for f in files):
+        options.check()
+    return _read(files, options, on_failure)
 
 
-def get_stream(source: str | Path, recursive: bool = False) -> Iterator[dict]:
-    """Tasks from a file, a folder (its supported files, sorted) or ``-`` (JSONL on stdin)."""
+def document_paths(source: str | Path, recursive: bool = False) -> Iterator[Path]:
+    """The documents a source names: a document file, a folder's documents, or a JSONL of paths."""
     if str(source) == "-":
-        return read_jsonl("-")
+        return _jsonl_paths("-")
     path = Path(source)
     if path.is_dir():
-        return _read_folder(path, recursive)
+        documents = [f for f in _files(path, recursive) if _is_document(f)]
+        if not documents:
+            raise InputError("no images or PDFs in this folder", path)
+        return iter(documents)
+    _files(path, recursive)  # exists, and of a supported type
+    if _is_document(path):
+        return iter([path])
+    if path.suffix.lower() == ".jsonl":
+        return _jsonl_paths(path)
+    raise InputError("not an image, a PDF, a folder of them or a JSONL of their paths", path)
+
+
+def _files(path: Path, recursive: bool) -> list[Path]:
+    if path.is_dir():
+        pattern = path.rglob("*") if recursive else path.iterdir()
+        files = sorted(p for p in pattern if p.is_file() and p.suffix.lower() in SUPPORTED)
+        if not files:
+            raise InputError(f"no supported files in this folder (supported: {', '.join(SUPPORTED)})", path)
+        return files
     if not path.exists():
         raise InputError("no such file or folder", path)
-    return loader_for(path)(path)
+    if path.suffix.lower() not in SUPPORTED:
+        raise InputError(f"unsupported file type '{path.suffix or '(none)'}' "
+                         f"(supported: {', '.join(SUPPORTED)})", path)
+    return [path]
 
 
-def loader_for(path: Path) -> Loader:
-    """The loader for a file, chosen by its extension."""
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
-        known = ", ".join(sorted(LOADERS))
-        raise InputError(f"unsupported file type '{path.suffix or '(none)'}' (supported: {known})", path)
-    return loader
+def _is_document(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in DOCUMENT_SUFFIXES
 
 
-def _read_folder(folder: Path, recursive: bool) -> Iterator[dict]:
-    files = sorted(p for p in (folder.rglob("*") if recursive else folder.iterdir())
-                   if p.is_file() and p.suffix.lower() in LOADERS)
-    if not files:
-        raise InputError(f"no supported files ({', '.join(sorted(LOADERS))}) in this folder", folder)
-    for path in files:
-        yield from LOADERS[path.suffix.lower()](path)
+def _read(files: list, options: DocumentOptions, on_failure: OnFailure | None) -> Iterator[dict]:
+    """Text files through their loaders; consecutive documents together, so OCR runs in parallel."""
+    for is_doc, run in groupby(files, key=_is_document):
+        if is_doc:
+            yield from read_documents(run, options, on_failure)
+        else:
+            for file in run:
+                loader = TEXT_LOADERS.get(Path(file).suffix.lower(), read_jsonl)
+                yield from _expand_path_lines(loader(file), file, options, on_failure)
+
+
+def _expand_path_lines(stream: Iterable[dict], jsonl: Path | str, options: DocumentOptions,
+                       on_failure: OnFailure | None) -> Iterator[dict]:
+    """Pass tasks through; replace runs of ``{"path": ...}`` lines with the pages of those documents."""
+    for is_path, run in groupby(stream, key=is_path_line):
+        if is_path:
+            yield from read_documents((line_path(t, jsonl) for t in run), options, on_failure)
+        else:
+            yield from run
+
+
+def _jsonl_paths(jsonl: Path | str) -> Iterator[Path]:
+    for task in read_jsonl(jsonl):
+        if not is_path_line(task):
+            raise InputError("expected a JSONL of document paths, like {\"path\": \"scan.pdf\"}", jsonl)
+        yield line_path(task, jsonl)

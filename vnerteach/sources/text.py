@@ -10,6 +10,7 @@ from typing import IO, Iterator
 
 from ..errors import InputError
 from ..tasks import TaskError, validate_task
+from .documents import is_path_line
 
 
 @contextmanager
@@ -42,12 +43,18 @@ def _name(path: Path | str) -> str:
 
 
 def read_jsonl(path: Path | str) -> Iterator[dict]:
-    """Validated tasks from a JSONL file or stdin (``-``); blank lines are skipped."""
+    """Validated tasks from a JSONL file or stdin (``-``); blank lines are skipped.
+
+    A line that only names a document (``{"path": "scan.pdf"}``) is passed on as it is.
+    """
     for line_no, line in _lines(path):
         try:
             task = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", _name(path), line_no) from None
+        if is_path_line(task):  # a document to read, not a task: get_stream expands it
+            yield task
+            continue
         try:
             yield validate_task(task)
         except TaskError as err:

@@ -1,0 +1,157 @@
+"""Manual annotation recipes: ner.manual (highlight entities by hand) and mark (answer tasks as they come)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Iterable, Iterator
+
+from vnerteach import Arg, Opt, recipe
+from vnerteach.controller import EXCLUDE_BY, Components
+from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES
+from vnerteach.errors import UsageError
+from vnerteach.output import warn
+from vnerteach.sources import DocumentOptions, get_stream
+from vnerteach.tasks import add_tokens
+
+MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")
+
+
+def load_model(model: str):
+    """A spaCy pipeline for tokens: ``blank:LANG`` or an installed package or a model folder."""
+    import spacy
+
+    try:
+        if model.startswith("blank:"):
+            return spacy.blank(model.split(":", 1)[1])
+        return spacy.load(model)
+    except (ImportError, OSError, ValueError) as err:
+        first = str(err).strip().split("\n")[0]
+        raise UsageError(f"MODEL '{model}': cannot load it ({first}); use blank:LANG such as blank:en, "
+                         "or the folder of a trained pipeline") from None
+
+
+def source_size(source: str) -> int | None:
+    """How many tasks a text source holds (counted by lines), or None for documents and stdin."""
+    path = Path(source)
+    if source == "-" or not path.exists():
+        return None
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    total = 0
+    for file in files:
+        suffix = file.suffix.lower()
+        if suffix in DOCUMENT_SUFFIXES:
+            return None  # pages are counted only when read
+        if suffix not in (".jsonl", ".txt"):
+            continue
+        with open(file, "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                if suffix == ".jsonl" and b'"path"' in line and b'"text"' not in line:
+                    return None  # a list of documents: pages are counted only when read
+                total += 1
+    return total
+
+
+def _check_labels(label: list[str] | None, required: bool) -> list[str]:
+    labels = list(dict.fromkeys(label or []))
+    if required and not labels:
+        raise UsageError("--label: give the labels to annotate, e.g. --label ORG,PERSON")
+    return labels
+
+
+def _check_exclude_by(exclude_by: str) -> str:
+    if exclude_by not in EXCLUDE_BY:
+        raise UsageError(f"--exclude-by: use one of {', '.join(EXCLUDE_BY)}, not '{exclude_by}'")
+    return exclude_by
+
+
+def _report_failure(failure) -> None:
+    warn(f"{failure.path} (page {failure.page}): {failure.error} - skipped")
+
+
+def _only_labels(stream: Iterable[dict], labels: list[str]) -> Iterator[dict]:
+    """Drop pre-existing spans whose label is not one of the annotated labels."""
+    wanted = set(labels)
+    for task in stream:
+        if task.get("spans"):
+            task["spans"] = [s for s in task["spans"] if s.get("label") in wanted]
+        yield task
+
+
+@recipe("ner.manual")
+def ner_manual(
+    dataset: Annotated[str, Arg("Dataset to save the annotations to")],
+    model: Annotated[str, Arg("spaCy pipeline for the tokens: blank:LANG (e.g. blank:en) or a pipeline folder")],
+    source: Annotated[str, Arg("JSONL or text file, image or PDF, a folder of them, or - for stdin")],
+    label: Annotated[list[str] | None, Opt("Labels to annotate, e.g. ORG,PERSON (keys 1-9 in that order)", "-l")] = None,
+    patterns: Annotated[Path | None, Opt("JSONL of spaCy Matcher/PhraseMatcher patterns to pre-highlight")] = None,
+    exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
+    exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
+    documents: DocumentOptions = DocumentOptions(),
+) -> Components:
+    """Highlight entities by hand in text or on page images, with optional pattern suggestions.
+
+    Opens the web view: select tokens by click, shift+click or drag; pick the label with its
+    button or number key; accept with a, reject with x, skip with space, undo with backspace.
+    Tasks already in the dataset (or in --exclude datasets) are not asked again.
+
+    Example: vnerteach ner.manual news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
+
+    Example: vnerteach ner.manual receipts blank:en scans/ --label TOTAL,DATE --preprocess grayscale,deskew,binarize
+    """
+    labels = _check_labels(label, required=True)
+    _check_exclude_by(exclude_by)
+    nlp = load_model(model)
+    matcher = None
+    if patterns is not None:
+        from vnerteach.patterns import PatternMatcher, read_patterns
+
+        entries = read_patterns(patterns)
+        others = sorted({e["label"] for e in entries} - set(labels))
+        if others:
+            warn(f"--patterns: ignoring patterns for labels not in --label: {', '.join(others)}")
+        matcher = PatternMatcher(nlp, [e for e in entries if e["label"] in labels])
+    stream = get_stream(source, documents=documents, on_failure=_report_failure)
+    stream = add_tokens(nlp, _only_labels(stream, labels))
+    if matcher is not None:
+        stream = matcher(stream)
+    return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
+            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source)}
+
+
+def _with_label(stream: Iterable[dict], label: str) -> Iterator[dict]:
+    for task in stream:
+        task.setdefault("label", label)
+        yield task
+
+
+@recipe("mark")
+def mark(
+    dataset: Annotated[str, Arg("Dataset to save the answers to")],
+    source: Annotated[str, Arg("JSONL or text file, image or PDF, a folder of them, or - for stdin")],
+    view_id: Annotated[str, Opt(f"How tasks are shown: {', '.join(MARK_VIEWS)}")],
+    label: Annotated[list[str] | None, Opt("Labels: the label bar of ner_manual; the question's label otherwise", "-l")] = None,
+    exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
+    exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
+    documents: DocumentOptions = DocumentOptions(),
+) -> Components:
+    """Answer tasks in the order they come, with no model: accept, reject or skip each one.
+
+    The view shows the task as it is: text or page image, its spans, its label. With
+    --view-id ner_manual, spans can be edited as in ner.manual (tokens from a multi-language
+    tokenizer where the task has none).
+
+    Example: vnerteach mark receipts_check receipts.jsonl --view-id ner --label TOTAL
+    """
+    if view_id not in MARK_VIEWS:
+        raise UsageError(f"--view-id: use one of {', '.join(MARK_VIEWS)}, not '{view_id}'")
+    labels = _check_labels(label, required=view_id == "ner_manual")
+    _check_exclude_by(exclude_by)
+    stream: Iterable[dict] = get_stream(source, documents=documents, on_failure=_report_failure)
+    if view_id == "ner_manual":
+        stream = add_tokens(load_model("blank:xx"), stream)
+    elif len(labels) == 1 and view_id == "classification":
+        stream = _with_label(stream, labels[0])
+    return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
+            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source)}

@@ -1,0 +1,96 @@
+"""The `ocr` command: a corpus of images and PDFs becomes page tasks with word boxes, in parallel."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+from rich.text import Text
+
+from vnerteach import Arg, Opt, recipe
+from vnerteach.documents import PageFailure, iter_documents, page_task
+from vnerteach.documents.summary import CorpusStats, count_pages
+from vnerteach.errors import InputError, VnerteachError
+from vnerteach.output import stderr, warn
+from vnerteach.sources import DocumentOptions, document_paths
+
+
+@recipe("ocr")
+def ocr(
+    source: Annotated[str, Arg("An image, a PDF, a folder of them, or a JSONL of {\"path\": ...} lines")],
+    output: Annotated[Path | None, Opt("JSONL file for the page tasks (default: stdout)", "-o")] = None,
+    recursive: Annotated[bool, Opt("Read subfolders too")] = False,
+    documents: DocumentOptions = DocumentOptions(),
+    strict: Annotated[bool, Opt("Exit with 1 if any document or page failed")] = False,
+) -> None:
+    """OCR a corpus of images and PDFs into page tasks with word boxes (JSONL), in parallel and cached.
+
+    Digital PDF pages take their words from the text layer; scanned pages are rendered, cleaned up
+    and OCR'd with Tesseract in worker processes. A file or page that fails is recorded and
+    reported in the summary, and the run goes on.
+
+    Example: vnerteach ocr receipts/ --output receipts.jsonl --preprocess grayscale,deskew --workers 2
+    """
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"folder {output.parent} does not exist", output)
+    paths = list(document_paths(source, recursive))
+    results = iter_documents(paths, **asdict(documents))  # checks options and Tesseract first
+    stats = CorpusStats(documents=len(paths))
+    sink = open(output, "w", encoding="utf8") if output else sys.stdout
+    try:
+        with _progress() as progress:
+            bar = progress.add_task("pages", total=count_pages(paths, documents.password))
+            for result in results:
+                stats.add(result)
+                if not isinstance(result, PageFailure):
+                    sink.write(_dumps(page_task(result)) + "\n")
+                progress.update(bar, advance=1, total=max(stats.items, progress.tasks[0].total or 0))
+    finally:
+        if output:
+            sink.close()
+        else:
+            sink.flush()
+    _print_summary(stats, output)
+    if strict and stats.failures:
+        raise VnerteachError(f"{len(stats.failures)} documents or pages failed (--strict)")
+
+
+def _dumps(task: dict) -> str:
+    return json.dumps(task, ensure_ascii=False, separators=(",", ":"))
+
+
+class RateColumn(ProgressColumn):
+    """Pages per second."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:.1f} pages/s" if task.speed else "… pages/s")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]OCR[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("pages"),
+                    RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=stderr, transient=False, refresh_per_second=4)
+
+
+def _print_summary(stats: CorpusStats, output: Path | None) -> None:
+    table = Table(title="OCR summary" + (f": {output}" if output else ""), show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    for name, value in stats.rows():
+        table.add_row(name, value)
+    stderr.print(table)
+    if stats.failures:
+        failed = Table(title="Failures", show_lines=False)
+        for column in ("File", "Page", "Error"):
+            failed.add_column(column, overflow="fold")
+        for failure in stats.failures[:50]:
+            failed.add_row(failure.path, str(failure.page or "-"), failure.error)
+        stderr.print(failed)
+        if len(stats.failures) > 50:
+            warn(f"... and {len(stats.failures) - 50} more failures")

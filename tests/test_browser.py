@@ -1,0 +1,293 @@
+"""End to end in headless Chromium: annotate text and page images with keyboard and mouse, undo, check db-out.
+
+Uses Debian's chromium (``make test`` installs it) through Python playwright. Without chromium the
+tests skip, except under CI=true, where they must run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from vnerteach.tasks import set_hashes
+
+from conftest import write_jsonl
+from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _unavailable() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return "Debian's chromium is not installed (make test installs it)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    reason = _unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run under CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser(playwright, tmp_path):
+    """A page in a fresh Chromium profile; console errors fail the test."""
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+        viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text))
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def env(tmp_path, db_path):
+    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
+
+
+def current_text(page) -> str:
+    return page.evaluate("window.vnerteach.current ? window.vnerteach.current.task.text : null")
+
+
+def wait_for_task(page, start: str) -> None:
+    page.wait_for_function("s => window.vnerteach.current && window.vnerteach.current.task.text.startsWith(s)", arg=start)
+
+
+def wait_saved(page) -> None:
+    page.wait_for_function("() => window.vnerteach.outbox && window.vnerteach.outbox.size === 0 "
+                           "&& document.body.dataset.conn === 'saved'", timeout=15_000)
+
+
+def token(page, text: str):
+    return page.locator(".text-view .tok").filter(has_text=re.compile(f"^{re.escape(text)}$")).first
+
+
+def box(page, task: dict, text: str):
+    i = next(t["id"] for t in task["tokens"] if t["text"] == text)
+    return page.locator(f'.box[data-i="{i}"]')
+
+
+def drag(page, source, target, steps: int = 6) -> None:
+    a, b = source.bounding_box(), target.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=steps)
+    page.mouse.up()
+
+
+def spans_of(example: dict) -> list[tuple[str, str]]:
+    return [(example["text"][s["start"]:s["end"]], s["label"]) for s in example.get("spans", [])]
+
+
+def db_out(cli, dataset: str, tmp_path: Path) -> list[dict]:
+    out = tmp_path / f"{dataset}.jsonl"
+    result = cli("db-out", dataset, out)
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+TEXTS = [
+    {"text": "Apple hires Tim Cook in California"},
+    {"text": "Nothing here <script>window.pwned = 1</script> at all"},
+    {"text": "Pay $ 5 to Bob now"},
+]
+
+
+def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_path):
+    page = browser
+    img = tmp_path / "img"
+    pages = [page_task(["Invoice from Acme GmbH", "Hauptstrasse 5 Berlin"], img, page=1, pages=2, name="inv.pdf"),
+             page_task(["Total due 9.00 EUR", "Thank you"], img, page=2, pages=2, name="inv.pdf")]
+    for p in pages:
+        install_in_cache(p, img, tmp_path / "home")
+    src = write_jsonl(tmp_path / "tasks.jsonl", TEXTS + pages)
+    served = ServedRecipe(["ner.manual", "e2e", "blank:en", src, "--label", "ORG,PERSON,MONEY"], env, free_port())
+    try:
+        page.goto(served.url + "/")
+        wait_for_task(page, "Apple")
+        assert page.locator(".label-btn").all_inner_texts() == ["ORG\n1", "PERSON\n2", "MONEY\n3"]
+
+        # Text 1: click a token (label 1 is active), then label 2 and drag over two tokens; accept.
+        token(page, "Apple").click()
+        page.keyboard.press("2")
+        drag(page, token(page, "Tim"), token(page, "Cook"))
+        assert page.locator(".text-view mark.ent").count() == 2
+        page.screenshot(path=str(tmp_path / "ner_manual_text.png"))
+        page.keyboard.press("a")
+
+        # Text 2: the markup in the task is shown as characters, never run; reject.
+        wait_for_task(page, "Nothing")
+        assert "<script>window.pwned = 1</script>" in page.locator(".text-view").inner_text()
+        assert page.locator(".card script").count() == 0 and page.evaluate("window.pwned") is None
+        page.keyboard.press("x")
+
+        # Text 3: label 3 by its button, click then shift+click; accept.
+        wait_for_task(page, "Pay")
+        page.locator(".label-btn").nth(2).click()
+        token(page, "$").click()
+        token(page, "5").click(modifiers=["Shift"])
+        page.keyboard.press("a")
+
+        # Page 1 of 2: the image loads, boxes are drawn; drag over two token boxes; accept.
+        wait_for_task(page, "Invoice")
+        assert page.locator(".page-where").inner_text() == "page 1 of 2"
+        page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
+        assert page.locator(".box").count() == len(pages[0]["tokens"])
+        page.keyboard.press("1")
+        drag(page, box(page, pages[0], "Acme"), box(page, pages[0], "GmbH"))
+        assert page.locator(".tag").all_inner_texts() == ["ORG"]
+        page.screenshot(path=str(tmp_path / "ner_manual_page.png"))
+        page.keyboard.press("a")
+
+        # Page 2 of 2: click one box, accept; undo; remove it by its label, draw a box around two tokens; accept.
+        wait_for_task(page, "Total")
+        page.keyboard.press("3")
+        box(page, pages[1], "9.00").click()
+        page.keyboard.press("a")
+        page.wait_for_function("() => window.vnerteach.history.length === 5")
+        page.keyboard.press("Backspace")
+        wait_for_task(page, "Total")
+        assert page.locator(".tag").all_inner_texts() == ["MONEY"]
+        page.locator(".tag").click()
+        assert page.locator(".box.ent").count() == 0
+        a, b = box(page, pages[1], "9.00").bounding_box(), box(page, pages[1], "EUR").bounding_box()
+        page.mouse.move(a["x"] - 6, a["y"] - 6)
+        page.mouse.down()
+        page.mouse.move(b["x"] + b["width"] + 6, b["y"] + b["height"] + 6, steps=8)
+        page.mouse.up()
+        assert page.locator(".box.ent").count() == 2
+        page.keyboard.press("a")
+
+        page.wait_for_selector(".card.message >> text=No tasks left")
+        wait_saved(page)
+        assert page.locator("#history .hist").count() == 5
+        page.keyboard.press("h")
+        assert page.locator("#help").is_visible()
+        page.screenshot(path=str(tmp_path / "help.png"))
+        page.keyboard.press("Escape")
+        assert "5 this session" in page.locator("#progress-text").inner_text()
+    finally:
+        code, _, err = served.stop()
+    assert code == 0 and "Saved 5 answers" in err
+
+    examples = db_out(cli, "e2e", tmp_path)
+    got = [(e["text"].split()[0], e["answer"], spans_of(e)) for e in examples]
+    assert got == [
+        ("Apple", "accept", [("Apple", "ORG"), ("Tim Cook", "PERSON")]),
+        ("Nothing", "reject", []),
+        ("Pay", "accept", [("$ 5", "MONEY")]),
+        ("Invoice", "accept", [("Acme GmbH", "ORG")]),
+        ("Total", "accept", [("9.00 EUR", "MONEY")]),
+    ]
+    assert examples[4]["tokens"][2]["bbox"] == pages[1]["tokens"][2]["bbox"]
+    # The hashes come back exactly (a JSON number in the browser would have rounded them).
+    originals = [set_hashes(dict(t)) for t in TEXTS + pages]
+    assert [(e["_input_hash"], e["_task_hash"]) for e in examples] == [(t["_input_hash"], t["_task_hash"]) for t in originals]
+    assert {e["_session_id"] for e in examples} == {examples[0]["_session_id"]}
+    assert all(e["_view_id"] == "ner_manual" for e in examples)
+
+
+def test_unsaved_answers_survive_a_dead_server_and_are_resent(browser, cli, env, tmp_path):
+    page = browser
+    src = write_jsonl(tmp_path / "tasks.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(4)])
+    port = free_port()
+    args = ["ner.manual", "resend", "blank:en", src, "--label", "ORG"]
+    served = ServedRecipe(args, env, port)
+    page.goto(served.url + "/")
+    wait_for_task(page, "Sentence 0")
+    token(page, "Acme").click()
+    page.keyboard.press("a")
+    wait_saved(page)
+    served.stop(signal.SIGKILL)
+
+    wait_for_task(page, "Sentence 1")
+    page.keyboard.press("x")
+    page.wait_for_function("() => document.body.dataset.conn === 'offline'")
+    stored = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('vnerteach:outbox:'))")
+    assert len(stored) == 1
+    tab = page.context.new_page()
+    page.close()  # the browser's copy outlives the tab as well as the server
+
+    again = ServedRecipe(args, env, port)
+    try:
+        page = tab
+        page.goto(again.url + "/")
+        wait_saved(page)
+        assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('vnerteach:outbox:')).length") == 0
+    finally:
+        again.stop()
+    examples = db_out(cli, "resend", tmp_path)
+    assert [(e["text"], e["answer"]) for e in examples] == [("Sentence 0 from Acme", "accept"),
+                                                            ("Sentence 1 from Acme", "reject")]
+    assert examples[0]["_session_id"] == examples[1]["_session_id"]  # resent under the session it was given in
+
+
+def test_binary_ner_and_generic_mark_views(browser, cli, env, tmp_path):
+    page = browser
+    img = tmp_path / "img"
+    receipt = page_task(["Total 12.50 EUR"], img, page=1, pages=1, name="receipt.png")
+    install_in_cache(receipt, img, tmp_path / "home")
+    receipt["spans"] = [{"start": 6, "end": 15, "token_start": 1, "token_end": 2, "label": "TOTAL", "score": 0.42}]
+    text = {"text": "Total 9.00 today", "spans": [{"start": 6, "end": 10, "label": "TOTAL", "score": 0.87}]}
+    src = write_jsonl(tmp_path / "ner.jsonl", [text, receipt])
+    served = ServedRecipe(["mark", "binary", src, "--view-id", "ner", "--label", "TOTAL"], env, free_port())
+    try:
+        page.goto(served.url + "/")
+        wait_for_task(page, "Total 9.00")
+        assert page.locator(".chip").inner_text() == "TOTAL" and page.locator(".score").inner_text() == "score 0.87"
+        assert page.locator("mark.ent").inner_text().startswith("9.00")
+        assert page.locator("#labels").is_hidden()
+        page.screenshot(path=str(tmp_path / "ner_text.png"))
+        page.keyboard.press("a")
+        wait_for_task(page, "Total 12.50")
+        assert page.locator(".box.ent").count() == 2 and page.locator(".score").inner_text() == "score 0.42"
+        page.screenshot(path=str(tmp_path / "ner_page.png"))
+        page.keyboard.press("x")
+        wait_saved(page)
+    finally:
+        served.stop()
+    assert [(e["answer"], spans_of(e)) for e in db_out(cli, "binary", tmp_path)] == [
+        ("accept", [("9.00", "TOTAL")]), ("reject", [("12.50 EUR", "TOTAL")])]
+
+    src = write_jsonl(tmp_path / "mark.jsonl", [{"text": "Is this a receipt?", "meta": {"source": "mail 7"}}])
+    served = ServedRecipe(["mark", "generic", src, "--view-id", "classification", "--label", "RECEIPT"], env, free_port())
+    try:
+        page.goto(served.url + "/")
+        wait_for_task(page, "Is this")
+        assert page.locator(".chip").inner_text() == "RECEIPT"
+        assert "source: mail 7" in page.locator(".meta").inner_text()
+        page.screenshot(path=str(tmp_path / "mark_classification.png"))
+        page.keyboard.press(" ")
+        wait_saved(page)
+    finally:
+        served.stop()
+    [example] = db_out(cli, "generic", tmp_path)
+    assert (example["answer"], example["label"], example["_view_id"]) == ("ignore", "RECEIPT", "classification")
+    shots = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert shots == ["mark_classification.png", "ner_page.png", "ner_text.png"]

@@ -1,0 +1,207 @@
+"""The controller: lazy stream, dedup (also across restarts), batches, answers, progress, updates."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+
+import pytest
+
+from vnerteach.controller import AnswerError, Controller, session_name
+from vnerteach.errors import DatasetNotFound, UsageError
+from vnerteach.store import connect
+from vnerteach.tasks import set_hashes
+
+
+@pytest.fixture
+def store(db_path):
+    with connect() as s:
+        yield s
+
+
+def texts(n, prefix="text"):
+    return [{"text": f"{prefix} {i}"} for i in range(n)]
+
+
+def make(store, stream, **extra):
+    components = {"dataset": "news", "stream": stream, "view_id": "ner_manual", "config": {"labels": ["ORG"]}}
+    return Controller(store, {**components, **extra}, wait_s=5, fill_s=5)
+
+
+def answered(tasks, kind="accept"):
+    return [{**t, "answer": kind} for t in tasks]
+
+
+def test_batches_in_order_until_the_stream_ends(store):
+    c = make(store, iter(texts(25)), total=25)
+    got = [t["text"] for _ in range(4) for t in c.questions(10)]
+    assert got == [f"text {i}" for i in range(25)]
+    assert c.questions(10) == []
+    first = c.progress().as_dict()
+    assert first["total"] == 25 and first["answered"] == 0 and not first["done"]  # handed out, not answered
+
+
+def test_the_stream_is_read_lazily(store):
+    pulled = []
+
+    def endless():
+        for i in itertools.count():
+            pulled.append(i)
+            yield {"text": f"t{i}"}
+
+    c = make(store, endless())
+    assert len(c.questions(5)) == 5
+    assert len(pulled) < 40, len(pulled)  # a small buffer ahead, never the whole stream
+    c.close()
+
+
+def test_questions_carry_hashes_view_and_session(store):
+    c = make(store, iter(texts(1)))
+    [task] = c.questions(1)
+    assert task["_view_id"] == "ner_manual" and task["_session_id"] == c.session
+    # As strings: a browser's JSON numbers would round a 64-bit hash.
+    assert task["_task_hash"] == str(set_hashes({"text": "text 0"})["_task_hash"])
+    assert re.fullmatch(r"news-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d", c.session)
+    assert session_name("x", 0).startswith("x-19")
+
+
+def test_answers_are_stored_and_not_asked_again_after_a_restart(store):
+    c = make(store, iter(texts(6)), total=6)
+    batch = c.questions(4)
+    result = c.answer(answered(batch[:3]), c.session)
+    assert (result["saved"], result["added"]) == (3, 3)
+    assert result["progress"]["answered"] == 3 and result["progress"]["progress"] == 0.5
+    assert store.count("news") == 3 and store.count(c.session) == 3
+    c.close()
+    again = make(store, iter(texts(6)), total=6, session="news-later")
+    assert [t["text"] for t in again.questions(10)] == ["text 3", "text 4", "text 5"]
+    progress = again.progress()
+    assert (progress.skipped, progress.dataset, progress.answered) == (3, 3, 0)
+
+
+def test_exclude_datasets_and_exclude_by_input(store):
+    store.add_examples([set_hashes({"text": "text 1", "answer": "accept"})], ["old"])
+    c = make(store, iter(texts(3)), exclude=["old"])
+    assert [t["text"] for t in c.questions(10)] == ["text 0", "text 2"]
+    # The same text with a span is another question (task hash) but the same input.
+    store.add_examples([set_hashes({"text": "text 0", "answer": "accept",
+                                    "spans": [{"start": 0, "end": 4, "label": "ORG"}]})], ["old2"])
+    assert [t["text"] for t in make(store, iter(texts(3)), exclude=["old2"]).questions(10)] == ["text 0", "text 1", "text 2"]
+    by_input = make(store, iter(texts(3)), exclude=["old2"], exclude_by="input")
+    assert [t["text"] for t in by_input.questions(10)] == ["text 1", "text 2"]
+    with pytest.raises(DatasetNotFound):
+        make(store, iter(texts(1)), exclude=["missing"])
+    with pytest.raises(UsageError, match="exclude-by"):
+        make(store, iter(texts(1)), exclude_by="text")
+
+
+def test_duplicates_within_the_stream_are_asked_once(store):
+    c = make(store, iter(texts(2) + texts(2)))
+    assert len(c.questions(10)) == 2
+
+
+def test_resend_is_idempotent_and_a_new_answer_replaces(store):
+    c = make(store, iter(texts(2)))
+    tasks = c.questions(2)
+    c.answer(answered(tasks), c.session)
+    resend = c.answer(answered(tasks), c.session)
+    assert (resend["added"], resend["unchanged"]) == (0, 2)
+    undo = c.answer(answered(tasks[:1], "reject"), c.session)
+    assert undo["replaced"] == 1
+    assert [e["answer"] for e in store.iter_examples("news")] == ["reject", "accept"]
+    assert c.progress().answered == 2
+
+
+def test_a_reload_gets_unanswered_questions_again(store):
+    c = make(store, iter(texts(5)))
+    first = c.questions(3)
+    c.answer(answered(first[:1]), c.session)
+    assert [t["text"] for t in c.questions(3, restart=True)] == ["text 1", "text 2", "text 3"]
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ("nope", "'answers' must be a list"),
+    (["x"], "answer 1: expected a task object"),
+    ([{"text": "a", "answer": "maybe", "_input_hash": 1, "_task_hash": 2}], "'answer' must be one of"),
+    ([{"text": "a", "answer": "accept", "_input_hash": "1x", "_task_hash": 2}], "'_input_hash' must be a 64-bit integer"),
+    ([{"text": "a", "answer": "accept", "_input_hash": 1.5, "_task_hash": 2}], "'_input_hash' must be a 64-bit integer"),
+    ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": str(2 ** 63)}], "'_task_hash' must be a 64-bit"),
+    ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": 2 ** 64}], "'_task_hash' must be a 64-bit"),
+    ([{"answer": "accept", "_input_hash": 1, "_task_hash": 2}], "no 'text', 'image' or 'tokens'"),
+    ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": 2,
+       "spans": [{"start": 0, "end": 9, "label": "ORG"}]}], "outside the text"),
+    ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": 2,
+       "tokens": [{"text": "a", "start": 0, "end": 1}], "spans": [{"start": 0, "end": 1, "token_start": 0, "token_end": 3}]}],
+     "not a token index"),
+    ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": 2,
+       "tokens": [{"text": "a", "start": 0, "end": 1, "bbox": [1, 2]}]}], "'bbox' must be"),
+])
+def test_malformed_answers_are_refused_and_change_nothing(store, bad, reason):
+    c = make(store, iter(texts(1)))
+    good = answered(c.questions(1))
+    with pytest.raises(AnswerError, match=re.escape(reason)):
+        c.answer(good + bad if isinstance(bad, list) else bad, c.session)
+    assert store.count("news") == 0 and c.progress().answered == 0
+
+
+def test_hashes_come_back_exactly_from_their_string_form(store):
+    c = make(store, iter(texts(1)))
+    [task] = c.questions(1)
+    c.answer([{**task, "answer": "accept"}], c.session)
+    [stored] = store.iter_examples("news")
+    assert stored["_task_hash"] == set_hashes({"text": "text 0"})["_task_hash"]
+    assert type(stored["_input_hash"]) is int
+
+
+def test_session_names_are_checked(store):
+    c = make(store, iter(texts(1)))
+    task = answered(c.questions(1))
+    for session in ("", " ", "x" * 201, 5):
+        with pytest.raises(AnswerError, match="session"):
+            c.answer(task, session)
+    # An answer from an earlier run (kept in the browser while the server was down) keeps its session.
+    c.answer(task, "news-2026-01-01T00-00-00")
+    assert store.count("news-2026-01-01T00-00-00") == 1
+
+
+def test_update_runs_in_the_background_and_its_errors_lose_nothing(store):
+    seen, calls = [], threading.Event()
+
+    def update(answers):
+        seen.append([a["text"] for a in answers])
+        calls.set()
+        raise ValueError("model exploded")
+
+    c = make(store, iter(texts(2)), update=update)
+    c.answer(answered(c.questions(2)), c.session)
+    assert calls.wait(5)
+    c.close()
+    assert seen == [["text 0", "text 1"]]
+    assert c.update_errors == ["ValueError: model exploded"]
+    assert store.count("news") == 2
+
+
+def test_a_broken_source_is_reported_not_raised(store):
+    def broken():
+        yield {"text": "fine"}
+        raise UsageError("source.jsonl:2: invalid JSON")
+
+    c = make(store, broken())
+    assert [t["text"] for t in c.questions(5)] == ["fine"]
+    assert c.error == "source.jsonl:2: invalid JSON"
+    assert c.project()["error"] == c.error
+
+
+def test_missing_components_are_a_usage_error(store):
+    with pytest.raises(UsageError, match="'view_id'"):
+        Controller(store, {"dataset": "news", "stream": iter([])})
+
+
+def test_an_answer_resent_from_an_earlier_run_is_not_asked_again(store):
+    earlier = make(store, iter(texts(3)), session="news-earlier")
+    kept_in_browser = earlier.questions(2)
+    later = make(store, iter(texts(3)), session="news-later")
+    later.start()
+    later.answer([{**kept_in_browser[1], "answer": "accept"}], "news-earlier")
+    assert [t["text"] for t in later.questions(10)] == ["text 0", "text 2"]

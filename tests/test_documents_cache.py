@@ -1,0 +1,117 @@
+"""The page cache: a page is OCR'd once; images are kept so a server can show what the boxes refer to."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from doc_fixtures import digital_pdf, image_only_pdf, text_image
+from PIL import Image
+
+from vnerteach.documents import PageImageNotFound, iter_documents, iter_pages, page_image
+from vnerteach.documents.cache import PageCache, image_key, ocr_key
+from vnerteach.documents.pool import ordered
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def scan_pdf(tmp_path):
+    path = tmp_path / "scan.pdf"
+    image_only_pdf(path, [text_image(["cached words only once"]), text_image(["second page text"])])
+    return path
+
+
+def test_second_run_comes_from_the_cache(scan_pdf, home):
+    first = list(iter_pages(scan_pdf, dpi=100, preprocess="grayscale"))
+    assert [r.cached for r in first] == [False, False] and all(r.ocr for r in first)
+    assert (home / "cache" / "ocr").is_dir() and (home / "cache" / "images").is_dir()
+    second = list(iter_pages(scan_pdf, dpi=100, preprocess="grayscale"))
+    assert [r.cached for r in second] == [True, True]
+    assert [r.words for r in second] == [r.words for r in first]
+    assert [r.image_key for r in second] == [r.image_key for r in first]
+    bypass = list(iter_pages(scan_pdf, dpi=100, preprocess="grayscale", cache=False))
+    assert [r.cached for r in bypass] == [False, False] and bypass[0].words == first[0].words
+    other = next(iter_pages(scan_pdf, dpi=100, preprocess="grayscale,binarize"))
+    assert not other.cached and other.image_key != first[0].image_key
+
+
+def test_keys_cover_every_input_of_a_page():
+    base = image_key("ab" * 32, 1, 300, ("deskew",))
+    assert len({base, image_key("cd" * 32, 1, 300, ("deskew",)), image_key("ab" * 32, 2, 300, ("deskew",)),
+                image_key("ab" * 32, 1, 200, ("deskew",)), image_key("ab" * 32, 1, 300, ())}) == 5
+    assert len({ocr_key(base, "eng", "5.3.0"), ocr_key(base, "deu", "5.3.0"), ocr_key(base, "eng", "5.4.0")}) == 3
+
+
+def test_page_image_of_an_ocr_page_is_the_processed_image(scan_pdf, home):
+    result = next(iter_pages(scan_pdf, dpi=100, preprocess="grayscale,binarize"))
+    png = page_image(result.image_key)
+    assert png == PageCache().image_path(result.image_key) and png.parent.parent.parent == home / "cache"
+    with Image.open(png) as image:
+        assert image.size == (result.width, result.height) and set(np.unique(np.asarray(image))) <= {0, 255}
+    png.unlink()  # evicted: made again from the manifest, identically
+    assert page_image(result.image_key) == png and png.exists()
+    manifest = json.loads(png.with_suffix(".json").read_text())
+    assert manifest["preprocess"] == ["grayscale", "binarize"] and "password" not in manifest
+
+
+def test_page_image_of_a_digital_page_is_rendered_on_demand(tmp_path):
+    digital_pdf(tmp_path / "d.pdf", pages=2, lines=1, per_line=3)
+    results = list(iter_pages(tmp_path / "d.pdf", dpi=50))
+    png = PageCache().image_path(results[1].image_key)
+    assert not png.exists()
+    assert page_image(results[1].image_key) == png
+    with Image.open(png) as image:
+        assert image.size == (results[1].width, results[1].height)
+    assert page_image(results[0]).exists()  # from a PageResult too
+
+
+def test_page_image_refuses_unknown_and_malformed_keys(tmp_path):
+    with pytest.raises(PageImageNotFound, match="no page image with key"):
+        page_image("0" * 64)
+    with pytest.raises(PageImageNotFound, match="not a page-image key"):
+        page_image("../../etc/passwd")
+
+
+def test_page_image_notices_a_changed_file(tmp_path):
+    digital_pdf(tmp_path / "d.pdf", pages=1, lines=1, per_line=2)
+    result = next(iter_pages(tmp_path / "d.pdf", dpi=50))
+    digital_pdf(tmp_path / "d.pdf", pages=1, lines=1, per_line=5)
+    with pytest.raises(Exception, match="changed since"):
+        page_image(result.image_key)
+
+
+def test_png_without_preprocessing_is_kept_byte_for_byte(tmp_path):
+    text_image(["same bytes"]).save(tmp_path / "p.png")
+    result = next(iter_pages(tmp_path / "p.png"))
+    assert page_image(result).read_bytes() == (tmp_path / "p.png").read_bytes()
+
+
+def _square(n: int) -> int:
+    return n * n
+
+
+def test_ordered_stream_keeps_order_with_a_small_window():
+    items = [("job", n) if n % 3 else n for n in range(20)]
+    out = ordered(items, lambda x: isinstance(x, tuple), _pair_square, lambda job, msg: None, workers=2, window=3)
+    assert list(out) == [n * n if n % 3 else n for n in range(20)]
+
+
+def _pair_square(job) -> int:
+    return _square(job[1])
+
+
+def test_many_documents_stream_in_input_order(tmp_path):
+    paths = []
+    for i in range(4):
+        text_image([f"page number {i}"]).save(tmp_path / f"p{i}.png")
+        digital_pdf(tmp_path / f"d{i}.pdf", pages=1, lines=1, per_line=2)
+        paths += [tmp_path / f"p{i}.png", tmp_path / f"d{i}.pdf"]
+    results = list(iter_documents(paths, workers=2, window=2))
+    assert [r.path for r in results] == [str(p) for p in paths]
+    assert [r.ocr for r in results] == [True, False] * 4

@@ -1,0 +1,149 @@
+"""Helpers for the server and browser tests: page tasks with real PNGs, WSGI calls, a served recipe."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from io import BytesIO
+from pathlib import Path
+from wsgiref.util import setup_testing_defaults
+
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).parent.parent
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def _font(size: int):
+    try:
+        return ImageFont.truetype(FONT, size)
+    except OSError:
+        return ImageFont.load_default()
+
+
+def page_task(lines: list[str], folder: Path, page: int = 1, pages: int = 1, name: str = "scan.png",
+              width: int = 1000, line_height: int = 56, size: int = 30) -> dict:
+    """A page task like the documents engine makes: a PNG (saved as ``folder/<image_key>.png``) and boxed tokens."""
+    height = 80 + line_height * max(1, len(lines)) + 60
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = _font(size)
+    tokens, offset = [], 0
+    words = [(li, w) for li, line in enumerate(lines) for w in line.split()]
+    x = 60
+    for n, (li, word) in enumerate(words):
+        if n and words[n - 1][0] != li:
+            x = 60
+        y = 60 + li * line_height
+        draw.text((x, y), word, fill="black", font=font)
+        x0, y0, x1, y1 = draw.textbbox((x, y), word, font=font)
+        tokens.append({"text": word, "start": offset, "end": offset + len(word), "id": n, "ws": n != len(words) - 1,
+                       "bbox": [x0 - 2, y0 - 3, x1 + 2, y1 + 3]})
+        offset += len(word) + 1
+        x = x1 + size // 2
+    png = BytesIO()
+    image.save(png, format="PNG")
+    sha = hashlib.sha256(png.getvalue() + name.encode()).hexdigest()
+    key = hashlib.sha256(f"{sha}:{page}".encode()).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{key}.png").write_bytes(png.getvalue())
+    return {"text": " ".join(w for _, w in words), "tokens": tokens, "width": width, "height": height,
+            "image": f"sha256:{sha}#page={page}",
+            "meta": {"path": str(folder / name), "page": page, "pages": pages, "dpi": 300, "ocr": False,
+                     "image_key": key}}
+
+
+def install_in_cache(task: dict, folder: Path, home: Path) -> None:
+    """Put a page task's PNG where ``vnerteach.documents.page_image`` finds it under ``$VNERTEACH_HOME``."""
+    from vnerteach.documents import PageCache, default_cache_dir
+
+    old = os.environ.get("VNERTEACH_HOME")
+    os.environ["VNERTEACH_HOME"] = str(home)
+    try:
+        path = PageCache(default_cache_dir()).image_path(task["meta"]["image_key"])
+    finally:
+        if old is None:
+            del os.environ["VNERTEACH_HOME"]
+        else:
+            os.environ["VNERTEACH_HOME"] = old
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((folder / f"{task['meta']['image_key']}.png").read_bytes())
+
+
+def wsgi(app, method: str, path: str, body: bytes | dict | list | None = None,
+         headers: dict | None = None) -> tuple[int, dict | bytes]:
+    """Call a WSGI app in-process: (status code, decoded JSON or raw bytes)."""
+    path, _, query = path.partition("?")
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
+    environ: dict = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method,
+                     "CONTENT_LENGTH": str(len(data)), "wsgi.input": BytesIO(data)}
+    if body is not None:
+        environ["CONTENT_TYPE"] = "application/json"
+    for key, value in (headers or {}).items():
+        name = key.upper().replace("-", "_")
+        environ[name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"] = value
+    setup_testing_defaults(environ)
+    status: list[str] = []
+    raw = b"".join(app(environ, lambda s, h, exc_info=None: status.append(s)))
+    code = int(status[0].split()[0])
+    try:
+        return code, json.loads(raw)
+    except ValueError:
+        return code, raw
+
+
+def free_port() -> int:
+    """A TCP port that is free right now on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, headers: dict | None = None,
+         timeout: float = 10) -> tuple[int, dict]:
+    """A real HTTP call: (status, JSON)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        **({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+class ServedRecipe:
+    """`vnerteach RECIPE ...` in a child process, as a user starts it; waits until it answers."""
+
+    def __init__(self, args: list[str], env: dict, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "vnerteach", *map(str, args), "--port", str(port)],
+                                     cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read()}")
+            try:
+                if http("GET", self.url + "/api/project", timeout=1)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.proc.kill()
+        raise RuntimeError("server did not start in 30 s")
+
+    def stop(self, sig: int | None = None) -> tuple[int, str, str]:
+        """Stop with a signal (default SIGTERM): (exit code, stdout, stderr)."""
+        import signal
+
+        self.proc.send_signal(signal.SIGTERM if sig is None else sig)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err

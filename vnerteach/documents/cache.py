@@ -1,0 +1,133 @@
+"""The content-addressed page cache under $VNERTEACH_HOME/cache: page images (PNG) and OCR words."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from ..errors import InputError
+from ..paths import home
+from .results import Word
+
+VERSION = 1
+KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PageImageNotFound(InputError):
+    """A page-image key that the cache does not know (never made, or made without the cache)."""
+
+
+def default_cache_dir() -> Path:
+    """Where pages are cached: $VNERTEACH_HOME/cache."""
+    return home() / "cache"
+
+
+def _digest(fields: dict) -> str:
+    """SHA-256 hex of the canonical JSON of fields."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def image_key(sha256: str, page: int, dpi: int | None, preprocess: tuple[str, ...]) -> str:
+    """The key of a page image: file SHA-256, page, render dpi (None for image files) and preprocessing."""
+    return _digest({"v": VERSION, "sha256": sha256, "page": page, "dpi": dpi, "preprocess": list(preprocess)})
+
+
+def ocr_key(image: str, lang: str, tesseract: str) -> str:
+    """The key of the OCR of a page image: the image's key, the language and the Tesseract version."""
+    return _digest({"v": VERSION, "image": image, "lang": lang, "tesseract": tesseract})
+
+
+def check_key(key: str) -> str:
+    """The key if it is 64 lowercase hex digits; PageImageNotFound otherwise (keys come from URLs)."""
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise PageImageNotFound(f"not a page-image key: {str(key)[:80]!r}")
+    return key
+
+
+class PageCache:
+    """Files of the cache: images/<k2>/<key>.png with a .json manifest, and ocr/<k2>/<key>.json."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def image_path(self, key: str) -> Path:
+        """Where the PNG of a page image is (or will be)."""
+        return self.root / "images" / key[:2] / f"{key}.png"
+
+    def manifest_path(self, key: str) -> Path:
+        """Where the recipe for re-making a page image is kept."""
+        return self.root / "images" / key[:2] / f"{key}.json"
+
+    def ocr_path(self, key: str) -> Path:
+        """Where the words of an OCR'd page are kept."""
+        return self.root / "ocr" / key[:2] / f"{key}.json"
+
+    def read_manifest(self, key: str) -> dict | None:
+        """The manifest of a page image, or None."""
+        return _read_json(self.manifest_path(check_key(key)))
+
+    def write_manifest(self, key: str, manifest: dict) -> None:
+        """Record how to re-make a page image (once; later calls for the same key do nothing)."""
+        path = self.manifest_path(key)
+        if not path.exists():
+            write_atomic(path, json.dumps(manifest, sort_keys=True).encode())
+
+    def read_ocr(self, key: str) -> dict | None:
+        """The cached OCR entry (words, size, skew ...) of a page, or None if absent or unreadable."""
+        entry = _read_json(self.ocr_path(key))
+        if entry is None or entry.get("v") != VERSION:
+            return None
+        entry["words"] = [Word(t, tuple(b), c, bl, ln) for t, b, c, bl, ln in entry["words"]]
+        return entry
+
+    def write_ocr(self, key: str, entry: dict) -> None:
+        """Store the OCR entry of a page."""
+        data = dict(entry, v=VERSION, words=[list(w) for w in entry["words"]])
+        write_atomic(self.ocr_path(key), json.dumps(data, separators=(",", ":")).encode())
+
+
+def _read_json(path: Path) -> dict | None:
+    """A JSON file's object, or None if it is missing or damaged."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that readers (other processes too) see it whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def save_png_atomic(image, path: Path) -> None:
+    """Save a Pillow image as PNG (fast compression), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format="PNG", compress_level=1)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(path: str) -> None:
+    """Remove a file if it is there."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,269 @@
+"""Documents to pages: the text layer where there is one, OCR in worker processes where not, cached."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import DependencyError, InputError, UsageError, VnerteachError
+from .cache import PageCache, image_key, ocr_key
+from .detect import file_kind, file_sha256
+from .preprocess import parse_preprocess
+from .render import Made, Source, make_png
+from .results import PageFailure, PageResult
+
+OCR_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How pages are read; checked once, shared with the workers."""
+
+    dpi: int = 300
+    ocr: str = "auto"
+    min_text: int = 10
+    preprocess: tuple[str, ...] = ()
+    lang: str = "eng"
+    password: str | None = None
+    cache: bool = True
+    cache_dir: str = ""
+    tesseract: str | None = None
+
+
+@dataclass(frozen=True)
+class OcrJob:
+    """One page for a worker to make an image of and OCR."""
+
+    path: str
+    source: Source
+    image_key: str
+    ocr_key: str
+    options: Options
+
+
+def iter_pages(path: str | Path, *, dpi: int = 300, ocr: str = "auto", min_text: int = 10,
+               preprocess: str | Iterable[str] | None = (), lang: str = "eng", password: str | None = None,
+               cache: bool = True, workers: int | None = None,
+               cache_dir: str | Path | None = None) -> Iterator[PageResult]:
+    """The pages of one document, lazily and in order; InputError at the first page that fails."""
+    results = iter_documents([path], dpi=dpi, ocr=ocr, min_text=min_text, preprocess=preprocess, lang=lang,
+                             password=password, cache=cache, workers=workers, cache_dir=cache_dir)
+    return _raise_failures(results)
+
+
+def _raise_failures(results: Iterator[PageResult | PageFailure]) -> Iterator[PageResult]:
+    """Pass pages through; turn the first failure into an InputError."""
+    with closing(results):
+        for result in results:
+            if isinstance(result, PageFailure):
+                raise InputError(result.error, result.path, page=result.page)
+            yield result
+
+
+def iter_documents(paths: Iterable[str | Path], *, dpi: int = 300, ocr: str = "auto", min_text: int = 10,
+                   preprocess: str | Iterable[str] | None = (), lang: str = "eng",
+                   password: str | None = None, cache: bool = True, workers: int | None = None,
+                   cache_dir: str | Path | None = None,
+                   window: int | None = None) -> Iterator[PageResult | PageFailure]:
+    """Pages of many documents in input order, each a PageResult or a PageFailure (path, page, error).
+
+    Options are checked, and Tesseract looked for (unless ocr="never"), before anything is read.
+    Text-layer pages and cached pages are read in this process; OCR runs in `workers` processes
+    (default: the number of cores) with at most `window` pages in flight.
+    """
+    from .pool import default_workers
+
+    steps = parse_preprocess(preprocess)
+    if ocr not in OCR_MODES:
+        raise UsageError(f"ocr must be one of {', '.join(OCR_MODES)}, not {ocr!r}")
+    if not isinstance(dpi, int) or isinstance(dpi, bool) or not 20 <= dpi <= 1200:
+        raise UsageError(f"dpi must be a whole number from 20 to 1200, not {dpi!r}")
+    if min_text < 0:
+        raise UsageError(f"min_text must be 0 or more, not {min_text!r}")
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise UsageError(f"workers must be 1 or more, not {workers!r}")
+    tesseract = None
+    if ocr != "never":
+        from .ocr import check_tesseract
+
+        tesseract = check_tesseract(lang)
+    root = Path(cache_dir) if cache_dir is not None else PageCache().root
+    options = Options(dpi, ocr, min_text, steps, lang, password, cache, str(root.resolve()), tesseract)
+    return _stream(paths, options, workers, window or max(4, 3 * workers))
+
+
+def _stream(paths, options: Options, workers: int, window: int) -> Iterator[PageResult | PageFailure]:
+    """Plan pages in this process, OCR the ones that need it in the pool, yield in order."""
+    from .pool import ordered
+
+    yield from ordered(_plan(paths, options), lambda item: isinstance(item, OcrJob), run_ocr_job,
+                       _job_failed, workers, window)
+
+
+def _job_failed(job: OcrJob, message: str) -> PageFailure:
+    """The failure record of a job whose worker died."""
+    return PageFailure(job.path, job.source.page, message)
+
+
+def _plan(paths: Iterable[str | Path], options: Options) -> Iterator[PageResult | PageFailure | OcrJob]:
+    """Each page as a finished result (text layer, cache, failure) or an OcrJob for the pool."""
+    cache = PageCache(options.cache_dir)
+    for path in paths:
+        path = Path(path)
+        try:
+            kind = file_kind(path)
+            sha = file_sha256(path)
+            source_path = str(path.resolve())
+            if kind == "pdf":
+                yield from _plan_pdf(path, source_path, sha, options, cache)
+            else:
+                yield from _plan_image(path, source_path, kind, sha, options, cache)
+        except InputError as e:
+            yield PageFailure(str(path), e.page, e.reason)
+        except VnerteachError:
+            raise
+        except OSError as e:
+            yield PageFailure(str(path), None, f"cannot read the file: {e}")
+        except Exception as e:  # a damaged file must not end the run: record it and go on
+            yield PageFailure(str(path), None, f"{type(e).__name__}: {e}")
+
+
+def _plan_pdf(path: Path, source_path: str, sha: str, options: Options,
+              cache: PageCache) -> Iterator[PageResult | PageFailure | OcrJob]:
+    """The pages of a PDF: words from the text layer, or OCR for pages with (nearly) none."""
+    from .pdf import open_pdf, pixel_size, text_words
+    from .raster import check_pixels
+
+    doc = open_pdf(path, options.password)
+    try:
+        pages = doc.page_count
+        for index in range(pages):
+            try:
+                page = doc.load_page(index)
+                width, height = pixel_size(page, options.dpi)
+                check_pixels(width, height, path, index + 1)
+                words = [] if options.ocr == "always" else text_words(page, options.dpi)
+                src = Source(source_path, "pdf", index, pages, sha, options.dpi, (), options.password)
+                if options.ocr == "never" or (options.ocr == "auto" and
+                                              sum(len(w.text) for w in words) >= options.min_text):
+                    key = image_key(sha, index + 1, options.dpi, ())
+                    if options.cache:
+                        cache.write_manifest(key, src.manifest(width=width, height=height,
+                                                               image_dpi=float(options.dpi), skew=0.0, scale=1.0))
+                    yield PageResult(str(path), index + 1, pages, width, height, options.dpi, False, sha, key,
+                                     "pdf", words=words)
+                else:
+                    yield _ocr_page(str(path), Source(source_path, "pdf", index, pages, sha, options.dpi,
+                                                      options.preprocess, options.password), options, cache)
+            except InputError as e:
+                yield PageFailure(str(path), e.page or index + 1, e.reason)
+            except VnerteachError:
+                raise
+            except Exception as e:  # pymupdf's errors on a damaged page
+                yield PageFailure(str(path), index + 1, f"cannot read the page: {e}")
+    finally:
+        doc.close()
+
+
+def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Options,
+                cache: PageCache) -> Iterator[PageResult | PageFailure | OcrJob]:
+    """The pages (frames) of an image file: each OCR'd unless ocr='never'."""
+    from .raster import check_pixels, frame_count, image_dpi, open_image
+
+    image = open_image(path)
+    try:
+        pages = frame_count(image)
+        for index in range(pages):
+            try:
+                if options.ocr != "never":
+                    src = Source(source_path, kind, index, pages, sha, None, options.preprocess, None)
+                    yield _ocr_page(str(path), src, options, cache)
+                    continue
+                if index:
+                    image.seek(index)
+                check_pixels(image.width, image.height, path, index + 1)
+                src = Source(source_path, kind, index, pages, sha, None, (), None)
+                key = image_key(sha, index + 1, None, ())
+                dpi = image_dpi(image)
+                if options.cache:
+                    cache.write_manifest(key, src.manifest(width=image.width, height=image.height, image_dpi=dpi,
+                                                           skew=0.0, scale=1.0))
+                yield PageResult(str(path), index + 1, pages, image.width, image.height, dpi, False, sha, key,
+                                 kind)
+            except InputError as e:
+                yield PageFailure(str(path), e.page or index + 1, e.reason)
+            except (OSError, EOFError, ValueError) as e:
+                yield PageFailure(str(path), index + 1, f"cannot read the image: {e}")
+    finally:
+        image.close()
+
+
+def _ocr_page(path: str, src: Source, options: Options, cache: PageCache) -> PageResult | OcrJob:
+    """A page's OCR from the cache if it is there, else a job for the pool."""
+    ikey = image_key(src.sha256, src.page, src.dpi, src.preprocess)
+    okey = ocr_key(ikey, options.lang, options.tesseract or "")
+    if options.cache:
+        entry = cache.read_ocr(okey)
+        if entry is not None:
+            return _result(path, src, ikey, entry, cached=True)
+    return OcrJob(path, src, ikey, okey, options)
+
+
+def _result(path: str, src: Source, ikey: str, entry: dict, cached: bool = False) -> PageResult:
+    """A PageResult of an OCR'd page from its (cached or fresh) entry."""
+    return PageResult(path, src.page, src.pages, entry["width"], entry["height"], entry["image_dpi"], True,
+                      src.sha256, ikey, src.kind, src.preprocess, entry["skew"], entry["scale"], cached,
+                      entry["words"])
+
+
+def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
+    """In a worker: make the page image (or reuse the cached one), OCR it, cache the words."""
+    from .ocr import ocr_words
+
+    src, options, path = job.source, job.options, job.path
+    try:
+        if options.cache:
+            cache = PageCache(options.cache_dir)
+            png = cache.image_path(job.image_key)
+            manifest = cache.read_manifest(job.image_key) if png.exists() else None
+            if manifest is not None and "width" in manifest:
+                made = Made(manifest["width"], manifest["height"], manifest["image_dpi"], manifest["skew"],
+                            manifest["scale"])
+            else:
+                made = make_png(src, png)
+                cache.write_manifest(job.image_key, src.manifest(**made.__dict__))
+            words = ocr_words(str(png), options.lang, path, src.page)
+        else:
+            fd, tmp = tempfile.mkstemp(prefix="vnerteach-page-", suffix=".png")
+            os.close(fd)
+            try:
+                made = make_png(src, Path(tmp))
+                words = ocr_words(tmp, options.lang, path, src.page)
+            finally:
+                _unlink(tmp)
+        entry = {"width": made.width, "height": made.height, "image_dpi": made.image_dpi, "skew": made.skew,
+                 "scale": made.scale, "words": words}
+        if options.cache:
+            cache.write_ocr(job.ocr_key, entry)
+        return _result(path, src, job.image_key, entry)
+    except DependencyError:
+        raise
+    except InputError as e:
+        return PageFailure(path, e.page or src.page, e.reason)
+    except MemoryError:
+        return PageFailure(path, src.page, "out of memory making the page image")
+    except Exception as e:  # one bad page must not end the run: record it and go on
+        return PageFailure(path, src.page, f"{type(e).__name__}: {e}")
+
+
+def _unlink(path: str) -> None:
+    """Remove a file if it is there."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,132 @@
+"""Page images: make the exact image a page's boxes refer to, store it as PNG, find it again by key."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from . import preprocess as pre
+from .cache import PageCache, PageImageNotFound, check_key, write_atomic
+from .results import PageResult
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a page comes from and how its image is made (the password is never stored)."""
+
+    path: str
+    kind: str
+    index: int
+    pages: int
+    sha256: str
+    dpi: int | None
+    preprocess: tuple[str, ...] = ()
+    password: str | None = None
+
+    @property
+    def page(self) -> int:
+        """The 1-based page number."""
+        return self.index + 1
+
+    def manifest(self, **made) -> dict:
+        """What the cache keeps to re-make this page image later, plus facts about the image made."""
+        fields = asdict(self)
+        del fields["password"]
+        fields["preprocess"] = list(self.preprocess)
+        return dict(fields, **made)
+
+
+@dataclass
+class Made:
+    """Facts about a page image that was made: size, effective dpi, skew corrected, scale applied."""
+
+    width: int
+    height: int
+    image_dpi: float | None
+    skew: float = 0.0
+    scale: float = 1.0
+
+
+def load_page(src: Source):
+    """The page's image before preprocessing (rendered at dpi for a PDF) and its dpi (None if unknown)."""
+    from .pdf import open_pdf, pixel_size, render
+    from .raster import check_pixels, load_frame
+
+    path = Path(src.path)
+    if src.kind != "pdf":
+        return load_frame(path, src.index)
+    doc = open_pdf(path, src.password)
+    try:
+        page = doc.load_page(src.index)
+        check_pixels(*pixel_size(page, src.dpi), path, src.page)
+        return render(page, src.dpi), float(src.dpi)
+    finally:
+        doc.close()
+
+
+def make_png(src: Source, dest: Path) -> Made:
+    """Make the page image of src and write it to dest as PNG (atomically)."""
+    from .cache import save_png_atomic
+
+    copied = _copy_if_plain_png(src, dest)
+    if copied is not None:
+        return copied
+    image, dpi = load_page(src)
+    done = pre.apply(image, src.preprocess)
+    save_png_atomic(done.image, dest)
+    eff = round(dpi * done.scale, 2) if dpi else None
+    return Made(done.image.width, done.image.height, eff, done.skew, done.scale)
+
+
+def _copy_if_plain_png(src: Source, dest: Path) -> Made | None:
+    """A single-page L or RGB PNG with no preprocessing is its own page image: copy the bytes."""
+    if src.kind != "png" or src.preprocess or src.pages != 1:
+        return None
+    from .raster import image_dpi, open_image
+
+    with open_image(Path(src.path)) as image:
+        if image.mode not in ("L", "RGB"):
+            return None
+        made = Made(image.width, image.height, image_dpi(image))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".tmp-{dest.name}")
+    shutil.copyfile(src.path, tmp)
+    tmp.replace(dest)
+    return made
+
+
+def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path | None = None,
+               password: str | None = None) -> Path:
+    """The PNG file of a page image (by PageResult or image key), made and cached if missing."""
+    import json
+
+    from .detect import file_sha256
+
+    cache = PageCache(cache_dir)
+    if isinstance(result_or_key, PageResult):
+        r = result_or_key
+        key = check_key(r.image_key)
+        src = Source(str(Path(r.path).resolve()), r.kind, r.page - 1, r.pages, r.sha256, r.render_dpi,
+                     tuple(r.preprocess), password)
+    else:
+        key = check_key(result_or_key)
+        manifest = cache.read_manifest(key)
+        if manifest is None:
+            if cache.image_path(key).exists():
+                return cache.image_path(key)
+            raise PageImageNotFound(f"no page image with key {key} in the cache ({cache.root})")
+        src = Source(manifest["path"], manifest["kind"], manifest["index"], manifest["pages"],
+                     manifest["sha256"], manifest["dpi"], tuple(manifest["preprocess"]), password)
+    png = cache.image_path(key)
+    if png.exists():
+        return png
+    if not Path(src.path).exists():
+        raise InputError("the page's file is gone; cannot make its image", src.path, page=src.page)
+    if file_sha256(Path(src.path)) != src.sha256:
+        raise InputError("the file has changed since its pages were read; read it again", src.path,
+                         page=src.page)
+    made = make_png(src, png)
+    write_atomic(cache.manifest_path(key), json.dumps(src.manifest(**made.__dict__), sort_keys=True).encode())
+    return png

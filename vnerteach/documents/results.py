@@ -1,0 +1,67 @@
+"""What a page becomes: a PageResult with its words, or a PageFailure that says what went wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Word(NamedTuple):
+    """One word: its text, box [x0, y0, x1, y1] in page-image pixels, OCR confidence, block, line."""
+
+    text: str
+    bbox: tuple[int, int, int, int]
+    conf: float | None
+    block: int
+    line: int
+
+
+@dataclass
+class PageResult:
+    """One page of a document turned into words with boxes in the pixels of its page image."""
+
+    path: str
+    page: int
+    pages: int
+    width: int
+    height: int
+    dpi: float | None
+    ocr: bool
+    sha256: str
+    image_key: str
+    kind: str
+    preprocess: tuple[str, ...] = ()
+    skew: float = 0.0
+    scale: float = 1.0
+    cached: bool = False
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def render_dpi(self) -> int | None:
+        """The dpi a PDF page was rendered at, before any upscaling (None for image files)."""
+        if self.kind != "pdf" or not self.dpi:
+            return None
+        return round(self.dpi / self.scale)
+
+    @property
+    def ok(self) -> bool:
+        """True: this is a page, not a failure."""
+        return True
+
+
+@dataclass
+class PageFailure:
+    """A document or page that could not be read; page is None when the whole file failed."""
+
+    path: str
+    page: int | None
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        """False: this is a failure record, not a page."""
+        return False
+
+    def __str__(self) -> str:
+        where = self.path if self.page is None else f"{self.path} (page {self.page})"
+        return f"{where}: {self.error}"
