@@ -2,7 +2,7 @@
 // Click, shift+click or drag over tokens (reading order), or drag from empty space to draw a box.
 // Zoom with the toolbar, + - 0 keys or ctrl+wheel; pan by scrolling or alt+drag.
 
-import { el, spanIndex } from "./util.js";
+import { el, finishSelection, spanIndex } from "./util.js";
 
 const ZOOM_STEP = 1.25;
 const MIN_ZOOM = 0.1;
@@ -232,17 +232,7 @@ export class PageView {
       if (range) this.opt.onSelect(range[0], range[1], e.timeStamp);
       return;
     }
-    if (d.moved) {
-      this.anchor = d.end;
-      this.opt.onSelect(Math.min(d.start, d.end), Math.max(d.start, d.end), e.timeStamp);
-    } else if (d.shift && this.anchor !== null) {
-      this.opt.onSelect(Math.min(this.anchor, d.start), Math.max(this.anchor, d.start), e.timeStamp);
-      this.anchor = d.start;
-    } else {
-      this.anchor = d.start;
-      if (this.owner[d.start] >= 0) this.opt.onRemove(this.owner[d.start]);
-      else this.opt.onSelect(d.start, d.start, e.timeStamp);
-    }
+    this.anchor = finishSelection(d, this.anchor, this.owner, this.opt, e.timeStamp);
   }
 
   drawBand(a, b) {

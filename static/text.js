@@ -1,7 +1,7 @@
 // Text tasks: tokens as elements, spans as labelled marks; click, shift+click and drag to select.
 // Task text only ever goes through textContent.
 
-import { el, spanIndex } from "./util.js";
+import { el, finishSelection, spanIndex } from "./util.js";
 
 export class TextView {
   // options: {editable, colors(label) -> css colour, onSelect(a, b), onRemove(spanIdx), perf}
@@ -123,18 +123,7 @@ export class TextView {
       if (!d) return;
       this.drag = null;
       this.showSelection(null);
-      if (d.moved) {
-        this.anchor = d.end;
-        this.opt.onSelect(Math.min(d.start, d.end), Math.max(d.start, d.end), e.timeStamp);
-      } else if (d.shift && this.anchor !== null) {
-        this.opt.onSelect(Math.min(this.anchor, d.start), Math.max(this.anchor, d.start), e.timeStamp);
-        this.anchor = d.start;
-      } else {
-        const owner = spanIndex(this.spans, this.tokens.length);
-        this.anchor = d.start;
-        if (owner[d.start] >= 0) this.opt.onRemove(owner[d.start]);
-        else this.opt.onSelect(d.start, d.start, e.timeStamp);
-      }
+      this.anchor = finishSelection(d, this.anchor, spanIndex(this.spans, this.tokens.length), this.opt, e.timeStamp);
     };
     this.root.addEventListener("pointerup", finish);
     this.root.addEventListener("pointercancel", () => { this.drag = null; this.showSelection(null); });

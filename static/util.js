@@ -17,6 +17,23 @@ export function spanIndex(spans, n) {
   return owner;
 }
 
+// Ends a click or drag on tokens the way Prodigy does: a drag selects its range, shift+click
+// extends from the anchor, a click selects one token or removes the span under it.
+// `owner[i]` is the span covering token i (or -1). Returns the new anchor.
+export function finishSelection(drag, anchor, owner, opt, time) {
+  if (drag.moved) {
+    opt.onSelect(Math.min(drag.start, drag.end), Math.max(drag.start, drag.end), time);
+    return drag.end;
+  }
+  if (drag.shift && anchor !== null) {
+    opt.onSelect(Math.min(anchor, drag.start), Math.max(anchor, drag.start), time);
+    return drag.start;
+  }
+  if (owner[drag.start] >= 0) opt.onRemove(owner[drag.start]);
+  else opt.onSelect(drag.start, drag.start, time);
+  return drag.start;
+}
+
 const PALETTE = ["#ffd166", "#8ecae6", "#c3b1e1", "#ff9aa2", "#a7d99b", "#ffb37a", "#86d9cc", "#f4a9e4",
   "#d6d97a", "#b8c7dc"];
 
