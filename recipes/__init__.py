@@ -1,3 +1,5 @@
 """Built-in recipes and commands; importing this package registers them."""
 
-from . import db, manual, ocr  # noqa: F401
+from . import db, ocr, train  # noqa: F401
+from . import manual  # noqa: F401
+from . import teach  # noqa: F401

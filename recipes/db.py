@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.errors import InputError, UsageError
-from vnerteach.output import good, info, stdout
+from vnerteach.output import good, info, stdout, warn
 from vnerteach.sources import get_stream
 from vnerteach.store import connect
 from vnerteach.tasks import ANSWERS, set_hashes
@@ -85,14 +86,65 @@ def db_in(
 @recipe("db-out")
 def db_out(
     dataset: Annotated[str, Arg("Dataset to export")],
-    output: Annotated[Path | None, Arg("JSONL file to write (default: stdout)")] = None,
-    answer: Annotated[list[str] | None, Opt("Only these answers, e.g. accept,reject")] = None,
+    output: Annotated[Path | None, Arg("File to write (default: stdout; required for --format spacy)")] = None,
+    answer: Annotated[list[str] | None, Opt("Only these answers, e.g. accept,reject (jsonl)")] = None,
+    format: Annotated[str, Opt("jsonl (every answer), spacy (DocBin), conll (IOB per token), boxes (entity boxes "
+                               "of page tasks, JSONL)", "-f")] = "jsonl",
+    partial: Annotated[bool, Opt("spacy/conll: include binary ner.teach inputs (unknown tokens missing / '-')")] = False,
+    label: Annotated[list[str] | None, Opt("Only these entity labels; with --redact, the labels to cover (required)",
+                                           "-l")] = None,
+    draw: Annotated[Path | None, Opt("Folder for page images with the entity boxes and labels drawn")] = None,
+    redact: Annotated[Path | None, Opt("Folder for page images and PDFs with --label entities blacked out")] = None,
+    lang: Annotated[str, Opt("Language for tokenizing tasks without tokens (spacy, conll)")] = "en",
 ) -> None:
-    """Export a dataset's annotations as JSONL, streamed, to a file or stdout.
+    """Export a dataset: its answers as JSONL, or merged annotations as a spaCy DocBin, CoNLL or entity boxes.
 
-    Example: vnerteach db-out news_ner annotations.jsonl --answer accept,reject
+    spacy, conll and boxes merge every answer per input (as ner.batch-train does). --draw and
+    --redact write page images of visual tasks: entity boxes drawn, or the --label entities
+    covered by filled boxes (de-identification), with one image-only PDF per document.
+
+    Example: vnerteach db-out forms redacted.jsonl --format boxes --redact ./redacted --label PERSON
     """
-    lines = connect().iter_raw(dataset, _check_answers(answer))
+    from vnerteach.export import FORMATS, conll_lines, docbin, merged_dataset, visual_records, write_pages
+
+    if format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"folder {output.parent} does not exist", output)
+    if redact is not None and not label:
+        raise UsageError("--redact needs --label: the entity labels to cover, e.g. --label PERSON")
+    store = connect()
+    images_only = (draw or redact) is not None and output is None and format == "jsonl"
+    if format == "jsonl" and not images_only:
+        _write_lines(connect().iter_raw(dataset, _check_answers(answer)), output, dataset, "examples")
+    elif format != "jsonl" or draw or redact:
+        merged = merged_dataset(store, dataset, None if redact else label, lang)
+        if merged.conflicts:
+            warn(f"{merged.conflicts} contradictory answers dropped")
+        if format == "spacy":
+            if output is None:
+                raise UsageError("--format spacy writes a binary file: give the OUTPUT path")
+            import spacy
+
+            bin_, skipped = docbin(spacy.blank(lang).vocab, merged.merged, partial)
+            bin_.to_disk(output)
+            good(f"Exported {len(bin_)} docs from '{dataset}' to {output}"
+                 + (f" ({skipped} binary inputs left out; --partial includes them)" if skipped else ""))
+        elif format == "conll":
+            _write_lines(conll_lines(merged.merged, partial), output, dataset, "lines")
+        elif format == "boxes":
+            _write_lines((json.dumps(r) for r in visual_records(store, dataset, merged.merged)), output, dataset,
+                         "pages")
+        for folder, mode in ((draw, "draw"), (redact, "redact")):
+            if folder is not None:
+                done = write_pages(visual_records(store, dataset, merged.merged), folder, mode, label)
+                verb = "drew" if mode == "draw" else "covered"
+                good(f"{mode.capitalize()}: {done['pages']} pages, {verb} {done['boxes']} boxes, "
+                     f"{len(done['files'])} files in {folder}")
+
+
+def _write_lines(lines, output: Path | None, dataset: str, what: str) -> None:
+    """Write lines to stdout (streamed, quiet on a closed pipe) or to a file with a summary."""
     if output is None:
         try:
             for line in lines:
@@ -101,13 +153,11 @@ def db_out(
         except BrokenPipeError:  # e.g. `db-out ... | head`: the reader has what it wanted
             sys.stderr.close()
         return
-    if not output.parent.is_dir():
-        raise InputError(f"folder {output.parent} does not exist", output)
     count = 0
     with open(output, "w", encoding="utf8") as f:
         for count, line in enumerate(lines, start=1):
             f.write(line + "\n")
-    good(f"Exported {count} examples from '{dataset}' to {output}")
+    good(f"Exported {count} {what} from '{dataset}' to {output}")
 
 
 @recipe("drop")

@@ -1,0 +1,318 @@
+"""Label efficiency of ner.teach and ner.correct with a simulated annotator answering from gold data.
+
+ner.teach: the in-loop model (blank:en, vnerteach.model.TeachModel) suggests spans of a candidate
+pool; a sorter picks the questions; the annotator accepts exactly when the suggested span is a gold
+entity; the model is updated after every 10 answers (as the background worker does). After N
+decisions, ner.batch-train's trainer trains a pipeline from blank on the first N answers and it is
+scored on held-out sentences with complete gold annotations. prefer_uncertain is compared with the
+random sorter (a random order of the same model's candidates), same seed, same pool, same run.
+Both runs get the same cold-start patterns (the most frequent entity strings of sentences outside
+the pool and the held-out set) mixed in.
+
+ner.correct: documents are annotated completely (the annotator's answer is the gold annotation),
+either least-confident-first by the in-loop model (--window 200, updated after every 10) or in the
+order of the pool; after K documents, train from blank on them and score on the held-out set.
+
+Data: CoNLL-2003 (eng.train for the pool and patterns, eng.testa for the held-out set) or FUNSD
+training forms (one page task per form, words with boxes; held-out: a fixed part of the forms).
+Never copied into the repository; read from ../shared/data (or --data).
+
+Usage: python bench/al_sim.py [--corpus conll|funsd] [--pool 3000] [--heldout 1000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vnerteach.examples import Merged, merge_answers  # noqa: E402
+from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
+from vnerteach.patterns import PatternMatcher  # noqa: E402
+from vnerteach.sorters import prefer_uncertain, random_order  # noqa: E402
+from vnerteach.tasks import set_hashes  # noqa: E402
+from vnerteach.training import Settings, Trainer, blank_pipeline, evaluate  # noqa: E402
+
+TEACH_N = (250, 500, 1000, 2000)
+CORRECT_K = (25, 50, 100, 200)
+CORRECT_WINDOW = 200  # ner.correct --window 200: inputs scored together, least confident first
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+
+def conll_sentences(path: Path) -> list[tuple[list[str], list[tuple[int, int, str]]]]:
+    """Sentences of a CoNLL-2003 file: words and entity spans (token start, end exclusive, label), IOB1."""
+    out, words, tags = [], [], []
+
+    def flush():
+        if words:
+            ents, start, label = [], None, None
+            for i, tag in enumerate(tags + ["O"]):
+                kind, _, lab = tag.partition("-")
+                if start is not None and (kind in ("O", "B") or lab != label):
+                    ents.append((start, i, label))
+                    start = None
+                if kind in ("I", "B") and start is None:
+                    start, label = i, lab
+            out.append((list(words), ents))
+        words.clear()
+        tags.clear()
+
+    for line in path.read_text(encoding="utf8").splitlines():
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            flush()
+            continue
+        parts = line.split()
+        words.append(parts[0])
+        tags.append(parts[-1])
+    flush()
+    return out
+
+
+def task_of(words: list[str], ents, boxes=None, size=None, key=None) -> dict:
+    """A tokenized task with its gold entities (character offsets) under ``gold``."""
+    tokens, offset = [], 0
+    for i, w in enumerate(words):
+        tok = {"text": w, "start": offset, "end": offset + len(w), "id": i, "ws": i < len(words) - 1}
+        if boxes is not None:
+            tok["bbox"] = boxes[i]
+        tokens.append(tok)
+        offset += len(w) + 1
+    task = {"text": " ".join(words), "tokens": tokens,
+            "gold": [[tokens[s]["start"], tokens[e - 1]["end"], label] for s, e, label in ents]}
+    if size is not None:
+        task["width"], task["height"] = size
+        task["image"] = f"funsd:{key}"
+    return set_hashes(task)
+
+
+def funsd_forms(folder: Path) -> list[dict]:
+    """FUNSD training forms as page tasks: words in the annotation's order with boxes; question/answer/header."""
+    from PIL import Image
+
+    out = []
+    for path in sorted((folder / "annotations").glob("*.json")):
+        form = json.loads(path.read_text(encoding="utf8"))["form"]
+        with Image.open(folder / "images" / (path.stem + ".png")) as image:
+            size = image.size
+        words, boxes, ents = [], [], []
+        for entity in form:
+            ws = [w for w in entity["words"] if w["text"].strip()]
+            if not ws:
+                continue
+            start = len(words)
+            words += [w["text"].replace(" ", "") for w in ws]
+            boxes += [list(w["box"]) for w in ws]
+            if entity["label"] != "other":
+                ents.append((start, len(words), entity["label"].upper()))
+        out.append(task_of(words, ents, boxes, size, path.stem))
+    return out
+
+
+def gold_merged(task: dict) -> Merged:
+    """A complete annotation of a task, for evaluation and for ner.correct answers."""
+    starts = {t["start"]: i for i, t in enumerate(task["tokens"])}
+    ends = {t["end"]: i + 1 for i, t in enumerate(task["tokens"])}
+    from vnerteach.layout import task_boxes
+
+    boxes = task_boxes(task)
+    return Merged(task["_input_hash"], tuple(t["text"] for t in task["tokens"]),
+                  tuple(t["ws"] for t in task["tokens"]), tuple(tuple(b) for b in boxes) if boxes else None,
+                  sorted((starts[s], ends[e], label) for s, e, label in task["gold"]), [], True)
+
+
+def frequent_patterns(tasks: list[dict], per_label: int) -> list[dict]:
+    """The most frequent entity strings per label, as phrase patterns (the cold start a user would write)."""
+    counts: dict[str, Counter] = {}
+    for task in tasks:
+        for s, e, label in task["gold"]:
+            counts.setdefault(label, Counter())[task["text"][s:e]] += 1
+    return [{"label": label, "pattern": text, "id": f"{label}:{text}"}
+            for label, c in sorted(counts.items()) for text, _ in c.most_common(per_label)]
+
+
+# --- training and scoring ------------------------------------------------------------------------------
+
+
+def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int):
+    """A pipeline trained from blank on these merged answers, as ner.batch-train trains it."""
+    settings = Settings(n_iter=n_iter)
+    nlp = blank_pipeline("en", labels, layout, settings)
+    for _ in Trainer(nlp, merged, [], settings).epochs():
+        pass
+    return nlp
+
+
+def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str], layout: bool, n_iter: int) -> float:
+    """Train from blank on these merged answers (as ner.batch-train does) and return F1 on the held-out set."""
+    if not any(m.ents for m in merged):
+        return 0.0
+    return evaluate(train_blank(merged, labels, layout, n_iter), held).overall.f
+
+
+# --- ner.teach -----------------------------------------------------------------------------------------
+
+
+def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int):
+    """Simulated ner.teach: the answers in the order given and the time it took."""
+    import spacy
+
+    model = TeachModel.load("blank:en", labels, seed=seed)
+    matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
+    gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
+    stream = (dict(t) for t in pool)
+    suggestions = model.suggest(stream, matcher)
+    if sorter == "prefer_uncertain":
+        questions = prefer_uncertain(suggestions, pass_through=is_pattern_task)
+    else:
+        questions = random_order(suggestions, seed=seed, pass_through=is_pattern_task)
+    answers, batch = [], []
+    start = time.perf_counter()
+    for task in questions:
+        span = task["spans"][0]
+        accept = (span["start"], span["end"], span["label"]) in gold[task["_input_hash"]]
+        eg = {k: v for k, v in task.items() if k != "gold"}
+        eg.update(answer="accept" if accept else "reject", _view_id="ner")
+        answers.append(eg)
+        batch.append(eg)
+        if len(batch) == 10:
+            model.update(batch)
+            batch = []
+        if len(answers) >= n_max:
+            break
+    return answers, time.perf_counter() - start
+
+
+def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max):
+    results = {}
+    for sorter in ("prefer_uncertain", "random"):
+        answers, seconds = teach_run(pool, labels, sorter, patterns, n_max, seed)
+        accepted = sum(a["answer"] == "accept" for a in answers)
+        from_patterns = sum(is_pattern_task(a) for a in answers)
+        out(f"teach {sorter:<16} {len(answers)} answers in {seconds:.0f} s; {accepted} accepted, "
+            f"{from_patterns} from patterns")
+        for n in TEACH_N:
+            if n > len(answers):
+                continue
+            merged = merge_answers(answers[:n], labels).merged
+            f = train_and_score(merged, held, labels, layout, n_iter)
+            acc_n = sum(a["answer"] == "accept" for a in answers[:n])
+            results[(sorter, n)] = f
+            out(f"teach {sorter:<16} N={n:>5}  accepted {acc_n:>4}  inputs {len(merged):>4}  F1 {100 * f:5.1f}")
+    return results
+
+
+# --- ner.correct ---------------------------------------------------------------------------------------
+
+
+def correct_order(pool: list[dict], labels: list[str], k_max: int, seed: int, start: str) -> list[dict]:
+    """The documents in the order ner.correct asks them (least confident first), updated after every 10."""
+    model = TeachModel.load(start, labels, seed=seed)
+    asked, batch = [], []
+    gold = {t["_input_hash"]: t for t in pool}
+    for task in model.correct((dict(t) for t in pool), window=CORRECT_WINDOW):
+        full = gold[task["_input_hash"]]
+        eg = {**{k: v for k, v in full.items() if k != "gold"}, "answer": "accept", "_view_id": "ner_manual",
+              "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in full["gold"]]}
+        starts = {t["start"]: i for i, t in enumerate(eg["tokens"])}
+        ends = {t["end"]: i for i, t in enumerate(eg["tokens"])}
+        for span in eg["spans"]:
+            span["token_start"], span["token_end"] = starts[span["start"]], ends[span["end"]]
+        asked.append(full)
+        batch.append(eg)
+        if len(batch) == 10:
+            model.update(batch)
+            batch = []
+        if len(asked) >= k_max:
+            break
+    return asked
+
+
+def correct_curve(pool, held, labels, layout, n_iter, seed, out, seed_docs):
+    """ner.correct from a model batch-trained on ``seed_docs`` (a blank model is equally unsure of
+    every input, so order would not matter); each point retrains from blank on seed + K documents."""
+    k_max = max(CORRECT_K)
+    start = time.perf_counter()
+    seeded = [gold_merged(t) for t in seed_docs]
+    with tempfile.TemporaryDirectory() as tmp:
+        train_blank(seeded, labels, layout, n_iter).to_disk(tmp)
+        orders = {"uncertain-first": correct_order(pool, labels, k_max, seed, tmp), "in order": pool[:k_max]}
+    out(f"correct: start model trained on {len(seed_docs)} documents outside the pool; "
+        f"uncertain-first order of {k_max} documents in {time.perf_counter() - start:.0f} s")
+    results = {}
+    for name, docs in orders.items():
+        for k in CORRECT_K:
+            merged = seeded + [gold_merged(t) for t in docs[:k]]
+            f = train_and_score(merged, held, labels, layout, n_iter)
+            ents = sum(len(m.ents) for m in merged)
+            results[(name, k)] = f
+            out(f"correct {name:<16} K={k:>4}  entities {ents:>5}  F1 {100 * f:5.1f}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", choices=("conll", "funsd"), default="conll")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--pool", type=int, default=3000, help="candidate pool (sentences or forms)")
+    parser.add_argument("--heldout", type=int, default=1000, help="held-out sentences or forms")
+    parser.add_argument("--patterns", type=int, default=10, help="cold-start patterns per label (0: none)")
+    parser.add_argument("--n-iter", type=int, default=10, help="epochs of each batch-train")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-n", type=int, default=max(TEACH_N), help="stop ner.teach after this many decisions")
+    parser.add_argument("--skip", choices=("teach", "correct"), default=None)
+    parser.add_argument("--correct-seed", type=int, default=100,
+                        help="documents outside the pool that ner.correct's start model is trained on")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    if args.corpus == "conll":
+        train = [s for s in conll_sentences(args.data / "conll2003" / "eng.train") if len(s[0]) >= 3]
+        test = [s for s in conll_sentences(args.data / "conll2003" / "eng.testa") if len(s[0]) >= 3]
+        rng.shuffle(train)
+        rng.shuffle(test)
+        pool = [task_of(w, e) for w, e in train[:args.pool]]
+        source_for_patterns = [task_of(w, e) for w, e in train[args.pool:args.pool + 3000]]
+        seed_docs = source_for_patterns[:args.correct_seed]
+        held_tasks = [task_of(w, e) for w, e in test[:args.heldout]]
+        labels, layout = ["LOC", "MISC", "ORG", "PER"], False
+        what = (f"CoNLL-2003: pool {len(pool)} random eng.train sentences (>= 3 tokens, seed {args.seed}), "
+                f"held-out {len(held_tasks)} random eng.testa sentences")
+    else:
+        forms = funsd_forms(args.data / "funsd" / "training_data")
+        rng.shuffle(forms)
+        held_tasks = forms[:args.heldout]
+        pool = forms[args.heldout:args.heldout + args.pool]
+        source_for_patterns = pool  # no third split in 149 forms: patterns from the pool's own gold
+        seed_docs = forms[args.heldout + args.pool:][:args.correct_seed]
+        labels, layout = ["ANSWER", "HEADER", "QUESTION"], True
+        what = f"FUNSD: pool {len(pool)} forms, held-out {len(held_tasks)} forms (seed {args.seed})"
+    patterns = frequent_patterns(source_for_patterns, args.patterns) if args.patterns else []
+    held = [gold_merged(t) for t in held_tasks]
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    out(f"{what}; {len(patterns)} patterns; batch-train {args.n_iter} epochs from blank per point")
+    started = time.perf_counter()
+    if args.skip != "teach":
+        teach = teach_curve(pool, held, labels, patterns, layout, args.n_iter, args.seed, out, args.max_n)
+        for n in TEACH_N:
+            if ("prefer_uncertain", n) in teach and ("random", 2 * n) in teach:
+                out(f"teach: prefer_uncertain at N={n}: {100 * teach[('prefer_uncertain', n)]:.1f}; "
+                    f"random at 2N={2 * n}: {100 * teach[('random', 2 * n)]:.1f}")
+    if args.skip != "correct":
+        correct_curve(pool, held, labels, layout, args.n_iter, args.seed, out, seed_docs)
+    out(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

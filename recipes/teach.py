@@ -1,0 +1,134 @@
+"""Active-learning recipes: ner.teach (binary questions from a model in the loop) and ner.correct."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Callable
+
+from vnerteach import Arg, Opt, recipe
+from vnerteach.controller import Components
+from vnerteach.output import info, warn
+from vnerteach.sources import DocumentOptions, get_stream
+from vnerteach.tasks import add_tokens
+
+from .manual import _check_exclude_by, _check_labels, _only_labels, _report_failure, source_size
+
+
+def _matcher(patterns: Path | None, nlp: Any, labels: list[str]) -> Any:
+    if patterns is None:
+        return None
+    from vnerteach.patterns import PatternMatcher, read_patterns
+
+    entries = read_patterns(patterns)
+    others = sorted({e["label"] for e in entries} - set(labels))
+    if others:
+        warn(f"--patterns: ignoring patterns for labels not in --label: {', '.join(others)}")
+    return PatternMatcher(nlp, [e for e in entries if e["label"] in labels])
+
+
+def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
+    if model_out is None:
+        return None
+    from vnerteach.training import check_output
+
+    check_output(model_out)  # fail before the session, not after it
+
+    def save() -> None:
+        model.to_disk(model_out)
+        info(f"Saved the model updated in the loop ({model.updates} updates) to {model_out}")
+
+    return save
+
+
+def _check_model_out(model_out: Path | None) -> None:
+    if model_out is not None:
+        from vnerteach.training import check_output
+
+        check_output(model_out)
+
+
+@recipe("ner.teach")
+def ner_teach(
+    dataset: Annotated[str, Arg("Dataset to save the answers to")],
+    model: Annotated[str, Arg("blank:LANG (e.g. blank:en) or a model folder written by ner.batch-train")],
+    source: Annotated[str, Arg("JSONL or text file, image or PDF, a folder of them, or - for stdin")],
+    label: Annotated[list[str] | None, Opt("Labels to suggest, e.g. ORG,PERSON (added to the model if new)", "-l")] = None,
+    patterns: Annotated[Path | None, Opt("JSONL of spaCy Matcher/PhraseMatcher patterns: matches are asked too (cold start)")] = None,
+    exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
+    exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
+    sorter: Annotated[str, Opt("Which suggestions to ask: prefer_uncertain, prefer_high_scores or random")] = "prefer_uncertain",
+    model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
+    documents: DocumentOptions = DocumentOptions(),
+) -> Components:
+    """Accept or reject entities suggested by a model that learns from every answer.
+
+    The model (spaCy beam_ner) scores every possible entity of the labels; the sorter asks about
+    the ones it is most unsure of (score near 0.5, relative to the scores so far). Accept (a) if
+    the highlighted span is exactly an entity of that label, reject (x) if not, skip (space)
+    if unsure. Accepts and rejects update the model in the background. Pattern matches are
+    mixed in for the cold start, tagged with their pattern. Questions already answered in the
+    dataset are never asked again, across restarts. Images and PDFs work the same way: the span
+    is highlighted on the page. Afterwards, train with ner.batch-train and restart ner.teach
+    with the trained model to continue where it is uncertain.
+
+    Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
+
+    Example: vnerteach ner.teach receipts ./model scans/ --label TOTAL,DATE --model-out ./model-loop
+    """
+    from vnerteach.model import TeachModel, is_pattern_task
+    from vnerteach.sorters import get_sorter
+
+    labels = _check_labels(label, required=True)
+    _check_exclude_by(exclude_by)
+    choose = get_sorter(sorter)
+    _check_model_out(model_out)
+    teach = TeachModel.load(model, labels)
+    tokenizer = teach.tokenizer()
+    matcher = _matcher(patterns, tokenizer, labels)
+    stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=_report_failure))
+    questions = choose(teach.suggest(stream, matcher), pass_through=is_pattern_task)
+    return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
+            "exclude": exclude, "exclude_by": exclude_by, "update": teach.update,
+            "on_exit": _saver(teach, model_out), "total": None}
+
+
+@recipe("ner.correct")
+def ner_correct(
+    dataset: Annotated[str, Arg("Dataset to save the annotations to")],
+    model: Annotated[str, Arg("A model folder written by ner.batch-train (or blank:LANG)")],
+    source: Annotated[str, Arg("JSONL or text file, image or PDF, a folder of them, or - for stdin")],
+    label: Annotated[list[str] | None, Opt("Labels to annotate, e.g. ORG,PERSON (keys 1-9 in that order)", "-l")] = None,
+    exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
+    exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "input",
+    update: Annotated[bool, Opt("Update the model from each corrected answer")] = True,
+    window: Annotated[int, Opt("Inputs scored together; within each, the least confident comes first")] = 32,
+    model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
+    documents: DocumentOptions = DocumentOptions(),
+) -> Components:
+    """Correct a model's entities, pre-filled in the manual view, least confident inputs first.
+
+    Each input shows the model's best analysis; fix it (add, remove or relabel spans) and accept
+    it as complete. Within each window of inputs the model is least sure of come first. Each
+    accepted answer updates the model in the background, so later suggestions improve. Images
+    and PDFs show the predicted entities as boxes on the page.
+
+    Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON
+
+    Example: vnerteach ner.correct receipts_gold ./model scans/ --label TOTAL,DATE --ocr auto
+    """
+    from vnerteach.errors import UsageError
+    from vnerteach.model import TeachModel
+
+    labels = _check_labels(label, required=True)
+    _check_exclude_by(exclude_by)
+    if window < 1:
+        raise UsageError(f"--window must be 1 or more, not {window}")
+    _check_model_out(model_out)
+    teach = TeachModel.load(model, labels)
+    tokenizer = teach.tokenizer()
+    stream = add_tokens(tokenizer, _only_labels(get_stream(source, documents=documents, on_failure=_report_failure),
+                                                labels))
+    return {"dataset": dataset, "stream": teach.correct(stream, window=window), "view_id": "ner_manual",
+            "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
+            "update": teach.update if update else None, "on_exit": _saver(teach, model_out),
+            "total": source_size(source)}

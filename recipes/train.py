@@ -1,0 +1,222 @@
+"""Training commands: ner.batch-train, ner.evaluate, ner.train-curve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vnerteach import Arg, Opt, recipe
+from vnerteach.errors import InputError, UsageError
+from vnerteach.output import good, info, stderr, stdout, warn
+from vnerteach.store import connect
+
+
+def _names(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise UsageError("Name at least one dataset")
+    return names
+
+
+def _f(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _score_table(scores, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("Label")
+    for column in ("Gold", "Predicted", "Correct", "P", "R", "F"):
+        table.add_column(column, justify="right")
+    for label, c in sorted(scores.per_label.items()):
+        table.add_row(label, str(c.tp + c.fn), str(c.tp + c.fp), str(c.tp), _f(c.p), _f(c.r), _f(c.f))
+    total = scores.overall
+    table.add_row("[bold]all[/]", str(total.tp + total.fn), str(total.tp + total.fp), str(total.tp),
+                  f"[bold]{_f(total.p)}[/]", f"[bold]{_f(total.r)}[/]", f"[bold]{_f(total.f)}[/]")
+    return table
+
+
+def _report_data(data) -> None:
+    m = data.merge
+    sizes = ", ".join(f"'{name}' {n}" for name, n in data.datasets.items())
+    info(f"Answers: {sizes}; {len(m.merged)} inputs after merging "
+         f"({sum(x.complete for x in m.merged)} complete, {sum(not x.complete for x in m.merged)} binary); "
+         f"{m.ignored} ignored, {m.rejected_complete} rejected manual tasks left out")
+    if data.conflicts:
+        warn(f"{data.conflicts} contradictory answers dropped (e.g. the same span accepted and rejected)")
+    if data.overlap:
+        warn(f"{data.overlap} inputs of the evaluation dataset are also in the training data: "
+             "excluded from training")
+    for note in data.notes:
+        warn(note)
+    info(f"Training on {len(data.train)} inputs, evaluating on {len(data.dev)}; labels: {', '.join(data.labels)}")
+
+
+def _train(nlp, data, settings, progress: Progress, label: str, show_epochs: bool):
+    """Run the trainer under a progress bar; print a line per epoch; return the best epoch."""
+    from vnerteach.training import BatchDone, Trainer
+
+    trainer = Trainer(nlp, data.train, data.dev, settings)
+    bar = progress.add_task(label, total=None)
+    for event in trainer.epochs():
+        if isinstance(event, BatchDone):
+            progress.update(bar, completed=event.words, total=event.total_words,
+                            description=f"{label} epoch {event.epoch}/{settings.n_iter}")
+            continue
+        if show_epochs:
+            s = event.scores.overall if event.scores else None
+            dev = f"P {_f(s.p):>5}  R {_f(s.r):>5}  F {_f(s.f):>5}" if s else "no dev set"
+            progress.console.print(f"epoch {event.epoch:>3}  loss {event.loss:10.2f}  {dev}  "
+                                   f"{event.words_per_second:8.0f} words/s" + ("  [green]best[/]" if event.best and s else ""))
+    progress.remove_task(bar)
+    return trainer.best
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), console=stderr, transient=True)
+
+
+@recipe("ner.batch-train")
+def batch_train(
+    datasets: Annotated[str, Arg("Dataset(s) to train on, comma-separated")],
+    output: Annotated[Path, Opt("Folder to save the trained pipeline to", "-o")],
+    lang: Annotated[str, Opt("Language of the blank base pipeline")] = "en",
+    eval_dataset: Annotated[str | None, Opt("Dataset to evaluate on (instead of --eval-split)")] = None,
+    eval_split: Annotated[float, Opt("Share of inputs held out for evaluation, chosen by input hash")] = 0.2,
+    n_iter: Annotated[int, Opt("Number of epochs", "-n")] = 10,
+    batch_size: Annotated[int, Opt("Words per batch (batches grow from 100 to this)", "-b")] = 1000,
+    dropout: Annotated[float, Opt("Dropout rate", "-d")] = 0.1,
+    seed: Annotated[int, Opt("Random seed")] = 0,
+    label: Annotated[list[str] | None, Opt("Train only these labels, e.g. PERSON,ORG", "-l")] = None,
+    layout: Annotated[bool, Opt("Use token boxes as features when the examples have them")] = True,
+    beam_width: Annotated[int, Opt("Beam width of the NER component (ner.teach's scores come from the beam)")] = 16,
+) -> None:
+    """Train an NER pipeline from a blank base on every answer in the datasets; save the best epoch.
+
+    Answers are merged per input: accepted and rejected ner.teach spans teach what is and is not
+    an entity (other tokens stay unknown); accepted ner.manual / ner.correct answers are complete.
+    The saved folder loads with spacy.load and with ner.teach; its meta.json holds the scores.
+
+    Example: vnerteach ner.batch-train news_ner --output ./model --eval-split 0.2 --n-iter 10
+    """
+    from vnerteach.training import Settings, blank_pipeline, check_output, prepare_data, save_model
+
+    check_output(output)
+    if n_iter < 1:
+        raise UsageError(f"--n-iter must be 1 or more, not {n_iter}")
+    if batch_size < 1 or not 0 <= dropout < 1 or beam_width < 1:
+        raise UsageError("--batch-size and --beam-width must be 1 or more, --dropout from 0 to below 1")
+    data = prepare_data(connect(), _names(datasets), lang=lang, eval_dataset=eval_dataset,
+                        eval_split=eval_split, labels=label)
+    _report_data(data)
+    use_layout = layout and data.has_boxes
+    info("Layout features: " + ("on" if use_layout else "off") + f"; blank '{lang}' base, beam_ner (width {beam_width})")
+    settings = Settings(n_iter=n_iter, batch_size=batch_size, dropout=dropout, seed=seed, beam_width=beam_width)
+    nlp = blank_pipeline(lang, data.labels, use_layout, settings)
+    with _progress() as progress:
+        best = _train(nlp, data, settings, progress, "training", show_epochs=True)
+    save_model(nlp, output, data, best, use_layout, settings)
+    if best is not None and best.scores is not None:
+        stdout.print(_score_table(best.scores, f"Best epoch {best.epoch}: {best.scores.describe()}"))
+        good(f"Saved the model of epoch {best.epoch} (F {_f(best.scores.overall.f)}) to {output}")
+    else:
+        good(f"Saved the model after {n_iter} epochs (no evaluation set) to {output}")
+
+
+@recipe("ner.evaluate")
+def evaluate(
+    model: Annotated[str, Arg("Trained pipeline folder (or installed package name)")],
+    dataset: Annotated[str, Arg("Dataset to evaluate on")],
+    output: Annotated[Path | None, Opt("Write the scores to this JSON file", "-o")] = None,
+    label: Annotated[list[str] | None, Opt("Score only these labels", "-l")] = None,
+) -> None:
+    """Score a trained pipeline's entities on a dataset: per-label and overall precision, recall, F1.
+
+    Complete annotations (ner.manual, ner.correct) are scored fully; binary ner.teach answers are
+    scored on their accepts (found or missed) and rejects (wrongly predicted or not); the table
+    says which was done.
+
+    Example: vnerteach ner.evaluate ./model news_eval --output scores.json
+    """
+    import spacy
+
+    from vnerteach import layout as _registers_architecture  # noqa: F401
+    from vnerteach.training import restrict_labels, evaluate as score, load_answers
+
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"folder {output.parent} does not exist", output)
+    try:
+        nlp = spacy.load(model)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot load the model: {str(err).splitlines()[0]}", model) from None
+    if "ner" not in nlp.pipe_names:
+        raise InputError("the pipeline has no 'ner' component", model)
+    result, counts = load_answers(connect(), [dataset], nlp)
+    if label:
+        restrict_labels(result.merged, set(label))
+    if not result.merged:
+        raise InputError(f"Dataset '{dataset}': no usable answers to evaluate on ({result.answers} answers, "
+                         f"{result.ignored} ignored, {result.conflicts} contradictions)")
+    if result.conflicts:
+        warn(f"{result.conflicts} contradictory answers dropped")
+    scores = score(nlp, result.merged)
+    if label:
+        scores.per_label = {k: v for k, v in scores.per_label.items() if k in set(label)}
+    stdout.print(_score_table(scores, f"{model} on '{dataset}'"))
+    info(f"Scoring: {scores.describe()}")
+    if output is not None:
+        data = dict(scores.to_dict(), model=str(model), dataset=dataset, answers=counts[dataset])
+        output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf8")
+        good(f"Saved the scores to {output}")
+
+
+@recipe("ner.train-curve")
+def train_curve(
+    datasets: Annotated[str, Arg("Dataset(s) to train on, comma-separated")],
+    lang: Annotated[str, Opt("Language of the blank base pipeline")] = "en",
+    eval_dataset: Annotated[str | None, Opt("Dataset to evaluate on (instead of --eval-split)")] = None,
+    eval_split: Annotated[float, Opt("Share of inputs held out for evaluation, chosen by input hash")] = 0.2,
+    n_iter: Annotated[int, Opt("Number of epochs per run", "-n")] = 10,
+    batch_size: Annotated[int, Opt("Words per batch (batches grow from 100 to this)", "-b")] = 1000,
+    dropout: Annotated[float, Opt("Dropout rate", "-d")] = 0.1,
+    seed: Annotated[int, Opt("Random seed")] = 0,
+    label: Annotated[list[str] | None, Opt("Train only these labels", "-l")] = None,
+    layout: Annotated[bool, Opt("Use token boxes as features when the examples have them")] = True,
+) -> None:
+    """Train on 25%, 50%, 75% and 100% of the training data to see whether more annotations would help.
+
+    Example: vnerteach ner.train-curve news_ner --eval-split 0.2 --n-iter 10
+    """
+    from dataclasses import replace
+
+    from vnerteach.training import Settings, blank_pipeline, curve_reading, curve_subset, prepare_data
+
+    if n_iter < 1:
+        raise UsageError(f"--n-iter must be 1 or more, not {n_iter}")
+    data = prepare_data(connect(), _names(datasets), lang=lang, eval_dataset=eval_dataset,
+                        eval_split=eval_split, labels=label)
+    if not data.dev:
+        raise UsageError("A training curve needs an evaluation set: use --eval-split or --eval-dataset")
+    _report_data(data)
+    use_layout = layout and data.has_boxes
+    settings = Settings(n_iter=n_iter, batch_size=batch_size, dropout=dropout, seed=seed)
+    table = Table(title=f"Training curve ({len(data.dev)} evaluation inputs)")
+    for column in ("Share", "Inputs", "F", "Change"):
+        table.add_column(column, justify="right")
+    points: list[tuple[float, float]] = []
+    with _progress() as progress:
+        for share in (0.25, 0.5, 0.75, 1.0):
+            subset = replace(data, train=curve_subset(data.train, share))
+            best = _train(blank_pipeline(lang, data.labels, use_layout, settings), subset, settings, progress,
+                          f"{share:.0%}", show_epochs=False)
+            f = best.scores.overall.f if best and best.scores else 0.0
+            change = f"{100 * (f - points[-1][1]):+.1f}" if points else ""
+            points.append((share, f))
+            progress.console.print(f"{share:>4.0%}  {len(subset.train):>6} inputs  F {_f(f):>5}  {change}")
+            table.add_row(f"{share:.0%}", str(len(subset.train)), _f(f), change)
+    stdout.print(table)
+    info(curve_reading(points))

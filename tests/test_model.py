@@ -1,0 +1,170 @@
+"""The model in the loop: candidates with probabilities, patterns, updates (rejects go down), saving, layout."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import spacy
+
+from teach_fixtures import LABELS, patterns, sentences
+from vnerteach.errors import UsageError
+from vnerteach.model import FairLock, TeachModel, is_pattern_task
+from vnerteach.patterns import PatternMatcher
+from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
+
+
+def tokenized(n=20, seed=0):
+    return list(add_tokens(spacy.blank("en"), [{"text": t["text"]} for t in sentences(n, seed)]))
+
+
+def test_blank_model_scores_candidates_of_the_labels_in_0_1():
+    model = TeachModel.load("blank:en", LABELS)
+    tasks = tokenized(5)
+    scores = model.score(tasks)
+    assert len(scores) == 5 and all(scores)
+    for per_task, task in zip(scores, tasks):
+        for (start, end, label), p in per_task.items():
+            assert label in LABELS and 0 <= start < end <= len(task["tokens"]) and 0.0 <= p <= 1.0
+
+
+def test_suggestions_are_binary_tasks_with_one_scored_span_and_their_own_hashes():
+    model = TeachModel.load("blank:en", LABELS)
+    tasks = tokenized(3)
+    out = list(model.suggest(iter(tasks)))
+    assert out
+    hashes = set()
+    for score, eg in out:
+        (span,) = eg["spans"]
+        assert span["score"] == round(score, 4) == eg["meta"]["score"] and span["label"] in LABELS
+        assert eg["text"][span["start"]:span["end"]] == " ".join(
+            t["text"] for t in eg["tokens"][span["token_start"]:span["token_end"] + 1])
+        assert eg[INPUT_HASH] == set_hashes({"text": eg["text"]})[INPUT_HASH]
+        hashes.add(eg[TASK_HASH])
+    assert len(hashes) == len(out)  # never the same question twice
+
+
+def test_pattern_matches_are_tagged_mixed_in_and_not_asked_twice():
+    nlp = spacy.blank("en")
+    matcher = PatternMatcher(nlp, [dict(p, id=f"pat{i}") for i, p in enumerate(patterns())])
+    model = TeachModel.load("blank:en", LABELS, min_score=0.0)
+    task = next(iter(add_tokens(nlp, [{"text": "Alice Baker flew to Paris on Monday ."}])))
+    out = [eg for _, eg in model.suggest(iter([task]), matcher)]
+    from_patterns = [eg for eg in out if is_pattern_task(eg)]
+    spans = {(eg["spans"][0]["start"], eg["spans"][0]["end"], eg["spans"][0]["label"]) for eg in from_patterns}
+    assert spans == {(0, 11, "PERSON"), (20, 25, "CITY")}
+    assert {eg["meta"]["pattern"] for eg in from_patterns} == {"pat0", "pat6"}
+    all_spans = [(eg["spans"][0]["start"], eg["spans"][0]["end"], eg["spans"][0]["label"]) for eg in out]
+    assert len(all_spans) == len(set(all_spans))  # the model's own candidate for a matched span is dropped
+
+
+def test_a_rejected_span_scores_lower_after_updates_and_an_accepted_one_is_predicted():
+    model = TeachModel.load("blank:en", LABELS, replay=0, seed=1)
+    raw = sentences(1, seed=5)[0]
+    task = next(iter(add_tokens(spacy.blank("en"), [{"text": raw["text"]}])))
+    tokens = task["tokens"]
+    starts = {t["start"]: i for i, t in enumerate(tokens)}
+    ends = {t["end"]: i + 1 for i, t in enumerate(tokens)}
+    gold = [(starts[s], ends[e], label) for s, e, label in raw["gold"]]
+    scores = model.score([task])[0]
+    bad, p_bad = max(((k, v) for k, v in scores.items()
+                      if not any(k[0] < g[1] and g[0] < k[1] for g in gold)), key=lambda kv: kv[1])
+    good = gold[0]
+
+    def answer(triple, kind):
+        s, e, label = triple
+        return {**task, "_view_id": "ner", "answer": kind, "spans": [
+            {"start": tokens[s]["start"], "end": tokens[e - 1]["end"], "token_start": s, "token_end": e - 1,
+             "label": label}]}
+
+    assert p_bad > 0.3
+    for _ in range(8):
+        model.update([answer(bad, "reject"), answer(good, "accept")])
+    after = model.score([task])[0]
+    assert after.get(bad, 0.0) < p_bad - 0.2
+    assert after.get(good, 0.0) > 0.5
+    assert model.updates == 8
+
+
+def test_ignored_answers_are_skipped():
+    model = TeachModel.load("blank:en", LABELS)
+    task = tokenized(1)[0]
+    assert model.update([{**task, "answer": "ignore", "_view_id": "ner"}]) == 0.0
+    assert model.updates == 0
+
+
+def test_saved_model_loads_with_spacy_load_and_into_teach(tmp_path):
+    model = TeachModel.load("blank:en", LABELS)
+    task = tokenized(1)[0]
+    model.update([{**task, "_view_id": "ner", "answer": "accept", "spans": [
+        {"start": 0, "end": len(task["tokens"][0]["text"]), "token_start": 0, "token_end": 0, "label": "PERSON"}]}])
+    path = model.to_disk(tmp_path / "loop")
+    nlp = spacy.load(path)
+    assert set(nlp.get_pipe("ner").labels) == set(LABELS)
+    again = TeachModel.load(str(path), LABELS + ["ORG"])  # a new label is added to a trained model
+    assert "ORG" in again.nlp.get_pipe("ner").labels
+    assert again.score([task])[0] and again.nlp.meta["vnerteach"]["in_loop_updates"] == 1
+
+
+def test_a_model_without_a_beam_is_refused(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner").add_label("PERSON")
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "greedy")
+    with pytest.raises(UsageError, match="no beam"):
+        TeachModel.load(str(tmp_path / "greedy"), ["PERSON"])
+    with pytest.raises(UsageError, match="cannot load"):
+        TeachModel.load(str(tmp_path / "missing"), ["PERSON"])
+    with pytest.raises(UsageError, match="no language"):
+        TeachModel.load("blank:zz", ["PERSON"])
+
+
+def test_page_tasks_get_a_layout_model_that_saves_and_loads(tmp_path):
+    tokens, x = [], 10
+    words = "Total due 9.00 Date 2024-01-02".split()
+    for i, w in enumerate(words):
+        tokens.append({"text": w, "start": sum(len(v) + 1 for v in words[:i]), "end": sum(len(v) + 1 for v in words[:i]) + len(w),
+                       "id": i, "ws": True, "bbox": [x, 20 + 40 * (i // 3), x + 12 * len(w), 50 + 40 * (i // 3)]})
+        x += 12 * len(w) + 10
+    task = {"text": " ".join(words), "tokens": tokens, "width": 600, "height": 200, "image": "sha256:ab#page=1"}
+    model = TeachModel.load("blank:en", ["TOTAL", "DATE"])
+    out = list(model.suggest(iter([task])))
+    assert model.layout and out and all("bbox" in eg["tokens"][0] for _, eg in out)
+    model.update([{**out[0][1], "answer": "reject", "_view_id": "ner"}])
+    path = model.to_disk(tmp_path / "layout")
+    nlp = spacy.load(path)  # the architecture is registered through the spacy_architectures entry point
+    assert any(node.name == "layout_features" for node in nlp.get_pipe("ner").model.walk())
+
+
+def test_correct_prefills_the_best_analysis_least_confident_first():
+    model = TeachModel.load("blank:en", LABELS)
+    tasks = tokenized(12)
+    out = list(model.correct(iter(tasks), window=6))
+    assert len(out) == 12
+    for first_half in (out[:6], out[6:]):
+        confidences = [eg["meta"]["confidence"] for eg in first_half]
+        assert confidences == sorted(confidences)
+    for eg in out:
+        assert all(s["label"] in LABELS and 0 <= s["score"] <= 1 for s in eg["spans"])
+
+
+def test_fair_lock_lets_a_waiting_thread_in_between_a_greedy_one():
+    lock, order, stop = FairLock(), [], threading.Event()
+
+    def greedy():
+        while not stop.is_set():
+            with lock:
+                order.append("g")
+                time.sleep(0.002)
+
+    t = threading.Thread(target=greedy)
+    t.start()
+    time.sleep(0.01)
+    started = time.monotonic()
+    with lock:
+        waited = time.monotonic() - started
+        order.append("w")
+    stop.set()
+    t.join()
+    assert waited < 0.05 and "w" in order

@@ -1,0 +1,194 @@
+"""ner.teach and ner.correct through the web API: learning from a scripted annotator, dedup across restarts, pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import spacy
+
+from conftest import write_jsonl
+from teach_fixtures import LABELS, f1, judge, patterns, sentences
+from vnerteach.controller import Controller
+from vnerteach.server import make_app
+from vnerteach.store import connect
+from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens
+from web_fixtures import wsgi
+
+from recipes.teach import ner_correct, ner_teach
+
+
+@pytest.fixture
+def store(db_path):
+    with connect() as s:
+        yield s
+
+
+def source(tmp_path, n=600, seed=1):
+    data = sentences(n, seed)
+    path = write_jsonl(tmp_path / "news.jsonl", [{"text": t["text"]} for t in data])
+    return path, {t["text"]: t["gold"] for t in data}
+
+
+def annotate(app, n, gold, batch=10, answer=None, session=None):  # noqa: C901
+    """The scripted annotator: fetch questions, answer each as the gold data says; return the answers."""
+    done = []
+    while len(done) < n:
+        code, body = wsgi(app, "GET", f"/api/questions?n={batch}")
+        assert code == 200, body
+        if not body["tasks"]:
+            break
+        tasks = body["tasks"][: n - len(done)]
+        answers = []
+        for t in tasks:
+            decision = (answer or judge)(t, gold)  # may edit the task (ner.correct), so before copying it
+            answers.append({**t, "answer": decision})
+        code, saved = wsgi(app, "POST", "/api/answers", {"session": session or tasks[0]["_session_id"],
+                                                          "answers": answers})
+        assert code == 200, saved
+        done += answers
+    return done
+
+
+def test_teach_learns_from_300_answers_through_the_api(store, tmp_path):
+    src, gold = source(tmp_path)
+    pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())
+    held = list(add_tokens(spacy.blank("en"), sentences(150, seed=2, held_out=True)))
+    components = ner_teach("news", "blank:en", str(src), label=LABELS, patterns=pat)
+    model = components["update"].__self__
+    before = f1(model, held)
+    controller = Controller(store, components)
+    app = make_app(controller)
+    answers = annotate(app, 300, gold)
+    controller.close()  # waits for the updates queued in the background
+    after = f1(model, held)
+    assert len(answers) == 300 and model.updates >= 20
+    assert any("pattern" in a["spans"][0] for a in answers)
+    accepted = sum(a["answer"] == "accept" for a in answers)
+    assert 20 < accepted < 280
+    assert after >= before + 0.25 and after >= 0.4, (before, after)
+
+
+def test_a_restart_never_asks_an_answered_question_again(store, tmp_path):
+    src, gold = source(tmp_path, n=40)
+    first = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS))
+    asked = {int(a[TASK_HASH]) for a in annotate(make_app(first), 60, gold)}
+    first.close()
+    again = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS))
+    second = annotate(make_app(again), 200, gold)
+    again.close()
+    assert second and not asked & {int(a[TASK_HASH]) for a in second}
+    assert again.progress().skipped > 0  # the same suggestions came again and were skipped
+
+
+def test_exclude_by_input_skips_inputs_already_annotated(store, tmp_path):
+    src, gold = source(tmp_path, n=30)
+    first = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS))
+    seen = {int(a[INPUT_HASH]) for a in annotate(make_app(first), 25, gold)}
+    first.close()
+    again = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS, exclude_by="input"))
+    second = annotate(make_app(again), 500, gold)
+    again.close()
+    assert second and not seen & {int(a[INPUT_HASH]) for a in second}
+
+
+def test_model_out_is_saved_on_exit_and_a_batch_trained_model_continues(store, tmp_path):
+    from vnerteach.training import Settings, Trainer, blank_pipeline, prepare_data, save_model
+
+    src, gold = source(tmp_path, n=200)
+    pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())
+    out = tmp_path / "loop-model"
+    controller = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS, patterns=pat,
+                                             model_out=out))
+    annotate(make_app(controller), 120, gold)
+    controller.close()
+    assert (out / "meta.json").is_file()
+    assert json.loads((out / "meta.json").read_text())["vnerteach"]["in_loop_updates"] > 0
+    # the seed thread's workflow: batch-train from blank on the dataset, then teach with that model
+    settings = Settings(n_iter=3)
+    data = prepare_data(store, ["news"], eval_split=0.0)
+    nlp = blank_pipeline("en", data.labels, False, settings)
+    trainer = Trainer(nlp, data.train, data.dev, settings)
+    for _ in trainer.epochs():
+        pass
+    save_model(nlp, tmp_path / "trained", data, trainer.best, False, settings)
+    restarted = Controller(store, ner_teach("news", str(tmp_path / "trained"), str(src), label=LABELS))
+    tasks = restarted.questions(10)
+    restarted.close()
+    assert tasks and all(0.0 <= t["spans"][0]["score"] <= 1.0 for t in tasks)
+
+
+def test_correct_prefills_predictions_and_learns_from_complete_answers(store, tmp_path):
+    src, gold = source(tmp_path, n=40)
+    components = ner_correct("gold", "blank:en", str(src), label=LABELS, window=10)
+    model = components["update"].__self__
+    controller = Controller(store, components)
+    app = make_app(controller)
+
+    def fix(task, _):
+        task["spans"] = [{"start": s, "end": e, "label": lab} for s, e, lab in gold[task["text"]]]
+        starts = {t["start"]: i for i, t in enumerate(task["tokens"])}
+        ends = {t["end"]: i for i, t in enumerate(task["tokens"])}
+        for span in task["spans"]:
+            span["token_start"], span["token_end"] = starts[span["start"]], ends[span["end"]]
+        return "accept"
+
+    code, body = wsgi(app, "GET", "/api/questions?n=10")
+    first = body["tasks"]
+    assert controller.view_id == "ner_manual" and len(first) == 10
+    confidences = [t["meta"]["confidence"] for t in first]
+    assert confidences == sorted(confidences)  # least confident first
+    answers = []
+    for t in first:
+        decision = fix(t, None)
+        answers.append({**t, "answer": decision})
+    assert wsgi(app, "POST", "/api/answers", {"session": first[0]["_session_id"], "answers": answers})[0] == 200
+    annotate(app, 20, None, answer=fix)
+    controller.close()
+    assert model.updates >= 2
+    stored = list(store.iter_examples("gold"))
+    assert len(stored) == 30 and all(len(eg["spans"]) == 2 for eg in stored)
+
+
+def test_teach_and_correct_on_a_folder_of_pdfs_and_images(store, tmp_path):
+    from doc_fixtures import digital_pdf, text_image
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    digital_pdf(folder / "report.pdf", pages=2)
+    text_image(["invoice total 399 payment date 2024", "customer number 4711"]).save(folder / "scan.png")
+    components = ner_teach("pages", "blank:en", str(folder), label=["TOTAL"])
+    model = components["update"].__self__
+    controller = Controller(store, components, wait_s=60)
+    app = make_app(controller)
+    code, body = wsgi(app, "GET", "/api/questions?n=5")
+    tasks = body["tasks"]
+    assert code == 200 and tasks
+    for task in tasks:
+        span = task["spans"][0]
+        boxes = [t["bbox"] for t in task["tokens"][span["token_start"]:span["token_end"] + 1]]
+        assert task["image"].startswith("sha256:") and all(len(b) == 4 for b in boxes)
+    code, png = wsgi(app, "GET", f"/api/image/{tasks[0]['meta']['image_key']}")
+    assert code == 200 and png[:4] == b"\x89PNG"  # the page on which the span's boxes are drawn
+    wsgi(app, "POST", "/api/answers", {"session": tasks[0]["_session_id"],
+                                      "answers": [{**t, "answer": "reject"} for t in tasks]})
+    controller.close()
+    assert model.layout and model.updates >= 1 and not controller.update_errors
+    paths = {t["meta"]["path"] for t in tasks}
+    assert paths  # page tasks from the PDF (and the scan) went straight in
+
+    correct = ner_correct("pages_gold", "blank:en", str(folder), label=["TOTAL"])
+    c2 = Controller(store, correct, wait_s=60)
+    got = c2.questions(10)
+    c2.close()
+    assert len(got) == 3 and all(t["tokens"][0].get("bbox") for t in got)
+
+
+def test_teach_needs_labels_and_a_known_sorter(tmp_path):
+    from vnerteach.errors import UsageError
+
+    src, _ = source(tmp_path, n=3)
+    with pytest.raises(UsageError, match="--label"):
+        ner_teach("news", "blank:en", str(src))
+    with pytest.raises(UsageError, match="--sorter"):
+        ner_teach("news", "blank:en", str(src), label=LABELS, sorter="best")

@@ -1,0 +1,221 @@
+"""Training: merging answers, the deterministic split, learning from binary answers, the training commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import spacy
+
+from vnerteach.examples import INCORRECT_SPANS_KEY, answers_to_examples, merge_answers
+from vnerteach.store import connect
+from vnerteach.tasks import set_hashes
+from vnerteach.training import (Settings, Trainer, blank_pipeline, entity_scores, evaluate, in_eval_split,
+                                curve_reading)
+
+from conftest import ROOT
+from train_fixtures import binary_tasks, manual_tasks
+
+FAST = Settings(n_iter=4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def nlp0():
+    return spacy.blank("en")
+
+
+def task(text, spans, answer="accept", view="ner"):
+    out = {"text": text, "answer": answer, "_view_id": view, "spans": []}
+    for surface, label in spans:
+        start = text.index(surface)
+        out["spans"].append({"start": start, "end": start + len(surface), "label": label})
+    return set_hashes(out)
+
+
+def train_model(tasks, nlp0, dev_tasks=(), settings=FAST):
+    merged = merge_answers(tasks, tokenizer_nlp=nlp0).merged
+    dev = merge_answers(list(dev_tasks), tokenizer_nlp=nlp0).merged
+    labels = sorted(set().union(*(m.labels() for m in merged)))
+    nlp = blank_pipeline("en", labels, False, settings)
+    trainer = Trainer(nlp, merged, dev, settings)
+    for _ in trainer.epochs():
+        pass
+    return nlp, trainer.best
+
+
+def test_merge_combines_answers_per_input_and_drops_contradictions(nlp0):
+    text = "Anna Berg visited Oslo and Rome ."
+    answers = [
+        task(text, [("Anna Berg", "PERSON")]),                    # binary accept
+        task(text, [("Oslo", "CITY")], "reject"),                 # binary reject -> incorrect span
+        task(text, [("Rome", "CITY")]),                           # accepted ...
+        task(text, [("Rome", "CITY")], "reject"),                 # ... and rejected: a contradiction
+        task(text, [("Anna", "PERSON")]),                         # overlaps the accepted "Anna Berg": contradiction
+        task(text, [("Oslo", "CITY")], "ignore"),                 # dropped
+    ]
+    result = merge_answers(answers, tokenizer_nlp=nlp0)
+    assert len(result.merged) == 1 and result.ignored == 1
+    assert result.conflicts == 3  # Rome accepted+rejected, and the two overlapping accepts
+    m = result.merged[0]
+    assert not m.complete and m.ents == [] and m.negs == [(3, 4, "CITY")]
+
+    other = "Carl Dahl lives in Lima ."
+    manual = task(other, [("Carl Dahl", "PERSON"), ("Lima", "CITY")], view="ner_manual")
+    disagreeing = task(other, [("Lima", "PERSON")])  # binary accept that contradicts the complete annotation
+    rejected_manual = task("Some other text .", [], "reject", view="ner_manual")
+    result = merge_answers([manual, disagreeing, rejected_manual], tokenizer_nlp=nlp0)
+    assert [m.complete for m in result.merged] == [True]
+    assert result.merged[0].ents == [(0, 2, "PERSON"), (4, 5, "CITY")]
+    assert result.conflicts == 1 and result.rejected_complete == 1
+
+    two_versions = [manual, task(other, [("Carl Dahl", "PERSON")], view="ner_manual")]
+    result = merge_answers(two_versions, tokenizer_nlp=nlp0)
+    assert result.merged == [] and result.conflicts == 1
+
+
+def test_binary_answers_leave_other_tokens_missing_not_outside(nlp0):
+    text = "Anna Berg visited Oslo ."
+    merged = merge_answers([task(text, [("Anna Berg", "PERSON")]), task(text, [("Oslo", "PERSON")], "reject")],
+                           tokenizer_nlp=nlp0).merged
+    (eg,) = answers_to_examples(nlp0, merged)
+    assert [t.ent_iob_ for t in eg.reference] == ["B", "I", "", "", ""]  # "" = missing, not "O"
+    assert [(s.text, s.label_) for s in eg.reference.spans[INCORRECT_SPANS_KEY]] == [("Oslo", "PERSON")]
+    assert not eg.predicted.ents
+    complete = merge_answers([task(text, [("Anna Berg", "PERSON")], view="ner_manual")], tokenizer_nlp=nlp0).merged
+    (eg,) = answers_to_examples(nlp0, complete)
+    assert [t.ent_iob_ for t in eg.reference] == ["B", "I", "O", "O", "O"]
+
+
+def test_eval_split_is_deterministic_across_processes():
+    hashes = [t["_input_hash"] for t in manual_tasks(400)]
+    here = [h for h in hashes if in_eval_split(h, 0.2)]
+    assert 40 < len(here) < 120
+    code = ("import json,sys; from vnerteach.training import in_eval_split; "
+            "print(json.dumps([h for h in json.load(sys.stdin) if in_eval_split(h, 0.2)]))")
+    other = subprocess.run([sys.executable, "-c", code], input=json.dumps(hashes), capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": "123"}, check=True)
+    assert json.loads(other.stdout) == here
+
+
+def test_small_dataset_trains_to_a_real_f1_in_seconds(nlp0):
+    tasks = manual_tasks(240)
+    train = [t for t in tasks if not in_eval_split(t["_input_hash"], 0.2)]
+    dev = [t for t in tasks if in_eval_split(t["_input_hash"], 0.2)]
+    nlp, best = train_model(train, nlp0, dev)
+    assert best.scores.overall.f >= 0.9, best.scores.to_dict()
+    assert best.scores.mode == "complete" and best.scores.complete == len(dev)
+
+
+def test_binary_only_data_trains_on_accepts_and_rejects(nlp0):
+    tasks = binary_tasks(120)
+    merged = merge_answers(tasks, tokenizer_nlp=nlp0).merged
+    assert all(not m.complete and m.negs for m in merged)
+    nlp, best = train_model(tasks, nlp0, manual_tasks(20, seed=7), Settings(n_iter=2))
+    assert best.scores.overall.tp > 0
+
+
+def test_a_rejected_span_lowers_that_prediction(nlp0):
+    no_lima = [t for t in manual_tasks(200) if "Lima" not in t["text"]]
+    rejects = [t for t in binary_tasks(200, seed=4, reject=("Lima", "CITY"), wrong=0)
+               if "Lima" in t["text"] and t["answer"] == "reject"]
+    assert len(rejects) > 5
+    plain, _ = train_model(no_lima, nlp0)
+    negative, _ = train_model(no_lima + rejects, nlp0)
+    probe = nlp0.make_doc("Yesterday Hana Ito moved to Lima with family . Ref 9999")
+    lima = (5, 6, "CITY")
+    before = entity_scores(plain, [probe])[0].get(lima, 0.0)
+    after = entity_scores(negative, [probe])[0].get(lima, 0.0)
+    assert before > 0.5, before
+    assert after < before / 2, (before, after)
+    assert entity_scores(negative, [probe])[0].get((1, 3, "PERSON"), 0.0) > 0.5
+
+
+def test_evaluate_scores_binary_answers_on_accepts_and_rejects(nlp0):
+    nlp, _ = train_model(manual_tasks(150), nlp0)
+    text = "Yesterday Mara Novak moved to Oslo with family . Ref 5"
+    answers = [task(text, [("Mara Novak", "PERSON")]), task(text, [("Oslo", "PERSON")], "reject")]
+    scores = evaluate(nlp, merge_answers(answers, tokenizer_nlp=nlp0).merged)
+    assert scores.mode == "binary" and scores.binary == 1
+    # the model predicts Mara Novak (accepted: correct) and Oslo as CITY (never judged: not counted)
+    assert scores.to_dict()["ents_per_type"]["PERSON"] == {"p": 1.0, "r": 1.0, "f": 1.0, "gold": 1, "predicted": 1,
+                                                           "correct": 1}
+    assert scores.overall.tp + scores.overall.fp == 1
+
+
+def test_batch_train_command_saves_a_model_that_spacy_loads(cli, tmp_path, db_path):
+    connect().add_examples(manual_tasks(200) + binary_tasks(40, seed=3), ["news"])
+    out = tmp_path / "model"
+    result = cli("ner.batch-train", "news", "--output", out, "--n-iter", 3, "--eval-split", 0.25)
+    assert result.exit_code == 0, result.stderr
+    assert "epoch   3" in result.stderr and "words/s" in result.stderr
+    assert "PERSON" in result.stdout and "Best epoch" in result.stdout
+    meta = json.loads((out / "meta.json").read_text())
+    n_answers = 200 + len(binary_tasks(40, seed=3))
+    assert meta["vnerteach"]["datasets"] == {"news": n_answers}
+    assert meta["vnerteach"]["train_inputs"] + meta["vnerteach"]["eval_inputs"] == 240
+    assert set(meta["performance"]["ents_per_type"]) == {"CITY", "PERSON"}
+    assert meta["performance"]["ents_f"] > 0.5
+    code = ("import spacy; nlp = spacy.load(%r); print(nlp.pipe_names, nlp.get_pipe('ner').cfg['beam_width'], "
+            "[(e.text, e.label_) for e in nlp('Yesterday Emil Faure moved to Rome with family . Ref 1').ents])" % str(out))
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "['ner'] 16" in loaded.stdout and "('Rome', 'CITY')" in loaded.stdout
+
+    scores_file = tmp_path / "scores.json"
+    connect().add_examples(binary_tasks(30, seed=11), ["teach_eval"])
+    result = cli("ner.evaluate", out, "teach_eval", "--output", scores_file)
+    assert result.exit_code == 0, result.stderr
+    assert "binary answers scored on their accepts and rejects" in " ".join(result.stderr.split())
+    scores = json.loads(scores_file.read_text())
+    assert scores["mode"] == "binary" and scores["binary_inputs"] == 30 and scores["gold"] == 30
+
+
+def test_training_commands_reject_bad_input_clearly(cli, tmp_path, db_path):
+    store = connect()
+    store.create_dataset("empty")
+    store.add_examples(binary_tasks(20, seed=1), ["teach"])
+    rejects = [dict(t, answer="reject", _task_hash=t["_task_hash"] + 1) for t in binary_tasks(10, seed=2)]
+    store.add_examples(rejects, ["only_rejects"])
+    out = tmp_path / "m"
+
+    def fails(*args, code=1, says):
+        result = cli(*args)
+        assert result.exit_code == code, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert says in " ".join(result.stderr.split()), result.stderr
+
+    fails("ner.batch-train", "empty", "-o", out, says="'empty' has no examples")
+    fails("ner.batch-train", "only_rejects", "-o", out, says="only rejected entities")
+    fails("ner.batch-train", "teach", "-o", out, "--label", "PERSON,ANIMAL", code=2,
+          says="--label ANIMAL: not in the data (labels found: CITY, PERSON)")
+    fails("ner.batch-train", "teach", "-o", tmp_path / "missing" / "m", says="does not exist")
+    fails("ner.batch-train", "nope", "-o", out, says="Dataset 'nope' not found")
+    fails("ner.evaluate", tmp_path / "no-model", "teach", says="cannot load the model")
+    assert not out.exists()
+
+
+def test_eval_inputs_shared_with_training_are_warned_and_excluded(cli, tmp_path, db_path):
+    tasks = manual_tasks(80)
+    connect().add_examples(tasks, ["train"])
+    connect().add_examples(tasks[:20] + manual_tasks(20, seed=5), ["dev"])
+    out = tmp_path / "m"
+    result = cli("ner.batch-train", "train", "-o", out, "--eval-dataset", "dev", "-n", 1)
+    assert result.exit_code == 0, result.stderr
+    assert "20 inputs of the evaluation dataset are also in the training data: excluded" in \
+        " ".join(result.stderr.split())
+    meta = json.loads((out / "meta.json").read_text())["vnerteach"]
+    assert meta["train_inputs"] == 60 and meta["eval_inputs"] == 40 and meta["eval_overlap_excluded"] == 20
+
+
+def test_train_curve_prints_each_share_and_a_reading(cli, db_path):
+    connect().add_examples(manual_tasks(80), ["news"])
+    result = cli("ner.train-curve", "news", "--n-iter", 1)
+    assert result.exit_code == 0, result.stderr
+    for share in ("25%", "50%", "75%", "100%"):
+        assert share in result.stdout
+    assert any(word in result.stderr for word in ("rising", "levelling", "flat", "dropped"))
+    assert curve_reading([(0.25, 0.5), (0.5, 0.6), (0.75, 0.7), (1.0, 0.75)]).startswith("still rising")
+    assert curve_reading([(0.25, 0.7), (0.5, 0.7), (0.75, 0.7), (1.0, 0.7)]).startswith("flat")

@@ -1,0 +1,193 @@
+"""Answers -> training data: merge every answer per input hash, then make spaCy Examples.
+
+Which answers are binary: a task whose ``_view_id`` is ``"ner"`` (ner.teach) is one binary
+decision about its one span. Every other accepted task (``ner_manual`` from ner.manual and
+ner.correct, imported annotations without a view id) is a complete annotation: its spans are all
+the entities of the text. Rejected complete tasks and ``ignore`` answers are not used.
+
+Merging one input's answers: accepted binary spans become entities and rejected ones incorrect
+spans, with every other token missing (unknown, neither entity nor O). A complete annotation sets
+every token (entity or O). Contradictions are counted and dropped: a span both accepted and
+rejected, two accepted entities that overlap, two complete annotations that differ (the input is
+dropped), a binary answer that disagrees with the input's complete annotation (the binary answer
+is dropped, the complete annotation kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Sequence
+
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+
+from .layout import make_doc, task_boxes
+from .tasks import INPUT_HASH, TaskError, input_hash
+
+INCORRECT_SPANS_KEY = "incorrect_spans"
+BINARY_VIEW = "ner"
+
+Triple = tuple[int, int, str]  # token start, token end (exclusive), label
+
+
+@dataclass(slots=True)
+class Merged:
+    """One input with all its answers merged: words, boxes, entities, known-incorrect spans."""
+
+    input_hash: int
+    words: tuple[str, ...]
+    spaces: tuple[bool, ...]
+    boxes: tuple | None
+    ents: list[Triple] = field(default_factory=list)
+    negs: list[Triple] = field(default_factory=list)
+    complete: bool = False
+
+    @property
+    def n_words(self) -> int:
+        """The number of tokens."""
+        return len(self.words)
+
+    def labels(self) -> set[str]:
+        """The labels of its entities and incorrect spans."""
+        return {t[2] for t in self.ents} | {t[2] for t in self.negs}
+
+
+@dataclass
+class MergeResult:
+    """Merged inputs and what merging dropped."""
+
+    merged: list[Merged]
+    answers: int = 0
+    ignored: int = 0
+    rejected_complete: int = 0
+    conflicts: int = 0
+    no_tokens: int = 0
+
+
+def is_binary(task: dict) -> bool:
+    """Whether a task is a binary (ner.teach) decision: its ``_view_id`` is ``"ner"``."""
+    return task.get("_view_id") == BINARY_VIEW
+
+
+def _triples(task: dict, labels: set[str] | None) -> list[Triple]:
+    out = []
+    for span in task.get("spans") or []:
+        label = span.get("label")
+        if label is None or (labels is not None and label not in labels):
+            continue
+        if "token_start" not in span or "token_end" not in span:
+            raise TaskError(f"span [{span.get('start')}, {span.get('end')}) has no token indices")
+        out.append((span["token_start"], span["token_end"] + 1, label))
+    return out
+
+
+def _overlaps(a: Triple, b: Triple) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+class _Input:
+    """The answers of one input hash while merging."""
+
+    __slots__ = ("words", "spaces", "boxes", "accepts", "rejects", "completes")
+
+    def __init__(self, task: dict):
+        tokens = task["tokens"]
+        self.words = tuple(t["text"] for t in tokens)
+        self.spaces = tuple(bool(t.get("ws", True)) for t in tokens)
+        boxes = task_boxes(task)
+        self.boxes = tuple(tuple(b) if b else None for b in boxes) if boxes else None
+        self.accepts: set[Triple] = set()
+        self.rejects: set[Triple] = set()
+        self.completes: list[frozenset[Triple]] = []
+
+    def resolve(self, key: int) -> tuple[Merged | None, int]:
+        """The merged input (None if nothing usable is left) and the number of contradictions."""
+        conflicts = 0
+        both = self.accepts & self.rejects
+        conflicts += len(both)
+        accepts, rejects = self.accepts - both, self.rejects - both
+        clashing = {a for a in accepts for b in accepts if a != b and _overlaps(a, b)}
+        conflicts += len(clashing)
+        accepts -= clashing
+        if self.completes:
+            if len(set(self.completes)) > 1:
+                return None, conflicts + 1
+            ents = set(self.completes[0])
+            disagree = (accepts - ents) | (rejects & ents)
+            conflicts += len(disagree)
+            return Merged(key, self.words, self.spaces, self.boxes, sorted(ents), [], True), conflicts
+        if not accepts and not rejects:
+            return None, conflicts
+        return Merged(key, self.words, self.spaces, self.boxes, sorted(accepts), sorted(rejects), False), conflicts
+
+
+def merge_answers(examples: Iterable[dict], labels: Sequence[str] | None = None,
+                  tokenizer_nlp: Any = None) -> MergeResult:
+    """Merge answers per input hash into compact records; see the module docstring for the rules.
+
+    Tasks without tokens are tokenized with ``tokenizer_nlp`` (a blank pipeline); spans of labels
+    outside ``labels`` (when given) are left out. Only the compact records are kept, never the tasks.
+    """
+    from .tasks import add_tokens
+
+    wanted = set(labels) if labels else None
+    inputs: dict[int, _Input] = {}
+    result = MergeResult([])
+
+    def counted(stream: Iterable[dict]) -> Iterator[dict]:
+        for task in stream:
+            result.answers += 1
+            if task.get("answer") == "ignore":
+                result.ignored += 1
+            elif task.get("answer") == "reject" and not is_binary(task):
+                result.rejected_complete += 1
+            elif "tokens" not in task and tokenizer_nlp is None:
+                result.no_tokens += 1
+            else:
+                yield task
+
+    for task in add_tokens(tokenizer_nlp, counted(examples)) if tokenizer_nlp is not None else counted(examples):
+        if not task.get("tokens"):
+            result.no_tokens += 1
+            continue
+        key = task.get(INPUT_HASH)
+        if key is None:
+            key = input_hash(task)
+        entry = inputs.get(key)
+        if entry is None:
+            entry = inputs[key] = _Input(task)
+        triples = _triples(task, wanted)
+        if is_binary(task):
+            (entry.accepts if task.get("answer") == "accept" else entry.rejects).update(triples)
+        else:
+            entry.completes.append(frozenset(triples))
+    for key, entry in inputs.items():
+        merged, conflicts = entry.resolve(key)
+        result.conflicts += conflicts
+        if merged is not None:
+            result.merged.append(merged)
+    return result
+
+
+def merged_doc(vocab: Any, merged: Merged) -> Doc:
+    """The unannotated Doc of a merged input (its own tokens and boxes)."""
+    return make_doc(vocab, merged.words, merged.spaces, merged.boxes)
+
+
+def reference_doc(vocab: Any, merged: Merged) -> Doc:
+    """The gold Doc: entities set; other tokens O if complete, else missing; incorrect spans in spans."""
+    doc = merged_doc(vocab, merged)
+    ents = [Span(doc, s, e, label=label) for s, e, label in merged.ents]
+    doc.set_ents(ents, default="outside" if merged.complete else "missing")
+    if merged.negs:
+        doc.spans[INCORRECT_SPANS_KEY] = [Span(doc, s, e, label=label) for s, e, label in merged.negs]
+    return doc
+
+
+def answers_to_examples(nlp: Any, merged: Iterable[Merged]) -> list[Example]:
+    """spaCy Examples from merged answers: the predicted doc unannotated, the reference as merged."""
+    out = []
+    for m in merged:
+        predicted = merged_doc(nlp.vocab, m)
+        out.append(Example(predicted, reference_doc(nlp.vocab, m)))
+    return out

@@ -1,0 +1,214 @@
+"""Exports of a dataset's merged annotations: spaCy DocBin, CoNLL (IOB), entity boxes, drawn and redacted pages.
+
+Every format but JSONL exports the merged answers (see ``examples``): one record per input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .errors import InputError, UsageError
+from .examples import Merged, MergeResult, merge_answers, reference_doc
+from .tasks import INPUT_HASH, input_hash
+
+FORMATS = ("jsonl", "spacy", "conll", "boxes")
+MISSING_TAG = "-"
+PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
+
+
+def merged_dataset(store: Any, dataset: str, labels: Sequence[str] | None = None, lang: str = "en") -> MergeResult:
+    """Every answer of a dataset merged per input (tasks without tokens tokenized with blank ``lang``)."""
+    import spacy
+
+    store.get_dataset(dataset)
+    return merge_answers(store.iter_examples(dataset), labels, tokenizer_nlp=spacy.blank(lang))
+
+
+def docbin(vocab: Any, merged: Iterable[Merged], partial: bool = False) -> tuple[Any, int]:
+    """A DocBin of the gold docs (boxes kept in user_data): complete inputs only unless ``partial``; and the number skipped."""
+    from spacy.tokens import DocBin
+
+    out, skipped = DocBin(store_user_data=True), 0
+    for m in merged:
+        if m.complete or partial:
+            out.add(reference_doc(vocab, m))
+        else:
+            skipped += 1
+    return out, skipped
+
+
+def iob_tags(m: Merged) -> list[str]:
+    """IOB2 tags of a merged input's tokens; tokens a binary answer leaves unknown get ``-``."""
+    tags = ["O" if m.complete else MISSING_TAG] * m.n_words
+    for start, end, label in m.ents:
+        tags[start] = f"B-{label}"
+        for i in range(start + 1, end):
+            tags[i] = f"I-{label}"
+    return tags
+
+
+def conll_lines(merged: Iterable[Merged], partial: bool = False) -> Iterator[str]:
+    """CoNLL lines: ``token<TAB>tag`` per token, a blank line after each input; whitespace tokens left out."""
+    for m in merged:
+        if not (m.complete or partial):
+            continue
+        for word, tag in zip(m.words, iob_tags(m)):
+            if word.strip():
+                yield f"{'_'.join(word.split())}\t{tag}"
+        yield ""
+
+
+def line_boxes(boxes: Sequence[Sequence[float]]) -> list[list[float]]:
+    """Token boxes of one entity merged into one box per line of text (in token order)."""
+    lines: list[list[float]] = []
+    for x0, y0, x1, y1 in boxes:
+        if lines:
+            cur = lines[-1]
+            middle = (y0 + y1) / 2
+            same_line = cur[1] <= middle <= cur[3] and x0 >= cur[2] - 0.5 * (y1 - y0)
+            if same_line:
+                cur[0], cur[1], cur[2], cur[3] = min(cur[0], x0), min(cur[1], y0), max(cur[2], x1), max(cur[3], y1)
+                continue
+        lines.append([x0, y0, x1, y1])
+    return lines
+
+
+def entity_record(task: dict, m: Merged) -> dict:
+    """A page's entities with their text and boxes merged per line, in the task's pixels."""
+    tokens = task["tokens"]
+    entities = []
+    for start, end, label in m.ents:
+        toks = tokens[start:end]
+        boxes = [t["bbox"] for t in toks if t.get("bbox")]
+        text = "".join(t["text"] + (" " if t.get("ws", True) else "") for t in toks).strip()
+        entities.append({"label": label, "text": text, "token_start": start, "token_end": end - 1,
+                         "boxes": line_boxes(boxes)})
+    meta = task.get("meta") or {}
+    return {"image": task.get("image"), "width": task.get("width"), "height": task.get("height"),
+            "meta": {k: meta[k] for k in ("path", "page", "pages", "image_key") if k in meta},
+            INPUT_HASH: m.input_hash, "entities": entities}
+
+
+def visual_records(store: Any, dataset: str, merged: Iterable[Merged]) -> Iterator[dict]:
+    """Entity records of the dataset's visual inputs (those with token boxes), streamed, one per input."""
+    by_hash = {m.input_hash: m for m in merged if m.boxes is not None}
+    for task in store.iter_examples(dataset):
+        key = task.get(INPUT_HASH)
+        key = input_hash(task) if key is None else key
+        m = by_hash.pop(key, None)
+        if m is not None and task.get("tokens"):
+            yield entity_record(task, m)
+
+
+def default_page_image(record: dict) -> Path:
+    """The page image a record's boxes refer to (rendered into the page cache if needed)."""
+    from .documents import page_image
+
+    key = (record.get("meta") or {}).get("image_key")
+    if not key:
+        raise InputError("the task has no meta.image_key: no page image to draw on", record.get("image") or "task")
+    return page_image(key)
+
+
+def page_name(record: dict) -> str:
+    """A file name for a record's page: the source file's stem and the page number."""
+    meta = record.get("meta") or {}
+    stem = Path(meta.get("path") or f"input{record[INPUT_HASH]}").stem
+    return f"{stem}-p{meta.get('page', 1)}.png"
+
+
+def _label_colours(records: Sequence[dict]) -> dict[str, str]:
+    labels = sorted({e["label"] for r in records for e in r["entities"]})
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+
+
+def _scale(record: dict, size: tuple[int, int]) -> tuple[float, float]:
+    width, height = record.get("width") or size[0], record.get("height") or size[1]
+    return size[0] / width, size[1] / height
+
+
+def draw_page(image_path: Path, record: dict, out: Path, colours: dict[str, str]) -> Path:
+    """The page image with each entity's line boxes outlined in its label's colour and the label written."""
+    from PIL import Image, ImageDraw
+
+    with Image.open(image_path) as src:
+        image = src.convert("RGB")
+    sx, sy = _scale(record, image.size)
+    draw = ImageDraw.Draw(image)
+    for ent in record["entities"]:
+        colour = colours.get(ent["label"], PALETTE[0])
+        for i, (x0, y0, x1, y1) in enumerate(ent["boxes"]):
+            box = [x0 * sx - 2, y0 * sy - 2, x1 * sx + 2, y1 * sy + 2]
+            draw.rectangle(box, outline=colour, width=3)
+            if i == 0:
+                draw.text((box[0], max(0, box[1] - 12)), ent["label"], fill=colour)
+    image.save(out)
+    return out
+
+
+def redact_page(image_path: Path, record: dict, labels: set[str], out: Path, pad: int = 2) -> tuple[Any, int]:
+    """The page image with the chosen labels' entities covered by filled black boxes; (image, boxes drawn)."""
+    from PIL import Image, ImageDraw
+
+    with Image.open(image_path) as src:
+        image = src.convert("RGB")
+    sx, sy = _scale(record, image.size)
+    draw = ImageDraw.Draw(image)
+    count = 0
+    for ent in record["entities"]:
+        if ent["label"] not in labels:
+            continue
+        for x0, y0, x1, y1 in ent["boxes"]:
+            draw.rectangle([x0 * sx - pad, y0 * sy - pad, x1 * sx + pad, y1 * sy + pad], fill="black")
+            count += 1
+    image.save(out)
+    return image, count
+
+
+def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Sequence[str] | None = None,
+                image_for: Callable[[dict], Path] = default_page_image) -> dict:
+    """Draw (mode "draw") or redact (mode "redact") every page into out_dir; redacted documents also as PDFs.
+
+    Returns counts: pages, boxes and the files written. A redacted PDF holds only the page images,
+    so no text layer of the original survives.
+    """
+    if mode not in ("draw", "redact"):
+        raise UsageError(f"mode must be draw or redact, not {mode!r}")
+    if mode == "redact" and not labels:
+        raise UsageError("--redact needs --label: the entity labels to cover")
+    if not out_dir.parent.is_dir():
+        raise InputError(f"folder {out_dir.parent} does not exist", out_dir)
+    out_dir.mkdir(exist_ok=True)
+    records = list(records)
+    colours = _label_colours(records)
+    by_document: dict[str, list[tuple[int, Path]]] = {}
+    files, boxes = [], 0
+    for record in records:
+        image_path = image_for(record)
+        out = out_dir / page_name(record)
+        if mode == "draw":
+            draw_page(image_path, record, out, colours)
+            boxes += sum(len(e["boxes"]) for e in record["entities"])
+        else:
+            _, n = redact_page(image_path, record, set(labels or ()), out)
+            boxes += n
+            meta = record.get("meta") or {}
+            by_document.setdefault(meta.get("path") or out.stem, []).append((meta.get("page", 1), out))
+        files.append(out)
+    for path, pages in by_document.items():
+        pdf = out_dir / f"{Path(path).stem}-redacted.pdf"
+        _pages_to_pdf([p for _, p in sorted(pages)], pdf)
+        files.append(pdf)
+    return {"pages": len(records), "boxes": boxes, "files": files}
+
+
+def _pages_to_pdf(pngs: Sequence[Path], out: Path) -> None:
+    from PIL import Image
+
+    images = [Image.open(p).convert("RGB") for p in pngs]
+    try:
+        images[0].save(out, save_all=True, append_images=images[1:], format="PDF", resolution=150.0)
+    finally:
+        for image in images:
+            image.close()

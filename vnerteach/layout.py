@@ -1,0 +1,113 @@
+"""Docs from a task's own tokens with their boxes, and the layout-aware embedding registered with spaCy.
+
+A token's box, normalised by the page size, lives in ``doc.user_data[BOXES_KEY]`` (a list with one
+``[x0, y0, x1, y1]`` or ``None`` per token), so it survives ``DocBin(store_user_data=True)``.
+``vnerteach.LayoutEmbed.v1`` is spaCy's MultiHashEmbed with a small vector of layout features
+concatenated before its mixing layer; it is registered with spaCy's architecture registry here and
+through the ``spacy_architectures`` entry point, so a saved model loads with ``spacy.load`` anywhere
+vnerteach is installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Model, Maxout, chain, concatenate, list2ragged, ragged2list, with_array
+from thinc.types import Ragged
+
+BOXES_KEY = "vnerteach_boxes"
+# x0, y0, x1, y1, width, height, has a box, gap from the previous token's right edge, change of line top
+N_LAYOUT_FEATURES = 9
+LAYOUT_ARCH = "vnerteach.LayoutEmbed.v1"
+
+
+def task_boxes(task: dict) -> list[list[float] | None] | None:
+    """The task's token boxes normalised to 0..1 by the page size, or None if no token has a box."""
+    tokens = task.get("tokens") or []
+    if not any(t.get("bbox") for t in tokens):
+        return None
+    width, height = task.get("width"), task.get("height")
+    if not width or not height:  # no page size: the tokens' extent stands in for it
+        width = max((t["bbox"][2] for t in tokens if t.get("bbox")), default=1) or 1
+        height = max((t["bbox"][3] for t in tokens if t.get("bbox")), default=1) or 1
+    return [[round(b[0] / width, 5), round(b[1] / height, 5), round(b[2] / width, 5), round(b[3] / height, 5)]
+            if (b := t.get("bbox")) else None for t in tokens]
+
+
+def make_doc(vocab: Any, words: Sequence[str], spaces: Sequence[bool],
+             boxes: Sequence[Sequence[float] | None] | None = None) -> Doc:
+    """A Doc of exactly these words, with the normalised boxes (if any) in its user_data."""
+    doc = Doc(vocab, words=list(words), spaces=list(spaces))
+    if boxes is not None:
+        doc.user_data[BOXES_KEY] = [list(b) if b is not None else None for b in boxes]
+    return doc
+
+
+def task_doc(vocab_or_nlp: Any, task: dict) -> Doc:
+    """The Doc of a task built from its own tokens (never re-tokenized), with their boxes attached."""
+    vocab = getattr(vocab_or_nlp, "vocab", vocab_or_nlp)
+    tokens = task["tokens"]
+    return make_doc(vocab, [t["text"] for t in tokens], [bool(t.get("ws", True)) for t in tokens],
+                    task_boxes(task))
+
+
+def doc_boxes(doc: Doc) -> list[list[float] | None] | None:
+    """The normalised token boxes a doc carries, or None."""
+    boxes = doc.user_data.get(BOXES_KEY)
+    return boxes if boxes is not None and len(boxes) == len(doc) else None
+
+
+def has_boxes(doc: Doc) -> bool:
+    """Whether any token of the doc has a box."""
+    boxes = doc_boxes(doc)
+    return boxes is not None and any(b is not None for b in boxes)
+
+
+def layout_features(doc: Doc) -> numpy.ndarray:
+    """Per token: x0, y0, x1, y1, w, h, has-box, gap to the previous token, line change (zeros without a box)."""
+    feats = numpy.zeros((len(doc), N_LAYOUT_FEATURES), dtype="float32")
+    boxes = doc_boxes(doc)
+    if boxes is None:
+        return feats
+    prev = None
+    for i, box in enumerate(boxes):
+        if box is None:
+            prev = None
+            continue
+        x0, y0, x1, y1 = box
+        feats[i, :7] = (x0, y0, x1, y1, (x1 - x0) * 10, (y1 - y0) * 10, 1.0)
+        if prev is not None:
+            feats[i, 7] = numpy.clip((x0 - prev[2]) * 10, -1, 1)
+            feats[i, 8] = numpy.clip((y0 - prev[1]) * 10, -1, 1)
+        prev = box
+    return feats
+
+
+def LayoutFeatures() -> Model:
+    """A thinc layer with no weights: docs -> Ragged of their tokens' layout features."""
+
+    def forward(model: Model, docs: list[Doc], is_train: bool):
+        arrays = [layout_features(doc) for doc in docs]
+        lengths = model.ops.asarray1i([len(a) for a in arrays])
+        data = numpy.concatenate(arrays) if arrays else numpy.zeros((0, N_LAYOUT_FEATURES), dtype="float32")
+        return Ragged(model.ops.asarray2f(data), lengths), lambda d_ragged: []
+
+    return Model("layout_features", forward, dims={"nO": N_LAYOUT_FEATURES})
+
+
+@registry.architectures(LAYOUT_ARCH)
+def LayoutEmbed(width: int, attrs: list[str], rows: list[int]) -> Model:
+    """MultiHashEmbed (NORM, PREFIX, ... hash tables) plus layout features, mixed by one Maxout layer."""
+    from spacy.ml.featureextractor import FeatureExtractor
+    from thinc.api import HashEmbed
+
+    if len(rows) != len(attrs):
+        raise ValueError(f"Mismatched lengths: {len(rows)} rows vs {len(attrs)} attrs")
+    embeddings = [HashEmbed(width, rows[i], column=i, seed=8 + i, dropout=0.0) for i in range(len(attrs))]
+    lexical = chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*embeddings)))
+    concat_size = width * len(embeddings) + N_LAYOUT_FEATURES
+    mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
+    return chain(concatenate(lexical, LayoutFeatures()), mix, ragged2list())

@@ -1,0 +1,412 @@
+"""The model in the loop: a beam_ner pipeline that scores candidate entities of tasks and learns from answers.
+
+``TeachModel`` loads ``blank:LANG`` (built on the first task, with layout features when that task
+has token boxes) or a model folder written by ``ner.batch-train``. Docs are made from each task's
+own tokens (``layout.task_doc``), so OCR and PDF tokens keep their boxes. The beam gives each
+candidate ``(start, end, label)`` a probability; :meth:`TeachModel.suggest` turns them into binary
+tasks with one span each, :meth:`TeachModel.correct` into pre-filled ``ner_manual`` tasks.
+
+:meth:`TeachModel.update` learns from answers (accepted spans are entities with every other token
+missing, rejected ones incorrect spans, complete answers all entities; via ``examples.merge_answers``)
+and is meant to run in a background thread: the model is guarded by a fair lock, scoring takes it
+one small batch at a time, an update takes it once, so neither starves the other.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .errors import InputError, UsageError
+from .tasks import INPUT_HASH, TASK_HASH, set_hashes
+
+PATTERN_KEY = "pattern"
+Triple = tuple[int, int, str]
+
+
+class FairLock:
+    """A first-come, first-served lock: a thread that releases and re-acquires at once goes to the back."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = 0  # the next ticket to hand out
+        self._serving = 0  # the ticket that may hold the lock
+
+    def __enter__(self) -> "FairLock":
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+
+def load_pipeline(model: str) -> Any:
+    """A trained pipeline folder (or package) with a beam NER, for scoring; UsageError if it cannot score."""
+    import spacy
+
+    from . import layout as _registers_architecture  # noqa: F401  (registers vnerteach.LayoutEmbed.v1)
+
+    try:
+        nlp = spacy.load(model)
+    except (ImportError, OSError, ValueError) as err:
+        first = str(err).strip().split("\n")[0]
+        raise UsageError(f"MODEL '{model}': cannot load it ({first}); use blank:LANG such as blank:en, "
+                         "or the folder written by ner.batch-train") from None
+    if "ner" not in nlp.pipe_names:
+        raise UsageError(f"MODEL '{model}': the pipeline has no 'ner' component")
+    ner = nlp.get_pipe("ner")
+    if not hasattr(ner, "scored_ents") or ner.cfg.get("beam_width", 1) < 2:
+        raise UsageError(f"MODEL '{model}': its NER has no beam (beam_width 1), so it gives no probabilities; "
+                         "train it with ner.batch-train (beam_ner) or start from blank:LANG")
+    return nlp
+
+
+class TeachModel:
+    """A beam NER in the loop: score candidates of tasks, update from answers, save."""
+
+    def __init__(self, nlp: Any, labels: Sequence[str], *, lang: str | None = None, settings: Any = None,
+                 batch_size: int = 16, min_score: float = 0.01, min_candidates: int = 2, replay: int = 64, passes: int = 3,
+                 update_batch: int = 16,
+                 drop: float = 0.1, learn_rate: float | None = 0.002, seed: int = 0):
+        """Wrap a pipeline (or ``nlp=None`` and ``lang``: a blank one made on the first task)."""
+        if not labels:
+            raise UsageError("--label: name the labels to annotate")
+        if nlp is None and lang is None:
+            raise UsageError("a TeachModel needs a pipeline or a language")
+        self.labels = list(dict.fromkeys(labels))
+        self.lang = lang
+        self.settings = settings
+        self.batch_size, self.min_score, self.replay, self.drop = batch_size, min_score, replay, drop
+        self.passes = max(1, passes)
+        self.min_candidates = min_candidates
+        self.update_batch = update_batch
+        self.learn_rate = learn_rate
+        self.lock = FairLock()
+        self._rng = random.Random(seed)
+        self._seed = seed
+        self._nlp: Any = None
+        self._optimizer: Any = None
+        self.layout = False
+        self.failed_steps = 0
+        self._answers: dict[int, list[dict]] = {}  # answers per input hash, to merge each input as a whole
+        self._known: dict[int, Any] = {}  # input hash -> Merged
+        self._recent: deque[int] = deque(maxlen=5000)
+        self.updates = 0
+        self.losses: list[float] = []
+        if nlp is not None:
+            self._adopt(nlp, trained=True)
+
+    # loading --------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, model: str, labels: Sequence[str], **kwargs: Any) -> "TeachModel":
+        """``blank:LANG`` (made when the first task is seen) or a pipeline folder written by ner.batch-train."""
+        if model.startswith("blank:"):
+            import spacy
+
+            lang = model.split(":", 1)[1]
+            try:
+                spacy.util.get_lang_class(lang)
+            except ImportError:
+                raise UsageError(f"MODEL '{model}': spaCy has no language '{lang}'") from None
+            return cls(None, labels, lang=lang, **kwargs)
+        return cls(load_pipeline(model), labels, **kwargs)
+
+    def _adopt(self, nlp: Any, trained: bool) -> None:
+        from thinc.api import Adam, fix_random_seed
+
+        fix_random_seed(self._seed)
+        ner = nlp.get_pipe("ner")
+        if trained:
+            for label in self.labels:
+                if label not in ner.labels:
+                    ner.add_label(label)  # an initialised model resizes its output layer
+            self._optimizer = nlp.resume_training()
+        else:
+            self._optimizer = nlp.initialize()
+        if self.learn_rate is not None:
+            self._optimizer = Adam(self.learn_rate)
+        self.layout = any(node.name == "layout_features" for node in ner.model.walk())
+        self._nlp = nlp
+
+    def ensure(self, task: dict | None = None) -> Any:
+        """The pipeline, made now if it is a blank one (with layout features if ``task`` has token boxes)."""
+        if self._nlp is None:
+            from .training import Settings, blank_pipeline
+
+            layout = bool(task and any(t.get("bbox") for t in task.get("tokens") or []))
+            self._adopt(blank_pipeline(self.lang or "en", self.labels, layout, self.settings or Settings()),
+                        trained=False)
+        return self._nlp
+
+    @property
+    def nlp(self) -> Any:
+        """The pipeline (a blank one is made without layout features if no task was seen yet)."""
+        return self.ensure()
+
+    def tokenizer(self) -> Any:
+        """A pipeline whose tokenizer splits text tasks (the model's own, or a blank one of its language)."""
+        import spacy
+
+        return self._nlp if self._nlp is not None else spacy.blank(self.lang or "en")
+
+    # scoring --------------------------------------------------------------------------------------
+
+    def _docs(self, tasks: Sequence[dict]) -> list[Any]:
+        from .layout import task_doc
+
+        return [task_doc(self._nlp.vocab, t) for t in tasks]
+
+    def _beams(self, docs: list[Any]) -> list[Any]:
+        ner = self._nlp.get_pipe("ner")
+        for name, proc in self._nlp.pipeline:
+            if name == "ner":
+                break
+            docs = list(proc.pipe(docs))
+        # Keep every parse of the beam when scoring (training keeps its own pruning): pruned to the
+        # best few, a model that has seen mostly rejects finds no entity at all in a text, and
+        # there would be nothing left to ask.
+        density = ner.cfg.get("beam_density", 0.0)
+        ner.cfg["beam_density"] = 0.0
+        try:
+            return ner.predict(docs)
+        finally:
+            ner.cfg["beam_density"] = density
+
+    def score(self, tasks: Sequence[dict]) -> list[dict[Triple, float]]:
+        """Per task, every candidate (token start, token end exclusive, label) of the annotated labels with its probability."""
+        tasks = [t for t in tasks if t.get("tokens")]
+        if not tasks:
+            return []
+        self.ensure(tasks[0])
+        wanted = set(self.labels)
+        with self.lock:
+            docs = self._docs(tasks)
+            ner = self._nlp.get_pipe("ner")
+            scored = ner.scored_ents(self._beams(docs))
+        return [{k: min(1.0, v) for k, v in s.items() if k[2] in wanted} for s in scored]
+
+    def _batches(self, stream: Iterable[dict]) -> Iterator[list[dict]]:
+        batch: list[dict] = []
+        words = 0
+        for task in stream:
+            if not task.get("tokens"):
+                continue
+            batch.append(task)
+            words += len(task["tokens"])
+            # small batches: the lock is held briefly, and the first question comes quickly
+            if len(batch) >= self.batch_size or words >= 40 * self.batch_size:
+                yield batch
+                batch, words = [], 0
+        if batch:
+            yield batch
+
+    def suggest(self, stream: Iterable[dict], matcher: Any = None) -> Iterator[tuple[float, dict]]:
+        """Lazily, ``(score, task)`` per candidate entity: one span each, pattern matches tagged and first.
+
+        A pattern match is a task whose span carries ``pattern`` (the pattern's id) and the model's
+        score for that span; the model's own candidate for the same span is then not asked again.
+        The same question (task hash) is never yielded twice.
+        """
+        asked: set[int] = set()
+        for batch in self._batches(stream):
+            for task, scores in zip(batch, self.score(batch)):
+                set_hashes(task)
+                matches = _pattern_spans(matcher, task) if matcher is not None else []
+                for span in matches:
+                    triple = (span["token_start"], span["token_end"] + 1, span["label"])
+                    score = round(scores.pop(triple, 0.0), 4)
+                    eg = span_task(task, triple, score, pattern=span.get(PATTERN_KEY))
+                    if eg[TASK_HASH] not in asked:
+                        asked.add(eg[TASK_HASH])
+                        yield score, eg
+                # candidates above min_score, and always the task's best few: a model that has learnt to
+                # predict nothing (after many rejects) still gets questions, so the stream never runs dry
+                top = set(sorted(scores, key=scores.__getitem__, reverse=True)[:self.min_candidates])
+                for triple, score in sorted(scores.items()):
+                    if score < self.min_score and triple not in top:
+                        continue
+                    eg = span_task(task, triple, round(score, 4))
+                    if eg[TASK_HASH] not in asked:
+                        asked.add(eg[TASK_HASH])
+                        yield score, eg
+
+    def predict_tasks(self, tasks: Sequence[dict]) -> list[tuple[float, dict]]:
+        """``(confidence, task)`` per task: spans set to the model's best analysis, each with its probability.
+
+        Confidence is the probability of the best analysis in the beam: the least confident task
+        is the one the model is least sure how to annotate as a whole.
+        """
+        tasks = [t for t in tasks if t.get("tokens")]
+        if not tasks:
+            return []
+        self.ensure(tasks[0])
+        wanted = set(self.labels)
+        out = []
+        with self.lock:
+            docs = self._docs(tasks)
+            ner = self._nlp.get_pipe("ner")
+            beams = self._beams(docs)
+            scored = ner.scored_ents(beams)
+            parses = [ner.moves.get_beam_parses(beam) for beam in beams]
+        for task, scores, beam_parses in zip(tasks, scored, parses):
+            best_p, best = max(beam_parses, key=lambda x: x[0]) if beam_parses else (1.0, [])
+            spans = [_span(task["tokens"], (s, e, label), round(min(1.0, scores.get((s, e, label), 0.0)), 4))
+                     for s, e, label in sorted(best) if label in wanted]
+            eg = {k: v for k, v in task.items() if k not in ("spans", TASK_HASH)}
+            eg["spans"] = spans
+            eg["meta"] = {**(task.get("meta") or {}), "confidence": round(float(best_p), 4)}
+            set_hashes(eg)
+            out.append((float(best_p), eg))
+        return out
+
+    def correct(self, stream: Iterable[dict], window: int = 32) -> Iterator[dict]:
+        """Lazily, tasks pre-filled with predictions, least confident first within each window of tasks."""
+        held: list[dict] = []
+        words = 0
+        for task in stream:
+            if not task.get("tokens"):
+                continue
+            held.append(task)
+            words += len(task["tokens"])
+            if len(held) >= window or words >= 60 * window:
+                yield from self._least_confident_first(held)
+                held, words = [], 0
+        if held:
+            yield from self._least_confident_first(held)
+
+    def _least_confident_first(self, tasks: list[dict]) -> Iterator[dict]:
+        scored: list[tuple[float, dict]] = []
+        for batch in self._batches(tasks):
+            scored.extend(self.predict_tasks(batch))
+        for _conf, eg in sorted(scored, key=lambda x: x[0]):
+            yield eg
+
+    # learning -------------------------------------------------------------------------------------
+
+    def update(self, answers: Sequence[dict]) -> float:
+        """Learn from answers (any mix of binary and complete); return the loss. Thread-safe."""
+        from .examples import answers_to_examples, merge_answers
+
+        touched = []
+        for eg in answers:
+            if eg.get("answer") not in ("accept", "reject") or not eg.get("tokens"):
+                continue
+            key = eg.get(INPUT_HASH)
+            if key is None:
+                key = set_hashes(eg)[INPUT_HASH]
+            slim = {k: v for k, v in eg.items() if k not in ("image", "meta")}
+            self._answers.setdefault(key, []).append(slim)
+            touched.append(key)
+        if not touched:
+            return 0.0
+        touched = list(dict.fromkeys(touched))
+        result = merge_answers([a for key in touched for a in self._answers[key]], self.labels)
+        fresh = {m.input_hash: _with_overlap_negatives(m, self.labels) for m in result.merged}
+        for key in touched:
+            if key in fresh:
+                self._known[key] = fresh[key]
+                self._recent.append(key)
+            else:
+                self._known.pop(key, None)  # only contradictions or ignores left
+        batch = [fresh[k] for k in touched if k in fresh]
+        if not batch:
+            return 0.0
+        self.ensure(answers[0])
+        older = [k for k in dict.fromkeys(self._recent) if k in self._known and k not in fresh]
+        losses: dict[str, float] = {}
+        for _ in range(self.passes):  # each pass: the new inputs plus a fresh sample of earlier ones
+            replayed = [self._known[k] for k in self._rng.sample(older, min(self.replay, len(older)))] if older else []
+            items = batch + replayed
+            self._rng.shuffle(items)
+            for i in range(0, len(items), self.update_batch):
+                # small steps, each under the lock: scoring gets the model in between, every ~50 ms
+                with self.lock:
+                    examples = answers_to_examples(self._nlp, items[i:i + self.update_batch])
+                    try:
+                        self._nlp.update(examples, sgd=self._optimizer, drop=self.drop, losses=losses)
+                    except AssertionError:  # thinc's beam search can assert on a rare state: skip the step
+                        self.failed_steps += 1
+        self.updates += 1
+        loss = float(losses.get("ner", 0.0))
+        self.losses.append(loss)
+        return loss
+
+    def to_disk(self, path: str | Path) -> Path:
+        """Save the pipeline as a folder that spacy.load and ner.teach load."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise InputError("exists and is not a folder", path)
+        if not path.parent.is_dir():
+            raise InputError(f"folder {path.parent} does not exist (create it first)", path)
+        with self.lock:
+            nlp = self.ensure()
+            nlp.meta["name"] = nlp.meta.get("name") or "vnerteach_ner"
+            nlp.meta.setdefault("vnerteach", {})
+            nlp.meta["vnerteach"] = {**nlp.meta["vnerteach"], "in_loop_updates": self.updates,
+                                     "labels": sorted(set(self.labels) | set(nlp.get_pipe("ner").labels)),
+                                     "layout": self.layout}
+            nlp.to_disk(path)
+        return path
+
+
+def _with_overlap_negatives(merged: Any, labels: Sequence[str], reach: int = 3) -> Any:
+    """Add what an accepted entity implies: no other span overlapping it is an entity (entities never overlap).
+
+    Every span that overlaps an accepted entity and reaches at most ``reach`` tokens beyond it,
+    of any label, becomes an incorrect span. Without this, binary answers say nothing about the
+    tokens around an accepted entity, and a blank model keeps proposing long spans that swallow it.
+    """
+    if merged.complete or not merged.ents:
+        return merged
+    n = len(merged.words)
+    ents = set(merged.ents)
+    negs = set(merged.negs)
+    for a, b, _label in merged.ents:
+        for start in range(max(0, a - reach), b):
+            for end in range(max(start + 1, a + 1), min(n, b + reach) + 1):
+                for label in labels:
+                    negs.add((start, end, label))
+    negs -= ents
+    merged.negs = sorted(negs)
+    return merged
+
+
+def _span(tokens: list[dict], triple: Triple, score: float, pattern: str | None = None) -> dict:
+    start, end, label = triple
+    span = {"start": tokens[start]["start"], "end": tokens[end - 1]["end"], "token_start": start,
+            "token_end": end - 1, "label": label, "score": score}
+    if pattern is not None:
+        span[PATTERN_KEY] = pattern
+    return span
+
+
+def span_task(task: dict, triple: Triple, score: float, pattern: str | None = None) -> dict:
+    """A binary question about one span of ``task`` (its own input hash, a task hash of its own)."""
+    eg = {k: v for k, v in task.items() if k not in ("spans", TASK_HASH, "label")}
+    eg["spans"] = [_span(task["tokens"], triple, score, pattern)]
+    meta = {**(task.get("meta") or {}), "score": score}
+    if pattern is not None:
+        meta[PATTERN_KEY] = pattern
+    eg["meta"] = meta
+    return set_hashes(eg)
+
+
+def is_pattern_task(task: dict) -> bool:
+    """Whether a suggestion came from a pattern (such tasks skip the sorter: they are the cold start)."""
+    return any(PATTERN_KEY in span for span in task.get("spans") or [])
+
+
+def _pattern_spans(matcher: Any, task: dict) -> list[dict]:
+    probe = {"tokens": task["tokens"], "spans": []}
+    matcher.add_spans(probe)
+    return probe.get("spans") or []

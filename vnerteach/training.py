@@ -1,0 +1,554 @@
+"""Train an NER pipeline from a blank base on merged answers; evaluate; save with scores in meta.json.
+
+The pipeline is ``spacy.blank(lang)`` plus one ``beam_ner`` component (named ``ner``) whose
+tok2vec is MultiHashEmbed + MaxoutWindowEncoder (spaCy's CNN), or with layout features
+(``vnerteach.LayoutEmbed.v1``) when the examples have boxes. ``beam_ner`` gives ner.teach its
+candidate probabilities (``scored_ents``) and learns from rejected spans (``incorrect_spans_key``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .errors import InputError, UsageError
+from .examples import INCORRECT_SPANS_KEY, Merged, MergeResult, answers_to_examples, merge_answers, merged_doc
+from .layout import LAYOUT_ARCH
+from .tasks import stable_hash
+
+COMPONENTS = ("beam_ner", "ner")
+EMBED_ATTRS = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
+EMBED_ROWS = [5000, 1000, 2500, 2500]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Training hyper-parameters (spaCy's defaults for its CNN NER, 10 epochs)."""
+
+    n_iter: int = 10
+    batch_size: int = 1000  # words per batch, compounding up from 100 as in spaCy's default batcher
+    dropout: float = 0.1
+    seed: int = 0
+    component: str = "beam_ner"
+    beam_width: int = 16
+    width: int = 96
+    depth: int = 4
+
+
+# --- the pipeline -----------------------------------------------------------------------------------
+
+
+def model_config(lang: str, layout: bool, settings: Settings = Settings()) -> str:
+    """The spaCy config ([nlp] and [components]) of the pipeline vnerteach trains."""
+    if settings.component not in COMPONENTS:
+        raise UsageError(f"component must be one of {', '.join(COMPONENTS)}, not {settings.component!r}")
+    embed = (f'@architectures = "{LAYOUT_ARCH}"' if layout else
+             '@architectures = "spacy.MultiHashEmbed.v2"\ninclude_static_vectors = false')
+    beam = (f"beam_width = {settings.beam_width}\nbeam_density = 0.01\nbeam_update_prob = 0.5\n"
+            if settings.component == "beam_ner" else "")
+    return f"""
+[nlp]
+lang = "{lang}"
+pipeline = ["ner"]
+
+[components]
+
+[components.ner]
+factory = "{settings.component}"
+incorrect_spans_key = "{INCORRECT_SPANS_KEY}"
+{beam}
+[components.ner.model]
+@architectures = "spacy.TransitionBasedParser.v2"
+state_type = "ner"
+extra_state_tokens = false
+hidden_width = 64
+maxout_pieces = 2
+use_upper = true
+nO = null
+
+[components.ner.model.tok2vec]
+@architectures = "spacy.Tok2Vec.v2"
+
+[components.ner.model.tok2vec.embed]
+{embed}
+width = {settings.width}
+attrs = {EMBED_ATTRS}
+rows = {EMBED_ROWS}
+
+[components.ner.model.tok2vec.encode]
+@architectures = "spacy.MaxoutWindowEncoder.v2"
+width = {settings.width}
+depth = {settings.depth}
+window_size = 1
+maxout_pieces = 3
+""".replace("'", '"')
+
+
+def training_config(lang: str, layout: bool, settings: Settings, train_path: str, dev_path: str,
+                    eval_frequency: int) -> str:
+    """A full config for ``python -m spacy train`` with the same pipeline, batching and optimizer."""
+    return model_config(lang, layout, settings) + f"""
+[paths]
+train = "{train_path}"
+dev = "{dev_path}"
+
+[corpora]
+
+[corpora.train]
+@readers = "spacy.Corpus.v1"
+path = ${{paths.train}}
+max_length = 0
+
+[corpora.dev]
+@readers = "spacy.Corpus.v1"
+path = ${{paths.dev}}
+max_length = 0
+
+[system]
+seed = {settings.seed}
+gpu_allocator = null
+
+[training]
+seed = {settings.seed}
+dropout = {settings.dropout}
+accumulate_gradient = 1
+patience = 0
+max_epochs = {settings.n_iter}
+max_steps = 0
+eval_frequency = {eval_frequency}
+frozen_components = []
+annotating_components = []
+
+[training.batcher]
+@batchers = "spacy.batch_by_words.v1"
+discard_oversize = false
+tolerance = 0.2
+
+[training.batcher.size]
+@schedules = "compounding.v1"
+start = 100
+stop = {settings.batch_size}
+compound = 1.001
+
+[training.optimizer]
+@optimizers = "Adam.v1"
+beta1 = 0.9
+beta2 = 0.999
+L2_is_weight_decay = true
+L2 = 0.01
+grad_clip = 1.0
+use_averages = false
+eps = 1e-8
+learn_rate = 0.001
+
+[training.score_weights]
+ents_f = 1.0
+ents_p = 0.0
+ents_r = 0.0
+ents_per_type = null
+"""
+
+
+def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Settings = Settings()) -> Any:
+    """A blank pipeline of ``lang`` with an untrained NER component that knows ``labels``."""
+    import spacy
+    from thinc.api import Config
+
+    from . import layout as _registers_architecture  # noqa: F401
+
+    try:
+        spacy.util.get_lang_class(lang)
+    except ImportError:
+        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
+    config = Config().from_str(model_config(lang, layout, settings))
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    ner = nlp.get_pipe("ner")
+    for label in sorted(labels):
+        ner.add_label(label)
+    return nlp
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+
+def in_eval_split(input_hash: int, fraction: float) -> bool:
+    """Whether an input is held out: a hash of its input hash decides, the same on every run."""
+    return (stable_hash({"eval-split": input_hash}) % 1_000_000) < fraction * 1_000_000
+
+
+@dataclass
+class TrainingData:
+    """Merged training and evaluation inputs, their labels, and what merging reported."""
+
+    train: list[Merged]
+    dev: list[Merged]
+    labels: list[str]
+    datasets: dict[str, int]
+    eval_datasets: dict[str, int]
+    merge: MergeResult
+    eval_merge: MergeResult | None = None
+    overlap: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_boxes(self) -> bool:
+        """Whether any training input has token boxes."""
+        return any(m.boxes is not None for m in self.train)
+
+    @property
+    def conflicts(self) -> int:
+        """Contradictory answers dropped in training and evaluation data."""
+        return self.merge.conflicts + (self.eval_merge.conflicts if self.eval_merge else 0)
+
+
+def _counted(stream: Iterable[dict], counts: dict[str, int], name: str) -> Iterator[dict]:
+    for task in stream:
+        counts[name] += 1
+        yield task
+
+
+def load_answers(store: Any, datasets: Sequence[str], nlp: Any, labels: Sequence[str] | None = None
+                 ) -> tuple[MergeResult, dict[str, int]]:
+    """Merge every answer of the datasets (streamed from the store) and count answers per dataset."""
+    counts = {name: 0 for name in datasets}
+    for name in datasets:
+        store.get_dataset(name)  # DatasetNotFound before anything is read
+
+    def stream() -> Iterator[dict]:
+        for name in datasets:
+            yield from _counted(store.iter_examples(name), counts, name)
+
+    result = merge_answers(stream(), labels, tokenizer_nlp=nlp)
+    empty = [name for name, n in counts.items() if n == 0]
+    if empty:
+        raise InputError(f"Dataset{'s' if len(empty) > 1 else ''} {', '.join(repr(n) for n in empty)} "
+                         "has no examples: nothing to train on")
+    return result, counts
+
+
+def _check_trainable(result: MergeResult, counts: dict[str, int], what: str) -> None:
+    names = ", ".join(f"'{n}'" for n in counts)
+    if not result.merged:
+        raise InputError(f"{what} {names}: no usable answers among {result.answers} "
+                         f"({result.ignored} ignored, {result.rejected_complete} rejected manual tasks, "
+                         f"{result.conflicts} contradictions)")
+    if not any(m.ents for m in result.merged) and not any(m.complete for m in result.merged):
+        raise InputError(f"{what} {names}: only rejected entities ({sum(len(m.negs) for m in result.merged)}), "
+                         "no accepted ones: a model cannot learn what an entity is from rejects alone")
+
+
+def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_dataset: str | None = None,
+                 eval_split: float = 0.2, labels: Sequence[str] | None = None) -> TrainingData:
+    """Load, merge and split the answers for training; raise a clear error for unusable data."""
+    import spacy
+
+    if not datasets:
+        raise UsageError("Name at least one dataset to train on")
+    if not 0 <= eval_split < 1:
+        raise UsageError(f"--eval-split must be from 0 to below 1, not {eval_split}")
+    try:
+        tokenizer = spacy.blank(lang)
+    except ImportError:
+        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
+    result, counts = load_answers(store, datasets, tokenizer)
+    _check_trainable(result, counts, "Dataset" + ("s" if len(counts) > 1 else ""))
+    found = sorted(set().union(*(m.labels() for m in result.merged)))
+    if labels:
+        missing = [label for label in labels if label not in found]
+        if missing:
+            raise UsageError(f"--label {', '.join(missing)}: not in the data (labels found: "
+                             f"{', '.join(found) or 'none'})")
+        restrict_labels(result.merged, set(labels))
+        _check_trainable(result, counts, "With --label " + ",".join(labels) + ", dataset" +
+                         ("s" if len(counts) > 1 else ""))
+    data_labels = sorted(labels) if labels else found
+    notes: list[str] = []
+    if eval_dataset:
+        eval_result, eval_counts = load_answers(store, [eval_dataset], tokenizer)
+        _check_trainable(eval_result, eval_counts, "Evaluation dataset")
+        if labels:
+            restrict_labels(eval_result.merged, set(labels))
+        held_out = {m.input_hash for m in eval_result.merged}
+        train = [m for m in result.merged if m.input_hash not in held_out]
+        overlap = len(result.merged) - len(train)
+        if not train:
+            raise InputError(f"Every training input is also in the evaluation dataset '{eval_dataset}': "
+                             "nothing left to train on")
+        return TrainingData(train, eval_result.merged, data_labels, counts, eval_counts, result, eval_result,
+                            overlap, notes)
+    train = [m for m in result.merged if not in_eval_split(m.input_hash, eval_split)]
+    dev = [m for m in result.merged if in_eval_split(m.input_hash, eval_split)]
+    if not train:
+        raise InputError(f"--eval-split {eval_split} holds out all {len(dev)} inputs: nothing left to train on")
+    if eval_split and not dev:
+        notes.append(f"--eval-split {eval_split} held out no input of {len(train)}: no evaluation")
+    return TrainingData(train, dev, data_labels, counts, {}, result, None, 0, notes)
+
+
+def restrict_labels(merged: list[Merged], labels: set[str]) -> None:
+    """Keep only spans of these labels (in place); inputs left with nothing to learn are removed."""
+    keep = []
+    for m in merged:
+        m.ents = [t for t in m.ents if t[2] in labels]
+        m.negs = [t for t in m.negs if t[2] in labels]
+        if m.complete or m.ents or m.negs:
+            keep.append(m)
+    merged[:] = keep
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PRF:
+    """True positives, false positives and false negatives, with precision, recall and F1."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def p(self) -> float:
+        """Precision."""
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def r(self) -> float:
+        """Recall."""
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f(self) -> float:
+        """F1."""
+        return 2 * self.p * self.r / (self.p + self.r) if self.p + self.r else 0.0
+
+    def to_dict(self) -> dict:
+        """Scores and counts: p, r, f, gold and predicted entities."""
+        return {"p": round(self.p, 4), "r": round(self.r, 4), "f": round(self.f, 4),
+                "gold": self.tp + self.fn, "predicted": self.tp + self.fp, "correct": self.tp}
+
+
+@dataclass
+class Scores:
+    """Per-label and overall scores, and how they were counted (complete and binary inputs)."""
+
+    per_label: dict[str, PRF]
+    complete: int = 0
+    binary: int = 0
+
+    @property
+    def overall(self) -> PRF:
+        """Counts summed over labels (micro average)."""
+        total = PRF()
+        for c in self.per_label.values():
+            total.tp, total.fp, total.fn = total.tp + c.tp, total.fp + c.fp, total.fn + c.fn
+        return total
+
+    @property
+    def mode(self) -> str:
+        """Which scoring was used: complete, binary or mixed."""
+        if self.binary and self.complete:
+            return "mixed"
+        return "binary" if self.binary else "complete"
+
+    def describe(self) -> str:
+        """A sentence saying what was scored and how."""
+        parts = []
+        if self.complete:
+            parts.append(f"{self.complete} complete annotations scored fully (every predicted entity counts)")
+        if self.binary:
+            parts.append(f"{self.binary} binary answers scored on their accepts and rejects only "
+                         "(a prediction counts when an annotator judged it)")
+        return "; ".join(parts) or "nothing scored"
+
+    def to_dict(self) -> dict:
+        """JSON-ready scores, spaCy-style keys included (ents_p, ents_r, ents_f, ents_per_type)."""
+        total = self.overall
+        return {"ents_p": round(total.p, 4), "ents_r": round(total.r, 4), "ents_f": round(total.f, 4),
+                "ents_per_type": {label: c.to_dict() for label, c in sorted(self.per_label.items())},
+                "gold": total.tp + total.fn, "predicted": total.tp + total.fp, "mode": self.mode,
+                "complete_inputs": self.complete, "binary_inputs": self.binary}
+
+
+def evaluate(nlp: Any, merged: Iterable[Merged], batch_size: int = 128) -> Scores:
+    """Score the pipeline's entities on merged inputs: complete ones fully, binary ones on their judged spans."""
+    scores = Scores({})
+    items = list(merged)
+    docs = (merged_doc(nlp.vocab, m) for m in items)
+    for m, doc in zip(items, nlp.pipe(docs, batch_size=batch_size)):
+        predicted = {(e.start, e.end, e.label_) for e in doc.ents}
+        gold = set(m.ents)
+        if m.complete:
+            scores.complete += 1
+            judged_wrong = predicted - gold
+        else:
+            scores.binary += 1
+            judged_wrong = predicted & set(m.negs)
+        for s, e, label in gold:
+            c = scores.per_label.setdefault(label, PRF())
+            if (s, e, label) in predicted:
+                c.tp += 1
+            else:
+                c.fn += 1
+        for s, e, label in judged_wrong:
+            scores.per_label.setdefault(label, PRF()).fp += 1
+    for label in nlp.get_pipe("ner").labels:
+        scores.per_label.setdefault(label, PRF())
+    return scores
+
+
+def entity_scores(nlp: Any, docs: Sequence[Any]) -> list[dict[tuple[int, int, str], float]]:
+    """Per doc, each candidate entity (start, end, label) with its probability from the beam (beam_ner only)."""
+    ner = nlp.get_pipe("ner")
+    if not hasattr(ner, "scored_ents") or ner.cfg.get("beam_width", 1) < 2:
+        raise UsageError("the pipeline's NER component has no beam: entity probabilities need beam_ner")
+    docs = list(docs)
+    for name, proc in nlp.pipeline:
+        if name == "ner":
+            break
+        docs = list(proc.pipe(docs))
+    return [dict(scores) for scores in ner.scored_ents(ner.predict(docs))]
+
+
+# --- training -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """Progress within an epoch: words trained on so far of the epoch's total."""
+
+    epoch: int
+    words: int
+    total_words: int
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    """One finished epoch: loss, dev scores (None without a dev set), speed, and whether it is the best."""
+
+    epoch: int
+    loss: float
+    scores: Scores | None
+    words: int
+    seconds: float
+    best: bool
+
+    @property
+    def words_per_second(self) -> float:
+        """Training words per second of this epoch (evaluation time included)."""
+        return self.words / self.seconds if self.seconds else 0.0
+
+
+class Trainer:
+    """Trains a blank pipeline epoch by epoch on merged inputs, keeps the best epoch's weights."""
+
+    def __init__(self, nlp: Any, train: Sequence[Merged], dev: Sequence[Merged], settings: Settings = Settings()):
+        self.nlp, self.train, self.dev, self.settings = nlp, list(train), list(dev), settings
+        self.best: EpochDone | None = None
+        self._best_weights: bytes | None = None
+
+    def epochs(self) -> Iterator[BatchDone | EpochDone]:
+        """Run the epochs, yielding progress; at the end the pipeline holds the best epoch's weights."""
+        from spacy.training.batchers import minibatch_by_words
+        from spacy.util import fix_random_seed
+        from thinc.api import compounding
+
+        s = self.settings
+        fix_random_seed(s.seed)
+        rng = random.Random(s.seed)
+        nlp = self.nlp
+        sample = answers_to_examples(nlp, self.train[:100])
+        optimizer = nlp.initialize(lambda: sample)
+        sizes = compounding(100.0, float(s.batch_size), 1.001)
+        total_words = sum(m.n_words for m in self.train)
+        ner = nlp.get_pipe("ner")
+        for epoch in range(1, s.n_iter + 1):
+            start = time.perf_counter()
+            order = list(self.train)
+            rng.shuffle(order)
+            losses: dict[str, float] = {}
+            done = 0
+            for batch in minibatch_by_words(_lazy_examples(nlp, order), size=sizes, tolerance=0.2):
+                nlp.update(batch, drop=s.dropout, sgd=optimizer, losses=losses)
+                done += sum(len(eg) for eg in batch)
+                yield BatchDone(epoch, done, total_words)
+            scores = evaluate(nlp, self.dev) if self.dev else None
+            is_best = self.best is None or scores is None or scores.overall.f > self.best.scores.overall.f  # type: ignore[union-attr]
+            result = EpochDone(epoch, losses.get("ner", 0.0), scores, done, time.perf_counter() - start, is_best)
+            if is_best:
+                self.best = result
+                self._best_weights = ner.model.to_bytes() if scores is not None else None
+            yield result
+        if self._best_weights is not None and self.best is not None and self.best.epoch != s.n_iter:
+            ner.model.from_bytes(self._best_weights)
+
+
+def _lazy_examples(nlp: Any, merged: Iterable[Merged], chunk: int = 256) -> Iterator[Any]:
+    """Examples made a chunk at a time, so only the batch in hand is held as Docs."""
+    buffer: list[Merged] = []
+    for m in merged:
+        buffer.append(m)
+        if len(buffer) >= chunk:
+            yield from answers_to_examples(nlp, buffer)
+            buffer = []
+    if buffer:
+        yield from answers_to_examples(nlp, buffer)
+
+
+# --- saving --------------------------------------------------------------------------------------------
+
+
+def check_output(output: Path) -> Path:
+    """Raise before training if the model folder cannot be written (missing parent, a file in the way)."""
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError("exists and is not a folder", output)
+    if not output.parent.is_dir():
+        raise InputError(f"folder {output.parent} does not exist (create it first)", output)
+    return output
+
+
+def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | None, layout: bool,
+               settings: Settings) -> Path:
+    """Write the pipeline folder; meta.json gets overall and per-label scores, datasets and sizes."""
+    output = check_output(output)
+    scores = best.scores.to_dict() if best is not None and best.scores is not None else {}
+    nlp.meta["name"] = nlp.meta.get("name") or "vnerteach_ner"
+    nlp.meta["description"] = "NER trained from a blank base by vnerteach ner.batch-train"
+    nlp.meta["performance"] = {k: scores[k] for k in ("ents_p", "ents_r", "ents_f", "ents_per_type") if k in scores}
+    nlp.meta["vnerteach"] = {
+        "datasets": data.datasets, "eval_datasets": data.eval_datasets,
+        "train_inputs": len(data.train), "eval_inputs": len(data.dev),
+        "train_words": sum(m.n_words for m in data.train),
+        "conflicts": data.conflicts, "eval_overlap_excluded": data.overlap,
+        "labels": data.labels, "layout": layout, "best_epoch": best.epoch if best else None,
+        "scores": scores, "settings": {"n_iter": settings.n_iter, "batch_size": settings.batch_size,
+                                       "dropout": settings.dropout, "seed": settings.seed,
+                                       "component": settings.component, "beam_width": settings.beam_width},
+    }
+    nlp.to_disk(output)
+    return output
+
+
+def curve_reading(points: Sequence[tuple[float, float]]) -> str:
+    """A one-line reading of F1 at growing shares of the training data."""
+    if len(points) < 2:
+        return "too few points to read a trend"
+    last_gain = points[-1][1] - points[-2][1]
+    total_gain = points[-1][1] - points[0][1]
+    if last_gain >= 0.01:
+        return "still rising: more annotations will likely help"
+    if last_gain <= -0.01:
+        return "dropped at the end: the data may be noisy or contradictory; check the annotations"
+    if total_gain >= 0.02:
+        return "levelling off: more of the same annotations will help little; try harder examples or new labels"
+    return "flat: the model does not gain from more of this data; check the labels and annotation guidelines"
+
+
+def curve_subset(train: Sequence[Merged], share: float) -> list[Merged]:
+    """The first ``share`` of the training inputs in a fixed hash order (nested: 25% is inside 50%)."""
+    ordered = sorted(train, key=lambda m: stable_hash({"curve": m.input_hash}))
+    return ordered[:max(1, round(len(ordered) * share))]
