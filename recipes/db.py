@@ -91,7 +91,7 @@ def db_out(
     format: Annotated[str, Opt("jsonl (every answer), spacy (DocBin), conll (IOB per token), boxes (entity boxes "
                                "of page tasks, JSONL)", "-f")] = "jsonl",
     partial: Annotated[bool, Opt("spacy/conll: include binary ner.teach inputs (unknown tokens missing / '-')")] = False,
-    label: Annotated[list[str] | None, Opt("Only these entity labels; with --redact, the labels to cover (required)",
+    label: Annotated[list[str] | None, Opt("spacy, conll, boxes, --draw: only these entity labels; with --redact, the labels to cover (required)",
                                            "-l")] = None,
     draw: Annotated[Path | None, Opt("Folder for page images with the entity boxes and labels drawn")] = None,
     redact: Annotated[Path | None, Opt("Folder for page images and PDFs with --label entities blacked out")] = None,
@@ -117,7 +117,7 @@ def db_out(
     images_only = (draw or redact) is not None and output is None and format == "jsonl"
     if format == "jsonl" and not images_only:
         _write_lines(connect().iter_raw(dataset, _check_answers(answer)), output, dataset, "examples")
-    elif format != "jsonl" or draw or redact:
+    if format != "jsonl" or draw or redact:
         merged = merged_dataset(store, dataset, None if redact else label, lang)
         if merged.conflicts:
             warn(f"{merged.conflicts} contradictory answers dropped")
@@ -141,6 +141,9 @@ def db_out(
                 verb = "drew" if mode == "draw" else "covered"
                 good(f"{mode.capitalize()}: {done['pages']} pages, {verb} {done['boxes']} boxes, "
                      f"{len(done['files'])} files in {folder}")
+                if done["unboxed"]:
+                    warn(f"{done['unboxed']} entity tokens have no box on the page and are not "
+                         + ("drawn" if mode == "draw" else "covered: check those pages before sharing them"))
 
 
 def _write_lines(lines, output: Path | None, dataset: str, what: str) -> None:

@@ -72,7 +72,17 @@ def _train(nlp, data, settings, progress: Progress, label: str, show_epochs: boo
             progress.console.print(f"epoch {event.epoch:>3}  loss {event.loss:10.2f}  {dev}  "
                                    f"{event.words_per_second:8.0f} words/s" + ("  [green]best[/]" if event.best and s else ""))
     progress.remove_task(bar)
+    if trainer.skipped:
+        warn(f"{trainer.skipped} example updates skipped: the beam search found no analysis of them that "
+             "avoids their rejected spans")
     return trainer.best
+
+
+def _check_settings(n_iter: int, batch_size: int, dropout: float, beam_width: int = 16) -> None:
+    if n_iter < 1:
+        raise UsageError(f"--n-iter must be 1 or more, not {n_iter}")
+    if batch_size < 1 or not 0 <= dropout < 1 or beam_width < 1:
+        raise UsageError("--batch-size and --beam-width must be 1 or more, --dropout from 0 to below 1")
 
 
 def _progress() -> Progress:
@@ -86,7 +96,8 @@ def batch_train(
     output: Annotated[Path, Opt("Folder to save the trained pipeline to", "-o")],
     lang: Annotated[str, Opt("Language of the blank base pipeline")] = "en",
     eval_dataset: Annotated[str | None, Opt("Dataset to evaluate on (instead of --eval-split)")] = None,
-    eval_split: Annotated[float, Opt("Share of inputs held out for evaluation, chosen by input hash")] = 0.2,
+    eval_split: Annotated[float | None, Opt("Share of inputs held out for evaluation, chosen by input hash "
+                                            "(default 0.2)")] = None,
     n_iter: Annotated[int, Opt("Number of epochs", "-n")] = 10,
     batch_size: Annotated[int, Opt("Words per batch (batches grow from 100 to this)", "-b")] = 1000,
     dropout: Annotated[float, Opt("Dropout rate", "-d")] = 0.1,
@@ -106,10 +117,7 @@ def batch_train(
     from vnerteach.training import Settings, blank_pipeline, check_output, prepare_data, save_model
 
     check_output(output)
-    if n_iter < 1:
-        raise UsageError(f"--n-iter must be 1 or more, not {n_iter}")
-    if batch_size < 1 or not 0 <= dropout < 1 or beam_width < 1:
-        raise UsageError("--batch-size and --beam-width must be 1 or more, --dropout from 0 to below 1")
+    _check_settings(n_iter, batch_size, dropout, beam_width)
     data = prepare_data(connect(), _names(datasets), lang=lang, eval_dataset=eval_dataset,
                         eval_split=eval_split, labels=label)
     _report_data(data)
@@ -179,7 +187,8 @@ def train_curve(
     datasets: Annotated[str, Arg("Dataset(s) to train on, comma-separated")],
     lang: Annotated[str, Opt("Language of the blank base pipeline")] = "en",
     eval_dataset: Annotated[str | None, Opt("Dataset to evaluate on (instead of --eval-split)")] = None,
-    eval_split: Annotated[float, Opt("Share of inputs held out for evaluation, chosen by input hash")] = 0.2,
+    eval_split: Annotated[float | None, Opt("Share of inputs held out for evaluation, chosen by input hash "
+                                            "(default 0.2)")] = None,
     n_iter: Annotated[int, Opt("Number of epochs per run", "-n")] = 10,
     batch_size: Annotated[int, Opt("Words per batch (batches grow from 100 to this)", "-b")] = 1000,
     dropout: Annotated[float, Opt("Dropout rate", "-d")] = 0.1,
@@ -195,8 +204,7 @@ def train_curve(
 
     from vnerteach.training import Settings, blank_pipeline, curve_reading, curve_subset, prepare_data
 
-    if n_iter < 1:
-        raise UsageError(f"--n-iter must be 1 or more, not {n_iter}")
+    _check_settings(n_iter, batch_size, dropout)
     data = prepare_data(connect(), _names(datasets), lang=lang, eval_dataset=eval_dataset,
                         eval_split=eval_split, labels=label)
     if not data.dev:

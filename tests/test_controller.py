@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 
 import pytest
 
@@ -205,3 +206,26 @@ def test_an_answer_resent_from_an_earlier_run_is_not_asked_again(store):
     later.start()
     later.answer([{**kept_in_browser[1], "answer": "accept"}], "news-earlier")
     assert [t["text"] for t in later.questions(10)] == ["text 0", "text 2"]
+
+
+def test_a_slow_stream_never_keeps_the_app_waiting_more_than_a_second(store):
+    release = threading.Event()
+
+    def slow():
+        yield {"text": "first"}
+        release.wait(30)  # e.g. a model scoring a long document, or OCR of a page
+        yield {"text": "second"}
+
+    components = {"dataset": "news", "stream": slow(), "view_id": "ner", "config": {}}
+    c = Controller(store, components)  # the defaults the server uses
+    assert [t["text"] for t in c.questions(10)] == ["first"]
+    started = time.monotonic()
+    assert c.questions(10) == [] and not c.progress().done  # "nothing yet": the app asks again
+    assert time.monotonic() - started < 1.5
+    release.set()
+    deadline = time.monotonic() + 10
+    got = []
+    while not got and time.monotonic() < deadline:
+        got = c.questions(10)
+    assert [t["text"] for t in got] == ["second"]
+    c.close()

@@ -8,7 +8,6 @@ import spacy
 from spacy.tokens import DocBin
 
 from vnerteach.export import line_boxes
-from vnerteach.layout import BOXES_KEY
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
 
@@ -121,11 +120,35 @@ def test_boxes_draw_and_redact_pages(cli, tmp_path, db_path):
 
     with pymupdf.open(redacted / "letter-redacted.pdf") as doc:
         assert doc.page_count == 1 and doc[0].get_text().strip() == ""  # image only: no text left to copy
-    assert (drawn / "letter-p1.png").exists()
     with Image.open(drawn / "letter-p1.png") as image, Image.open(png) as original:
         assert image.size == original.size
+        x0, y0, x1, y1 = (round(v) for v in ents["Alice Baker"]["boxes"][0])
+        r, g, b = image.convert("RGB").getpixel((x0 - 1, (y0 + y1) // 2))  # on the outline, left of the name
+        assert max(r, g, b) - min(r, g, b) > 100  # coloured by its label, not black text or white paper
     assert "covered 2 boxes" in " ".join(result.stderr.split())
 
     result = cli("db-out", "letters", "--redact", redacted)
     assert result.exit_code == 2 and "--redact needs --label" in result.stderr
-    assert BOXES_KEY
+    result = cli("db-out", "letters", "--redact", redacted, "--label", "EMAIL")
+    assert result.exit_code == 2 and "no entity to cover has that label" in result.stderr
+    assert "ADDRESS, PERSON" in result.stderr
+
+
+def test_redact_with_jsonl_to_a_file_and_documents_of_the_same_name(cli, tmp_path, db_path):
+    from PIL import Image
+
+    tasks = []
+    for folder in ("a", "b"):  # two files named letter.pdf: their pages must not overwrite each other
+        (tmp_path / folder).mkdir()
+        make_pdf(tmp_path / folder / "letter.pdf")
+        tasks += page_tasks(tmp_path / folder / "letter.pdf")
+    connect().add_examples(tasks, ["letters"])
+    out, redacted = tmp_path / "all.jsonl", tmp_path / "redacted"
+    result = cli("db-out", "letters", out, "--redact", redacted, "--label", "PERSON")
+    assert result.exit_code == 0, result.stderr
+    assert len(out.read_text().splitlines()) == 2  # the JSONL export and the redacted pages both
+    assert sorted(p.name for p in redacted.iterdir()) == ["letter-2-p1.png", "letter-2-redacted.pdf",
+                                                           "letter-p1.png", "letter-redacted.pdf"]
+    for png in ("letter-p1.png", "letter-2-p1.png"):
+        with Image.open(redacted / png) as image:
+            assert image.convert("L").getextrema()[0] == 0  # something was covered on each

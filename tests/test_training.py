@@ -89,6 +89,20 @@ def test_binary_answers_leave_other_tokens_missing_not_outside(nlp0):
     assert [t.ent_iob_ for t in eg.reference] == ["B", "I", "O", "O", "O"]
 
 
+def test_an_accepted_entity_rules_out_the_spans_overlapping_it(nlp0):
+    from vnerteach.examples import implied_negatives, reference_doc
+
+    text = "Yesterday Anna Berg visited Oslo ."
+    (m,) = merge_answers([task(text, [("Anna Berg", "PERSON")]), task(text, [("Oslo", "PERSON")], "reject")],
+                         tokenizer_nlp=nlp0).merged
+    negs = set(implied_negatives(m, ["PERSON", "CITY"]))
+    assert (1, 3, "PERSON") not in negs  # the entity itself
+    assert {(1, 3, "CITY"), (1, 2, "PERSON"), (0, 3, "PERSON"), (2, 4, "CITY"), (4, 5, "PERSON")} <= negs
+    assert not {(3, 4, "CITY"), (3, 5, "CITY"), (4, 5, "CITY")} & negs  # spans clear of the entity: unknown
+    doc = reference_doc(nlp0.vocab, m)  # as exports write it: exactly what was answered
+    assert [(s.text, s.label_) for s in doc.spans[INCORRECT_SPANS_KEY]] == [("Oslo", "PERSON")]
+
+
 def test_eval_split_is_deterministic_across_processes():
     hashes = [t["_input_hash"] for t in manual_tasks(400)]
     here = [h for h in hashes if in_eval_split(h, 0.2)]
@@ -107,6 +121,19 @@ def test_small_dataset_trains_to_a_real_f1_in_seconds(nlp0):
     nlp, best = train_model(train, nlp0, dev)
     assert best.scores.overall.f >= 0.9, best.scores.to_dict()
     assert best.scores.mode == "complete" and best.scores.complete == len(dev)
+
+
+def test_the_best_epoch_is_kept(nlp0):
+    from vnerteach.training import EpochDone
+
+    merged = merge_answers(manual_tasks(40), tokenizer_nlp=nlp0).merged
+    dev = merge_answers(manual_tasks(30, seed=11), tokenizer_nlp=nlp0).merged
+    nlp = blank_pipeline("en", ["CITY", "PERSON"], False, FAST)
+    trainer = Trainer(nlp, merged, dev, Settings(n_iter=10, dropout=0.5))  # here F peaks before the last epoch
+    f = [e.scores.overall.f for e in trainer.epochs() if isinstance(e, EpochDone)]
+    best = max(range(len(f)), key=lambda i: (f[i], i))  # ties: the later epoch
+    assert trainer.best.epoch == best + 1
+    assert evaluate(nlp, dev).overall.f == pytest.approx(f[best])  # the pipeline holds that epoch's weights
 
 
 def test_binary_only_data_trains_on_accepts_and_rejects(nlp0):
@@ -194,6 +221,17 @@ def test_training_commands_reject_bad_input_clearly(cli, tmp_path, db_path):
     fails("ner.batch-train", "teach", "-o", tmp_path / "missing" / "m", says="does not exist")
     fails("ner.batch-train", "nope", "-o", out, says="Dataset 'nope' not found")
     fails("ner.evaluate", tmp_path / "no-model", "teach", says="cannot load the model")
+    fails("ner.evaluate", tmp_path / "no-model", "teach", "--output", tmp_path / "missing" / "s.json",
+          says="does not exist")
+    fails("ner.batch-train", "teach", "-o", out, "--eval-dataset", "teach", "--eval-split", "0.3", code=2,
+          says="--eval-dataset and --eval-split are alternatives")
+    fails("ner.batch-train", "teach", "-o", out, "--label", "CITY", "--eval-dataset", "person_only",
+          says="Dataset 'person_only' not found")
+    store.add_examples([t for t in binary_tasks(20, seed=9) if t["spans"][0]["label"] == "PERSON"], ["person_only"])
+    fails("ner.batch-train", "teach", "-o", out, "--label", "CITY", "--eval-dataset", "person_only",
+          says="Evaluation dataset 'person_only': no answer about --label CITY")
+    for bad in (["--dropout", "1.5"], ["--batch-size", "0"], ["--n-iter", "0"]):
+        fails("ner.train-curve", "teach", *bad, code=2, says="must be")
     assert not out.exists()
 
 
@@ -216,6 +254,57 @@ def test_train_curve_prints_each_share_and_a_reading(cli, db_path):
     assert result.exit_code == 0, result.stderr
     for share in ("25%", "50%", "75%", "100%"):
         assert share in result.stdout
-    assert any(word in result.stderr for word in ("rising", "levelling", "flat", "dropped"))
+    rows = [line.split() for line in result.stdout.splitlines() if "%" in line and "│" in line]
+    f = [float(r[5]) for r in rows]  # │ share │ inputs │ F │ change │
+    changes = [float(r[7]) for r in rows[1:]]
+    assert len(f) == 4 and changes == pytest.approx([b - a for a, b in zip(f, f[1:])], abs=0.11)
+    assert curve_reading([(s / 4, v / 100) for s, v in zip(range(1, 5), f)]) in " ".join(result.stderr.split())
     assert curve_reading([(0.25, 0.5), (0.5, 0.6), (0.75, 0.7), (1.0, 0.75)]).startswith("still rising")
+    assert curve_reading([(0.25, 0.5), (0.5, 0.6), (0.75, 0.7), (1.0, 0.705)]).startswith("levelling off")
+    assert curve_reading([(0.25, 0.7), (0.5, 0.8), (0.75, 0.8), (1.0, 0.7)]).startswith("dropped")
     assert curve_reading([(0.25, 0.7), (0.5, 0.7), (0.75, 0.7), (1.0, 0.7)]).startswith("flat")
+
+
+def test_evaluate_complete_answers_and_contradictions_are_reported(cli, tmp_path, db_path):
+    tasks = manual_tasks(150)
+    contradiction = [set_hashes({"text": "Lena Ortiz met Bruno Costa .", "answer": answer, "_view_id": "ner",
+                                 "spans": [{"start": 0, "end": 10, "label": "PERSON"}]}) for answer in ("accept", "reject")]
+    contradiction[1]["_task_hash"] += 1  # stored as two answers, as two sessions would
+    connect().add_examples(tasks + contradiction, ["news"])
+    connect().add_examples(manual_tasks(40, seed=8), ["gold"])
+    out = tmp_path / "model"
+    result = cli("ner.batch-train", "news", "-o", out, "-n", 3, "--eval-dataset", "gold")
+    assert result.exit_code == 0, result.stderr
+    assert "1 contradictory answers dropped" in " ".join(result.stderr.split())
+    result = cli("ner.evaluate", out, "gold")
+    assert result.exit_code == 0, result.stderr
+    assert "complete annotations scored fully" in " ".join(result.stderr.split())
+    (total,) = [line.split("│") for line in result.stdout.splitlines() if line.startswith("│ all ")]
+    assert total[2].strip() == "80"  # Gold: 40 inputs with 2 entities each, every one counted
+
+
+def test_an_example_the_beam_search_cannot_learn_is_skipped_not_fatal():
+    from thinc.api import fix_random_seed
+
+    from vnerteach.examples import Merged
+    from vnerteach.training import update_skipping
+
+    labels = ["LOC", "MISC", "ORG", "PER"]
+    words = tuple(f"w{i}" for i in (8, 3, 19, 29, 14, 21, 5, 0, 15, 21, 13))
+    # a binary input: one accepted entity, two rejected spans, every other token unknown
+    bad = Merged(1, words, (True,) * 11, None, [(9, 11, "ORG")], [(2, 5, "LOC"), (6, 9, "ORG")], False)
+    good = Merged(2, ("Anna", "went", "home"), (True,) * 3, None, [(0, 1, "PER")], [], False)
+
+    def fresh():
+        fix_random_seed(1)  # with this seed the untrained beam asserts on ``bad``
+        nlp = blank_pipeline("en", labels, False, Settings())
+        return nlp, nlp.initialize()
+
+    nlp, optimizer = fresh()
+    with pytest.raises(AssertionError):
+        nlp.update(answers_to_examples(nlp, [bad]), sgd=optimizer, drop=0.0)
+    nlp, optimizer = fresh()
+    before = nlp.get_pipe("ner").model.to_bytes()
+    losses = {}
+    assert update_skipping(nlp, answers_to_examples(nlp, [good, bad]), optimizer, 0.0, losses) == 1
+    assert losses["ner"] > 0 and nlp.get_pipe("ner").model.to_bytes() != before  # ``good`` was learnt

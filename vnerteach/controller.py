@@ -73,7 +73,7 @@ class Controller:
     """
 
     def __init__(self, store: Store, components: Components, session: str | None = None,
-                 buffer: int = 20, wait_s: float = 5.0, fill_s: float = 0.25):
+                 buffer: int = 20, wait_s: float = 1.0, fill_s: float = 0.25):
         self.store = store
         self.dataset = _required(components, "dataset")
         self.view_id = _required(components, "view_id")
@@ -91,7 +91,10 @@ class Controller:
         store.create_dataset(self.dataset)
         for name in self.exclude:
             store.get_dataset(name)  # DatasetNotFound names the missing one before the server starts
-        self._seen = store.hashes([self.dataset, *self.exclude], kind=self.exclude_by)
+        # Done before this run, by task or input hash; within the run a question is never asked
+        # twice (task hash), but other questions about an input still are (ner.teach's candidates).
+        self._done = store.hashes([self.dataset, *self.exclude], kind=self.exclude_by)
+        self._asked: set[int] = set()
         self._dataset_count = store.count(self.dataset)
         self._answered = 0
         self._skipped = 0
@@ -121,10 +124,10 @@ class Controller:
             for task in self._stream:
                 set_hashes(task)
                 with self._cond:
-                    if task[key] in self._seen:
+                    if task[key] in self._done or task[TASK_HASH] in self._asked:
                         self._skipped += 1
                         continue
-                    self._seen.add(task[key])
+                    self._asked.add(task[TASK_HASH])
                     while len(self._ready) >= self._buffer_size and not self._closed:
                         self._cond.wait()
                     if self._closed:
@@ -195,16 +198,15 @@ class Controller:
             saved = self._writer.submit(self.store.save_answers, checked, self.dataset, session).result()
         except UsageError as err:  # e.g. a session named like a regular dataset
             raise AnswerError(str(err)) from None
-        key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
-        done = {eg[key] for eg in checked}
+        done = {eg[TASK_HASH] for eg in checked}
         with self._cond:
             self._answered += saved.added
             self._dataset_count += saved.added
-            for eg in checked:
-                self._pending.pop(eg[TASK_HASH], None)
-            self._seen |= done
-            if any(t[key] in done for t in self._ready):  # answered elsewhere (a resend after a restart)
-                self._ready = deque(t for t in self._ready if t[key] not in done)
+            for key in done:
+                self._pending.pop(key, None)
+            self._asked |= done
+            if any(t[TASK_HASH] in done for t in self._ready):  # answered elsewhere (a resend after a restart)
+                self._ready = deque(t for t in self._ready if t[TASK_HASH] not in done)
         if self._update is not None and checked:
             self._queue_update(checked)
         return {"saved": len(checked), "added": saved.added, "replaced": saved.replaced,

@@ -6,7 +6,8 @@ ner.correct, imported annotations without a view id) is a complete annotation: i
 the entities of the text. Rejected complete tasks and ``ignore`` answers are not used.
 
 Merging one input's answers: accepted binary spans become entities and rejected ones incorrect
-spans, with every other token missing (unknown, neither entity nor O). A complete annotation sets
+spans, with every other token missing (unknown, neither entity nor O); for training, the spans an
+accepted entity rules out are incorrect spans too (:func:`implied_negatives`). A complete annotation sets
 every token (entity or O). Contradictions are counted and dropped: a span both accepted and
 rejected, two accepted entities that overlap, two complete annotations that differ (the input is
 dropped), a binary answer that disagrees with the input's complete annotation (the binary answer
@@ -174,20 +175,45 @@ def merged_doc(vocab: Any, merged: Merged) -> Doc:
     return make_doc(vocab, merged.words, merged.spaces, merged.boxes)
 
 
-def reference_doc(vocab: Any, merged: Merged) -> Doc:
-    """The gold Doc: entities set; other tokens O if complete, else missing; incorrect spans in spans."""
+def implied_negatives(merged: Merged, labels: Iterable[str], reach: int = 3) -> list[Triple]:
+    """The incorrect spans of a binary input plus what its accepted entities imply.
+
+    Entities never overlap, so every other span overlapping an accepted entity (reaching at most
+    ``reach`` tokens beyond it, of any of ``labels``) is not an entity. Without this, binary
+    answers say nothing about the tokens around an accepted entity, and a model trained on them
+    keeps proposing long spans that swallow it.
+    """
+    if merged.complete or not merged.ents:
+        return merged.negs
+    n = len(merged.words)
+    negs = set(merged.negs)
+    for a, b, _label in merged.ents:
+        for start in range(max(0, a - reach), b):
+            for end in range(max(start + 1, a + 1), min(n, b + reach) + 1):
+                negs.update((start, end, label) for label in labels)
+    return sorted(negs - set(merged.ents))
+
+
+def reference_doc(vocab: Any, merged: Merged, labels: Iterable[str] = ()) -> Doc:
+    """The gold Doc: entities set; other tokens O if complete, else missing; incorrect spans in spans.
+
+    With ``labels`` (the model's), a binary input's incorrect spans include those its accepted
+    entities imply (:func:`implied_negatives`); without, they are exactly the rejected answers.
+    """
     doc = merged_doc(vocab, merged)
     ents = [Span(doc, s, e, label=label) for s, e, label in merged.ents]
     doc.set_ents(ents, default="outside" if merged.complete else "missing")
-    if merged.negs:
-        doc.spans[INCORRECT_SPANS_KEY] = [Span(doc, s, e, label=label) for s, e, label in merged.negs]
+    negs = implied_negatives(merged, labels) if labels else merged.negs
+    if negs:
+        doc.spans[INCORRECT_SPANS_KEY] = [Span(doc, s, e, label=label) for s, e, label in negs]
     return doc
 
 
 def answers_to_examples(nlp: Any, merged: Iterable[Merged]) -> list[Example]:
-    """spaCy Examples from merged answers: the predicted doc unannotated, the reference as merged."""
+    """spaCy Examples to train ``nlp``'s NER on: the predicted doc unannotated, the reference as merged."""
+    labels = tuple(nlp.get_pipe("ner").labels) if "ner" in nlp.pipe_names else ()
     out = []
     for m in merged:
         predicted = merged_doc(nlp.vocab, m)
-        out.append(Example(predicted, reference_doc(nlp.vocab, m)))
+        out.append(Example(predicted, reference_doc(nlp.vocab, m, labels)))
     return out

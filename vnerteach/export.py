@@ -82,8 +82,11 @@ def entity_record(task: dict, m: Merged) -> dict:
         toks = tokens[start:end]
         boxes = [t["bbox"] for t in toks if t.get("bbox")]
         text = "".join(t["text"] + (" " if t.get("ws", True) else "") for t in toks).strip()
-        entities.append({"label": label, "text": text, "token_start": start, "token_end": end - 1,
-                         "boxes": line_boxes(boxes)})
+        entity = {"label": label, "text": text, "token_start": start, "token_end": end - 1,
+                  "boxes": line_boxes(boxes)}
+        if len(boxes) < len(toks):  # tokens without a box: nothing to draw or cover for them
+            entity["unboxed_tokens"] = len(toks) - len(boxes)
+        entities.append(entity)
     meta = task.get("meta") or {}
     return {"image": task.get("image"), "width": task.get("width"), "height": task.get("height"),
             "meta": {k: meta[k] for k in ("path", "page", "pages", "image_key") if k in meta},
@@ -111,11 +114,29 @@ def default_page_image(record: dict) -> Path:
     return page_image(key)
 
 
-def page_name(record: dict) -> str:
-    """A file name for a record's page: the source file's stem and the page number."""
-    meta = record.get("meta") or {}
-    stem = Path(meta.get("path") or f"input{record[INPUT_HASH]}").stem
-    return f"{stem}-p{meta.get('page', 1)}.png"
+def document_of(record: dict) -> str:
+    """The source document of a record: its file's path, or its input hash for a task without one."""
+    return (record.get("meta") or {}).get("path") or f"input{record[INPUT_HASH]}"
+
+
+class FileNames:
+    """File names for documents by their stem, unique in one folder: report.pdf in two folders -> report, report-2."""
+
+    def __init__(self) -> None:
+        self._by_document: dict[str, str] = {}
+        self._taken: set[str] = set()
+
+    def stem(self, document: str) -> str:
+        """The unique stem given to ``document``."""
+        if document not in self._by_document:
+            base = Path(document).stem
+            name, n = base, 1
+            while name in self._taken:
+                n += 1
+                name = f"{base}-{n}"
+            self._taken.add(name)
+            self._by_document[document] = name
+        return self._by_document[document]
 
 
 def _label_colours(records: Sequence[dict]) -> dict[str, str]:
@@ -170,8 +191,10 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
                 image_for: Callable[[dict], Path] = default_page_image) -> dict:
     """Draw (mode "draw") or redact (mode "redact") every page into out_dir; redacted documents also as PDFs.
 
-    Returns counts: pages, boxes and the files written. A redacted PDF holds only the page images,
-    so no text layer of the original survives.
+    Returns counts: pages, boxes, the files written, and ``unboxed``: tokens of the drawn or covered
+    entities that have no box (so stay visible). A redacted PDF holds only the page images, so no
+    text layer of the original survives. Redacting labels that no entity has is a UsageError, not
+    an export that silently covers nothing.
     """
     if mode not in ("draw", "redact"):
         raise UsageError(f"mode must be draw or redact, not {mode!r}")
@@ -179,28 +202,36 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
         raise UsageError("--redact needs --label: the entity labels to cover")
     if not out_dir.parent.is_dir():
         raise InputError(f"folder {out_dir.parent} does not exist", out_dir)
-    out_dir.mkdir(exist_ok=True)
     records = list(records)
+    found = {e["label"] for r in records for e in r["entities"]}
+    chosen = set(labels or ()) if mode == "redact" else found
+    if mode == "redact" and not chosen & found:
+        raise UsageError(f"--label {', '.join(sorted(chosen))}: no entity to cover has that label (labels found: "
+                         f"{', '.join(sorted(found)) or 'none'})")
+    out_dir.mkdir(exist_ok=True)
     colours = _label_colours(records)
+    names = FileNames()
     by_document: dict[str, list[tuple[int, Path]]] = {}
-    files, boxes = [], 0
+    files, boxes, unboxed = [], 0, 0
     for record in records:
         image_path = image_for(record)
-        out = out_dir / page_name(record)
+        document = document_of(record)
+        page = (record.get("meta") or {}).get("page", 1)
+        out = out_dir / f"{names.stem(document)}-p{page}.png"
         if mode == "draw":
             draw_page(image_path, record, out, colours)
             boxes += sum(len(e["boxes"]) for e in record["entities"])
         else:
-            _, n = redact_page(image_path, record, set(labels or ()), out)
+            _, n = redact_page(image_path, record, chosen, out)
             boxes += n
-            meta = record.get("meta") or {}
-            by_document.setdefault(meta.get("path") or out.stem, []).append((meta.get("page", 1), out))
+            by_document.setdefault(document, []).append((page, out))
+        unboxed += sum(e.get("unboxed_tokens", 0) for e in record["entities"] if e["label"] in chosen)
         files.append(out)
-    for path, pages in by_document.items():
-        pdf = out_dir / f"{Path(path).stem}-redacted.pdf"
+    for document, pages in by_document.items():
+        pdf = out_dir / f"{names.stem(document)}-redacted.pdf"
         _pages_to_pdf([p for _, p in sorted(pages)], pdf)
         files.append(pdf)
-    return {"pages": len(records), "boxes": boxes, "files": files}
+    return {"pages": len(records), "boxes": boxes, "files": files, "unboxed": unboxed}
 
 
 def _pages_to_pdf(pngs: Sequence[Path], out: Path) -> None:

@@ -96,7 +96,7 @@ class TeachModel:
         self._nlp: Any = None
         self._optimizer: Any = None
         self.layout = False
-        self.failed_steps = 0
+        self.skipped = 0  # example updates the beam search could not make
         self._answers: dict[int, list[dict]] = {}  # answers per input hash, to merge each input as a whole
         self._known: dict[int, Any] = {}  # input hash -> Merged
         self._recent: deque[int] = deque(maxlen=5000)
@@ -196,19 +196,8 @@ class TeachModel:
         return [{k: min(1.0, v) for k, v in s.items() if k[2] in wanted} for s in scored]
 
     def _batches(self, stream: Iterable[dict]) -> Iterator[list[dict]]:
-        batch: list[dict] = []
-        words = 0
-        for task in stream:
-            if not task.get("tokens"):
-                continue
-            batch.append(task)
-            words += len(task["tokens"])
-            # small batches: the lock is held briefly, and the first question comes quickly
-            if len(batch) >= self.batch_size or words >= 40 * self.batch_size:
-                yield batch
-                batch, words = [], 0
-        if batch:
-            yield batch
+        # small batches: the lock is held briefly, and the first question comes quickly
+        return _chunks(stream, self.batch_size, 40 * self.batch_size)
 
     def suggest(self, stream: Iterable[dict], matcher: Any = None) -> Iterator[tuple[float, dict]]:
         """Lazily, ``(score, task)`` per candidate entity: one span each, pattern matches tagged and first.
@@ -271,17 +260,7 @@ class TeachModel:
 
     def correct(self, stream: Iterable[dict], window: int = 32) -> Iterator[dict]:
         """Lazily, tasks pre-filled with predictions, least confident first within each window of tasks."""
-        held: list[dict] = []
-        words = 0
-        for task in stream:
-            if not task.get("tokens"):
-                continue
-            held.append(task)
-            words += len(task["tokens"])
-            if len(held) >= window or words >= 60 * window:
-                yield from self._least_confident_first(held)
-                held, words = [], 0
-        if held:
+        for held in _chunks(stream, window, 60 * window):
             yield from self._least_confident_first(held)
 
     def _least_confident_first(self, tasks: list[dict]) -> Iterator[dict]:
@@ -296,6 +275,7 @@ class TeachModel:
     def update(self, answers: Sequence[dict]) -> float:
         """Learn from answers (any mix of binary and complete); return the loss. Thread-safe."""
         from .examples import answers_to_examples, merge_answers
+        from .training import update_skipping
 
         touched = []
         for eg in answers:
@@ -311,7 +291,7 @@ class TeachModel:
             return 0.0
         touched = list(dict.fromkeys(touched))
         result = merge_answers([a for key in touched for a in self._answers[key]], self.labels)
-        fresh = {m.input_hash: _with_overlap_negatives(m, self.labels) for m in result.merged}
+        fresh = {m.input_hash: m for m in result.merged}
         for key in touched:
             if key in fresh:
                 self._known[key] = fresh[key]
@@ -332,10 +312,7 @@ class TeachModel:
                 # small steps, each under the lock: scoring gets the model in between, every ~50 ms
                 with self.lock:
                     examples = answers_to_examples(self._nlp, items[i:i + self.update_batch])
-                    try:
-                        self._nlp.update(examples, sgd=self._optimizer, drop=self.drop, losses=losses)
-                    except AssertionError:  # thinc's beam search can assert on a rare state: skip the step
-                        self.failed_steps += 1
+                    self.skipped += update_skipping(self._nlp, examples, self._optimizer, self.drop, losses)
         self.updates += 1
         loss = float(losses.get("ner", 0.0))
         self.losses.append(loss)
@@ -353,32 +330,27 @@ class TeachModel:
             nlp.meta["name"] = nlp.meta.get("name") or "vnerteach_ner"
             nlp.meta.setdefault("vnerteach", {})
             nlp.meta["vnerteach"] = {**nlp.meta["vnerteach"], "in_loop_updates": self.updates,
+                                     "in_loop_skipped_examples": self.skipped,
                                      "labels": sorted(set(self.labels) | set(nlp.get_pipe("ner").labels)),
                                      "layout": self.layout}
             nlp.to_disk(path)
         return path
 
 
-def _with_overlap_negatives(merged: Any, labels: Sequence[str], reach: int = 3) -> Any:
-    """Add what an accepted entity implies: no other span overlapping it is an entity (entities never overlap).
-
-    Every span that overlaps an accepted entity and reaches at most ``reach`` tokens beyond it,
-    of any label, becomes an incorrect span. Without this, binary answers say nothing about the
-    tokens around an accepted entity, and a blank model keeps proposing long spans that swallow it.
-    """
-    if merged.complete or not merged.ents:
-        return merged
-    n = len(merged.words)
-    ents = set(merged.ents)
-    negs = set(merged.negs)
-    for a, b, _label in merged.ents:
-        for start in range(max(0, a - reach), b):
-            for end in range(max(start + 1, a + 1), min(n, b + reach) + 1):
-                for label in labels:
-                    negs.add((start, end, label))
-    negs -= ents
-    merged.negs = sorted(negs)
-    return merged
+def _chunks(stream: Iterable[dict], size: int, max_words: int) -> Iterator[list[dict]]:
+    """Tasks with tokens in lists of ``size`` tasks or ``max_words`` tokens, whichever comes first."""
+    chunk: list[dict] = []
+    words = 0
+    for task in stream:
+        if not task.get("tokens"):
+            continue
+        chunk.append(task)
+        words += len(task["tokens"])
+        if len(chunk) >= size or words >= max_words:
+            yield chunk
+            chunk, words = [], 0
+    if chunk:
+        yield chunk
 
 
 def _span(tokens: list[dict], triple: Triple, score: float, pattern: str | None = None) -> dict:

@@ -6,7 +6,7 @@ variance of a priority (closeness to 0.5, or the score itself) and pass a candid
 is at least ``mean + bias * std``. So they work whatever the model's calibration (a blank model's
 beam scores are small, a trained model's close to 0 and 1). They never hold the stream back: when
 ``patience`` candidates in a row were passed over, or ``max_wait`` seconds went by without one
-passing, the best of those passed over goes out.
+passing, the best of those passed over goes out (and at the end of the stream).
 """
 
 from __future__ import annotations
@@ -59,26 +59,30 @@ def _prefer(stream: Iterable[Scored], priority: Callable[[float], float], bias: 
     stats = RunningStats(alpha)
     best: tuple[float, dict] | None = None  # the best candidate passed over since the last one out
     skipped = 0
-    last_out = clock()
+    last_out = clock()  # restarted when the consumer asks again: time it spent paused is not waiting
     for score, task in stream:
         if pass_through is not None and pass_through(task):
-            last_out = clock()
             yield task
+            last_out = clock()
             continue
         value = priority(score)
         threshold = None if stats.mean is None else stats.mean + bias * stats.std
         stats.add(value)
         if threshold is None or value >= threshold:
-            best, skipped, last_out = None, 0, clock()
+            best, skipped = None, 0
             yield task
+            last_out = clock()
             continue
         skipped += 1
         if best is None or value > best[0]:
             best = (value, task)
         if skipped > patience or clock() - last_out >= max_wait:
             out = best[1]
-            best, skipped, last_out = None, 0, clock()
+            best, skipped = None, 0
             yield out
+            last_out = clock()
+    if best is not None:  # the stream ended: the best of what was passed over still gets asked
+        yield best[1]
 
 
 def prefer_uncertain(stream: Iterable[Scored], bias: float = 1.0, patience: int = 10, max_wait: float = 0.5,

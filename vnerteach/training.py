@@ -241,12 +241,18 @@ def _check_trainable(result: MergeResult, counts: dict[str, int], what: str) -> 
 
 
 def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_dataset: str | None = None,
-                 eval_split: float = 0.2, labels: Sequence[str] | None = None) -> TrainingData:
-    """Load, merge and split the answers for training; raise a clear error for unusable data."""
+                 eval_split: float | None = None, labels: Sequence[str] | None = None) -> TrainingData:
+    """Load, merge and split the answers for training; raise a clear error for unusable data.
+
+    ``eval_split`` (default 0.2) and ``eval_dataset`` are alternatives: naming both is a UsageError.
+    """
     import spacy
 
     if not datasets:
         raise UsageError("Name at least one dataset to train on")
+    if eval_dataset and eval_split is not None:
+        raise UsageError("--eval-dataset and --eval-split are alternatives: use one of them")
+    eval_split = 0.2 if eval_split is None else eval_split
     if not 0 <= eval_split < 1:
         raise UsageError(f"--eval-split must be from 0 to below 1, not {eval_split}")
     try:
@@ -271,6 +277,9 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
         _check_trainable(eval_result, eval_counts, "Evaluation dataset")
         if labels:
             restrict_labels(eval_result.merged, set(labels))
+            if not eval_result.merged:
+                raise InputError(f"Evaluation dataset '{eval_dataset}': no answer about --label "
+                                 f"{', '.join(labels)} to evaluate on")
         held_out = {m.input_hash for m in eval_result.merged}
         train = [m for m in result.merged if m.input_hash not in held_out]
         overlap = len(result.merged) - len(train)
@@ -442,12 +451,35 @@ class EpochDone:
         return self.words / self.seconds if self.seconds else 0.0
 
 
+def update_skipping(nlp: Any, examples: list[Any], optimizer: Any, drop: float, losses: dict[str, float]) -> int:
+    """One update step on ``examples``; return how many had to be left out because the beam search failed on them.
+
+    thinc's beam search asserts when no analysis of an example is free of its incorrect spans
+    (binary answers can rule out every way to end an entity begun in an unknown region). It
+    asserts before any gradient is computed, so the step is redone one example at a time
+    (gradients summed, one optimizer step) without the ones that cannot be learnt.
+    """
+    try:
+        nlp.update(examples, drop=drop, sgd=optimizer, losses=losses)
+        return 0
+    except AssertionError:
+        skipped = 0
+        for eg in examples:
+            try:
+                nlp.update([eg], drop=drop, sgd=False, losses=losses)
+            except AssertionError:
+                skipped += 1
+        nlp.get_pipe("ner").finish_update(optimizer)
+        return skipped
+
+
 class Trainer:
     """Trains a blank pipeline epoch by epoch on merged inputs, keeps the best epoch's weights."""
 
     def __init__(self, nlp: Any, train: Sequence[Merged], dev: Sequence[Merged], settings: Settings = Settings()):
         self.nlp, self.train, self.dev, self.settings = nlp, list(train), list(dev), settings
         self.best: EpochDone | None = None
+        self.skipped = 0  # example updates the beam search could not make (see update_skipping)
         self._best_weights: bytes | None = None
 
     def epochs(self) -> Iterator[BatchDone | EpochDone]:
@@ -472,11 +504,11 @@ class Trainer:
             losses: dict[str, float] = {}
             done = 0
             for batch in minibatch_by_words(_lazy_examples(nlp, order), size=sizes, tolerance=0.2):
-                nlp.update(batch, drop=s.dropout, sgd=optimizer, losses=losses)
+                self.skipped += update_skipping(nlp, batch, optimizer, s.dropout, losses)
                 done += sum(len(eg) for eg in batch)
                 yield BatchDone(epoch, done, total_words)
             scores = evaluate(nlp, self.dev) if self.dev else None
-            is_best = self.best is None or scores is None or scores.overall.f > self.best.scores.overall.f  # type: ignore[union-attr]
+            is_best = self.best is None or scores is None or scores.overall.f >= self.best.scores.overall.f  # type: ignore[union-attr]
             result = EpochDone(epoch, losses.get("ner", 0.0), scores, done, time.perf_counter() - start, is_best)
             if is_best:
                 self.best = result
