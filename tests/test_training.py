@@ -308,3 +308,30 @@ def test_an_example_the_beam_search_cannot_learn_is_skipped_not_fatal():
     losses = {}
     assert update_skipping(nlp, answers_to_examples(nlp, [good, bad]), optimizer, 0.0, losses) == 1
     assert losses["ner"] > 0 and nlp.get_pipe("ner").model.to_bytes() != before  # ``good`` was learnt
+
+
+def test_a_long_example_the_oracle_cannot_supervise_is_skipped_not_fatal():
+    from thinc.api import fix_random_seed
+
+    from vnerteach.examples import Merged
+    from vnerteach.training import update_skipping
+
+    labels = ["ANSWER", "HEADER", "QUESTION"]
+    words = tuple(f"w{i % 50}" for i in range(194))  # a long page: spaCy's update cuts it with the oracle
+    rejects = [(17, 19, "HEADER"), (19, 20, "ANSWER"), (36, 37, "QUESTION"), (66, 67, "QUESTION"),
+               (74, 75, "ANSWER"), (75, 78, "HEADER"), (136, 137, "ANSWER"), (137, 139, "HEADER"),
+               (171, 174, "HEADER"), (171, 176, "HEADER"), (174, 175, "QUESTION"), (174, 176, "HEADER"),
+               (176, 179, "HEADER"), (176, 182, "HEADER"), (179, 182, "HEADER"), (190, 192, "HEADER")]
+    bad = Merged(1, words, (True,) * 194, None, [(10, 11, "ANSWER"), (192, 194, "HEADER")], rejects, False)
+    good = Merged(2, ("Name", ":", "Ann"), (True,) * 3, None, [(2, 3, "ANSWER")], [], False)
+
+    def fresh():
+        fix_random_seed(0)  # with this seed the untrained model's state has no zero-cost move (E024)
+        nlp = blank_pipeline("en", labels, False, Settings())
+        return nlp, nlp.initialize()
+
+    nlp, optimizer = fresh()
+    with pytest.raises(ValueError, match="E024"):
+        nlp.update(answers_to_examples(nlp, [bad]), sgd=optimizer, drop=0.0)
+    nlp, optimizer = fresh()
+    assert update_skipping(nlp, answers_to_examples(nlp, [bad, good]), optimizer, 0.0, {}) == 1

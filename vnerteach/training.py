@@ -452,25 +452,32 @@ class EpochDone:
 
 
 def update_skipping(nlp: Any, examples: list[Any], optimizer: Any, drop: float, losses: dict[str, float]) -> int:
-    """One update step on ``examples``; return how many had to be left out because the beam search failed on them.
+    """One update step on ``examples``; return how many had to be left out because spaCy's oracle failed on them.
 
-    thinc's beam search asserts when no analysis of an example is free of its incorrect spans
-    (binary answers can rule out every way to end an entity begun in an unknown region). It
-    asserts before any gradient is computed, so the step is redone one example at a time
-    (gradients summed, one optimizer step) without the ones that cannot be learnt.
+    When no analysis of an example is free of its incorrect spans (binary answers can rule out
+    every way to end an entity begun in an unknown region), thinc's beam search asserts, or the
+    oracle that cuts long documents raises E024. Both happen before any gradient is computed, so
+    the step is redone one example at a time (gradients summed, one optimizer step) without the
+    ones that cannot be learnt.
     """
     try:
         nlp.update(examples, drop=drop, sgd=optimizer, losses=losses)
         return 0
-    except AssertionError:
-        skipped = 0
-        for eg in examples:
-            try:
-                nlp.update([eg], drop=drop, sgd=False, losses=losses)
-            except AssertionError:
-                skipped += 1
-        nlp.get_pipe("ner").finish_update(optimizer)
-        return skipped
+    except (AssertionError, ValueError) as err:
+        if isinstance(err, ValueError) and "E024" not in str(err):
+            raise
+    skipped = 0
+    for eg in examples:
+        try:
+            nlp.update([eg], drop=drop, sgd=False, losses=losses)
+        except AssertionError:
+            skipped += 1
+        except ValueError as err:
+            if "E024" not in str(err):
+                raise
+            skipped += 1
+    nlp.get_pipe("ner").finish_update(optimizer)
+    return skipped
 
 
 class Trainer:
