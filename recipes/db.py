@@ -91,8 +91,8 @@ def db_out(
     format: Annotated[str, Opt("jsonl (every answer), spacy (DocBin), conll (IOB per token), boxes (entity boxes "
                                "of page tasks, JSONL)", "-f")] = "jsonl",
     partial: Annotated[bool, Opt("spacy/conll: include binary ner.teach inputs (unknown tokens missing / '-')")] = False,
-    label: Annotated[list[str] | None, Opt("spacy, conll, boxes, --draw: only these entity labels; with --redact, the labels to cover (required)",
-                                           "-l")] = None,
+    label: Annotated[list[str] | None, Opt("spacy, conll, boxes, --draw: only these entity labels; "
+                                           "with --redact, the labels to cover (required)", "-l")] = None,
     draw: Annotated[Path | None, Opt("Folder for page images with the entity boxes and labels drawn")] = None,
     redact: Annotated[Path | None, Opt("Folder for page images and PDFs with --label entities blacked out")] = None,
     lang: Annotated[str, Opt("Language for tokenizing tasks without tokens (spacy, conll)")] = "en",

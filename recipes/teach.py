@@ -29,9 +29,6 @@ def _matcher(patterns: Path | None, nlp: Any, labels: list[str]) -> Any:
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
     if model_out is None:
         return None
-    from vnerteach.training import check_output
-
-    check_output(model_out)  # fail before the session, not after it
 
     def save() -> None:
         model.to_disk(model_out)
@@ -41,6 +38,7 @@ def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
 
 
 def _check_model_out(model_out: Path | None) -> None:
+    """Fail before the session, not after it, when --model-out cannot be written."""
     if model_out is not None:
         from vnerteach.training import check_output
 

@@ -7,8 +7,8 @@ the entities of the text. Rejected complete tasks and ``ignore`` answers are not
 
 Merging one input's answers: accepted binary spans become entities and rejected ones incorrect
 spans, with every other token missing (unknown, neither entity nor O); for training, the spans an
-accepted entity rules out are incorrect spans too (:func:`implied_negatives`). A complete annotation sets
-every token (entity or O). Contradictions are counted and dropped: a span both accepted and
+accepted entity rules out are incorrect spans too (:func:`implied_negatives`). A complete
+annotation sets every token (entity or O). Contradictions are counted and dropped: a span both accepted and
 rejected, two accepted entities that overlap, two complete annotations that differ (the input is
 dropped), a binary answer that disagrees with the input's complete annotation (the binary answer
 is dropped, the complete annotation kept).

@@ -54,6 +54,7 @@ def load_pipeline(model: str) -> Any:
     import spacy
 
     from . import layout as _registers_architecture  # noqa: F401  (registers vnerteach.LayoutEmbed.v1)
+    from .training import has_beam
 
     try:
         nlp = spacy.load(model)
@@ -63,8 +64,7 @@ def load_pipeline(model: str) -> Any:
                          "or the folder written by ner.batch-train") from None
     if "ner" not in nlp.pipe_names:
         raise UsageError(f"MODEL '{model}': the pipeline has no 'ner' component")
-    ner = nlp.get_pipe("ner")
-    if not hasattr(ner, "scored_ents") or ner.cfg.get("beam_width", 1) < 2:
+    if not has_beam(nlp.get_pipe("ner")):
         raise UsageError(f"MODEL '{model}': its NER has no beam (beam_width 1), so it gives no probabilities; "
                          "train it with ner.batch-train (beam_ner) or start from blank:LANG")
     return nlp

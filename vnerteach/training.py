@@ -409,10 +409,15 @@ def evaluate(nlp: Any, merged: Iterable[Merged], batch_size: int = 128) -> Score
     return scores
 
 
+def has_beam(ner: Any) -> bool:
+    """Whether an NER component is a beam_ner with a beam, so it gives entity probabilities."""
+    return hasattr(ner, "scored_ents") and ner.cfg.get("beam_width", 1) >= 2
+
+
 def entity_scores(nlp: Any, docs: Sequence[Any]) -> list[dict[tuple[int, int, str], float]]:
     """Per doc, each candidate entity (start, end, label) with its probability from the beam (beam_ner only)."""
     ner = nlp.get_pipe("ner")
-    if not hasattr(ner, "scored_ents") or ner.cfg.get("beam_width", 1) < 2:
+    if not has_beam(ner):
         raise UsageError("the pipeline's NER component has no beam: entity probabilities need beam_ner")
     docs = list(docs)
     for name, proc in nlp.pipeline:
