@@ -60,7 +60,7 @@ def latency(rounds: int, think: float) -> None:
     tmp = Path(tempfile.mkdtemp())
     source = tmp / "conll.jsonl"
     source.write_text("".join(json.dumps({"text": " ".join(w)}) + "\n" for w, _ in sentences))
-    from recipes.teach import ner_teach
+    from vnerteach.recipes.teach import ner_teach
 
     components = ner_teach("bench", "blank:en", str(source), label=["LOC", "MISC", "ORG", "PER"])
     model = components["update"].__self__

@@ -32,12 +32,12 @@ def _when(timestamp: int | None) -> str:
 
 
 @recipe("stats")
-def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all datasets)")] = None) -> None:
+def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all datasets)")] = None, *, db: str) -> None:
     """Show datasets with their examples, answers, sessions and last activity.
 
     Example: vnerteach stats news_ner
     """
-    store = connect()
+    store = connect(db)
     rows = store.stats(dataset)
     table = Table(title=f"Datasets in {store.url}")
     table.add_column("Dataset")
@@ -59,6 +59,8 @@ def db_in(
     source: Annotated[str, Arg("JSONL or text file, a folder of them, or - for stdin")],
     answer: Annotated[str, Opt("Answer to give tasks that have none")] = "accept",
     rehash: Annotated[bool, Opt("Recompute the hashes; --no-rehash keeps hashes the file already has")] = True,
+    *,
+    db: str,
 ) -> None:
     """Import annotations into a dataset: validated, hashed, duplicates skipped, all or nothing.
 
@@ -77,7 +79,7 @@ def db_in(
             task.setdefault("answer", answer)
             yield set_hashes(task, overwrite=rehash)
 
-    store = connect()
+    store = connect(db)
     added = store.add_examples(prepared(), [dataset], skip_duplicates=True)
     good(f"Imported {added} examples into '{dataset}' from {source}"
          + (f" ({seen - added} already there, skipped)" if seen > added else ""))
@@ -96,6 +98,8 @@ def db_out(
     draw: Annotated[Path | None, Opt("Folder for page images with the entity boxes and labels drawn")] = None,
     redact: Annotated[Path | None, Opt("Folder for page images and PDFs with --label entities blacked out")] = None,
     lang: Annotated[str, Opt("Language for tokenizing tasks without tokens (spacy, conll)")] = "en",
+    *,
+    db: str,
 ) -> None:
     """Export a dataset: its answers as JSONL, or merged annotations as a spaCy DocBin, CoNLL or entity boxes.
 
@@ -113,10 +117,10 @@ def db_out(
         raise InputError(f"folder {output.parent} does not exist", output)
     if redact is not None and not label:
         raise UsageError("--redact needs --label: the entity labels to cover, e.g. --label PERSON")
-    store = connect()
+    store = connect(db)
     images_only = (draw or redact) is not None and output is None and format == "jsonl"
     if format == "jsonl" and not images_only:
-        _write_lines(connect().iter_raw(dataset, _check_answers(answer)), output, dataset, "examples")
+        _write_lines(store.iter_raw(dataset, _check_answers(answer)), output, dataset, "examples")
     if format != "jsonl" or draw or redact:
         merged = merged_dataset(store, dataset, None if redact else label, lang)
         if merged.conflicts:
@@ -167,12 +171,14 @@ def _write_lines(lines, output: Path | None, dataset: str, what: str) -> None:
 def drop(
     dataset: Annotated[str, Arg("Dataset to delete")],
     yes: Annotated[bool, Opt("Do not ask for confirmation", "-y")] = False,
+    *,
+    db: str,
 ) -> None:
     """Delete a dataset and its examples (examples other datasets share are kept).
 
     Example: vnerteach drop news_ner --yes
     """
-    store = connect()
+    store = connect(db)
     count = store.count(dataset)
     if not yes:
         try:

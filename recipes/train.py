@@ -105,6 +105,8 @@ def batch_train(
     label: Annotated[list[str] | None, Opt("Train only these labels, e.g. PERSON,ORG", "-l")] = None,
     layout: Annotated[bool, Opt("Use token boxes as features when the examples have them")] = True,
     beam_width: Annotated[int, Opt("Beam width of the NER component (ner.teach's scores come from the beam)")] = 16,
+    *,
+    db: str,
 ) -> None:
     """Train an NER pipeline from a blank base on every answer in the datasets; save the best epoch.
 
@@ -118,7 +120,7 @@ def batch_train(
 
     check_output(output)
     _check_settings(n_iter, batch_size, dropout, beam_width)
-    data = prepare_data(connect(), _names(datasets), lang=lang, eval_dataset=eval_dataset,
+    data = prepare_data(connect(db), _names(datasets), lang=lang, eval_dataset=eval_dataset,
                         eval_split=eval_split, labels=label)
     _report_data(data)
     use_layout = layout and data.has_boxes
@@ -141,6 +143,8 @@ def evaluate(
     dataset: Annotated[str, Arg("Dataset to evaluate on")],
     output: Annotated[Path | None, Opt("Write the scores to this JSON file", "-o")] = None,
     label: Annotated[list[str] | None, Opt("Score only these labels", "-l")] = None,
+    *,
+    db: str,
 ) -> None:
     """Score a trained pipeline's entities on a dataset: per-label and overall precision, recall, F1.
 
@@ -163,7 +167,7 @@ def evaluate(
         raise InputError(f"cannot load the model: {str(err).splitlines()[0]}", model) from None
     if "ner" not in nlp.pipe_names:
         raise InputError("the pipeline has no 'ner' component", model)
-    result, counts = load_answers(connect(), [dataset], nlp)
+    result, counts = load_answers(connect(db), [dataset], nlp)
     if label:
         restrict_labels(result.merged, set(label))
     if not result.merged:
@@ -195,6 +199,8 @@ def train_curve(
     seed: Annotated[int, Opt("Random seed")] = 0,
     label: Annotated[list[str] | None, Opt("Train only these labels", "-l")] = None,
     layout: Annotated[bool, Opt("Use token boxes as features when the examples have them")] = True,
+    *,
+    db: str,
 ) -> None:
     """Train on 25%, 50%, 75% and 100% of the training data to see whether more annotations would help.
 
@@ -205,7 +211,7 @@ def train_curve(
     from vnerteach.training import Settings, blank_pipeline, curve_reading, curve_subset, prepare_data
 
     _check_settings(n_iter, batch_size, dropout)
-    data = prepare_data(connect(), _names(datasets), lang=lang, eval_dataset=eval_dataset,
+    data = prepare_data(connect(db), _names(datasets), lang=lang, eval_dataset=eval_dataset,
                         eval_split=eval_split, labels=label)
     if not data.dev:
         raise UsageError("A training curve needs an evaluation set: use --eval-split or --eval-dataset")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vnerteach import registry
-from vnerteach.cli import build_app
+from vnerteach.cli import build_app, load_builtin
+from vnerteach.store import connect
 
 ROOT = Path(__file__).parent.parent
 
@@ -24,9 +24,16 @@ def db_path(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def store(db_path):
+    """The store of the test's database, closed after the test."""
+    with connect(str(db_path)) as s:
+        yield s
+
+
+@pytest.fixture
 def cli(db_path):
     """Run the CLI in-process: ``cli("stats")`` returns click's Result (stdout and stderr apart)."""
-    registry.load_builtin()
+    load_builtin()
     app = build_app()
 
     def run(*args: str, input: str | None = None):

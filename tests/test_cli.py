@@ -144,6 +144,36 @@ def test_db_in_out_stats_drop(cli, tmp_path):
     assert "No datasets yet" in cli("stats").stderr
 
 
+def test_db_option_applies_to_its_own_command_only(cli, tmp_path, db_path):
+    other = tmp_path / "other.db"
+    assert cli("db-in", "ds2", write_jsonl(tmp_path / "t.jsonl", [{"text": "a"}]), "--db", other).exit_code == 0
+    assert "ds2" in cli("stats", "--db", other).stdout
+    default = cli("stats")
+    assert default.exit_code == 0 and "ds2" not in default.stdout
+    assert str(db_path) in default.stderr + default.stdout
+    assert "VNERTEACH_DB" not in os.environ or os.environ["VNERTEACH_DB"] == str(db_path)
+
+
+def test_a_recipe_that_declares_db_gets_the_database(tmp_path, db_path):
+    recipe_file = tmp_path / "count.py"
+    recipe_file.write_text('''
+from vnerteach import recipe
+from vnerteach.store import connect
+
+@recipe("count")
+def count(*, db: str):
+    """Print the database and its datasets.
+
+    Example: vnerteach count -F count.py
+    """
+    print(db, connect(db).datasets())
+''')
+    assert run_module("db-in", "x", "-", "--db", tmp_path / "o.db", input='{"text": "hello"}\n').returncode == 0
+    result = run_module("count", "--db", tmp_path / "o.db", "-F", recipe_file)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{tmp_path / 'o.db'} ['x']"
+
+
 def test_db_in_from_stdin_text_and_with_answer(cli, tmp_path):
     result = cli("db-in", "lines", "-", "--answer", "reject", input='{"text": "a"}\n{"text": "b"}\n')
     assert result.exit_code == 0

@@ -11,14 +11,7 @@ import pytest
 
 from vnerteach.controller import AnswerError, Controller, session_name
 from vnerteach.errors import DatasetNotFound, UsageError
-from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
-
-
-@pytest.fixture
-def store(db_path):
-    with connect() as s:
-        yield s
 
 
 def texts(n, prefix="text"):

@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from vnerteach.errors import UsageError
-from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
 
 
 def answer(text, kind="accept", **extra):
     return set_hashes({"text": text, "answer": kind, **extra})
-
-
-@pytest.fixture
-def store(db_path):
-    with connect() as s:
-        yield s
 
 
 def test_new_answers_go_to_dataset_and_session(store):

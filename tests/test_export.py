@@ -16,7 +16,7 @@ from train_fixtures import binary_tasks, manual_tasks
 
 def test_spacy_and_conll_exports_read_back(cli, tmp_path, db_path):
     manual, binary = manual_tasks(12), binary_tasks(5, seed=2)
-    connect().add_examples(manual + binary, ["news"])
+    connect(str(db_path)).add_examples(manual + binary, ["news"])
     out = tmp_path / "news.spacy"
     result = cli("db-out", "news", out, "--format", "spacy")
     assert result.exit_code == 0, result.stderr
@@ -91,7 +91,7 @@ def test_boxes_draw_and_redact_pages(cli, tmp_path, db_path):
     pdf = tmp_path / "letter.pdf"
     make_pdf(pdf)
     tasks = page_tasks(pdf)
-    connect().add_examples(tasks, ["letters"])
+    connect(str(db_path)).add_examples(tasks, ["letters"])
     boxes_file, redacted, drawn = tmp_path / "boxes.jsonl", tmp_path / "redacted", tmp_path / "drawn"
     result = cli("db-out", "letters", boxes_file, "--format", "boxes", "--redact", redacted, "--label", "PERSON",
                  "--draw", drawn)
@@ -142,7 +142,7 @@ def test_redact_with_jsonl_to_a_file_and_documents_of_the_same_name(cli, tmp_pat
         (tmp_path / folder).mkdir()
         make_pdf(tmp_path / folder / "letter.pdf")
         tasks += page_tasks(tmp_path / folder / "letter.pdf")
-    connect().add_examples(tasks, ["letters"])
+    connect(str(db_path)).add_examples(tasks, ["letters"])
     out, redacted = tmp_path / "all.jsonl", tmp_path / "redacted"
     result = cli("db-out", "letters", out, "--redact", redacted, "--label", "PERSON")
     assert result.exit_code == 0, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -16,8 +17,19 @@ from conftest import ROOT, wsgi_get
 def test_every_python_package_is_listed_in_pyproject():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("vnerteach/**/__init__.py")}
-    found |= {".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("recipes/**/__init__.py")}
+    found |= {".".join(("vnerteach", *p.parent.relative_to(ROOT).parts)) for p in ROOT.glob("recipes/**/__init__.py")}
     assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
+    assert "recipes" not in listed  # a bare top-level name any other package may claim
+
+
+def test_builtin_recipes_load_once_under_the_package_name():
+    code = ("import sys; from vnerteach.cli import load_builtin; load_builtin(); "
+            "print(sorted(m for m in sys.modules if m == 'recipes' or m.startswith(('recipes.', 'vnerteach.recipes')))); "
+            "import vnerteach.registry as r; print(sorted(r.recipes()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert eval(out[0]) == ["vnerteach.recipes", "vnerteach.recipes.db", "vnerteach.recipes.manual",
+                            "vnerteach.recipes.ocr", "vnerteach.recipes.teach", "vnerteach.recipes.train"]
+    assert "ner.teach" in eval(out[1])
 
 
 def test_static_app_is_served_and_paths_cannot_escape():
@@ -43,7 +55,15 @@ print(out[0], len(body), s.static_dir())
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT],
+    # Built from a copy of the files git would commit: a stale build/ folder cannot leak into the wheel.
+    source = tmp_path / "source"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", source],
                    check=True, capture_output=True)
     [wheel] = (tmp_path / "dist").glob("vnerteach-*.whl")
     venv = tmp_path / "venv"
@@ -53,6 +73,8 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
     help_text = subprocess.run([venv / "bin" / "vnerteach", "--help"], **run)
     assert help_text.returncode == 0, help_text.stderr
     assert "db-in" in help_text.stdout and "stats" in help_text.stdout
+    site = next((venv / "lib").glob("python*/site-packages"))
+    assert (site / "vnerteach" / "recipes" / "teach.py").is_file() and not (site / "recipes").exists()
     assert subprocess.run([venv / "bin" / "python", "-m", "vnerteach", "stats"], **run).returncode == 0
     served = subprocess.run([venv / "bin" / "python", "-c", SERVE_FROM_INSTALLED], **run)
     assert served.stdout.startswith("200 OK"), served.stderr

@@ -11,15 +11,8 @@ from vnerteach import server
 from vnerteach.controller import Controller
 from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.server import bind, folder_images, is_loopback, make_app, serve
-from vnerteach.store import connect
 
 from web_fixtures import page_task, wsgi
-
-
-@pytest.fixture
-def store(db_path):
-    with connect() as s:
-        yield s
 
 
 def controller(store, tasks, view_id="ner_manual", **extra):
@@ -174,7 +167,7 @@ def test_loopback_detection():
 
 def test_other_hosts_need_a_token(store):
     with pytest.raises(UsageError, match="--access-token"):
-        serve({"dataset": "news", "stream": iter([]), "view_id": "ner_manual"}, host="0.0.0.0", store=store)
+        serve({"dataset": "news", "stream": iter([]), "view_id": "ner_manual"}, store, host="0.0.0.0")
 
 
 def test_busy_port_takes_the_next_one_or_fails_when_explicit(monkeypatch):

@@ -9,18 +9,13 @@ import peewee
 import pytest
 
 from vnerteach.errors import DatasetNotFound, StoreError, UsageError
-from vnerteach.store import Store, connect, open_database, resolve_url
+from vnerteach.paths import default_db
+from vnerteach.store import Store, open_database
 from vnerteach.tasks import set_hashes
 
 
 def examples(n, answer="accept", prefix="text"):
     return [set_hashes({"text": f"{prefix} {i}", "answer": answer}) for i in range(n)]
-
-
-@pytest.fixture
-def store(db_path):
-    with connect() as s:
-        yield s
 
 
 def test_add_and_iterate_in_order(store):
@@ -118,21 +113,47 @@ def test_committed_examples_are_visible_to_another_connection(store, db_path):
     assert other.execute("SELECT COUNT(*) FROM example").fetchone() == (2,)
 
 
-def test_url_resolution(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("VNERTEACH_DB", raising=False)
-    assert resolve_url() == str(tmp_path / "home" / "vnerteach.db")
-    monkeypatch.setenv("VNERTEACH_DB", "/x/env.db")
-    assert resolve_url() == "/x/env.db"
-    assert resolve_url("/x/flag.db") == "/x/flag.db"
-
-
-def test_default_database_creates_the_home_folder(tmp_path, monkeypatch):
+def test_default_database_is_the_environment_or_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "new-home"))
     monkeypatch.delenv("VNERTEACH_DB", raising=False)
-    with connect() as s:
-        s.create_dataset("x")
-    assert (tmp_path / "new-home" / "vnerteach.db").is_file()
+    assert default_db() == str(tmp_path / "new-home" / "vnerteach.db")
+    assert (tmp_path / "new-home").is_dir()
+    monkeypatch.setenv("VNERTEACH_DB", "/x/env.db")
+    assert default_db() == "/x/env.db"
+
+
+def test_two_stores_in_one_process_each_use_their_own_file(tmp_path):
+    a = Store(str(tmp_path / "a.db"))
+    a.create_dataset("x")
+    b = Store(str(tmp_path / "b.db"))
+    assert a.datasets() == ["x"] and b.datasets() == []
+    assert a.add_examples(examples(3), ["x"]) == 3
+    assert b.add_examples(examples(2, prefix="b"), ["y"]) == 2
+    assert (a.count("x"), a.datasets(), b.datasets()) == (3, ["x"], ["y"])
+    a.close(), b.close()
+
+
+def test_two_stores_written_from_two_threads_side_by_side(tmp_path):
+    import threading
+
+    stores = [Store(str(tmp_path / f"{name}.db")) for name in ("a", "b")]
+    errors: list[BaseException] = []
+
+    def write(store, name):
+        try:
+            for i in range(20):
+                store.add_examples(examples(5, prefix=f"{name}{i}"), [name])
+                assert store.datasets() == [name]
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(s, n)) for s, n in zip(stores, ("a", "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [(s.datasets(), s.count(n)) for s, n in zip(stores, ("a", "b"))] == [(["a"], 100), (["b"], 100)]
 
 
 def test_sqlite_url_form(tmp_path):

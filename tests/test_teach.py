@@ -16,17 +16,10 @@ from vnerteach.controller import Controller
 from vnerteach.model import TeachModel
 from vnerteach.sorters import uncertainty
 from vnerteach.server import make_app
-from vnerteach.store import connect
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens
 from web_fixtures import wsgi
 
-from recipes.teach import ner_correct, ner_teach
-
-
-@pytest.fixture
-def store(db_path):
-    with connect() as s:
-        yield s
+from vnerteach.recipes.teach import ner_correct, ner_teach
 
 
 def source(tmp_path, n=600, seed=1):

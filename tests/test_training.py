@@ -173,7 +173,7 @@ def test_evaluate_scores_binary_answers_on_accepts_and_rejects(nlp0):
 
 
 def test_batch_train_command_saves_a_model_that_spacy_loads(cli, tmp_path, db_path):
-    connect().add_examples(manual_tasks(200) + binary_tasks(40, seed=3), ["news"])
+    connect(str(db_path)).add_examples(manual_tasks(200) + binary_tasks(40, seed=3), ["news"])
     out = tmp_path / "model"
     result = cli("ner.batch-train", "news", "--output", out, "--n-iter", 3, "--eval-split", 0.25)
     assert result.exit_code == 0, result.stderr
@@ -192,7 +192,7 @@ def test_batch_train_command_saves_a_model_that_spacy_loads(cli, tmp_path, db_pa
     assert "['ner'] 16" in loaded.stdout and "('Rome', 'CITY')" in loaded.stdout
 
     scores_file = tmp_path / "scores.json"
-    connect().add_examples(binary_tasks(30, seed=11), ["teach_eval"])
+    connect(str(db_path)).add_examples(binary_tasks(30, seed=11), ["teach_eval"])
     result = cli("ner.evaluate", out, "teach_eval", "--output", scores_file)
     assert result.exit_code == 0, result.stderr
     assert "binary answers scored on their accepts and rejects" in " ".join(result.stderr.split())
@@ -201,7 +201,7 @@ def test_batch_train_command_saves_a_model_that_spacy_loads(cli, tmp_path, db_pa
 
 
 def test_training_commands_reject_bad_input_clearly(cli, tmp_path, db_path):
-    store = connect()
+    store = connect(str(db_path))
     store.create_dataset("empty")
     store.add_examples(binary_tasks(20, seed=1), ["teach"])
     rejects = [dict(t, answer="reject", _task_hash=t["_task_hash"] + 1) for t in binary_tasks(10, seed=2)]
@@ -237,8 +237,8 @@ def test_training_commands_reject_bad_input_clearly(cli, tmp_path, db_path):
 
 def test_eval_inputs_shared_with_training_are_warned_and_excluded(cli, tmp_path, db_path):
     tasks = manual_tasks(80)
-    connect().add_examples(tasks, ["train"])
-    connect().add_examples(tasks[:20] + manual_tasks(20, seed=5), ["dev"])
+    connect(str(db_path)).add_examples(tasks, ["train"])
+    connect(str(db_path)).add_examples(tasks[:20] + manual_tasks(20, seed=5), ["dev"])
     out = tmp_path / "m"
     result = cli("ner.batch-train", "train", "-o", out, "--eval-dataset", "dev", "-n", 1)
     assert result.exit_code == 0, result.stderr
@@ -249,7 +249,7 @@ def test_eval_inputs_shared_with_training_are_warned_and_excluded(cli, tmp_path,
 
 
 def test_train_curve_prints_each_share_and_a_reading(cli, db_path):
-    connect().add_examples(manual_tasks(80), ["news"])
+    connect(str(db_path)).add_examples(manual_tasks(80), ["news"])
     result = cli("ner.train-curve", "news", "--n-iter", 1)
     assert result.exit_code == 0, result.stderr
     for share in ("25%", "50%", "75%", "100%"):
@@ -270,8 +270,8 @@ def test_evaluate_complete_answers_and_contradictions_are_reported(cli, tmp_path
     contradiction = [set_hashes({"text": "Lena Ortiz met Bruno Costa .", "answer": answer, "_view_id": "ner",
                                  "spans": [{"start": 0, "end": 10, "label": "PERSON"}]}) for answer in ("accept", "reject")]
     contradiction[1]["_task_hash"] += 1  # stored as two answers, as two sessions would
-    connect().add_examples(tasks + contradiction, ["news"])
-    connect().add_examples(manual_tasks(40, seed=8), ["gold"])
+    connect(str(db_path)).add_examples(tasks + contradiction, ["news"])
+    connect(str(db_path)).add_examples(manual_tasks(40, seed=8), ["gold"])
     out = tmp_path / "model"
     result = cli("ner.batch-train", "news", "-o", out, "-n", 3, "--eval-dataset", "gold")
     assert result.exit_code == 0, result.stderr

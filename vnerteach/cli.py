@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import os
 import sys
@@ -18,9 +19,11 @@ from .controller import Components
 from .errors import RecipeError, VnerteachError
 from .output import fail, good, stderr, warn
 from .registry import Arg, Opt
-from .store import DB_ENV
+from .paths import DB_ENV, default_db, home
 
 TOKEN_ENV = "VNERTEACH_ACCESS_TOKEN"
+DB_PARAM = "db"  # a recipe that declares it gets the --db database (path or URL), default applied
+BUILTIN_RECIPES = "vnerteach.recipes"
 
 class RecipeGroup(TyperGroup):
     """A command group whose unknown-command error suggests the closest recipe names."""
@@ -80,7 +83,10 @@ def make_command(func: Callable) -> Callable:
     hints = get_type_hints(func, include_extras=True)
     signature = inspect.signature(func)
     params, groups = [], {}
+    wants_db = DB_PARAM in signature.parameters
     for p in signature.parameters.values():
+        if p.name == DB_PARAM:
+            continue
         expanded = _expand_options(p, hints.get(p.name, str))
         if expanded is None:
             params.append(_typer_param(p, hints.get(p.name, str)))
@@ -90,23 +96,24 @@ def make_command(func: Callable) -> Callable:
     lists = [p.name for p in params if _is_list(hints.get(p.name))]
     db_option = inspect.Parameter(
         "db", inspect.Parameter.KEYWORD_ONLY, default=None,
-        annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or ~/.vnerteach/vnerteach.db)")])
+        annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or "
+                                                                   f"{home() / 'vnerteach.db'})")])
     serves = hints.get("return") is Components
     server_options = _server_options() if serves else []
 
     def command(**kwargs: Any) -> None:
-        db = kwargs.pop("db")
-        if db:
-            os.environ[DB_ENV] = db
+        db = kwargs.pop(DB_PARAM)
         server = {p.name: kwargs.pop(p.name) for p in server_options}
         try:
             for name in lists:
                 kwargs[name] = _split_commas(kwargs[name])
             for name, (cls, fields) in groups.items():
                 kwargs[name] = cls(**{f: kwargs.pop(f) for f in fields})
+            if wants_db:
+                db = kwargs[DB_PARAM] = db or default_db()
             components = func(**kwargs)
             if isinstance(components, dict) and "stream" in components:  # annotated or not: serve it
-                _serve(components, **{"host": None, "port": None, "access_token": None, **server})
+                _serve(components, db or default_db(), **{"host": None, "port": None, "access_token": None, **server})
         except VnerteachError as err:
             fail(str(err))
             raise typer.Exit(err.exit_code) from None
@@ -134,7 +141,7 @@ def _server_options() -> list[inspect.Parameter]:
     ]
 
 
-def _serve(components: Components, host: str | None, port: int | None, access_token: str | None) -> None:
+def _serve(components: Components, db: str, host: str | None, port: int | None, access_token: str | None) -> None:
     """Run the annotation server for a recipe's components and report what was saved."""
     from .server import DEFAULT_HOST, serve
 
@@ -143,8 +150,8 @@ def _serve(components: Components, host: str | None, port: int | None, access_to
             warn(note)
         good(f"Annotating '{components.get('dataset')}' at {url}  (Ctrl+C to stop)")
 
-    summary = serve(components, host or DEFAULT_HOST, port, access_token or os.environ.get(TOKEN_ENV) or None,
-                    on_ready=ready)
+    summary = serve(components, db, host or DEFAULT_HOST, port,
+                    access_token or os.environ.get(TOKEN_ENV) or None, on_ready=ready)
     for problem in summary.update_errors[:3]:
         warn(f"Model update failed: {problem}")
     if summary.error:
@@ -184,11 +191,16 @@ def _take_recipe_files(argv: list[str]) -> tuple[list[str], list[str]]:
     return files, rest
 
 
+def load_builtin() -> None:
+    """Import the built-in recipes (each module registers its own)."""
+    importlib.import_module(BUILTIN_RECIPES)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``vnerteach`` command."""
     files, args = _take_recipe_files(list(sys.argv[1:] if argv is None else argv))
     try:
-        registry.load_builtin()
+        load_builtin()
         for warning in registry.load_entry_points():
             warn(warning)
         for path in files:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import importlib.util
 import sys
 from dataclasses import dataclass
@@ -56,11 +55,6 @@ def get_recipe(name: str) -> Callable:
 def recipes() -> dict[str, Callable]:
     """All registered recipes by name, sorted."""
     return dict(sorted(_recipes.items()))
-
-
-def load_builtin() -> None:
-    """Import the built-in recipes (each module registers its own)."""
-    importlib.import_module("recipes")
 
 
 def load_file(path: str | Path) -> None:

@@ -20,7 +20,7 @@ from bottle import Bottle, HTTPResponse, request, static_file
 
 from .controller import AnswerError, Components, Controller
 from .errors import UsageError, VnerteachError
-from .store import Store
+from .store import Store, connect
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -259,22 +259,19 @@ def url_for(host: str, port: int, access_token: str | None = None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={access_token}" if access_token else "")
 
 
-def serve(components: Components, host: str = DEFAULT_HOST, port: int | None = None,
-          access_token: str | None = None, *, store: Store | None = None, images: ImageLookup | None = None,
+def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, port: int | None = None,
+          access_token: str | None = None, *, images: ImageLookup | None = None,
           on_ready: Callable[[str, list[str]], None] | None = None,
           ready: threading.Event | None = None) -> ServeSummary:
     """Serve a recipe's components until Ctrl+C or SIGTERM; every answer is stored before it is acknowledged.
 
-    ``on_ready(url, notes)`` is called once the server listens. Another host than loopback
-    requires an access token.
+    ``db`` is an open store or a database path or URL. ``on_ready(url, notes)`` is called once
+    the server listens. Another host than loopback requires an access token.
     """
     if not is_loopback(host) and not access_token:
         raise UsageError(f"--host {host} lets other machines connect: set --access-token too "
                          "(every API call must then carry it)")
-    if store is None:
-        from .store import connect
-
-        store = connect()
+    store = db if isinstance(db, Store) else connect(db)
     controller = Controller(store, components)
     allowed = None if not is_loopback(host) else {"localhost", "127.0.0.1", "::1", host.strip("[]")}
     app = make_app(controller, images=images, access_token=access_token, allowed_hosts=allowed)

@@ -12,55 +12,52 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import peewee
-from peewee import (BigIntegerField, BooleanField, CharField, DatabaseProxy, ForeignKeyField,
-                    IntegerField, Model, TextField, fn)
+from peewee import (BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, Model,
+                    TextField, fn)
 
 from .errors import DatasetNotFound, StoreError, UsageError
-from .paths import home
 from .tasks import INPUT_HASH, TASK_HASH
 
-DB_ENV = "VNERTEACH_DB"
 BUSY_TIMEOUT_S = 10
 CHUNK = 1000
 
-database = DatabaseProxy()
+def _models(db: peewee.Database) -> tuple[type[Model], type[Model], type[Model]]:
+    """The model classes bound to one database: each Store has its own, so two stores never share a binding."""
 
+    class Dataset(Model):
+        """A named collection of examples; session datasets record one annotation run each."""
 
-class BaseModel(Model):
-    class Meta:
-        database = database
+        name = CharField(unique=True)
+        created = IntegerField()
+        meta = TextField(default="{}")
+        session = BooleanField(default=False)
 
+        class Meta:
+            database = db
 
-class Dataset(BaseModel):
-    """A named collection of examples; session datasets record one annotation run each."""
+    class Example(Model):
+        """One decision: the task as answered, as JSON text, with its hashes."""
 
-    name = CharField(unique=True)
-    created = IntegerField()
-    meta = TextField(default="{}")
-    session = BooleanField(default=False)
+        input_hash = BigIntegerField(index=True)
+        task_hash = BigIntegerField(index=True)
+        answer = CharField(null=True)
+        content = TextField()
+        created = IntegerField()
 
+        class Meta:
+            database = db
 
-class Example(BaseModel):
-    """One decision: the task as answered, as JSON text, with its hashes."""
+    class Link(Model):
+        """Which datasets an example belongs to (its dataset and its session)."""
 
-    input_hash = BigIntegerField(index=True)
-    task_hash = BigIntegerField(index=True)
-    answer = CharField(null=True)
-    content = TextField()
-    created = IntegerField()
+        example = ForeignKeyField(Example, backref="links", on_delete="CASCADE")
+        dataset = ForeignKeyField(Dataset, backref="links", on_delete="CASCADE")
 
+        class Meta:
+            database = db
+            indexes = ((("dataset", "example"), True),)
 
-class Link(BaseModel):
-    """Which datasets an example belongs to (its dataset and its session)."""
-
-    example = ForeignKeyField(Example, backref="links", on_delete="CASCADE")
-    dataset = ForeignKeyField(Dataset, backref="links", on_delete="CASCADE")
-
-    class Meta:
-        indexes = ((("dataset", "example"), True),)
-
-
-MODELS = (Dataset, Example, Link)
+    return Dataset, Example, Link
 
 
 @dataclass(frozen=True)
@@ -91,11 +88,6 @@ def to_json(example: dict) -> str:
     return json.dumps(example, ensure_ascii=False, separators=(",", ":"))
 
 
-def resolve_url(url: str | None = None) -> str:
-    """The database URL: the explicit one, else ``VNERTEACH_DB``, else SQLite in the home folder."""
-    return url or os.environ.get(DB_ENV) or str(home() / "vnerteach.db")
-
-
 def open_database(url: str) -> peewee.Database:
     """A peewee database for a SQLite path or URL, or a ``postgresql://`` URL (not yet connected)."""
     if url.startswith(("postgres://", "postgresql://")):
@@ -104,7 +96,7 @@ def open_database(url: str) -> peewee.Database:
         return peewee.PostgresqlDatabase(**parse(url))
     if "://" in url and not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0]
-        raise UsageError(f"Unsupported database URL scheme '{scheme}://' in --db/{DB_ENV}: "
+        raise UsageError(f"Unsupported database URL scheme '{scheme}://' in --db: "
                          "use a SQLite path, sqlite:///PATH or postgresql://...")
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if path != ":memory:":
@@ -123,17 +115,14 @@ def _check_sqlite_path(path: Path) -> None:
         raise StoreError(f"Cannot open database {path}: it is a folder, not a file")
     parent = path.parent
     if not parent.exists():
-        if parent == home():
-            parent.mkdir(parents=True, exist_ok=True)
-        else:
-            raise StoreError(f"Cannot open database {path}: folder {parent} does not exist")
+        raise StoreError(f"Cannot open database {path}: folder {parent} does not exist")
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
         raise StoreError(f"Cannot open database {path}: no permission to read and write it")
 
 
-def connect(url: str | None = None) -> "Store":
-    """Open the store at ``url`` (resolved with :func:`resolve_url`), creating tables if needed."""
-    return Store(resolve_url(url))
+def connect(url: str) -> "Store":
+    """Open the store at a SQLite path or database URL, creating tables if needed."""
+    return Store(url)
 
 
 class Store:
@@ -142,10 +131,10 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         self.db = open_database(url)
-        database.initialize(self.db)
+        self.Dataset, self.Example, self.Link = _models(self.db)
         try:
             self.db.connect(reuse_if_open=True)
-            self.db.create_tables(MODELS, safe=True)
+            self.db.create_tables([self.Dataset, self.Example, self.Link], safe=True)
         except (peewee.DatabaseError, peewee.ImproperlyConfigured, sqlite3.Error) as err:
             raise StoreError(f"Cannot open database {url}: {err}") from None
 
@@ -164,24 +153,24 @@ class Store:
 
     def datasets(self, session: bool = False) -> list[str]:
         """Names of the datasets (or of the session datasets), oldest first."""
-        query = Dataset.select(Dataset.name).where(Dataset.session == session).order_by(Dataset.id)
+        query = self.Dataset.select(self.Dataset.name).where(self.Dataset.session == session).order_by(self.Dataset.id)
         return [name for (name,) in query.tuples()]
 
     def __contains__(self, name: str) -> bool:
-        return Dataset.select().where(Dataset.name == name).exists()
+        return self.Dataset.select().where(self.Dataset.name == name).exists()
 
-    def get_dataset(self, name: str) -> Dataset:
+    def get_dataset(self, name: str) -> Model:
         """The dataset called ``name``; DatasetNotFound lists the existing ones."""
-        dataset = Dataset.get_or_none(Dataset.name == name)
+        dataset = self.Dataset.get_or_none(self.Dataset.name == name)
         if dataset is None:
             raise DatasetNotFound(name, self.datasets())
         return dataset
 
-    def create_dataset(self, name: str, meta: dict | None = None, session: bool = False) -> Dataset:
+    def create_dataset(self, name: str, meta: dict | None = None, session: bool = False) -> Model:
         """Get or create a dataset."""
-        dataset = Dataset.get_or_none(Dataset.name == name)
+        dataset = self.Dataset.get_or_none(self.Dataset.name == name)
         if dataset is None:
-            dataset = Dataset.create(name=name, created=int(time.time()),
+            dataset = self.Dataset.create(name=name, created=int(time.time()),
                                      meta=json.dumps(meta or {}), session=session)
         return dataset
 
@@ -189,12 +178,12 @@ class Store:
         """Delete a dataset; examples no longer in any dataset go too, and so do emptied sessions."""
         dataset = self.get_dataset(name)
         with self.db.atomic():
-            count = Link.delete().where(Link.dataset == dataset).execute()
+            count = self.Link.delete().where(self.Link.dataset == dataset).execute()
             dataset.delete_instance()
-            kept = (Link.select(Link.example).join(Dataset).where(Dataset.session == False))  # noqa: E712
-            Example.delete().where(Example.id.not_in(kept)).execute()
-            Link.delete().where(Link.example.not_in(Example.select(Example.id))).execute()
-            Dataset.delete().where(Dataset.session & Dataset.id.not_in(Link.select(Link.dataset))).execute()
+            kept = (self.Link.select(self.Link.example).join(self.Dataset).where(self.Dataset.session == False))  # noqa: E712
+            self.Example.delete().where(self.Example.id.not_in(kept)).execute()
+            self.Link.delete().where(self.Link.example.not_in(self.Example.select(self.Example.id))).execute()
+            self.Dataset.delete().where(self.Dataset.session & self.Dataset.id.not_in(self.Link.select(self.Link.dataset))).execute()
         return count
 
     # examples
@@ -262,9 +251,9 @@ class Store:
                 elif stored[1] == content or _same_decision(stored[1], eg):
                     unchanged += 1
                 else:
-                    (Example.update(input_hash=eg[INPUT_HASH], answer=eg.get("answer"), content=content, created=now)
-                     .where(Example.id == stored[0]).execute())
-                    Link.insert(example=stored[0], dataset=target).on_conflict_ignore().execute()
+                    (self.Example.update(input_hash=eg[INPUT_HASH], answer=eg.get("answer"), content=content, created=now)
+                     .where(self.Example.id == stored[0]).execute())
+                    self.Link.insert(example=stored[0], dataset=target).on_conflict_ignore().execute()
                     replaced += 1
             if new_rows:
                 self._insert(list(new_rows.values()), [target, sess])
@@ -292,25 +281,25 @@ class Store:
             cursor.executemany("INSERT INTO link (example_id, dataset_id) VALUES (?, ?)",
                                [(e, d) for e in example_ids for d in dataset_ids])
         else:
-            fields = [Example.input_hash, Example.task_hash, Example.answer, Example.content, Example.created]
-            example_ids = [r[0] for r in Example.insert_many(rows, fields=fields)
-                           .returning(Example.id).tuples().execute()]
-            Link.insert_many([(e, d) for e in example_ids for d in dataset_ids],
-                             fields=[Link.example, Link.dataset]).execute()
+            fields = [self.Example.input_hash, self.Example.task_hash, self.Example.answer, self.Example.content, self.Example.created]
+            example_ids = [r[0] for r in self.Example.insert_many(rows, fields=fields)
+                           .returning(self.Example.id).tuples().execute()]
+            self.Link.insert_many([(e, d) for e in example_ids for d in dataset_ids],
+                             fields=[self.Link.example, self.Link.dataset]).execute()
 
     def _decisions(self, dataset_id: int) -> set[tuple[int, str | None]]:
-        query = (Example.select(Example.task_hash, Example.answer)
-                 .join(Link).where(Link.dataset == dataset_id))
+        query = (self.Example.select(self.Example.task_hash, self.Example.answer)
+                 .join(self.Link).where(self.Link.dataset == dataset_id))
         return set(query.tuples().iterator())
 
     def hashes(self, datasets: Iterable[str], kind: str = "task") -> set[int]:
         """The task (or input) hashes of all examples in the datasets: what not to ask again."""
-        column = {"task": Example.task_hash, "input": Example.input_hash}[kind]
+        column = {"task": self.Example.task_hash, "input": self.Example.input_hash}[kind]
         names = list(datasets)
         if not names:
             return set()
         ids = [self.get_dataset(name).id for name in names]
-        query = Example.select(column).join(Link).where(Link.dataset.in_(ids))
+        query = self.Example.select(column).join(self.Link).where(self.Link.dataset.in_(ids))
         return {h for (h,) in query.tuples().iterator()}
 
     def iter_examples(self, dataset: str, answers: Sequence[str] | None = None) -> Iterator[dict]:
@@ -319,32 +308,32 @@ class Store:
 
     def iter_raw(self, dataset: str, answers: Sequence[str] | None = None) -> Iterator[str]:
         """The examples of a dataset as stored JSON text: the fast path for exports."""
-        query = (Example.select(Example.content).join(Link)
-                 .where(Link.dataset == self.get_dataset(dataset)).order_by(Example.id))
+        query = (self.Example.select(self.Example.content).join(self.Link)
+                 .where(self.Link.dataset == self.get_dataset(dataset)).order_by(self.Example.id))
         if answers:
-            query = query.where(Example.answer.in_(list(answers)))
+            query = query.where(self.Example.answer.in_(list(answers)))
         return (content for (content,) in query.tuples().iterator())
 
     def count(self, dataset: str) -> int:
         """How many examples a dataset holds."""
-        return Link.select().where(Link.dataset == self.get_dataset(dataset)).count()
+        return self.Link.select().where(self.Link.dataset == self.get_dataset(dataset)).count()
 
     def stats(self, name: str | None = None) -> list[DatasetStats]:
         """Counts per dataset (all non-session datasets, or the one named)."""
         datasets = [self.get_dataset(name)] if name else list(
-            Dataset.select().where(Dataset.session == False).order_by(Dataset.id))  # noqa: E712
+            self.Dataset.select().where(self.Dataset.session == False).order_by(self.Dataset.id))  # noqa: E712
         return [self._stats(d) for d in datasets]
 
-    def _stats(self, dataset: Dataset) -> DatasetStats:
-        answers = dict((Example.select(Example.answer, fn.COUNT(Example.id)).join(Link)
-                        .where(Link.dataset == dataset).group_by(Example.answer).tuples()))
-        last = (Example.select(fn.MAX(Example.created)).join(Link)
-                .where(Link.dataset == dataset).scalar())
-        other = Link.alias()
-        sessions = (Link.select(fn.COUNT(other.dataset.distinct()))
-                    .join(other, on=(other.example == Link.example))
-                    .join(Dataset, on=(other.dataset == Dataset.id))
-                    .where((Link.dataset == dataset) & Dataset.session).scalar())
+    def _stats(self, dataset: Model) -> DatasetStats:
+        answers = dict((self.Example.select(self.Example.answer, fn.COUNT(self.Example.id)).join(self.Link)
+                        .where(self.Link.dataset == dataset).group_by(self.Example.answer).tuples()))
+        last = (self.Example.select(fn.MAX(self.Example.created)).join(self.Link)
+                .where(self.Link.dataset == dataset).scalar())
+        other = self.Link.alias()
+        sessions = (self.Link.select(fn.COUNT(other.dataset.distinct()))
+                    .join(other, on=(other.example == self.Link.example))
+                    .join(self.Dataset, on=(other.dataset == self.Dataset.id))
+                    .where((self.Link.dataset == dataset) & self.Dataset.session).scalar())
         return DatasetStats(name=dataset.name, created=dataset.created, examples=sum(answers.values()),
                             accept=answers.get("accept", 0), reject=answers.get("reject", 0),
                             ignore=answers.get("ignore", 0), sessions=sessions or 0, last_activity=last)
