@@ -73,7 +73,7 @@ def scans(folder: Path, n: int, dpi: int = 200) -> list[Path]:
 def bench_digital(tmp: Path, pages: int) -> list[str]:
     import pymupdf
 
-    from vnerteach.documents import iter_pages
+    from vnerteach.documents import DocumentOptions, iter_pages
 
     report = []
     for lines in (40, 15):
@@ -89,7 +89,7 @@ def bench_digital(tmp: Path, pages: int) -> list[str]:
                     page.get_text("words")
 
         def ours():
-            for result in iter_pages(path, ocr="auto", workers=1, cache_dir=cache):
+            for result in iter_pages(path, DocumentOptions(ocr="auto", workers=1), cache_dir=cache):
                 assert not result.ocr and len(result.words) == lines * 10
 
         try:
@@ -123,7 +123,7 @@ def bench_ocr(tmp: Path, n: int) -> list[str]:
     from doc_fixtures import image_only_pdf
     from PIL import Image
 
-    from vnerteach.documents import iter_documents
+    from vnerteach.documents import DocumentOptions, iter_documents
 
     images = scans(tmp, n)
     out = tmp / "tsv"
@@ -131,7 +131,7 @@ def bench_ocr(tmp: Path, n: int) -> list[str]:
 
     def run(paths, workers, cache=False, cache_dir=None, **kw):
         t = time.perf_counter()
-        results = list(iter_documents(paths, workers=workers, cache=cache, cache_dir=cache_dir, **kw))
+        results = list(iter_documents(paths, DocumentOptions(workers=workers, cache=cache, **kw), cache_dir=cache_dir))
         assert all(r.ok and r.words for r in results), [str(r) for r in results if not r.ok]
         return time.perf_counter() - t
 
@@ -175,7 +175,7 @@ def sroie_truth(key: str) -> Counter:
 
 
 def bench_sroie(limit: int):
-    from vnerteach.documents import iter_documents
+    from vnerteach.documents import DocumentOptions, iter_documents
 
     images = sorted((SROIE / "img").glob("*.jpg"))[:limit]
     if not images:
@@ -187,7 +187,7 @@ def bench_sroie(limit: int):
     for choice in SROIE_CHOICES:
         hit = total = 0
         t = time.perf_counter()
-        for r in iter_documents(images, preprocess=choice, cache=False, workers=2):
+        for r in iter_documents(images, DocumentOptions(preprocess=choice, cache=False, workers=2)):
             assert r.ok, str(r)
             want = truth[Path(r.path).stem]
             got = Counter(re.findall(r"[0-9A-Z]+", " ".join(w.text for w in r.words).upper()))
@@ -219,11 +219,11 @@ def bench_memory(tmp: Path, images: list[Path]) -> list[str]:
 
 
 def memory_child(pdf: str, cache: str) -> None:
-    from vnerteach.documents import iter_documents
+    from vnerteach.documents import DocumentOptions, iter_documents
 
     t = time.perf_counter()
     n = ocr = 0
-    for r in iter_documents([pdf], workers=2, dpi=200, cache_dir=cache):
+    for r in iter_documents([pdf], DocumentOptions(workers=2, dpi=200), cache_dir=cache):
         assert r.ok, str(r)
         n += 1
         ocr += r.ocr

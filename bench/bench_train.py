@@ -281,7 +281,7 @@ def sroie() -> list[str]:
     extract the four fields on the 30 held out (the highest-scoring beam candidate per field), exact match."""
     import spacy
 
-    from vnerteach.documents import iter_documents, page_task
+    from vnerteach.documents import DocumentOptions, iter_documents, page_task
     from vnerteach.examples import merged_doc, merge_answers
     from vnerteach.tasks import set_hashes
     from vnerteach.training import entity_scores
@@ -292,7 +292,7 @@ def sroie() -> list[str]:
     n_train = len(keys) * 4 // 5
     os.environ["VNERTEACH_HOME"] = str(WORK / "home")
     start = time.perf_counter()
-    results = list(iter_documents([root / "img" / f"{k}.jpg" for k in keys], workers=2))
+    results = list(iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2)))
     ocr_s = time.perf_counter() - start
     tasks, gold, matched = [], {}, {f: 0 for f in FIELDS}
     for key, result in zip(keys, results):

@@ -7,10 +7,10 @@ from typing import Annotated, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import EXCLUDE_BY, Components
-from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES
+from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES, DocumentOptions
 from vnerteach.errors import UsageError
 from vnerteach.output import warn
-from vnerteach.sources import DocumentOptions, get_stream
+from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
 MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -14,11 +13,11 @@ from rich.table import Table
 from rich.text import Text
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.documents import PageFailure, iter_documents, page_task
+from vnerteach.documents import DocumentOptions, PageFailure, iter_documents, page_task
 from vnerteach.documents.summary import CorpusStats, count_pages
 from vnerteach.errors import InputError, VnerteachError
 from vnerteach.output import stderr, warn
-from vnerteach.sources import DocumentOptions, document_paths
+from vnerteach.sources import document_paths
 
 
 @recipe("ocr")
@@ -40,7 +39,7 @@ def ocr(
     if output is not None and not output.parent.is_dir():
         raise InputError(f"folder {output.parent} does not exist", output)
     paths = list(document_paths(source, recursive))
-    results = iter_documents(paths, **asdict(documents))  # checks options and Tesseract first
+    results = iter_documents(paths, documents)  # checks options and Tesseract first
     stats = CorpusStats(documents=len(paths))
     sink = open(output, "w", encoding="utf8") if output else sys.stdout
     try:

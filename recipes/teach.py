@@ -7,8 +7,9 @@ from typing import Annotated, Any, Callable
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import Components
+from vnerteach.documents import DocumentOptions
 from vnerteach.output import info, warn
-from vnerteach.sources import DocumentOptions, get_stream
+from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
 from .manual import _check_exclude_by, _check_labels, _only_labels, _report_failure, source_size

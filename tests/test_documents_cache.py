@@ -9,7 +9,7 @@ import pytest
 from doc_fixtures import digital_pdf, image_only_pdf, text_image
 from PIL import Image
 
-from vnerteach.documents import PageImageNotFound, iter_documents, iter_pages, page_image
+from vnerteach.documents import DocumentOptions, PageImageNotFound, iter_documents, iter_pages, page_image
 from vnerteach.documents.cache import PageCache, image_key, ocr_key
 from vnerteach.documents.pool import ordered
 
@@ -28,16 +28,16 @@ def scan_pdf(tmp_path):
 
 
 def test_second_run_comes_from_the_cache(scan_pdf, home):
-    first = list(iter_pages(scan_pdf, dpi=100, preprocess="grayscale"))
+    first = list(iter_pages(scan_pdf, DocumentOptions(dpi=100, preprocess="grayscale")))
     assert [r.cached for r in first] == [False, False] and all(r.ocr for r in first)
     assert (home / "cache" / "ocr").is_dir() and (home / "cache" / "images").is_dir()
-    second = list(iter_pages(scan_pdf, dpi=100, preprocess="grayscale"))
+    second = list(iter_pages(scan_pdf, DocumentOptions(dpi=100, preprocess="grayscale")))
     assert [r.cached for r in second] == [True, True]
     assert [r.words for r in second] == [r.words for r in first]
     assert [r.image_key for r in second] == [r.image_key for r in first]
-    bypass = list(iter_pages(scan_pdf, dpi=100, preprocess="grayscale", cache=False))
+    bypass = list(iter_pages(scan_pdf, DocumentOptions(dpi=100, preprocess="grayscale", cache=False)))
     assert [r.cached for r in bypass] == [False, False] and bypass[0].words == first[0].words
-    other = next(iter_pages(scan_pdf, dpi=100, preprocess="grayscale,binarize"))
+    other = next(iter_pages(scan_pdf, DocumentOptions(dpi=100, preprocess="grayscale,binarize")))
     assert not other.cached and other.image_key != first[0].image_key
 
 
@@ -49,7 +49,7 @@ def test_keys_cover_every_input_of_a_page():
 
 
 def test_page_image_of_an_ocr_page_is_the_processed_image(scan_pdf, home):
-    result = next(iter_pages(scan_pdf, dpi=100, preprocess="grayscale,binarize"))
+    result = next(iter_pages(scan_pdf, DocumentOptions(dpi=100, preprocess="grayscale,binarize")))
     png = page_image(result.image_key)
     assert png == PageCache().image_path(result.image_key) and png.parent.parent.parent == home / "cache"
     with Image.open(png) as image:
@@ -62,7 +62,7 @@ def test_page_image_of_an_ocr_page_is_the_processed_image(scan_pdf, home):
 
 def test_page_image_of_a_digital_page_is_rendered_on_demand(tmp_path):
     digital_pdf(tmp_path / "d.pdf", pages=2, lines=1, per_line=3)
-    results = list(iter_pages(tmp_path / "d.pdf", dpi=50))
+    results = list(iter_pages(tmp_path / "d.pdf", DocumentOptions(dpi=50)))
     png = PageCache().image_path(results[1].image_key)
     assert not png.exists()
     assert page_image(results[1].image_key) == png
@@ -80,7 +80,7 @@ def test_page_image_refuses_unknown_and_malformed_keys(tmp_path):
 
 def test_page_image_notices_a_changed_file(tmp_path):
     digital_pdf(tmp_path / "d.pdf", pages=1, lines=1, per_line=2)
-    result = next(iter_pages(tmp_path / "d.pdf", dpi=50))
+    result = next(iter_pages(tmp_path / "d.pdf", DocumentOptions(dpi=50)))
     digital_pdf(tmp_path / "d.pdf", pages=1, lines=1, per_line=5)
     with pytest.raises(Exception, match="changed since"):
         page_image(result.image_key)
@@ -112,6 +112,6 @@ def test_many_documents_stream_in_input_order(tmp_path):
         text_image([f"page number {i}"]).save(tmp_path / f"p{i}.png")
         digital_pdf(tmp_path / f"d{i}.pdf", pages=1, lines=1, per_line=2)
         paths += [tmp_path / f"p{i}.png", tmp_path / f"d{i}.pdf"]
-    results = list(iter_documents(paths, workers=2, window=2))
+    results = list(iter_documents(paths, DocumentOptions(workers=2), window=2))
     assert [r.path for r in results] == [str(p) for p in paths]
     assert [r.ocr for r in results] == [True, False] * 4

@@ -11,7 +11,7 @@ import pytest
 from doc_fixtures import text_image, write_lines
 from PIL import Image
 
-from vnerteach.documents import file_kind, iter_documents, iter_pages
+from vnerteach.documents import DocumentOptions, file_kind, iter_documents, iter_pages
 from vnerteach.errors import InputError, UsageError
 
 
@@ -51,7 +51,7 @@ def bad_and_good(tmp_path):
 
 
 def test_each_bad_item_is_recorded_and_the_run_goes_on(bad_and_good):
-    results = list(iter_documents(bad_and_good, workers=2, window=4))
+    results = list(iter_documents(bad_and_good, DocumentOptions(workers=2), window=4))
     assert [r.path for r in results] == [str(p) for p in bad_and_good]
     *failures, good = results
     assert good.ok and [w.text for w in good.words] == ["good", "page", "here"]
@@ -72,7 +72,7 @@ def test_pdf_page_larger_than_the_pixel_limit(tmp_path):
     doc = pymupdf.open()
     write_lines(doc.new_page(width=14_000, height=14_000), [["huge", "page", "words"]])
     doc.save(tmp_path / "poster.pdf")
-    failure, = iter_documents([tmp_path / "poster.pdf"], dpi=300)
+    failure, = iter_documents([tmp_path / "poster.pdf"], DocumentOptions(dpi=300))
     assert failure.page == 1 and "decompression-bomb" in failure.error
 
 
@@ -84,7 +84,7 @@ def test_iter_pages_raises_the_failure(tmp_path):
 
 def test_damaged_pdf(tmp_path):
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
-    failure, = iter_documents([tmp_path / "broken.pdf"], ocr="never")
+    failure, = iter_documents([tmp_path / "broken.pdf"], DocumentOptions(ocr="never"))
     assert not failure.ok and failure.page is None
 
 
@@ -101,4 +101,4 @@ def test_content_decides_the_kind(tmp_path):
 ])
 def test_bad_options_are_usage_errors(tmp_path, kwargs, message):
     with pytest.raises(UsageError, match=message):
-        iter_documents([tmp_path / "a.pdf"], **kwargs)
+        iter_documents([tmp_path / "a.pdf"], DocumentOptions(**kwargs))

@@ -68,9 +68,9 @@ def make_pdf(path):
 
 
 def page_tasks(pdf) -> list[dict]:
-    from vnerteach.documents import iter_documents, page_task
+    from vnerteach.documents import DocumentOptions, iter_documents, page_task
 
-    (result,) = list(iter_documents([pdf], ocr="never", dpi=100))
+    (result,) = list(iter_documents([pdf], DocumentOptions(ocr="never", dpi=100)))
     task = page_task(result)
     words = [t["text"] for t in task["tokens"]]
 

@@ -10,8 +10,9 @@ import sys
 import pymupdf
 import pytest
 
+from vnerteach.documents import DocumentOptions
 from vnerteach.errors import InputError
-from vnerteach.sources import DocumentOptions, document_paths, get_stream
+from vnerteach.sources import document_paths, get_stream
 
 from conftest import write_jsonl
 

@@ -1,6 +1,6 @@
 """Documents: a page of an image or PDF becomes words with boxes (text layer or OCR), cached.
 
-    for page in iter_pages("scan.pdf", preprocess="grayscale,deskew"):
+    for page in iter_pages("scan.pdf", DocumentOptions(preprocess="grayscale,deskew")):
         task = page_task(page)          # {"text", "tokens": [... "bbox"], "width", "height", "image", "meta"}
         png = page_image(page)          # the exact image the boxes refer to
 """
@@ -8,14 +8,15 @@
 from .cache import PageCache, PageImageNotFound, default_cache_dir
 from .detect import SUFFIXES, file_kind, is_document
 from .ocr import check_tesseract, tesseract_version
-from .pages import OCR_MODES, iter_documents, iter_pages
+from .options import OCR_MODES, DocumentOptions
+from .pages import iter_documents, iter_pages
 from .preprocess import STEP_HELP, STEPS, parse_preprocess
 from .render import page_image
 from .results import PageFailure, PageResult, Word
 from .task import page_task
 
 __all__ = [
-    "OCR_MODES", "STEPS", "STEP_HELP", "SUFFIXES", "PageCache", "PageFailure", "PageImageNotFound", "PageResult",
-    "Word", "check_tesseract", "default_cache_dir", "file_kind", "is_document", "iter_documents",
+    "OCR_MODES", "STEPS", "STEP_HELP", "SUFFIXES", "DocumentOptions", "PageCache", "PageFailure", "PageImageNotFound",
+    "PageResult", "Word", "check_tesseract", "default_cache_dir", "file_kind", "is_document", "iter_documents",
     "iter_pages", "page_image", "page_task", "parse_preprocess", "tesseract_version",
 ]

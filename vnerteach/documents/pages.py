@@ -9,50 +9,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..errors import DependencyError, InputError, UsageError, VnerteachError
-from .cache import PageCache, image_key, ocr_key
+from ..errors import DependencyError, InputError, VnerteachError
+from .cache import PageCache, default_cache_dir, image_key, ocr_key
 from .detect import file_kind, file_sha256
-from .preprocess import parse_preprocess
+from .options import DocumentOptions
 from .render import Made, Source, make_png
 from .results import PageFailure, PageResult
-
-OCR_MODES = ("auto", "always", "never")
-
-
-@dataclass(frozen=True)
-class Options:
-    """How pages are read; checked once, shared with the workers."""
-
-    dpi: int = 300
-    ocr: str = "auto"
-    min_text: int = 10
-    preprocess: tuple[str, ...] = ()
-    lang: str = "eng"
-    password: str | None = None
-    cache: bool = True
-    cache_dir: str = ""
-    tesseract: str | None = None
 
 
 @dataclass(frozen=True)
 class OcrJob:
-    """One page for a worker to make an image of and OCR."""
+    """One page for a worker to make an image of and OCR, with the settings and cache it needs."""
 
     path: str
     source: Source
     image_key: str
     ocr_key: str
-    options: Options
+    options: DocumentOptions
+    cache_dir: str
 
 
-def iter_pages(path: str | Path, *, dpi: int = 300, ocr: str = "auto", min_text: int = 10,
-               preprocess: str | Iterable[str] | None = (), lang: str = "eng", password: str | None = None,
-               cache: bool = True, workers: int | None = None,
+def iter_pages(path: str | Path, options: DocumentOptions = DocumentOptions(), *,
                cache_dir: str | Path | None = None) -> Iterator[PageResult]:
     """The pages of one document, lazily and in order; InputError at the first page that fails."""
-    results = iter_documents([path], dpi=dpi, ocr=ocr, min_text=min_text, preprocess=preprocess, lang=lang,
-                             password=password, cache=cache, workers=workers, cache_dir=cache_dir)
-    return _raise_failures(results)
+    return _raise_failures(iter_documents([path], options, cache_dir=cache_dir))
 
 
 def _raise_failures(results: Iterator[PageResult | PageFailure]) -> Iterator[PageResult]:
@@ -64,45 +44,30 @@ def _raise_failures(results: Iterator[PageResult | PageFailure]) -> Iterator[Pag
             yield result
 
 
-def iter_documents(paths: Iterable[str | Path], *, dpi: int = 300, ocr: str = "auto", min_text: int = 10,
-                   preprocess: str | Iterable[str] | None = (), lang: str = "eng",
-                   password: str | None = None, cache: bool = True, workers: int | None = None,
+def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = DocumentOptions(), *,
                    cache_dir: str | Path | None = None,
                    window: int | None = None) -> Iterator[PageResult | PageFailure]:
     """Pages of many documents in input order, each a PageResult or a PageFailure (path, page, error).
 
     Options are checked, and Tesseract looked for (unless ocr="never"), before anything is read.
-    Text-layer pages and cached pages are read in this process; OCR runs in `workers` processes
-    (default: the number of cores) with at most `window` pages in flight.
+    Text-layer pages and cached pages are read in this process; OCR runs in `options.workers`
+    processes (default: the number of cores) with at most `window` pages in flight.
     """
     from .pool import default_workers
 
-    steps = parse_preprocess(preprocess)
-    if ocr not in OCR_MODES:
-        raise UsageError(f"ocr must be one of {', '.join(OCR_MODES)}, not {ocr!r}")
-    if not isinstance(dpi, int) or isinstance(dpi, bool) or not 20 <= dpi <= 1200:
-        raise UsageError(f"dpi must be a whole number from 20 to 1200, not {dpi!r}")
-    if min_text < 0:
-        raise UsageError(f"min_text must be 0 or more, not {min_text!r}")
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
-        raise UsageError(f"workers must be 1 or more, not {workers!r}")
-    tesseract = None
-    if ocr != "never":
-        from .ocr import check_tesseract
-
-        tesseract = check_tesseract(lang)
-    root = Path(cache_dir) if cache_dir is not None else PageCache().root
-    options = Options(dpi, ocr, min_text, steps, lang, password, cache, str(root.resolve()), tesseract)
-    return _stream(paths, options, workers, window or max(4, 3 * workers))
+    tesseract = options.check()
+    workers = default_workers() if options.workers is None else options.workers
+    cache = PageCache((Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve())
+    return _stream(paths, options, cache, tesseract or "", workers, window or max(4, 3 * workers))
 
 
-def _stream(paths, options: Options, workers: int, window: int) -> Iterator[PageResult | PageFailure]:
+def _stream(paths, options: DocumentOptions, cache: PageCache, tesseract: str, workers: int,
+            window: int) -> Iterator[PageResult | PageFailure]:
     """Plan pages in this process, OCR the ones that need it in the pool, yield in order."""
     from .pool import ordered
 
-    yield from ordered(_plan(paths, options), lambda item: isinstance(item, OcrJob), run_ocr_job,
-                       _job_failed, workers, window)
+    yield from ordered(_plan(paths, options, cache, tesseract), lambda item: isinstance(item, OcrJob),
+                       run_ocr_job, _job_failed, workers, window)
 
 
 def _job_failed(job: OcrJob, message: str) -> PageFailure:
@@ -110,9 +75,9 @@ def _job_failed(job: OcrJob, message: str) -> PageFailure:
     return PageFailure(job.path, job.source.page, message)
 
 
-def _plan(paths: Iterable[str | Path], options: Options) -> Iterator[PageResult | PageFailure | OcrJob]:
+def _plan(paths: Iterable[str | Path], options: DocumentOptions, cache: PageCache,
+          tesseract: str) -> Iterator[PageResult | PageFailure | OcrJob]:
     """Each page as a finished result (text layer, cache, failure) or an OcrJob for the pool."""
-    cache = PageCache(options.cache_dir)
     for path in paths:
         path = Path(path)
         try:
@@ -120,9 +85,9 @@ def _plan(paths: Iterable[str | Path], options: Options) -> Iterator[PageResult 
             sha = file_sha256(path)
             source_path = str(path.resolve())
             if kind == "pdf":
-                yield from _plan_pdf(path, source_path, sha, options, cache)
+                yield from _plan_pdf(path, source_path, sha, options, cache, tesseract)
             else:
-                yield from _plan_image(path, source_path, kind, sha, options, cache)
+                yield from _plan_image(path, source_path, kind, sha, options, cache, tesseract)
         except InputError as e:
             yield PageFailure(str(path), e.page, e.reason)
         except VnerteachError:
@@ -133,8 +98,8 @@ def _plan(paths: Iterable[str | Path], options: Options) -> Iterator[PageResult 
             yield PageFailure(str(path), None, f"{type(e).__name__}: {e}")
 
 
-def _plan_pdf(path: Path, source_path: str, sha: str, options: Options,
-              cache: PageCache) -> Iterator[PageResult | PageFailure | OcrJob]:
+def _plan_pdf(path: Path, source_path: str, sha: str, options: DocumentOptions, cache: PageCache,
+              tesseract: str) -> Iterator[PageResult | PageFailure | OcrJob]:
     """The pages of a PDF: words from the text layer, or OCR for pages with (nearly) none."""
     from .pdf import open_pdf, pixel_size, text_words
     from .raster import check_pixels
@@ -159,7 +124,7 @@ def _plan_pdf(path: Path, source_path: str, sha: str, options: Options,
                                      "pdf", words=words)
                 else:
                     yield _ocr_page(str(path), Source(source_path, "pdf", index, pages, sha, options.dpi,
-                                                      options.preprocess, options.password), options, cache)
+                                                      options.steps, options.password), options, cache, tesseract)
             except InputError as e:
                 yield PageFailure(str(path), e.page or index + 1, e.reason)
             except VnerteachError:
@@ -170,8 +135,8 @@ def _plan_pdf(path: Path, source_path: str, sha: str, options: Options,
         doc.close()
 
 
-def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Options,
-                cache: PageCache) -> Iterator[PageResult | PageFailure | OcrJob]:
+def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: DocumentOptions,
+                cache: PageCache, tesseract: str) -> Iterator[PageResult | PageFailure | OcrJob]:
     """The pages (frames) of an image file: each OCR'd unless ocr='never'."""
     from .raster import check_pixels, frame_count, image_dpi, open_image
 
@@ -181,8 +146,8 @@ def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Opti
         for index in range(pages):
             try:
                 if options.ocr != "never":
-                    src = Source(source_path, kind, index, pages, sha, None, options.preprocess, None)
-                    yield _ocr_page(str(path), src, options, cache)
+                    src = Source(source_path, kind, index, pages, sha, None, options.steps, None)
+                    yield _ocr_page(str(path), src, options, cache, tesseract)
                     continue
                 if index:
                     image.seek(index)
@@ -203,15 +168,16 @@ def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Opti
         image.close()
 
 
-def _ocr_page(path: str, src: Source, options: Options, cache: PageCache) -> PageResult | OcrJob:
-    """A page's OCR from the cache if it is there, else a job for the pool."""
+def _ocr_page(path: str, src: Source, options: DocumentOptions, cache: PageCache,
+              tesseract: str) -> PageResult | OcrJob:
+    """A page's OCR from the cache if it is there, else a job for the pool (keyed by Tesseract's version)."""
     ikey = image_key(src.sha256, src.page, src.dpi, src.preprocess)
-    okey = ocr_key(ikey, options.lang, options.tesseract or "")
+    okey = ocr_key(ikey, options.lang, tesseract)
     if options.cache:
         entry = cache.read_ocr(okey)
         if entry is not None:
             return _result(path, src, ikey, entry, cached=True)
-    return OcrJob(path, src, ikey, okey, options)
+    return OcrJob(path, src, ikey, okey, options, str(cache.root))
 
 
 def _result(path: str, src: Source, ikey: str, entry: dict, cached: bool = False) -> PageResult:
@@ -228,7 +194,7 @@ def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
     src, options, path = job.source, job.options, job.path
     try:
         if options.cache:
-            cache = PageCache(options.cache_dir)
+            cache = PageCache(job.cache_dir)
             png = cache.image_path(job.image_key)
             manifest = cache.read_manifest(job.image_key) if png.exists() else None
             if manifest is not None and "width" in manifest:

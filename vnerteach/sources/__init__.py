@@ -10,12 +10,12 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..documents import SUFFIXES as DOCUMENT_SUFFIXES
+from ..documents import SUFFIXES as DOCUMENT_SUFFIXES, DocumentOptions
 from ..errors import InputError
-from .documents import DocumentOptions, OnFailure, is_path_line, line_path, read_documents
+from .documents import OnFailure, is_path_line, line_path, read_documents
 from .text import read_jsonl, read_text
 
-__all__ = ["DocumentOptions", "document_paths", "get_stream"]
+__all__ = ["document_paths", "get_stream"]
 
 Loader = Callable[[Path | str], Iterator[dict]]
 TEXT_LOADERS: dict[str, Loader] = {".jsonl": read_jsonl, ".txt": read_text}

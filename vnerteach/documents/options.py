@@ -1,0 +1,52 @@
+"""How documents are read: one settings type for the command line, sources, the page planner and the OCR workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from .preprocess import parse_preprocess
+
+OCR_MODES = ("auto", "always", "never")
+
+
+def _opt(default, help: str):
+    """A field with its command-line help in the metadata (cli.py makes one flag of each field)."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class DocumentOptions:
+    """How pages are read; a recipe parameter of this type becomes one flag per field, a new setting one field."""
+
+    dpi: int = _opt(300, "Resolution PDF pages are rendered at for OCR and display")
+    ocr: str = _opt("auto", "auto: OCR pages without a text layer; always; never")
+    min_text: int = _opt(10, "A PDF page with fewer text-layer characters is OCR'd")
+    preprocess: str = _opt("", "Image steps before OCR, from grayscale,upscale,deskew,denoise,binarize|adaptive")
+    lang: str = _opt("eng", "Tesseract language(s), e.g. eng or eng+deu")
+    password: str | None = _opt(None, "Password of encrypted PDFs")
+    cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")
+    workers: int | None = _opt(None, "OCR worker processes (default: number of cores)")
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The preprocessing steps in application order (UsageError for an unknown one)."""
+        return parse_preprocess(self.preprocess)
+
+    def check(self) -> str | None:
+        """Fail before any work starts on a bad value or a missing Tesseract; its version when OCR may run."""
+        parse_preprocess(self.preprocess)
+        if self.ocr not in OCR_MODES:
+            raise UsageError(f"ocr must be one of {', '.join(OCR_MODES)}, not {self.ocr!r}")
+        dpi = self.dpi
+        if not isinstance(dpi, int) or isinstance(dpi, bool) or not 20 <= dpi <= 1200:
+            raise UsageError(f"dpi must be a whole number from 20 to 1200, not {dpi!r}")
+        if self.min_text < 0:
+            raise UsageError(f"min_text must be 0 or more, not {self.min_text!r}")
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"workers must be 1 or more, not {self.workers!r}")
+        if self.ocr == "never":
+            return None
+        from .ocr import check_tesseract
+
+        return check_tesseract(self.lang)
