@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypedDict
 
-from .errors import UsageError, VnerteachError
+from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .store import Store
-from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, TaskError, set_hashes, validate_task
+from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, set_hashes, validate_task
 
 EXCLUDE_BY = ("task", "input")
 MAX_SESSION_NAME = 200
@@ -34,10 +34,6 @@ class Components(TypedDict, total=False):
     update: Callable[[list[dict]], Any] | None
     total: int | None
     on_exit: Callable[[], Any] | None
-
-
-class AnswerError(VnerteachError):
-    """An answer payload that is malformed; nothing of its request is stored."""
 
 
 @dataclass
@@ -136,7 +132,7 @@ class Controller:
                     self._cond.notify_all()
         except Exception as err:  # a broken source line: shown in the app and at the end, not a crash
             with self._cond:
-                self._error = str(err) if isinstance(err, (VnerteachError, TaskError)) else f"{type(err).__name__}: {err}"
+                self._error = str(err) if isinstance(err, VnerteachError) else f"{type(err).__name__}: {err}"
         finally:
             with self._cond:
                 self._exhausted = True

@@ -40,6 +40,18 @@ class DatasetNotFound(VnerteachError):
         super().__init__(f"Dataset '{name}' not found. Existing datasets: {known}")
 
 
+class TaskError(InputError):
+    """A task that breaks the format; the loader adds the file and line."""
+
+
+class AnswerError(VnerteachError):
+    """An answer payload that is malformed; nothing of its request is stored."""
+
+
+class PageImageNotFound(InputError):
+    """A page-image key that the cache does not know (never made, or made without the cache)."""
+
+
 class StoreError(VnerteachError):
     """The database cannot be opened or used (path, permissions, URL)."""
 

@@ -60,12 +60,6 @@ def doc_boxes(doc: Doc) -> list[list[float] | None] | None:
     return boxes if boxes is not None and len(boxes) == len(doc) else None
 
 
-def has_boxes(doc: Doc) -> bool:
-    """Whether any token of the doc has a box."""
-    boxes = doc_boxes(doc)
-    return boxes is not None and any(b is not None for b in boxes)
-
-
 def layout_features(doc: Doc) -> numpy.ndarray:
     """Per token: x0, y0, x1, y1, w, h, has-box, gap to the previous token, line change (zeros without a box)."""
     feats = numpy.zeros((len(doc), N_LAYOUT_FEATURES), dtype="float32")

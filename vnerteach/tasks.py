@@ -6,13 +6,11 @@ import hashlib
 import json
 from typing import Any, Iterable, Iterator
 
+from .errors import TaskError
+
 ANSWERS = ("accept", "reject", "ignore")
 INPUT_HASH = "_input_hash"
 TASK_HASH = "_task_hash"
-
-
-class TaskError(ValueError):
-    """A task that breaks the format; the loader adds the file and line."""
 
 
 def stable_hash(value: Any) -> int:

@@ -9,16 +9,12 @@ import re
 import tempfile
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import PageImageNotFound
 from ..paths import home
 from .results import Word
 
 VERSION = 1
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-class PageImageNotFound(InputError):
-    """A page-image key that the cache does not know (never made, or made without the cache)."""
 
 
 def default_cache_dir() -> Path:

@@ -59,6 +59,6 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def is_document(path: Path) -> bool:
+def is_document(path: Path | str) -> bool:
     """True if the file's extension is one of the supported document types."""
-    return path.suffix.lower() in SUFFIXES
+    return Path(path).suffix.lower() in SUFFIXES

@@ -13,7 +13,7 @@ from ..errors import DependencyError, InputError, VnerteachError
 from .cache import PageCache, default_cache_dir, image_key, ocr_key
 from .detect import file_kind, file_sha256
 from .options import DocumentOptions
-from .render import Made, Source, make_png
+from .page_images import Made, Source, make_png
 from .results import PageFailure, PageResult
 
 

@@ -11,14 +11,6 @@ from ..errors import UsageError
 STEPS = ("grayscale", "upscale", "deskew", "denoise", "binarize", "adaptive")
 """The steps, in the order they are applied whatever the order they were asked in."""
 
-STEP_HELP = {
-    "grayscale": "convert to 8-bit grey",
-    "upscale": "enlarge images whose text is small (line height under ~40 px) by up to 4x",
-    "deskew": "estimate the skew from the text lines and rotate it away (up to 10 degrees)",
-    "denoise": "3x3 median filter against speckle",
-    "binarize": "global Otsu threshold to black and white",
-    "adaptive": "local (adaptive) mean threshold to black and white, for uneven lighting",
-}
 TARGET_LINE_HEIGHT = 40.0
 MAX_UPSCALE = 4.0
 MAX_SKEW = 10.0

@@ -1,5 +1,1 @@
-"""Sample data for the demo: news sentences (news.jsonl) and synthetic receipts made on demand."""
-
-from pathlib import Path
-
-NEWS = Path(__file__).parent / "news.jsonl"
+"""Sample data for the demo: synthetic receipts made on demand (python -m vnerteach.samples.receipts)."""

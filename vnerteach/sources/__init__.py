@@ -10,7 +10,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..documents import SUFFIXES as DOCUMENT_SUFFIXES, DocumentOptions
+from ..documents import SUFFIXES as DOCUMENT_SUFFIXES, DocumentOptions, is_document
 from ..errors import InputError
 from .documents import OnFailure, is_path_line, line_path, read_documents
 from .text import read_jsonl, read_text
@@ -32,7 +32,7 @@ def get_stream(source: str | Path, *, recursive: bool = False, documents: Docume
     """
     files = [source] if str(source) == "-" else _files(Path(source), recursive)
     options = documents or DocumentOptions()
-    if any(_is_document(f) for f in files):
+    if any(is_document(f) for f in files):
         options.check()
     return _read(files, options, on_failure)
 
@@ -43,12 +43,12 @@ def document_paths(source: str | Path, recursive: bool = False) -> Iterator[Path
         return _jsonl_paths("-")
     path = Path(source)
     if path.is_dir():
-        documents = [f for f in _files(path, recursive) if _is_document(f)]
+        documents = [f for f in _files(path, recursive) if is_document(f)]
         if not documents:
             raise InputError("no images or PDFs in this folder", path)
         return iter(documents)
     _files(path, recursive)  # exists, and of a supported type
-    if _is_document(path):
+    if is_document(path):
         return iter([path])
     if path.suffix.lower() == ".jsonl":
         return _jsonl_paths(path)
@@ -70,13 +70,9 @@ def _files(path: Path, recursive: bool) -> list[Path]:
     return [path]
 
 
-def _is_document(path: Path | str) -> bool:
-    return Path(path).suffix.lower() in DOCUMENT_SUFFIXES
-
-
 def _read(files: list, options: DocumentOptions, on_failure: OnFailure | None) -> Iterator[dict]:
     """Text files through their loaders; consecutive documents together, so OCR runs in parallel."""
-    for is_doc, run in groupby(files, key=_is_document):
+    for is_doc, run in groupby(files, key=is_document):
         if is_doc:
             yield from read_documents(run, options, on_failure)
         else:

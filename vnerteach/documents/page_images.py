@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import preprocess as pre
-from .cache import PageCache, PageImageNotFound, check_key, write_atomic
+from ..errors import PageImageNotFound
+from .cache import PageCache, check_key, write_atomic
 from .results import PageResult
 
 
