@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -109,7 +108,7 @@ def db_out(
 
     Example: vnerteach db-out forms redacted.jsonl --format boxes --redact ./redacted --label PERSON
     """
-    from vnerteach.export import FORMATS, conll_lines, docbin, merged_dataset, visual_records, write_pages
+    from vnerteach.export import EXPORTERS, FORMATS, Source
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
@@ -117,37 +116,30 @@ def db_out(
         raise InputError(f"folder {output.parent} does not exist", output)
     if redact is not None and not label:
         raise UsageError("--redact needs --label: the entity labels to cover, e.g. --label PERSON")
+    if EXPORTERS[format].binary and output is None:
+        raise UsageError(f"--format {format} writes a binary file: give the OUTPUT path")
     store = connect(db)
-    images_only = (draw or redact) is not None and output is None and format == "jsonl"
+    pages = [(mode, folder) for mode, folder in (("draw", draw), ("redact", redact)) if folder is not None]
+    images_only = bool(pages) and output is None and format == "jsonl"
     if format == "jsonl" and not images_only:
-        _write_lines(store.iter_raw(dataset, _check_answers(answer)), output, dataset, "examples")
-    if format != "jsonl" or draw or redact:
-        merged = merged_dataset(store, dataset, None if redact else label, lang)
-        if merged.conflicts:
-            warn(f"{merged.conflicts} contradictory answers dropped")
-        if format == "spacy":
-            if output is None:
-                raise UsageError("--format spacy writes a binary file: give the OUTPUT path")
-            import spacy
-
-            bin_, skipped = docbin(spacy.blank(lang).vocab, merged.merged, partial)
-            bin_.to_disk(output)
-            good(f"Exported {len(bin_)} docs from '{dataset}' to {output}"
-                 + (f" ({skipped} binary inputs left out; --partial includes them)" if skipped else ""))
-        elif format == "conll":
-            _write_lines(conll_lines(merged.merged, partial), output, dataset, "lines")
-        elif format == "boxes":
-            _write_lines((json.dumps(r) for r in visual_records(store, dataset, merged.merged)), output, dataset,
-                         "pages")
-        for folder, mode in ((draw, "draw"), (redact, "redact")):
-            if folder is not None:
-                done = write_pages(visual_records(store, dataset, merged.merged), folder, mode, label)
-                verb = "drew" if mode == "draw" else "covered"
-                good(f"{mode.capitalize()}: {done['pages']} pages, {verb} {done['boxes']} boxes, "
-                     f"{len(done['files'])} files in {folder}")
-                if done["unboxed"]:
-                    warn(f"{done['unboxed']} entity tokens have no box on the page and are not "
-                         + ("drawn" if mode == "draw" else "covered: check those pages before sharing them"))
+        _check_answers(answer)
+    jobs = ([] if images_only else [(format, output)]) + pages
+    source = Source(store, dataset, labels=None if redact else label, cover=label, answers=answer,
+                    partial=partial, lang=lang)
+    conflicts_told = False
+    for name, target in jobs:
+        exporter = EXPORTERS[name]
+        if exporter.merged and not conflicts_told:
+            conflicts_told = True
+            if source.merged.conflicts:
+                warn(f"{source.merged.conflicts} contradictory answers dropped")
+        result = exporter.run(source, target)
+        if result.lines is not None:
+            _write_lines(result.lines, target, dataset, result.unit)
+        for line in result.summary:
+            good(line)
+        for line in result.warnings:
+            warn(line)
 
 
 def _write_lines(lines, output: Path | None, dataset: str, what: str) -> None:

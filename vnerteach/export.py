@@ -1,10 +1,14 @@
-"""Exports of a dataset's merged annotations: spaCy DocBin, CoNLL (IOB), entity boxes, drawn and redacted pages.
+"""Exports of a dataset: JSONL, spaCy DocBin, CoNLL (IOB), entity boxes, drawn and redacted pages.
 
-Every format but JSONL exports the merged answers (see ``examples``): one record per input.
+``EXPORTERS`` maps each output mode of ``db-out`` to its exporter. Every mode but JSONL exports
+the merged answers (see ``examples``): one record per input.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -12,7 +16,6 @@ from .errors import InputError, UsageError
 from .examples import Merged, MergeResult, merge_answers, reference_doc
 from .tasks import INPUT_HASH, input_hash
 
-FORMATS = ("jsonl", "spacy", "conll", "boxes")
 MISSING_TAG = "-"
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
 
@@ -243,3 +246,88 @@ def _pages_to_pdf(pngs: Sequence[Path], out: Path) -> None:
     finally:
         for image in images:
             image.close()
+
+
+@dataclass
+class Source:
+    """The dataset to export and the options exporters read; the merge is done once, when first needed."""
+
+    store: Any
+    dataset: str
+    labels: Sequence[str] | None = None  # entity labels the merge keeps (None: all)
+    cover: Sequence[str] | None = None  # entity labels redaction covers
+    answers: Sequence[str] | None = None  # answers the JSONL export keeps (None: all)
+    partial: bool = False
+    lang: str = "en"
+
+    @cached_property
+    def merged(self) -> MergeResult:
+        """Every answer of the dataset merged per input."""
+        return merged_dataset(self.store, self.dataset, self.labels, self.lang)
+
+
+@dataclass
+class Exported:
+    """An exporter's result: text lines for the caller to write (``unit`` names them), or what it wrote."""
+
+    lines: Iterable[str] | None = None
+    unit: str = ""
+    summary: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """One output mode: ``run(source, target)`` with target the OUTPUT file (None: stdout) or a folder."""
+
+    run: Callable[[Source, Path | None], Exported]
+    merged: bool = True  # reads the merged answers
+    binary: bool = False  # writes the target file itself, so needs one (not stdout)
+    folder: bool = False  # writes page files into the target folder (--draw, --redact)
+
+
+def _jsonl(source: Source, target: Path | None) -> Exported:
+    return Exported(source.store.iter_raw(source.dataset, source.answers), "examples")
+
+
+def _spacy(source: Source, target: Path | None) -> Exported:
+    import spacy
+
+    bin_, skipped = docbin(spacy.blank(source.lang).vocab, source.merged.merged, source.partial)
+    bin_.to_disk(target)
+    return Exported(summary=[f"Exported {len(bin_)} docs from '{source.dataset}' to {target}"
+                             + (f" ({skipped} binary inputs left out; --partial includes them)" if skipped else "")])
+
+
+def _conll(source: Source, target: Path | None) -> Exported:
+    return Exported(conll_lines(source.merged.merged, source.partial), "lines")
+
+
+def _boxes(source: Source, target: Path | None) -> Exported:
+    records = visual_records(source.store, source.dataset, source.merged.merged)
+    return Exported((json.dumps(r) for r in records), "pages")
+
+
+def _pages(mode: str) -> Callable[[Source, Path | None], Exported]:
+    def run(source: Source, folder: Path | None) -> Exported:
+        records = visual_records(source.store, source.dataset, source.merged.merged)
+        done = write_pages(records, folder, mode, source.cover)
+        verb = "drew" if mode == "draw" else "covered"
+        summary = (f"{mode.capitalize()}: {done['pages']} pages, {verb} {done['boxes']} boxes, "
+                   f"{len(done['files'])} files in {folder}")
+        warnings = [f"{done['unboxed']} entity tokens have no box on the page and are not "
+                    + ("drawn" if mode == "draw" else "covered: check those pages before sharing them")]
+        return Exported(summary=[summary], warnings=warnings if done["unboxed"] else [])
+
+    return run
+
+
+EXPORTERS: dict[str, Exporter] = {
+    "jsonl": Exporter(_jsonl, merged=False),
+    "spacy": Exporter(_spacy, binary=True),
+    "conll": Exporter(_conll),
+    "boxes": Exporter(_boxes),
+    "draw": Exporter(_pages("draw"), folder=True),
+    "redact": Exporter(_pages("redact"), folder=True),
+}
+FORMATS = tuple(name for name, exporter in EXPORTERS.items() if not exporter.folder)

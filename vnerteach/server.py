@@ -16,7 +16,7 @@ from socketserver import ThreadingMixIn
 from typing import Any, Callable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from bottle import Bottle, HTTPResponse, request, static_file
+from bottle import Bottle, HTTPResponse, Route, request, static_file
 
 from .controller import AnswerError, Components, Controller
 from .errors import UsageError, VnerteachError
@@ -93,6 +93,44 @@ def _host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
+class ApiGuard:
+    """A bottle plugin checking Host header, access token and session, and turning errors into JSON responses."""
+
+    name = "api_guard"
+    api = 2
+
+    def __init__(self, controller: Controller | None = None, access_token: str | None = None,
+                 allowed_hosts: set[str] | None = None) -> None:
+        self.controller = controller
+        self.access_token = access_token
+        self.allowed_hosts = allowed_hosts
+
+    def apply(self, callback: Callable, route: Route) -> Callable:
+        """The route's callback behind the checks, or as it is for a public route."""
+        if route.config.get("public", False):  # route option: the app's own files need no guard
+            return callback
+        needs_session = route.config.get("session", True)  # route option: False serves without a session
+
+        def guarded(*args, **kwargs):
+            hosts = self.allowed_hosts
+            if hosts is not None and _host_name(request.get_header("Host", "")) not in hosts:
+                return _error(403, "unexpected Host header")
+            if self.access_token is not None:
+                given = request.get_header(TOKEN_HEADER) or request.query.get("token") or ""
+                if not hmac.compare_digest(given.encode(), self.access_token.encode()):
+                    return _error(401, "missing or wrong access token")
+            if needs_session and self.controller is None:
+                return _error(503, "no annotation session is running")
+            try:
+                return callback(*args, **kwargs)
+            except AnswerError as err:
+                return _error(400, str(err))
+            except VnerteachError as err:
+                return _error(500, str(err))
+
+        return guarded
+
+
 def make_app(controller: Controller | None = None, static_root: Path | None = None,
              images: ImageLookup | None = None, access_token: str | None = None,
              max_body: int = MAX_BODY, allowed_hosts: set[str] | None = None) -> Bottle:
@@ -104,6 +142,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     root = str(static_root or static_dir())
     image_path = images or cached_page_image
     app = Bottle()
+    app.install(ApiGuard(controller, access_token, allowed_hosts))
 
     @app.hook("after_request")
     def headers():
@@ -113,30 +152,11 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
         response.set_header("Referrer-Policy", "no-referrer")
         response.set_header("Content-Security-Policy", CSP)
 
-    def guarded(handler: Callable) -> Callable:
-        def wrapped(*args, **kwargs):
-            if allowed_hosts is not None and _host_name(request.get_header("Host", "")) not in allowed_hosts:
-                return _error(403, "unexpected Host header")
-            if access_token is not None:
-                given = request.get_header(TOKEN_HEADER) or request.query.get("token") or ""
-                if not hmac.compare_digest(given.encode(), access_token.encode()):
-                    return _error(401, "missing or wrong access token")
-            if controller is None and handler is not image:
-                return _error(503, "no annotation session is running")
-            try:
-                return handler(*args, **kwargs)
-            except AnswerError as err:
-                return _error(400, str(err))
-            except VnerteachError as err:
-                return _error(500, str(err))
-
-        return wrapped
-
-    @app.get("/")
+    @app.get("/", public=True)
     def index():
         return static_file("index.html", root=root)
 
-    @app.get("/static/<filename:path>")
+    @app.get("/static/<filename:path>", public=True)
     def static(filename: str):
         return static_file(filename, root=root)
 
@@ -179,10 +199,10 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
         response.set_header("Cache-Control", "private, max-age=86400")
         return response
 
-    app.get("/api/project", callback=guarded(project))
-    app.get("/api/questions", callback=guarded(questions))
-    app.post("/api/answers", callback=guarded(answers))
-    app.get("/api/image/<key>", callback=guarded(image))
+    app.get("/api/project", callback=project)
+    app.get("/api/questions", callback=questions)
+    app.post("/api/answers", callback=answers)
+    app.get("/api/image/<key>", callback=image, session=False)
     return app
 
 
