@@ -34,12 +34,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from vnerteach.evaluation import evaluate  # noqa: E402
 from vnerteach.examples import Merged, merge_answers  # noqa: E402
 from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
+from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
 from vnerteach.sorters import prefer_uncertain, random_order  # noqa: E402
 from vnerteach.tasks import set_hashes  # noqa: E402
-from vnerteach.training import Settings, Trainer, blank_pipeline, evaluate  # noqa: E402
+from vnerteach.training import Trainer  # noqa: E402
 
 TEACH_N = (250, 500, 1000, 2000)
 CORRECT_K = (25, 50, 100, 200)

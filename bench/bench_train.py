@@ -114,7 +114,7 @@ def conll(n_iter: int) -> list[str]:
     from thinc.api import Config, compounding
 
     from vnerteach.examples import merge_answers, reference_doc
-    from vnerteach.training import Settings, training_config
+    from vnerteach.pipeline import Settings, training_config
 
     train = conll_tasks(DATA / "conll2003" / "eng.train")
     dev = conll_tasks(DATA / "conll2003" / "eng.testa")
@@ -167,7 +167,8 @@ def conll(n_iter: int) -> list[str]:
 def conll_greedy(n_iter: int) -> str:
     """The same trainer with the greedy `ner` component (library call, same process)."""
     from vnerteach.examples import merge_answers
-    from vnerteach.training import Settings, Trainer, blank_pipeline
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import Trainer
     import spacy
 
     nlp0 = spacy.blank("en")
@@ -284,7 +285,7 @@ def sroie() -> list[str]:
     from vnerteach.documents import DocumentOptions, iter_documents, page_task
     from vnerteach.examples import merged_doc, merge_answers
     from vnerteach.tasks import set_hashes
-    from vnerteach.training import entity_scores
+    from vnerteach.pipeline import entity_scores
 
     n_iter = int(os.environ.get("BENCH_SROIE_EPOCHS", "20"))
     root = DATA / "sroie"

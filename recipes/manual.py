@@ -16,20 +16,6 @@ from vnerteach.tasks import add_tokens
 MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")
 
 
-def load_model(model: str):
-    """A spaCy pipeline for tokens: ``blank:LANG`` or an installed package or a model folder."""
-    import spacy
-
-    try:
-        if model.startswith("blank:"):
-            return spacy.blank(model.split(":", 1)[1])
-        return spacy.load(model)
-    except (ImportError, OSError, ValueError) as err:
-        first = str(err).strip().split("\n")[0]
-        raise UsageError(f"MODEL '{model}': cannot load it ({first}); use blank:LANG such as blank:en, "
-                         "or the folder of a trained pipeline") from None
-
-
 def source_size(source: str) -> int | None:
     """How many tasks a text source holds (counted by lines), or None for documents and stdin."""
     path = Path(source)
@@ -100,9 +86,11 @@ def ner_manual(
 
     Example: vnerteach ner.manual receipts blank:en scans/ --label TOTAL,DATE --preprocess grayscale,deskew,binarize
     """
+    from vnerteach.pipeline import load_pipeline
+
     labels = _check_labels(label, required=True)
     _check_exclude_by(exclude_by)
-    nlp = load_model(model)
+    nlp = load_pipeline(model)
     matcher = None
     if patterns is not None:
         from vnerteach.patterns import PatternMatcher, read_patterns
@@ -144,13 +132,15 @@ def mark(
 
     Example: vnerteach mark receipts_check receipts.jsonl --view-id ner --label TOTAL
     """
+    from vnerteach.pipeline import load_pipeline
+
     if view_id not in MARK_VIEWS:
         raise UsageError(f"--view-id: use one of {', '.join(MARK_VIEWS)}, not '{view_id}'")
     labels = _check_labels(label, required=view_id == "ner_manual")
     _check_exclude_by(exclude_by)
     stream: Iterable[dict] = get_stream(source, documents=documents, on_failure=_report_failure)
     if view_id == "ner_manual":
-        stream = add_tokens(load_model("blank:xx"), stream)
+        stream = add_tokens(load_pipeline("blank:xx"), stream)
     elif len(labels) == 1 and view_id == "classification":
         stream = _with_label(stream, labels[0])
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},

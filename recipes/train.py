@@ -116,7 +116,8 @@ def batch_train(
 
     Example: vnerteach ner.batch-train news_ner --output ./model --eval-split 0.2 --n-iter 10
     """
-    from vnerteach.training import Settings, blank_pipeline, check_output, prepare_data, save_model
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import check_output, prepare_data, save_model
 
     check_output(output)
     _check_settings(n_iter, batch_size, dropout, beam_width)
@@ -154,19 +155,13 @@ def evaluate(
 
     Example: vnerteach ner.evaluate ./model news_eval --output scores.json
     """
-    import spacy
-
-    from vnerteach import layout as _registers_architecture  # noqa: F401
-    from vnerteach.training import restrict_labels, evaluate as score, load_answers
+    from vnerteach.evaluation import evaluate as score
+    from vnerteach.pipeline import load_pipeline
+    from vnerteach.training import load_answers, restrict_labels
 
     if output is not None and not output.parent.is_dir():
         raise InputError(f"folder {output.parent} does not exist", output)
-    try:
-        nlp = spacy.load(model)
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot load the model: {str(err).splitlines()[0]}", model) from None
-    if "ner" not in nlp.pipe_names:
-        raise InputError("the pipeline has no 'ner' component", model)
+    nlp = load_pipeline(model, ner=True)
     result, counts = load_answers(connect(db), [dataset], nlp)
     if label:
         restrict_labels(result.merged, set(label))
@@ -208,7 +203,8 @@ def train_curve(
     """
     from dataclasses import replace
 
-    from vnerteach.training import Settings, blank_pipeline, curve_reading, curve_subset, prepare_data
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import curve_reading, curve_subset, prepare_data
 
     _check_settings(n_iter, batch_size, dropout)
     data = prepare_data(connect(db), _names(datasets), lang=lang, eval_dataset=eval_dataset,

@@ -10,10 +10,12 @@ import numpy
 import spacy
 from spacy.tokens import DocBin
 
+from vnerteach.evaluation import evaluate
 from vnerteach.examples import merge_answers
 from vnerteach.layout import BOXES_KEY, layout_features, task_doc
+from vnerteach.pipeline import Settings, blank_pipeline
 from vnerteach.tasks import set_hashes
-from vnerteach.training import Settings, Trainer, blank_pipeline, evaluate
+from vnerteach.training import Trainer
 
 
 

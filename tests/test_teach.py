@@ -95,7 +95,8 @@ def test_exclude_by_input_skips_inputs_already_annotated(store, tmp_path):
 
 
 def test_model_out_is_saved_on_exit_and_a_batch_trained_model_continues(store, tmp_path):
-    from vnerteach.training import Settings, Trainer, blank_pipeline, prepare_data, save_model
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import Trainer, prepare_data, save_model
 
     src, gold = source(tmp_path, n=200)
     pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())

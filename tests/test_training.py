@@ -10,11 +10,12 @@ import sys
 import pytest
 import spacy
 
+from vnerteach.evaluation import evaluate
 from vnerteach.examples import INCORRECT_SPANS_KEY, answers_to_examples, merge_answers
+from vnerteach.pipeline import Settings, blank_pipeline, entity_scores
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
-from vnerteach.training import (Settings, Trainer, blank_pipeline, entity_scores, evaluate, in_eval_split,
-                                curve_reading)
+from vnerteach.training import Trainer, curve_reading, in_eval_split
 
 from conftest import ROOT
 from train_fixtures import binary_tasks, manual_tasks
@@ -220,7 +221,7 @@ def test_training_commands_reject_bad_input_clearly(cli, tmp_path, db_path):
           says="--label ANIMAL: not in the data (labels found: CITY, PERSON)")
     fails("ner.batch-train", "teach", "-o", tmp_path / "missing" / "m", says="does not exist")
     fails("ner.batch-train", "nope", "-o", out, says="Dataset 'nope' not found")
-    fails("ner.evaluate", tmp_path / "no-model", "teach", says="cannot load the model")
+    fails("ner.evaluate", tmp_path / "no-model", "teach", code=2, says="no-model': cannot load it")
     fails("ner.evaluate", tmp_path / "no-model", "teach", "--output", tmp_path / "missing" / "s.json",
           says="does not exist")
     fails("ner.batch-train", "teach", "-o", out, "--eval-dataset", "teach", "--eval-split", "0.3", code=2,

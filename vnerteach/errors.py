@@ -62,3 +62,11 @@ class RecipeError(VnerteachError):
 
 class DependencyError(VnerteachError):
     """A required external program (e.g. Tesseract) is missing; the message says how to install it."""
+
+
+class ModelLoadError(UsageError):
+    """A MODEL argument that spaCy cannot load, or a pipeline without what the command needs from it."""
+
+    def __init__(self, model: str, reason: str):
+        self.model, self.reason = str(model), reason
+        super().__init__(f"MODEL '{model}': {reason}")

@@ -49,27 +49,6 @@ class FairLock:
             self._cond.notify_all()
 
 
-def load_pipeline(model: str) -> Any:
-    """A trained pipeline folder (or package) with a beam NER, for scoring; UsageError if it cannot score."""
-    import spacy
-
-    from . import layout as _registers_architecture  # noqa: F401  (registers vnerteach.LayoutEmbed.v1)
-    from .training import has_beam
-
-    try:
-        nlp = spacy.load(model)
-    except (ImportError, OSError, ValueError) as err:
-        first = str(err).strip().split("\n")[0]
-        raise UsageError(f"MODEL '{model}': cannot load it ({first}); use blank:LANG such as blank:en, "
-                         "or the folder written by ner.batch-train") from None
-    if "ner" not in nlp.pipe_names:
-        raise UsageError(f"MODEL '{model}': the pipeline has no 'ner' component")
-    if not has_beam(nlp.get_pipe("ner")):
-        raise UsageError(f"MODEL '{model}': its NER has no beam (beam_width 1), so it gives no probabilities; "
-                         "train it with ner.batch-train (beam_ner) or start from blank:LANG")
-    return nlp
-
-
 class TeachModel:
     """A beam NER in the loop: score candidates of tasks, update from answers, save."""
 
@@ -110,16 +89,11 @@ class TeachModel:
     @classmethod
     def load(cls, model: str, labels: Sequence[str], **kwargs: Any) -> "TeachModel":
         """``blank:LANG`` (made when the first task is seen) or a pipeline folder written by ner.batch-train."""
-        if model.startswith("blank:"):
-            import spacy
+        from .pipeline import load_pipeline
 
-            lang = model.split(":", 1)[1]
-            try:
-                spacy.util.get_lang_class(lang)
-            except ImportError:
-                raise UsageError(f"MODEL '{model}': spaCy has no language '{lang}'") from None
-            return cls(None, labels, lang=lang, **kwargs)
-        return cls(load_pipeline(model), labels, **kwargs)
+        if model.startswith("blank:"):
+            return cls(None, labels, lang=load_pipeline(model).lang, **kwargs)
+        return cls(load_pipeline(model, beam=True), labels, **kwargs)
 
     def _adopt(self, nlp: Any, trained: bool) -> None:
         from thinc.api import Adam, fix_random_seed
@@ -141,7 +115,7 @@ class TeachModel:
     def ensure(self, task: dict | None = None) -> Any:
         """The pipeline, made now if it is a blank one (with layout features if ``task`` has token boxes)."""
         if self._nlp is None:
-            from .training import Settings, blank_pipeline
+            from .pipeline import Settings, blank_pipeline
 
             layout = bool(task and any(t.get("bbox") for t in task.get("tokens") or []))
             self._adopt(blank_pipeline(self.lang or "en", self.labels, layout, self.settings or Settings()),
@@ -166,33 +140,17 @@ class TeachModel:
 
         return [task_doc(self._nlp.vocab, t) for t in tasks]
 
-    def _beams(self, docs: list[Any]) -> list[Any]:
-        ner = self._nlp.get_pipe("ner")
-        for name, proc in self._nlp.pipeline:
-            if name == "ner":
-                break
-            docs = list(proc.pipe(docs))
-        # Keep every parse of the beam when scoring (training keeps its own pruning): pruned to the
-        # best few, a model that has seen mostly rejects finds no entity at all in a text, and
-        # there would be nothing left to ask.
-        density = ner.cfg.get("beam_density", 0.0)
-        ner.cfg["beam_density"] = 0.0
-        try:
-            return ner.predict(docs)
-        finally:
-            ner.cfg["beam_density"] = density
-
     def score(self, tasks: Sequence[dict]) -> list[dict[Triple, float]]:
         """Per task, every candidate (token start, token end exclusive, label) of the annotated labels with its probability."""
+        from .pipeline import entity_scores
+
         tasks = [t for t in tasks if t.get("tokens")]
         if not tasks:
             return []
         self.ensure(tasks[0])
         wanted = set(self.labels)
         with self.lock:
-            docs = self._docs(tasks)
-            ner = self._nlp.get_pipe("ner")
-            scored = ner.scored_ents(self._beams(docs))
+            scored = entity_scores(self._nlp, self._docs(tasks), prune=False)
         return [{k: min(1.0, v) for k, v in s.items() if k[2] in wanted} for s in scored]
 
     def _batches(self, stream: Iterable[dict]) -> Iterator[list[dict]]:
@@ -235,6 +193,8 @@ class TeachModel:
         Confidence is the probability of the best analysis in the beam: the least confident task
         is the one the model is least sure how to annotate as a whole.
         """
+        from .pipeline import predict_beams
+
         tasks = [t for t in tasks if t.get("tokens")]
         if not tasks:
             return []
@@ -242,9 +202,8 @@ class TeachModel:
         wanted = set(self.labels)
         out = []
         with self.lock:
-            docs = self._docs(tasks)
             ner = self._nlp.get_pipe("ner")
-            beams = self._beams(docs)
+            beams = predict_beams(self._nlp, self._docs(tasks), prune=False)
             scored = ner.scored_ents(beams)
             parses = [ner.moves.get_beam_parses(beam) for beam in beams]
         for task, scores, beam_parses in zip(tasks, scored, parses):
