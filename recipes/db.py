@@ -11,7 +11,8 @@ import click
 from rich.table import Table
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.errors import InputError, UsageError
+from vnerteach.files import check_output
+from vnerteach.errors import UsageError
 from vnerteach.output import good, info, stdout, warn
 from vnerteach.sources import get_stream
 from vnerteach.store import connect
@@ -112,8 +113,8 @@ def db_out(
 
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if output is not None and not output.parent.is_dir():
-        raise InputError(f"folder {output.parent} does not exist", output)
+    if output is not None:
+        check_output(output)
     if redact is not None and not label:
         raise UsageError("--redact needs --label: the entity labels to cover, e.g. --label PERSON")
     if EXPORTERS[format].binary and output is None:

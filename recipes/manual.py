@@ -6,63 +6,15 @@ from pathlib import Path
 from typing import Annotated, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.controller import EXCLUDE_BY, Components
-from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES, DocumentOptions
+from vnerteach.controller import Components
+from vnerteach.documents import DocumentOptions
 from vnerteach.errors import UsageError
-from vnerteach.output import warn
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
+from .common import check_exclude_by, check_labels, load_matcher, only_labels, report_failure, source_size
+
 MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")
-
-
-def source_size(source: str) -> int | None:
-    """How many tasks a text source holds (counted by lines), or None for documents and stdin."""
-    path = Path(source)
-    if source == "-" or not path.exists():
-        return None
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    total = 0
-    for file in files:
-        suffix = file.suffix.lower()
-        if suffix in DOCUMENT_SUFFIXES:
-            return None  # pages are counted only when read
-        if suffix not in (".jsonl", ".txt"):
-            continue
-        with open(file, "rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                if suffix == ".jsonl" and b'"path"' in line and b'"text"' not in line:
-                    return None  # a list of documents: pages are counted only when read
-                total += 1
-    return total
-
-
-def _check_labels(label: list[str] | None, required: bool) -> list[str]:
-    labels = list(dict.fromkeys(label or []))
-    if required and not labels:
-        raise UsageError("--label: give the labels to annotate, e.g. --label ORG,PERSON")
-    return labels
-
-
-def _check_exclude_by(exclude_by: str) -> str:
-    if exclude_by not in EXCLUDE_BY:
-        raise UsageError(f"--exclude-by: use one of {', '.join(EXCLUDE_BY)}, not '{exclude_by}'")
-    return exclude_by
-
-
-def _report_failure(failure) -> None:
-    warn(f"{failure.path} (page {failure.page}): {failure.error} - skipped")
-
-
-def _only_labels(stream: Iterable[dict], labels: list[str]) -> Iterator[dict]:
-    """Drop pre-existing spans whose label is not one of the annotated labels."""
-    wanted = set(labels)
-    for task in stream:
-        if task.get("spans"):
-            task["spans"] = [s for s in task["spans"] if s.get("label") in wanted]
-        yield task
 
 
 @recipe("ner.manual")
@@ -88,20 +40,12 @@ def ner_manual(
     """
     from vnerteach.pipeline import load_pipeline
 
-    labels = _check_labels(label, required=True)
-    _check_exclude_by(exclude_by)
+    labels = check_labels(label, required=True)
+    check_exclude_by(exclude_by)
     nlp = load_pipeline(model)
-    matcher = None
-    if patterns is not None:
-        from vnerteach.patterns import PatternMatcher, read_patterns
-
-        entries = read_patterns(patterns)
-        others = sorted({e["label"] for e in entries} - set(labels))
-        if others:
-            warn(f"--patterns: ignoring patterns for labels not in --label: {', '.join(others)}")
-        matcher = PatternMatcher(nlp, [e for e in entries if e["label"] in labels])
-    stream = get_stream(source, documents=documents, on_failure=_report_failure)
-    stream = add_tokens(nlp, _only_labels(stream, labels))
+    matcher = load_matcher(patterns, nlp, labels)
+    stream = get_stream(source, documents=documents, on_failure=report_failure)
+    stream = add_tokens(nlp, only_labels(stream, labels))
     if matcher is not None:
         stream = matcher(stream)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
@@ -136,9 +80,9 @@ def mark(
 
     if view_id not in MARK_VIEWS:
         raise UsageError(f"--view-id: use one of {', '.join(MARK_VIEWS)}, not '{view_id}'")
-    labels = _check_labels(label, required=view_id == "ner_manual")
-    _check_exclude_by(exclude_by)
-    stream: Iterable[dict] = get_stream(source, documents=documents, on_failure=_report_failure)
+    labels = check_labels(label, required=view_id == "ner_manual")
+    check_exclude_by(exclude_by)
+    stream: Iterable[dict] = get_stream(source, documents=documents, on_failure=report_failure)
     if view_id == "ner_manual":
         stream = add_tokens(load_pipeline("blank:xx"), stream)
     elif len(labels) == 1 and view_id == "classification":

@@ -15,7 +15,8 @@ from rich.text import Text
 from vnerteach import Arg, Opt, recipe
 from vnerteach.documents import DocumentOptions, PageFailure, iter_documents, page_task
 from vnerteach.documents.summary import CorpusStats, count_pages
-from vnerteach.errors import InputError, VnerteachError
+from vnerteach.files import check_output
+from vnerteach.errors import VnerteachError
 from vnerteach.output import stderr, warn
 from vnerteach.sources import document_paths
 
@@ -36,8 +37,8 @@ def ocr(
 
     Example: vnerteach ocr receipts/ --output receipts.jsonl --preprocess grayscale,deskew --workers 2
     """
-    if output is not None and not output.parent.is_dir():
-        raise InputError(f"folder {output.parent} does not exist", output)
+    if output is not None:
+        check_output(output)
     paths = list(document_paths(source, recursive))
     results = iter_documents(paths, documents)  # checks options and Tesseract first
     stats = CorpusStats(documents=len(paths))

@@ -8,23 +8,12 @@ from typing import Annotated, Any, Callable
 from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import Components
 from vnerteach.documents import DocumentOptions
-from vnerteach.output import info, warn
+from vnerteach.files import check_output
+from vnerteach.output import info
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .manual import _check_exclude_by, _check_labels, _only_labels, _report_failure, source_size
-
-
-def _matcher(patterns: Path | None, nlp: Any, labels: list[str]) -> Any:
-    if patterns is None:
-        return None
-    from vnerteach.patterns import PatternMatcher, read_patterns
-
-    entries = read_patterns(patterns)
-    others = sorted({e["label"] for e in entries} - set(labels))
-    if others:
-        warn(f"--patterns: ignoring patterns for labels not in --label: {', '.join(others)}")
-    return PatternMatcher(nlp, [e for e in entries if e["label"] in labels])
+from .common import check_exclude_by, check_labels, load_matcher, only_labels, report_failure, source_size
 
 
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
@@ -41,9 +30,7 @@ def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
 def _check_model_out(model_out: Path | None) -> None:
     """Fail before the session, not after it, when --model-out cannot be written."""
     if model_out is not None:
-        from vnerteach.training import check_output
-
-        check_output(model_out)
+        check_output(model_out, folder=True)
 
 
 @recipe("ner.teach")
@@ -77,14 +64,14 @@ def ner_teach(
     from vnerteach.model import TeachModel, is_pattern_task
     from vnerteach.sorters import get_sorter
 
-    labels = _check_labels(label, required=True)
-    _check_exclude_by(exclude_by)
+    labels = check_labels(label, required=True)
+    check_exclude_by(exclude_by)
     choose = get_sorter(sorter)
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels)
     tokenizer = teach.tokenizer()
-    matcher = _matcher(patterns, tokenizer, labels)
-    stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=_report_failure))
+    matcher = load_matcher(patterns, tokenizer, labels)
+    stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=report_failure))
     questions = choose(teach.suggest(stream, matcher), pass_through=is_pattern_task)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "update": teach.update,
@@ -118,14 +105,14 @@ def ner_correct(
     from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel
 
-    labels = _check_labels(label, required=True)
-    _check_exclude_by(exclude_by)
+    labels = check_labels(label, required=True)
+    check_exclude_by(exclude_by)
     if window < 1:
         raise UsageError(f"--window must be 1 or more, not {window}")
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels)
     tokenizer = teach.tokenizer()
-    stream = add_tokens(tokenizer, _only_labels(get_stream(source, documents=documents, on_failure=_report_failure),
+    stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=report_failure),
                                                 labels))
     return {"dataset": dataset, "stream": teach.correct(stream, window=window), "view_id": "ner_manual",
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,

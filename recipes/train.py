@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vnerteach import Arg, Opt, recipe
+from vnerteach.files import check_output
 from vnerteach.errors import InputError, UsageError
 from vnerteach.output import good, info, stderr, stdout, warn
+from vnerteach.registry import option
 from vnerteach.store import connect
+
+if TYPE_CHECKING:
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import TrainingData
 
 
 def _names(value: str) -> list[str]:
@@ -78,11 +85,38 @@ def _train(nlp, data, settings, progress: Progress, label: str, show_epochs: boo
     return trainer.best
 
 
-def _check_settings(n_iter: int, batch_size: int, dropout: float, beam_width: int = 16) -> None:
-    if n_iter < 1:
-        raise UsageError(f"--n-iter must be 1 or more, not {n_iter}")
-    if batch_size < 1 or not 0 <= dropout < 1 or beam_width < 1:
-        raise UsageError("--batch-size and --beam-width must be 1 or more, --dropout from 0 to below 1")
+@dataclass(frozen=True)
+class TrainOptions:
+    """The flags ner.batch-train and ner.train-curve share: the data, the blank base and the schedule."""
+
+    lang: str = option("en", "Language of the blank base pipeline")
+    eval_dataset: str | None = option(None, "Dataset to evaluate on (instead of --eval-split)")
+    eval_split: float | None = option(None, "Share of inputs held out for evaluation, chosen by input hash "
+                                            "(default 0.2)")
+    n_iter: int = option(10, "Number of epochs", "-n")
+    batch_size: int = option(1000, "Words per batch (batches grow from 100 to this)", "-b")
+    dropout: float = option(0.1, "Dropout rate", "-d")
+    seed: int = option(0, "Random seed")
+    label: list[str] | None = option(None, "Train only these labels, e.g. PERSON,ORG", "-l")
+    layout: bool = option(True, "Use token boxes as features when the examples have them")
+
+    def settings(self, beam_width: int = 16) -> "Settings":
+        """The training settings (UsageError for a value out of range)."""
+        from vnerteach.pipeline import Settings
+
+        if self.n_iter < 1:
+            raise UsageError(f"--n-iter must be 1 or more, not {self.n_iter}")
+        if self.batch_size < 1 or not 0 <= self.dropout < 1 or beam_width < 1:
+            raise UsageError("--batch-size and --beam-width must be 1 or more, --dropout from 0 to below 1")
+        return Settings(n_iter=self.n_iter, batch_size=self.batch_size, dropout=self.dropout, seed=self.seed,
+                        beam_width=beam_width)
+
+    def data(self, db: str, datasets: str) -> "TrainingData":
+        """The merged answers of the datasets, split into training and evaluation inputs."""
+        from vnerteach.training import prepare_data
+
+        return prepare_data(connect(db), _names(datasets), lang=self.lang, eval_dataset=self.eval_dataset,
+                            eval_split=self.eval_split, labels=self.label)
 
 
 def _progress() -> Progress:
@@ -94,16 +128,7 @@ def _progress() -> Progress:
 def batch_train(
     datasets: Annotated[str, Arg("Dataset(s) to train on, comma-separated")],
     output: Annotated[Path, Opt("Folder to save the trained pipeline to", "-o")],
-    lang: Annotated[str, Opt("Language of the blank base pipeline")] = "en",
-    eval_dataset: Annotated[str | None, Opt("Dataset to evaluate on (instead of --eval-split)")] = None,
-    eval_split: Annotated[float | None, Opt("Share of inputs held out for evaluation, chosen by input hash "
-                                            "(default 0.2)")] = None,
-    n_iter: Annotated[int, Opt("Number of epochs", "-n")] = 10,
-    batch_size: Annotated[int, Opt("Words per batch (batches grow from 100 to this)", "-b")] = 1000,
-    dropout: Annotated[float, Opt("Dropout rate", "-d")] = 0.1,
-    seed: Annotated[int, Opt("Random seed")] = 0,
-    label: Annotated[list[str] | None, Opt("Train only these labels, e.g. PERSON,ORG", "-l")] = None,
-    layout: Annotated[bool, Opt("Use token boxes as features when the examples have them")] = True,
+    training: TrainOptions = TrainOptions(),
     beam_width: Annotated[int, Opt("Beam width of the NER component (ner.teach's scores come from the beam)")] = 16,
     *,
     db: str,
@@ -116,18 +141,17 @@ def batch_train(
 
     Example: vnerteach ner.batch-train news_ner --output ./model --eval-split 0.2 --n-iter 10
     """
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import check_output, prepare_data, save_model
+    from vnerteach.pipeline import blank_pipeline
+    from vnerteach.training import save_model
 
-    check_output(output)
-    _check_settings(n_iter, batch_size, dropout, beam_width)
-    data = prepare_data(connect(db), _names(datasets), lang=lang, eval_dataset=eval_dataset,
-                        eval_split=eval_split, labels=label)
+    check_output(output, folder=True)
+    settings = training.settings(beam_width)
+    data = training.data(db, datasets)
     _report_data(data)
-    use_layout = layout and data.has_boxes
-    info("Layout features: " + ("on" if use_layout else "off") + f"; blank '{lang}' base, beam_ner (width {beam_width})")
-    settings = Settings(n_iter=n_iter, batch_size=batch_size, dropout=dropout, seed=seed, beam_width=beam_width)
-    nlp = blank_pipeline(lang, data.labels, use_layout, settings)
+    use_layout = training.layout and data.has_boxes
+    info("Layout features: " + ("on" if use_layout else "off")
+         + f"; blank '{training.lang}' base, beam_ner (width {beam_width})")
+    nlp = blank_pipeline(training.lang, data.labels, use_layout, settings)
     with _progress() as progress:
         best = _train(nlp, data, settings, progress, "training", show_epochs=True)
     save_model(nlp, output, data, best, use_layout, settings)
@@ -135,7 +159,7 @@ def batch_train(
         stdout.print(_score_table(best.scores, f"Best epoch {best.epoch}: {best.scores.describe()}"))
         good(f"Saved the model of epoch {best.epoch} (F {_f(best.scores.overall.f)}) to {output}")
     else:
-        good(f"Saved the model after {n_iter} epochs (no evaluation set) to {output}")
+        good(f"Saved the model after {settings.n_iter} epochs (no evaluation set) to {output}")
 
 
 @recipe("ner.evaluate")
@@ -159,8 +183,8 @@ def evaluate(
     from vnerteach.pipeline import load_pipeline
     from vnerteach.training import load_answers, restrict_labels
 
-    if output is not None and not output.parent.is_dir():
-        raise InputError(f"folder {output.parent} does not exist", output)
+    if output is not None:
+        check_output(output)
     nlp = load_pipeline(model, ner=True)
     result, counts = load_answers(connect(db), [dataset], nlp)
     if label:
@@ -184,16 +208,7 @@ def evaluate(
 @recipe("ner.train-curve")
 def train_curve(
     datasets: Annotated[str, Arg("Dataset(s) to train on, comma-separated")],
-    lang: Annotated[str, Opt("Language of the blank base pipeline")] = "en",
-    eval_dataset: Annotated[str | None, Opt("Dataset to evaluate on (instead of --eval-split)")] = None,
-    eval_split: Annotated[float | None, Opt("Share of inputs held out for evaluation, chosen by input hash "
-                                            "(default 0.2)")] = None,
-    n_iter: Annotated[int, Opt("Number of epochs per run", "-n")] = 10,
-    batch_size: Annotated[int, Opt("Words per batch (batches grow from 100 to this)", "-b")] = 1000,
-    dropout: Annotated[float, Opt("Dropout rate", "-d")] = 0.1,
-    seed: Annotated[int, Opt("Random seed")] = 0,
-    label: Annotated[list[str] | None, Opt("Train only these labels", "-l")] = None,
-    layout: Annotated[bool, Opt("Use token boxes as features when the examples have them")] = True,
+    training: TrainOptions = TrainOptions(),
     *,
     db: str,
 ) -> None:
@@ -203,17 +218,15 @@ def train_curve(
     """
     from dataclasses import replace
 
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import curve_reading, curve_subset, prepare_data
+    from vnerteach.pipeline import blank_pipeline
+    from vnerteach.training import curve_reading, curve_subset
 
-    _check_settings(n_iter, batch_size, dropout)
-    data = prepare_data(connect(db), _names(datasets), lang=lang, eval_dataset=eval_dataset,
-                        eval_split=eval_split, labels=label)
+    settings = training.settings()
+    data = training.data(db, datasets)
     if not data.dev:
         raise UsageError("A training curve needs an evaluation set: use --eval-split or --eval-dataset")
     _report_data(data)
-    use_layout = layout and data.has_boxes
-    settings = Settings(n_iter=n_iter, batch_size=batch_size, dropout=dropout, seed=seed)
+    use_layout = training.layout and data.has_boxes
     table = Table(title=f"Training curve ({len(data.dev)} evaluation inputs)")
     for column in ("Share", "Inputs", "F", "Change"):
         table.add_column(column, justify="right")
@@ -221,7 +234,7 @@ def train_curve(
     with _progress() as progress:
         for share in (0.25, 0.5, 0.75, 1.0):
             subset = replace(data, train=curve_subset(data.train, share))
-            best = _train(blank_pipeline(lang, data.labels, use_layout, settings), subset, settings, progress,
+            best = _train(blank_pipeline(training.lang, data.labels, use_layout, settings), subset, settings, progress,
                           f"{share:.0%}", show_epochs=False)
             f = best.scores.overall.f if best and best.scores else 0.0
             change = f"{100 * (f - points[-1][1]):+.1f}" if points else ""

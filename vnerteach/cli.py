@@ -74,7 +74,7 @@ def _expand_options(param: inspect.Parameter, hint: Any) -> list[inspect.Paramet
         return None
     hints = get_type_hints(base)
     return [_typer_param(inspect.Parameter(f.name, param.kind, default=f.default),
-                         Annotated[hints[f.name], Opt(f.metadata.get("help", ""))])
+                         Annotated[hints[f.name], Opt(f.metadata.get("help", ""), f.metadata.get("short"))])
             for f in dataclasses.fields(base)]
 
 
@@ -93,7 +93,7 @@ def make_command(func: Callable) -> Callable:
         else:
             groups[p.name] = (hints[p.name], [e.name for e in expanded])
             params.extend(expanded)
-    lists = [p.name for p in params if _is_list(hints.get(p.name))]
+    lists = [p.name for p in params if _is_list(p.annotation)]
     db_option = inspect.Parameter(
         "db", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or "

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .files import check_output
 from .errors import InputError, UsageError
 from .examples import Merged, MergeResult, merge_answers, reference_doc
 from .tasks import INPUT_HASH, input_hash
@@ -203,8 +204,7 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
         raise UsageError(f"mode must be draw or redact, not {mode!r}")
     if mode == "redact" and not labels:
         raise UsageError("--redact needs --label: the entity labels to cover")
-    if not out_dir.parent.is_dir():
-        raise InputError(f"folder {out_dir.parent} does not exist", out_dir)
+    check_output(out_dir, folder=True)
     records = list(records)
     found = {e["label"] for r in records for e in r["entities"]}
     chosen = set(labels or ()) if mode == "redact" else found

@@ -20,7 +20,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from .errors import InputError, UsageError
+from .files import check_output
+from .errors import UsageError
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
 
 PATTERN_KEY = "pattern"
@@ -279,11 +280,7 @@ class TeachModel:
 
     def to_disk(self, path: str | Path) -> Path:
         """Save the pipeline as a folder that spacy.load and ner.teach load."""
-        path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise InputError("exists and is not a folder", path)
-        if not path.parent.is_dir():
-            raise InputError(f"folder {path.parent} does not exist (create it first)", path)
+        path = check_output(path, folder=True)
         with self.lock:
             nlp = self.ensure()
             nlp.meta["name"] = nlp.meta.get("name") or "vnerteach_ner"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from .errors import RecipeError
 
@@ -31,6 +31,11 @@ class Opt:
 
     help: str
     short: str | None = None
+
+
+def option(default: Any, help: str, short: str | None = None) -> Any:
+    """A field of an options dataclass with its flag's help: a recipe parameter of that type gets one flag per field."""
+    return field(default=default, metadata={"help": help, "short": short})
 
 
 def recipe(name: str) -> Callable[[F], F]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from .files import check_output
 from .errors import InputError, UsageError
 from .evaluation import Scores, evaluate
 from .examples import Merged, MergeResult, answers_to_examples, merge_answers
@@ -275,20 +276,10 @@ def _lazy_examples(nlp: Any, merged: Iterable[Merged], chunk: int = 256) -> Iter
 # --- saving --------------------------------------------------------------------------------------------
 
 
-def check_output(output: Path) -> Path:
-    """Raise before training if the model folder cannot be written (missing parent, a file in the way)."""
-    output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise InputError("exists and is not a folder", output)
-    if not output.parent.is_dir():
-        raise InputError(f"folder {output.parent} does not exist (create it first)", output)
-    return output
-
-
 def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | None, layout: bool,
                settings: Settings) -> Path:
     """Write the pipeline folder; meta.json gets overall and per-label scores, datasets and sizes."""
-    output = check_output(output)
+    output = check_output(output, folder=True)
     scores = best.scores.to_dict() if best is not None and best.scores is not None else {}
     nlp.meta["name"] = nlp.meta.get("name") or "vnerteach_ner"
     nlp.meta["description"] = "NER trained from a blank base by vnerteach ner.batch-train"

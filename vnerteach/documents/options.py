@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..registry import option as _opt
 from .preprocess import parse_preprocess
 
 OCR_MODES = ("auto", "always", "never")
-
-
-def _opt(default, help: str):
-    """A field with its command-line help in the metadata (cli.py makes one flag of each field)."""
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""What the annotation recipes share: option checks, pattern loading, failure reports and the source's size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from vnerteach.controller import EXCLUDE_BY
+from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES, PageFailure
+from vnerteach.errors import UsageError
+from vnerteach.output import warn
+
+
+def source_size(source: str) -> int | None:
+    """How many tasks a text source holds (counted by lines), or None for documents and stdin."""
+    path = Path(source)
+    if source == "-" or not path.exists():
+        return None
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    total = 0
+    for file in files:
+        suffix = file.suffix.lower()
+        if suffix in DOCUMENT_SUFFIXES:
+            return None  # pages are counted only when read
+        if suffix not in (".jsonl", ".txt"):
+            continue
+        with open(file, "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                if suffix == ".jsonl" and b'"path"' in line and b'"text"' not in line:
+                    return None  # a list of documents: pages are counted only when read
+                total += 1
+    return total
+
+
+def check_labels(label: list[str] | None, required: bool) -> list[str]:
+    """The --label values without repeats; UsageError when labels are required and none were given."""
+    labels = list(dict.fromkeys(label or []))
+    if required and not labels:
+        raise UsageError("--label: give the labels to annotate, e.g. --label ORG,PERSON")
+    return labels
+
+
+def check_exclude_by(exclude_by: str) -> str:
+    """The --exclude-by value if it is one the controller knows."""
+    if exclude_by not in EXCLUDE_BY:
+        raise UsageError(f"--exclude-by: use one of {', '.join(EXCLUDE_BY)}, not '{exclude_by}'")
+    return exclude_by
+
+
+def report_failure(failure: PageFailure) -> None:
+    """Warn about a document page that could not be read; the run goes on."""
+    warn(f"{failure.path} (page {failure.page}): {failure.error} - skipped")
+
+
+def only_labels(stream: Iterable[dict], labels: list[str]) -> Iterator[dict]:
+    """Drop pre-existing spans whose label is not one of the annotated labels."""
+    wanted = set(labels)
+    for task in stream:
+        if task.get("spans"):
+            task["spans"] = [s for s in task["spans"] if s.get("label") in wanted]
+        yield task
+
+
+def load_matcher(patterns: Path | None, nlp: Any, labels: list[str]) -> Any:
+    """The --patterns matcher for the annotated labels (patterns of other labels are ignored, with a warning)."""
+    if patterns is None:
+        return None
+    from vnerteach.patterns import PatternMatcher, read_patterns
+
+    entries = read_patterns(patterns)
+    others = sorted({e["label"] for e in entries} - set(labels))
+    if others:
+        warn(f"--patterns: ignoring patterns for labels not in --label: {', '.join(others)}")
+    return PatternMatcher(nlp, [e for e in entries if e["label"] in labels])
