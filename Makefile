@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DB ?= $(HOME)/.vnerteach/vnerteach.db
 
-.PHONY: demo test install system-deps browser-deps bench bench-web clean
+.PHONY: demo test test-fast install system-deps browser-deps bench bench-web clean
 
 install: $(STAMP) system-deps
 
@@ -46,6 +46,10 @@ browser-deps:
 
 test: install browser-deps
 	$(BIN)/python -m pytest -q
+
+# Everything but the slow tests (wheel install, processes, browser, teach): under a minute.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python bench/bench_db.py

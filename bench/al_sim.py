@@ -15,7 +15,7 @@ order of the pool; after K documents, train from blank on them and score on the 
 
 Data: CoNLL-2003 (eng.train for the pool and patterns, eng.testa for the held-out set) or FUNSD
 training forms (one page task per form, words with boxes; held-out: a fixed part of the forms).
-Never copied into the repository; read from ../shared/data (or --data).
+Never copied into the repository; read from ../shared/data, $VNERTEACH_BENCH_DATA or --data.
 
 Usage: python bench/al_sim.py [--corpus conll|funsd] [--pool 3000] [--heldout 1000] [--seed 0]
 """
@@ -34,8 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from data import data_dir  # noqa: E402
 from vnerteach.evaluation import evaluate  # noqa: E402
-from vnerteach.examples import Merged, merge_answers  # noqa: E402
+from vnerteach.merge import Merged, merge_answers  # noqa: E402
 from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
 from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
@@ -264,7 +265,7 @@ def correct_curve(pool, held, labels, layout, n_iter, seed, out, seed_docs):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", choices=("conll", "funsd"), default="conll")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--pool", type=int, default=3000, help="candidate pool (sentences or forms)")
     parser.add_argument("--heldout", type=int, default=1000, help="held-out sentences or forms")
     parser.add_argument("--patterns", type=int, default=10, help="cold-start patterns per label (0: none)")
@@ -275,6 +276,7 @@ def main() -> None:
     parser.add_argument("--correct-seed", type=int, default=100,
                         help="documents outside the pool that ner.correct's start model is trained on")
     args = parser.parse_args()
+    args.data = args.data or data_dir()
     rng = random.Random(args.seed)
     if args.corpus == "conll":
         train = [s for s in conll_sentences(args.data / "conll2003" / "eng.train") if len(s[0]) >= 3]

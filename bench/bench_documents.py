@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_documents.py --sroie 30 # fewer SROIE receipts
 
 Every figure is measured in the same run as its baseline. Corpora are generated into a temporary
-directory (SROIE is read from ../shared/data, never copied); the page cache lives there too.
+directory (SROIE is read from bench/data.py's data_dir(), never copied); the page cache lives there too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-SROIE = Path(os.environ.get("SROIE_DIR", ROOT.parent / "shared" / "data" / "sroie"))
+from data import data_dir  # noqa: E402
+
+SROIE = data_dir() / "sroie"
 SROIE_CHOICES = ("", "deskew", "denoise", "binarize", "adaptive", "upscale", "upscale,denoise",
                  "grayscale,upscale,deskew,denoise")
 

@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from al_sim import conll_sentences, funsd_forms, task_of  # noqa: E402
 from vnerteach.model import TeachModel  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+from data import data_dir  # noqa: E402
+
+DATA = data_dir()
 
 
 def throughput(tasks: list[dict], labels: list[str], what: str, repeat: int = 1) -> None:

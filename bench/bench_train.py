@@ -2,14 +2,16 @@
 
 Usage: python bench/bench_train.py [conll|funsd|sroie|memory ...] (default: all). Environment:
 BENCH_DIR (work folder, default /tmp/vnerteach-bench), BENCH_EPOCHS (CoNLL, 5), BENCH_FUNSD_EPOCHS (20),
-BENCH_SROIE_EPOCHS (20), BENCH_SROIE_N (150), BENCH_MEMORY_N (50000). Data: /work/shared/data (never copied).
+BENCH_SROIE_EPOCHS (20), BENCH_SROIE_N (150), BENCH_MEMORY_N (50000). Data: bench/data.py's data_dir() (never copied).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-DATA = Path("/work/shared/data")
+from data import data_dir  # noqa: E402  (bench/ is the script's folder)
+
+DATA = data_dir()
 
 
 def conll_tasks(path: str | Path) -> list[dict]:
@@ -113,7 +115,7 @@ def conll(n_iter: int) -> list[str]:
     from spacy.training.batchers import minibatch_by_words
     from thinc.api import Config, compounding
 
-    from vnerteach.examples import merge_answers, reference_doc
+    from vnerteach.merge import merge_answers, reference_doc
     from vnerteach.pipeline import Settings, training_config
 
     train = conll_tasks(DATA / "conll2003" / "eng.train")
@@ -166,7 +168,7 @@ def conll(n_iter: int) -> list[str]:
 
 def conll_greedy(n_iter: int) -> str:
     """The same trainer with the greedy `ner` component (library call, same process)."""
-    from vnerteach.examples import merge_answers
+    from vnerteach.merge import merge_answers
     from vnerteach.pipeline import Settings, blank_pipeline
     from vnerteach.training import Trainer
     import spacy
@@ -283,7 +285,7 @@ def sroie() -> list[str]:
     import spacy
 
     from vnerteach.documents import DocumentOptions, iter_documents, page_task
-    from vnerteach.examples import merged_doc, merge_answers
+    from vnerteach.merge import merged_doc, merge_answers
     from vnerteach.tasks import set_hashes
     from vnerteach.pipeline import entity_scores
 

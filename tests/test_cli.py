@@ -56,6 +56,7 @@ def test_unknown_recipe_suggests_close_names(cli):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_user_recipe_file(tmp_path, db_path):
     recipe_file = tmp_path / "my_recipes.py"
     recipe_file.write_text('''
@@ -79,6 +80,7 @@ def hello(name: Annotated[str, Arg("Who to greet")], shout: Annotated[bool, Opt(
     assert "hello" in listing.stdout and "Greet someone." in listing.stdout
 
 
+@pytest.mark.slow
 def test_broken_user_recipe_file_is_reported(tmp_path, db_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import nonexistent_module_xyz\n")
@@ -154,6 +156,7 @@ def test_db_option_applies_to_its_own_command_only(cli, tmp_path, db_path):
     assert "VNERTEACH_DB" not in os.environ or os.environ["VNERTEACH_DB"] == str(db_path)
 
 
+@pytest.mark.slow
 def test_a_recipe_that_declares_db_gets_the_database(tmp_path, db_path):
     recipe_file = tmp_path / "count.py"
     recipe_file.write_text('''
@@ -237,6 +240,7 @@ def test_db_out_to_a_missing_folder(cli, tmp_path):
     assert "does not exist" in result.stderr
 
 
+@pytest.mark.slow
 def test_subprocess_errors_have_no_traceback_and_stdout_stays_data(tmp_path):
     env = {"VNERTEACH_DB": str(tmp_path / "s.db"), "VNERTEACH_HOME": str(tmp_path)}
     bad = run_module("db-in", "x", "-", env=env, input='{"text": "a"}\n{oops}\n')

@@ -11,7 +11,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from vnerteach.evaluation import evaluate
-from vnerteach.examples import merge_answers
+from vnerteach.merge import merge_answers
 from vnerteach.layout import BOXES_KEY, layout_features, task_doc
 from vnerteach.pipeline import Settings, blank_pipeline
 from vnerteach.tasks import set_hashes

@@ -14,12 +14,13 @@ from conftest import write_jsonl
 from teach_fixtures import LABELS, f1, judge, patterns, sentences
 from vnerteach.controller import Controller
 from vnerteach.model import TeachModel
+from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.sorters import uncertainty
 from vnerteach.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens
 from web_fixtures import wsgi
 
-from vnerteach.recipes.teach import ner_correct, ner_teach
+pytestmark = pytest.mark.slow  # trains models in the loop: minutes, not seconds
 
 
 def source(tmp_path, n=600, seed=1):

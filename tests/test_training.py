@@ -11,7 +11,7 @@ import pytest
 import spacy
 
 from vnerteach.evaluation import evaluate
-from vnerteach.examples import INCORRECT_SPANS_KEY, answers_to_examples, merge_answers
+from vnerteach.merge import INCORRECT_SPANS_KEY, answers_to_examples, merge_answers
 from vnerteach.pipeline import Settings, blank_pipeline, entity_scores
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
@@ -91,7 +91,7 @@ def test_binary_answers_leave_other_tokens_missing_not_outside(nlp0):
 
 
 def test_an_accepted_entity_rules_out_the_spans_overlapping_it(nlp0):
-    from vnerteach.examples import implied_negatives, reference_doc
+    from vnerteach.merge import implied_negatives, reference_doc
 
     text = "Yesterday Anna Berg visited Oslo ."
     (m,) = merge_answers([task(text, [("Anna Berg", "PERSON")]), task(text, [("Oslo", "PERSON")], "reject")],
@@ -287,7 +287,7 @@ def test_evaluate_complete_answers_and_contradictions_are_reported(cli, tmp_path
 def test_an_example_the_beam_search_cannot_learn_is_skipped_not_fatal():
     from thinc.api import fix_random_seed
 
-    from vnerteach.examples import Merged
+    from vnerteach.merge import Merged
     from vnerteach.training import update_skipping
 
     labels = ["LOC", "MISC", "ORG", "PER"]
@@ -314,7 +314,7 @@ def test_an_example_the_beam_search_cannot_learn_is_skipped_not_fatal():
 def test_a_long_example_the_oracle_cannot_supervise_is_skipped_not_fatal():
     from thinc.api import fix_random_seed
 
-    from vnerteach.examples import Merged
+    from vnerteach.merge import Merged
     from vnerteach.training import update_skipping
 
     labels = ["ANSWER", "HEADER", "QUESTION"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .examples import Merged, merged_doc
+from .merge import Merged, merged_doc
 
 
 @dataclass

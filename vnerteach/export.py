@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .files import check_output
 from .errors import InputError, UsageError
-from .examples import Merged, MergeResult, merge_answers, reference_doc
+from .merge import Merged, MergeResult, merge_answers, reference_doc
 from .tasks import INPUT_HASH, input_hash
 
 MISSING_TAG = "-"

@@ -7,7 +7,7 @@ candidate ``(start, end, label)`` a probability; :meth:`TeachModel.suggest` turn
 tasks with one span each, :meth:`TeachModel.correct` into pre-filled ``ner_manual`` tasks.
 
 :meth:`TeachModel.update` learns from answers (accepted spans are entities with every other token
-missing, rejected ones incorrect spans, complete answers all entities; via ``examples.merge_answers``)
+missing, rejected ones incorrect spans, complete answers all entities; via ``merge.merge_answers``)
 and is meant to run in a background thread: the model is guarded by a fair lock, scoring takes it
 one small batch at a time, an update takes it once, so neither starves the other.
 """
@@ -234,7 +234,7 @@ class TeachModel:
 
     def update(self, answers: Sequence[dict]) -> float:
         """Learn from answers (any mix of binary and complete); return the loss. Thread-safe."""
-        from .examples import answers_to_examples, merge_answers
+        from .merge import answers_to_examples, merge_answers
         from .training import update_skipping
 
         touched = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .errors import ModelLoadError, UsageError
-from .examples import INCORRECT_SPANS_KEY
+from .merge import INCORRECT_SPANS_KEY
 from .layout import LAYOUT_ARCH  # importing layout registers LAYOUT_ARCH with spaCy
 
 COMPONENTS = ("beam_ner", "ner")

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from .files import check_output
 from .errors import InputError, UsageError
 from .evaluation import Scores, evaluate
-from .examples import Merged, MergeResult, answers_to_examples, merge_answers
+from .merge import Merged, MergeResult, answers_to_examples, merge_answers
 from .pipeline import Settings
 from .tasks import stable_hash
 
