@@ -14,6 +14,7 @@ from vnerteach import Arg, Opt, recipe
 from vnerteach.files import check_output
 from vnerteach.errors import UsageError
 from vnerteach.output import good, info, stdout, warn
+from vnerteach.documents import DocumentOptions
 from vnerteach.sources import get_stream
 from vnerteach.store import connect
 from vnerteach.tasks import ANSWERS, set_hashes
@@ -56,9 +57,10 @@ def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all data
 @recipe("db-in")
 def db_in(
     dataset: Annotated[str, Arg("Dataset to import into (created if missing)")],
-    source: Annotated[str, Arg("JSONL or text file, a folder of them, or - for stdin")],
+    source: Annotated[str, Arg("JSONL or text file, image or PDF, a folder of them, or - for stdin")],
     answer: Annotated[str, Opt("Answer to give tasks that have none")] = "accept",
     rehash: Annotated[bool, Opt("Recompute the hashes; --no-rehash keeps hashes the file already has")] = True,
+    documents: DocumentOptions = DocumentOptions(),
     *,
     db: str,
 ) -> None:
@@ -74,7 +76,7 @@ def db_in(
 
     def prepared():
         nonlocal seen
-        for task in get_stream(source):
+        for task in get_stream(source, documents=documents):
             seen += 1
             task.setdefault("answer", answer)
             yield set_hashes(task, overwrite=rehash)

@@ -75,7 +75,8 @@ def ner_teach(
     questions = choose(teach.suggest(stream, matcher), pass_through=is_pattern_task)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "update": teach.update,
-            "on_exit": _saver(teach, model_out), "total": None}
+            "on_exit": _saver(teach, model_out), "total": None,
+            "images": documents.page_images()}
 
 
 @recipe("ner.correct")
@@ -117,4 +118,4 @@ def ner_correct(
     return {"dataset": dataset, "stream": teach.correct(stream, window=window), "view_id": "ner_manual",
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None, "on_exit": _saver(teach, model_out),
-            "total": source_size(source)}
+            "total": source_size(source), "images": documents.page_images()}

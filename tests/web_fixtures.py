@@ -122,7 +122,7 @@ def http(method: str, url: str, body: dict | None = None, headers: dict | None =
 class ServedRecipe:
     """`vnerteach RECIPE ...` in a child process, as a user starts it; waits until it answers."""
 
-    def __init__(self, args: list[str], env: dict, port: int):
+    def __init__(self, args: list[str], env: dict, port: int, headers: dict | None = None):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "vnerteach", *map(str, args), "--port", str(port)],
@@ -133,7 +133,7 @@ class ServedRecipe:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.proc.stderr.read()}")
             try:
-                if http("GET", self.url + "/api/project", timeout=1)[0] == 200:
+                if http("GET", self.url + "/api/project", headers=headers, timeout=1)[0] == 200:
                     return
             except OSError:
                 time.sleep(0.1)

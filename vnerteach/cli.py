@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import io
 import os
 import sys
 from typing import Annotated, Any, Callable, get_args, get_origin, get_type_hints
@@ -117,6 +118,10 @@ def make_command(func: Callable) -> Callable:
         except VnerteachError as err:
             fail(str(err))
             raise typer.Exit(err.exit_code) from None
+        except OSError as err:  # the system's refusal (disk full, permissions): not a bug, so no traceback
+            fail(f"{err.filename}: {err.strerror}" if err.filename else f"Writing the output failed: {err.strerror}")
+            _detach_stdout()
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             stderr.print("Interrupted.")
             raise typer.Exit(130) from None
@@ -124,6 +129,18 @@ def make_command(func: Callable) -> Callable:
     command.__signature__ = inspect.Signature([*params, *server_options, db_option])  # type: ignore[attr-defined]
     command.__name__ = func.__name__
     return command
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush of a failed stream does not fail again."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def _server_options() -> list[inspect.Parameter]:

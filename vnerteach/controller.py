@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -14,12 +13,10 @@ from typing import Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .store import Store
-from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, set_hashes, validate_task
+from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
 EXCLUDE_BY = ("task", "input")
 MAX_SESSION_NAME = 200
-INT64 = 2 ** 63
-HASH_TEXT = re.compile(r"-?[0-9]{1,19}")
 
 
 class Components(TypedDict, total=False):
@@ -34,6 +31,7 @@ class Components(TypedDict, total=False):
     update: Callable[[list[dict]], Any] | None
     total: int | None
     on_exit: Callable[[], Any] | None
+    images: Callable[[str], Any] | None  # page image path by key (default: the page cache, no password)
 
 
 @dataclass
@@ -215,11 +213,10 @@ class Controller:
         if eg.get("answer") not in ANSWERS:
             raise AnswerError(f"{where}: 'answer' must be one of {', '.join(ANSWERS)}")
         for key in (INPUT_HASH, TASK_HASH):
-            value = eg.get(key)
-            if type(value) is str and HASH_TEXT.fullmatch(value):
-                value = eg[key] = int(value)  # as the questions sent it: a string of digits
-            if type(value) is not int or not -INT64 <= value < INT64:
-                raise AnswerError(f"{where}: '{key}' must be a 64-bit integer (or its digits as a string)")
+            try:
+                eg[key] = check_hash(eg.get(key), key)  # the questions send hashes as strings of digits
+            except TaskError as err:
+                raise AnswerError(f"{where}: {err}") from None
         if "text" not in eg and "tokens" not in eg and "image" not in eg:
             raise AnswerError(f"{where}: the task has no 'text', 'image' or 'tokens'")
         try:

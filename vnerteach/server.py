@@ -19,7 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from bottle import Bottle, HTTPResponse, Route, request, static_file
 
 from .controller import AnswerError, Components, Controller
-from .errors import UsageError, VnerteachError
+from .tasks import parse_json
+from .errors import TaskError, UsageError, VnerteachError
 from .store import Store, connect
 
 DEFAULT_HOST = "127.0.0.1"
@@ -27,6 +28,7 @@ DEFAULT_PORT = 8080
 PORT_TRIES = 20
 MAX_BODY = 16 * 1024 * 1024
 TOKEN_HEADER = "X-Access-Token"
+TOKEN_ENVIRON = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")
 IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -116,8 +118,9 @@ class ApiGuard:
             if hosts is not None and _host_name(request.get_header("Host", "")) not in hosts:
                 return _error(403, "unexpected Host header")
             if self.access_token is not None:
-                given = request.get_header(TOKEN_HEADER) or request.query.get("token") or ""
-                if not hmac.compare_digest(given.encode(), self.access_token.encode()):
+                # WSGI strings are the request's bytes as latin-1: compared as bytes, never decoded (no UTF-8 error)
+                given = request.environ.get(TOKEN_ENVIRON) or request.query.get("token") or ""
+                if not hmac.compare_digest(given.encode("latin1", "replace"), self.access_token.encode()):
                     return _error(401, "missing or wrong access token")
             if needs_session and self.controller is None:
                 return _error(503, "no annotation session is running")
@@ -183,9 +186,9 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
         if length > max_body:
             return _error(413, f"request body over the limit of {max_body} bytes")
         try:
-            payload = json.loads(request.body.read(length) or b"null")
-        except (ValueError, UnicodeDecodeError) as err:
-            return _error(400, f"invalid JSON: {err}")
+            payload = parse_json(request.body.read(length) or b"null")
+        except TaskError as err:
+            return _error(400, str(err))
         if not isinstance(payload, dict) or "answers" not in payload:
             return _error(400, "expected an object {\"session\": ..., \"answers\": [...]}")
         return _json(controller.answer(payload["answers"], payload.get("session")))
@@ -280,7 +283,7 @@ def url_for(host: str, port: int, access_token: str | None = None) -> str:
 
 
 def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, port: int | None = None,
-          access_token: str | None = None, *, images: ImageLookup | None = None,
+          access_token: str | None = None, *,
           on_ready: Callable[[str, list[str]], None] | None = None,
           ready: threading.Event | None = None) -> ServeSummary:
     """Serve a recipe's components until Ctrl+C or SIGTERM; every answer is stored before it is acknowledged.
@@ -294,7 +297,7 @@ def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, por
     store = db if isinstance(db, Store) else connect(db)
     controller = Controller(store, components)
     allowed = None if not is_loopback(host) else {"localhost", "127.0.0.1", "::1", host.strip("[]")}
-    app = make_app(controller, images=images, access_token=access_token, allowed_hosts=allowed)
+    app = make_app(controller, images=components.get("images"), access_token=access_token, allowed_hosts=allowed)
     server, notes = bind(app, host, port)
     controller.start()
     url = url_for(host, server.server_address[1], access_token)

@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -85,7 +86,7 @@ class SavedAnswers:
 
 def to_json(example: dict) -> str:
     """An example as stored: compact JSON text, non-ASCII kept as is."""
-    return json.dumps(example, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(example, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def open_database(url: str) -> peewee.Database:
@@ -149,6 +150,17 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write transaction; a database error in it (disk full, I/O) becomes one StoreError, all rolled back."""
+        try:
+            with self.db.atomic():
+                yield
+        except (peewee.DatabaseError, sqlite3.Error) as err:
+            while isinstance(err.__context__, (peewee.DatabaseError, sqlite3.Error)):
+                err = err.__context__  # the cause, not a failed rollback after it
+            raise StoreError(f"Cannot write to database {self.url}: {err}") from None
+
     # datasets
 
     def datasets(self, session: bool = False) -> list[str]:
@@ -177,7 +189,7 @@ class Store:
     def drop(self, name: str) -> int:
         """Delete a dataset; examples no longer in any dataset go too, and so do emptied sessions."""
         dataset = self.get_dataset(name)
-        with self.db.atomic():
+        with self._writing():
             count = self.Link.delete().where(self.Link.dataset == dataset).execute()
             dataset.delete_instance()
             kept = (self.Link.select(self.Link.example).join(self.Dataset).where(self.Dataset.session == False))  # noqa: E712
@@ -200,7 +212,7 @@ class Store:
             raise ValueError("add_examples needs at least one dataset")
         added = 0
         now = int(time.time())
-        with self.db.atomic():
+        with self._writing():
             ids = [self.create_dataset(name).id for name in datasets]
             seen = self._decisions(ids[0]) if skip_duplicates else None
             it = iter(examples)
@@ -229,7 +241,7 @@ class Store:
         added = replaced = unchanged = 0
         now = int(time.time())
         p = self.db.param  # plain SQL on this hot path (an answer per request): no query building
-        with self.db.atomic():
+        with self._writing():
             target = self._dataset_id(dataset, session=False)
             sess = self._dataset_id(session, session=True)
             new_rows: dict[int, tuple] = {}  # by task hash: a question answered twice in one call

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Iterable, Iterator
 
 from .errors import TaskError
 
 ANSWERS = ("accept", "reject", "ignore")
+INT64 = 2 ** 63
+HASH_TEXT = re.compile(r"-?[0-9]{1,19}")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 INPUT_HASH = "_input_hash"
 TASK_HASH = "_task_hash"
 
@@ -54,6 +58,38 @@ def set_hashes(task: dict, overwrite: bool = False) -> dict:
     return task
 
 
+def check_hash(value: Any, key: str) -> int:
+    """A hash as a signed 64-bit integer; its digits as a string (how the app sends them) are read too."""
+    if type(value) is str and HASH_TEXT.fullmatch(value):
+        value = int(value)
+    if type(value) is not int or not -INT64 <= value < INT64:
+        raise TaskError(f"'{key}' must be a signed 64-bit integer (or its digits as a string), not {str(value)[:40]!r}")
+    return value
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Untrusted JSON as Python data; TaskError for what JSON or a task cannot hold (NaN, lone surrogates, deep nesting)."""
+    try:
+        text = text.decode("utf8") if isinstance(text, bytes) else text
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as err:
+        raise TaskError(f"invalid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise TaskError("invalid JSON: nested too deeply") from None
+    except UnicodeDecodeError as err:
+        raise TaskError(f"not UTF-8 text ({err.reason})") from None
+    if SURROGATE_ESCAPE.search(text):
+        try:  # escapes may pair into a real character; a lone half is not Unicode text
+            json.dumps(data, ensure_ascii=False).encode("utf8")
+        except UnicodeEncodeError as err:
+            raise TaskError(f"invalid text: a lone surrogate {err.object[err.start]!r} is not a character") from None
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise TaskError(f"invalid JSON: {name} is not a number JSON allows")
+
+
 def validate_task(task: Any) -> dict:
     """Check a task's shape; fill ``text`` from ``tokens`` when only tokens are given."""
     if not isinstance(task, dict):
@@ -71,6 +107,9 @@ def validate_task(task: Any) -> dict:
             task["text"] = tokens_text(tokens)
     if "spans" in task:
         _check_spans(task["spans"], task.get("text"))
+    for key in (INPUT_HASH, TASK_HASH):
+        if key in task:
+            task[key] = check_hash(task[key], key)
     answer = task.get("answer")
     if answer is not None and answer not in ANSWERS:
         raise TaskError(f"'answer' must be one of {', '.join(ANSWERS)}, got {answer!r}")
@@ -83,7 +122,8 @@ def _check_tokens(tokens: Any, text: str | None) -> None:
     for i, tok in enumerate(tokens):  # hot in db-in: plain lookups, few isinstance calls
         try:
             token_text = tok["text"]
-            if type(token_text) is not str:
+            if type(token_text) is not str or ("start" in tok and (type(tok["start"]) is not int
+                                                                   or type(tok["end"]) is not int)):
                 raise TypeError
             if text is not None and "start" in tok and text[tok["start"]:tok["end"]] != token_text:
                 raise TaskError(f"token {i} ({token_text!r}) does not match text[{tok['start']}:{tok['end']}]")
@@ -98,7 +138,7 @@ def _check_spans(spans: Any, text: str | None) -> None:
         if not isinstance(span, dict):
             raise TaskError(f"span {i} must be an object")
         start, end = span.get("start"), span.get("end")
-        if not isinstance(start, int) or not isinstance(end, int):
+        if type(start) is not int or type(end) is not int:
             raise TaskError(f"span {i} needs integer 'start' and 'end'")
         if not 0 <= start < end or (text is not None and end > len(text)):
             raise TaskError(f"span {i} [{start}, {end}) is outside the text")

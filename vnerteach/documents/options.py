@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
 
 from ..errors import UsageError
 from ..registry import option as _opt
@@ -28,6 +31,12 @@ class DocumentOptions:
     def steps(self) -> tuple[str, ...]:
         """The preprocessing steps in application order (UsageError for an unknown one)."""
         return parse_preprocess(self.preprocess)
+
+    def page_images(self) -> Callable[[str], Path]:
+        """How the server finds a page image by key: from the cache, re-made with this password if need be."""
+        from .page_images import page_image
+
+        return partial(page_image, password=self.password)
 
     def check(self) -> str | None:
         """Fail before any work starts on a bad value or a missing Tesseract; its version when OCR may run."""

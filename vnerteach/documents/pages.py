@@ -101,7 +101,7 @@ def _plan(paths: Iterable[str | Path], options: DocumentOptions, cache: PageCach
 def _plan_pdf(path: Path, source_path: str, sha: str, options: DocumentOptions, cache: PageCache,
               tesseract: str) -> Iterator[PageResult | PageFailure | OcrJob]:
     """The pages of a PDF: words from the text layer, or OCR for pages with (nearly) none."""
-    from .pdf import open_pdf, pixel_size, text_words
+    from .pdf import mupdf_messages, open_pdf, pixel_size, text_words
     from .raster import check_pixels
 
     doc = open_pdf(path, options.password)
@@ -130,7 +130,8 @@ def _plan_pdf(path: Path, source_path: str, sha: str, options: DocumentOptions, 
             except VnerteachError:
                 raise
             except Exception as e:  # pymupdf's errors on a damaged page
-                yield PageFailure(str(path), index + 1, f"cannot read the page: {e}")
+                said = mupdf_messages()
+                yield PageFailure(str(path), index + 1, f"cannot read the page: {e}" + (f" (MuPDF: {said})" if said else ""))
     finally:
         doc.close()
 

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from ..errors import InputError
 from .results import Word
 
 
-def open_pdf(path: Path, password: str | None = None):
-    """An open pymupdf Document; InputError for a damaged file or a missing or wrong password."""
+@cache
+def mupdf():
+    """pymupdf, with MuPDF's own messages sent to stderr: stdout may be carrying JSONL (``ocr | db-in``)."""
     import pymupdf
 
+    pymupdf.set_messages(fd=2)
+    return pymupdf
+
+
+def mupdf_messages() -> str:
+    """What MuPDF reported since the last call (errors and warnings), for a failure record."""
+    pymupdf = mupdf()
+    text = pymupdf.TOOLS.mupdf_warnings()
+    pymupdf.TOOLS.reset_mupdf_warnings()
+    return " ".join(text.split("\n")[:3]) if text else ""
+
+
+def open_pdf(path: Path, password: str | None = None):
+    """An open pymupdf Document; InputError for a damaged file or a missing or wrong password."""
+    pymupdf = mupdf()
+    mupdf_messages()
     try:
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as e:  # pymupdf raises FileDataError, RuntimeError, ValueError ... for bad files
@@ -19,7 +37,7 @@ def open_pdf(path: Path, password: str | None = None):
     if doc.needs_pass:
         if password is None:
             doc.close()
-            raise InputError("encrypted PDF: give its password (the password option)", path)
+            raise InputError("encrypted PDF: give its password with --password", path)
         if not doc.authenticate(password):
             doc.close()
             raise InputError("encrypted PDF: the password given is wrong", path)
@@ -31,7 +49,7 @@ def open_pdf(path: Path, password: str | None = None):
 
 def pixel_size(page, dpi: float) -> tuple[int, int]:
     """Width and height in pixels of the page rendered at dpi (exactly what get_pixmap makes)."""
-    import pymupdf
+    pymupdf = mupdf()
 
     irect = (page.rect * pymupdf.Matrix(dpi / 72, dpi / 72)).irect
     return irect.width, irect.height

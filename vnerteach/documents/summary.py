@@ -18,9 +18,9 @@ def count_pages(paths: Iterable[Path], password: str | None = None) -> int:
     for path in paths:
         try:
             if file_kind(path) == "pdf":
-                import pymupdf
+                from .pdf import mupdf
 
-                with pymupdf.open(path, filetype="pdf") as doc:
+                with mupdf().open(path, filetype="pdf") as doc:
                     total += doc.page_count or 1
             else:
                 from PIL import Image

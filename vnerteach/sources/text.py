@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
 from ..errors import InputError
-from ..tasks import TaskError, validate_task
+from ..tasks import TaskError, parse_json, validate_task
 from .documents import is_path_line
 
 
@@ -49,13 +48,10 @@ def read_jsonl(path: Path | str) -> Iterator[dict]:
     """
     for line_no, line in _lines(path):
         try:
-            task = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", _name(path), line_no) from None
-        if is_path_line(task):  # a document to read, not a task: get_stream expands it
-            yield task
-            continue
-        try:
+            task = parse_json(line)
+            if is_path_line(task):  # a document to read, not a task: get_stream expands it
+                yield task
+                continue
             yield validate_task(task)
         except TaskError as err:
             raise InputError(str(err), _name(path), line_no) from None
