@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import click
+from rich import box
 from rich.table import Table
 
 from vnerteach import Arg, Opt, recipe
@@ -40,10 +41,11 @@ def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all data
     """
     store = connect(db)
     rows = store.stats(dataset)
-    table = Table(title=f"Datasets in {store.url}")
-    table.add_column("Dataset")
-    for column in ("Examples", "Accept", "Reject", "Ignore", "Sessions"):
-        table.add_column(column, justify="right")
+    table = Table(title=f"Datasets in {store.url}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    longest = max((len(s.name) for s in rows), default=7)
+    table.add_column("Dataset", overflow="fold", min_width=min(longest, 20))  # folded onto more lines, never cut
+    for column in ("Total", "Accept", "Reject", "Ignore", "Sessions"):
+        table.add_column(column, justify="right", no_wrap=True)
     table.add_column("Last activity", no_wrap=True)
     for s in rows:
         table.add_row(s.name, str(s.examples), str(s.accept), str(s.reject), str(s.ignore),

@@ -66,10 +66,11 @@ def _dumps(task: dict) -> str:
 
 
 class RateColumn(ProgressColumn):
-    """Pages per second."""
+    """Pages per second since the start: the same measure as the summary's, not a recent window."""
 
     def render(self, task) -> Text:
-        return Text(f"{task.speed:.1f} pages/s" if task.speed else "… pages/s")
+        rate = task.completed / task.elapsed if task.completed and task.elapsed else None
+        return Text(f"{rate:.1f} pages/s" if rate else "… pages/s")
 
 
 def _progress() -> Progress:

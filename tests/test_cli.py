@@ -136,7 +136,7 @@ def test_db_in_out_stats_drop(cli, tmp_path):
     assert [json.loads(line)["text"] for line in target.read_text().splitlines()] == ["Skip me"]
 
     stats = " ".join(cli("stats").stdout.split())
-    assert "news │ 3 │ 1 │ 1 │ 1 │ 0 │" in stats
+    assert "news 3 1 1 1 0 " in stats
     assert "news" in cli("stats", "news").stdout
 
     refused = cli("drop", "news", input="n\n")
@@ -144,6 +144,18 @@ def test_db_in_out_stats_drop(cli, tmp_path):
     assert "not dropped" in refused.stderr and cli("db-out", "news").stdout
     assert cli("drop", "news", input="y\n").exit_code == 0
     assert "No datasets yet" in cli("stats").stderr
+
+
+@pytest.mark.slow
+def test_stats_shows_whole_names_at_80_columns(tmp_path, db_path):
+    names = ["receipts_2026_batch_one_corrected", "x", "forms-gold-annotator-alice"]
+    for name in names:
+        assert run_module("db-in", name, "-", input='{"text": "a"}\n').returncode == 0
+    table = run_module("stats", env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in table.splitlines()) <= 80
+    folded = "".join(line.split()[0] for line in table.splitlines()[4:] if line.strip())
+    assert all(name in folded for name in names)
+    assert "Last activity" in table and str(__import__("datetime").date.today().year) in table
 
 
 def test_db_option_applies_to_its_own_command_only(cli, tmp_path, db_path):

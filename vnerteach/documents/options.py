@@ -21,7 +21,7 @@ class DocumentOptions:
     dpi: int = _opt(300, "Resolution PDF pages are rendered at for OCR and display")
     ocr: str = _opt("auto", "auto: OCR pages without a text layer; always; never")
     min_text: int = _opt(10, "A PDF page with fewer text-layer characters is OCR'd")
-    preprocess: str = _opt("", "Image steps before OCR, from grayscale,upscale,deskew,denoise,binarize|adaptive")
+    preprocess: str = _opt("", "Image steps before OCR, comma-separated: grayscale, upscale, deskew, denoise, and binarize or adaptive")
     lang: str = _opt("eng", "Tesseract language(s), e.g. eng or eng+deu")
     password: str | None = _opt(None, "Password of encrypted PDFs")
     cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 from pathlib import Path
 
 SHOPS = [("ACME Hardware Ltd", "12 Mill Road, Leeds LS1 4AB"), ("Blue Fern Cafe", "3 Harbour Street, Bristol BS1 5TT"),
@@ -61,7 +61,15 @@ def make_samples(folder: Path, seed: int = 7) -> list[Path]:
     return made
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "samples")
-    for made in make_samples(target):
+def main(argv: list[str] | None = None) -> None:
+    """Write the sample receipts into a folder and print their paths."""
+    parser = argparse.ArgumentParser(prog="python -m vnerteach.samples.receipts",
+                                     description="Write synthetic receipts (digital PDFs and a scan) for the demo.")
+    parser.add_argument("folder", nargs="?", default="samples", type=Path, help="where to write them (default: samples)")
+    args = parser.parse_args(argv)
+    for made in make_samples(args.folder):
         print(made)
+
+
+if __name__ == "__main__":
+    main()
