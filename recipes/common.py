@@ -1,14 +1,17 @@
-"""What the annotation recipes share: option checks, pattern loading, failure reports and the source's size."""
+"""What the recipes share: option checks, pattern loading, failure and merge reports and the source's size."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from vnerteach.controller import EXCLUDE_BY
 from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES, PageFailure
 from vnerteach.errors import UsageError
-from vnerteach.output import warn
+from vnerteach.output import info, warn
+
+if TYPE_CHECKING:
+    from vnerteach.merge import Unusable
 
 
 def source_size(source: str) -> int | None:
@@ -52,6 +55,20 @@ def check_exclude_by(exclude_by: str) -> str:
 def report_failure(failure: PageFailure) -> None:
     """Warn about a document page that could not be read; the run goes on."""
     warn(f"{failure.path} (page {failure.page}): {failure.error} - skipped")
+
+
+def report_merge(conflicts: int, conflict_inputs: Sequence[int], unusable: Sequence[Unusable], shown: int = 5) -> None:
+    """Warn about what merging answers dropped: contradictions (with their inputs) and unusable answers (the first few)."""
+    if conflicts:
+        more = f", ... ({len(conflict_inputs)} inputs)" if len(conflict_inputs) > shown else ""
+        warn(f"{conflicts} contradictory answers dropped (e.g. the same span accepted and rejected, or overlapping "
+             f"accepted spans); inputs: {', '.join(map(str, conflict_inputs[:shown]))}{more}")
+    if unusable:
+        warn(f"{len(unusable)} answers left out: they cannot be used (--strict stops at the first instead)")
+        for problem in unusable[:shown]:
+            warn(f"  {problem}")
+        if len(unusable) > shown:
+            info(f"  ... and {len(unusable) - shown} more")
 
 
 def only_labels(stream: Iterable[dict], labels: list[str]) -> Iterator[dict]:

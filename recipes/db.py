@@ -20,6 +20,8 @@ from vnerteach.sources import get_stream
 from vnerteach.store import connect
 from vnerteach.tasks import ANSWERS, set_hashes
 
+from .common import report_merge
+
 
 
 def _check_answers(answers: list[str] | None) -> list[str] | None:
@@ -102,6 +104,8 @@ def db_out(
     draw: Annotated[Path | None, Opt("Folder for page images with the entity boxes and labels drawn")] = None,
     redact: Annotated[Path | None, Opt("Folder for page images and PDFs with --label entities blacked out")] = None,
     lang: Annotated[str, Opt("Language for tokenizing tasks without tokens (spacy, conll)")] = "en",
+    strict: Annotated[bool, Opt("spacy, conll, boxes: stop at the first answer that cannot be used (exit 1) "
+                                "instead of leaving it out")] = False,
     *,
     db: str,
 ) -> None:
@@ -130,14 +134,14 @@ def db_out(
         _check_answers(answer)
     jobs = ([] if images_only else [(format, output)]) + pages
     source = Source(store, dataset, labels=None if redact else label, cover=label, answers=answer,
-                    partial=partial, lang=lang)
-    conflicts_told = False
+                    partial=partial, lang=lang, strict=strict)
+    merge_told = False
     for name, target in jobs:
         exporter = EXPORTERS[name]
-        if exporter.merged and not conflicts_told:
-            conflicts_told = True
-            if source.merged.conflicts:
-                warn(f"{source.merged.conflicts} contradictory answers dropped")
+        if exporter.merged and not merge_told:
+            merge_told = True
+            merged = source.merged
+            report_merge(merged.conflicts, merged.conflict_inputs, merged.unusable)
         result = exporter.run(source, target)
         if result.lines is not None:
             _write_lines(result.lines, target, dataset, result.unit)

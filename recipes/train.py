@@ -17,6 +17,8 @@ from vnerteach.output import good, info, stderr, stdout, warn
 from vnerteach.registry import option
 from vnerteach.store import connect
 
+from .common import report_merge
+
 if TYPE_CHECKING:
     from vnerteach.pipeline import Settings
     from vnerteach.training import TrainingData
@@ -52,8 +54,7 @@ def _report_data(data) -> None:
     info(f"Answers: {sizes}; {len(m.merged)} inputs after merging "
          f"({sum(x.complete for x in m.merged)} complete, {sum(not x.complete for x in m.merged)} binary); "
          f"{m.ignored} ignored, {m.rejected_complete} rejected manual tasks left out")
-    if data.conflicts:
-        warn(f"{data.conflicts} contradictory answers dropped (e.g. the same span accepted and rejected)")
+    report_merge(data.conflicts, data.conflict_inputs, data.unusable)
     if data.overlap:
         warn(f"{data.overlap} inputs of the evaluation dataset are also in the training data: "
              "excluded from training")
@@ -99,6 +100,7 @@ class TrainOptions:
     seed: int = option(0, "Random seed")
     label: list[str] | None = option(None, "Train only these labels, e.g. PERSON,ORG", "-l")
     layout: bool = option(True, "Use token boxes as features when the examples have them")
+    strict: bool = option(False, "Stop at the first answer that cannot be used (exit 1) instead of leaving it out")
 
     def settings(self, beam_width: int = 16) -> "Settings":
         """The training settings (UsageError for a value out of range)."""
@@ -116,7 +118,7 @@ class TrainOptions:
         from vnerteach.training import prepare_data
 
         return prepare_data(connect(db), _names(datasets), lang=self.lang, eval_dataset=self.eval_dataset,
-                            eval_split=self.eval_split, labels=self.label)
+                            eval_split=self.eval_split, labels=self.label, strict=self.strict)
 
 
 def _progress() -> Progress:
@@ -168,6 +170,7 @@ def evaluate(
     dataset: Annotated[str, Arg("Dataset to evaluate on")],
     output: Annotated[Path | None, Opt("Write the scores to this JSON file", "-o")] = None,
     label: Annotated[list[str] | None, Opt("Score only these labels", "-l")] = None,
+    strict: Annotated[bool, Opt("Stop at the first answer that cannot be used (exit 1) instead of leaving it out")] = False,
     *,
     db: str,
 ) -> None:
@@ -186,14 +189,14 @@ def evaluate(
     if output is not None:
         check_output(output)
     nlp = load_pipeline(model, ner=True)
-    result, counts = load_answers(connect(db), [dataset], nlp)
+    result, counts = load_answers(connect(db), [dataset], nlp, strict=strict)
     if label:
         restrict_labels(result.merged, set(label))
     if not result.merged:
         raise InputError(f"Dataset '{dataset}': no usable answers to evaluate on ({result.answers} answers, "
-                         f"{result.ignored} ignored, {result.conflicts} contradictions)")
-    if result.conflicts:
-        warn(f"{result.conflicts} contradictory answers dropped")
+                         f"{result.ignored} ignored, {result.conflicts} contradictions, "
+                         f"{len(result.unusable)} unusable)")
+    report_merge(result.conflicts, result.conflict_inputs, result.unusable)
     scores = score(nlp, result.merged)
     if label:
         scores.per_label = {k: v for k, v in scores.per_label.items() if k in set(label)}

@@ -127,7 +127,7 @@ def test_a_reload_gets_unanswered_questions_again(store):
        "spans": [{"start": 0, "end": 9, "label": "ORG"}]}], "outside the text"),
     ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": 2,
        "tokens": [{"text": "a", "start": 0, "end": 1}], "spans": [{"start": 0, "end": 1, "token_start": 0, "token_end": 3}]}],
-     "not a token index"),
+     "is tokens 0 to 0, not token_start 0 and token_end 3"),
     ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": 2,
        "tokens": [{"text": "a", "start": 0, "end": 1, "bbox": [1, 2]}]}], "'bbox' must be"),
 ])

@@ -21,12 +21,14 @@ MISSING_TAG = "-"
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
 
 
-def merged_dataset(store: Any, dataset: str, labels: Sequence[str] | None = None, lang: str = "en") -> MergeResult:
+def merged_dataset(store: Any, dataset: str, labels: Sequence[str] | None = None, lang: str = "en",
+                   strict: bool = False) -> MergeResult:
     """Every answer of a dataset merged per input (tasks without tokens tokenized with blank ``lang``)."""
     import spacy
 
     store.get_dataset(dataset)
-    return merge_answers(store.iter_examples(dataset), labels, tokenizer_nlp=spacy.blank(lang))
+    return merge_answers({dataset: store.iter_examples(dataset)}, labels, tokenizer_nlp=spacy.blank(lang),
+                         strict=strict)
 
 
 def docbin(vocab: Any, merged: Iterable[Merged], partial: bool = False) -> tuple[Any, int]:
@@ -259,11 +261,12 @@ class Source:
     answers: Sequence[str] | None = None  # answers the JSONL export keeps (None: all)
     partial: bool = False
     lang: str = "en"
+    strict: bool = False  # an answer that cannot be used is an InputError, not left out
 
     @cached_property
     def merged(self) -> MergeResult:
         """Every answer of the dataset merged per input."""
-        return merged_dataset(self.store, self.dataset, self.labels, self.lang)
+        return merged_dataset(self.store, self.dataset, self.labels, self.lang, self.strict)
 
 
 @dataclass

@@ -12,18 +12,23 @@ annotation sets every token (entity or O). Contradictions are counted and droppe
 rejected, two accepted entities that overlap, two complete annotations that differ (the input is
 dropped), a binary answer that disagrees with the input's complete annotation (the binary answer
 is dropped, the complete annotation kept).
+
+An answer that cannot be used at all is left out and recorded as :class:`Unusable` (its dataset,
+input hash, the span at fault and why): a span off the token boundaries (``tasks.span_tokens``),
+or two overlapping spans in one accepted answer. With ``strict`` the first one is an InputError.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
+from .errors import InputError
 from .layout import make_doc, task_boxes
-from .tasks import INPUT_HASH, TaskError, input_hash
+from .tasks import INPUT_HASH, TaskError, input_hash, span_text, span_tokens, token_offsets, tokenized
 
 INCORRECT_SPANS_KEY = "incorrect_spans"
 BINARY_VIEW = "ner"
@@ -53,6 +58,22 @@ class Merged:
         return {t[2] for t in self.ents} | {t[2] for t in self.negs}
 
 
+@dataclass(frozen=True)
+class Unusable:
+    """An answer left out of training and export: where it is, the span at fault and why."""
+
+    dataset: str | None
+    input_hash: int
+    span: dict
+    span_text: str  # its text and offsets, as messages show them (tasks.span_text)
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"dataset '{self.dataset}', " if self.dataset is not None else ""
+        label = f" ({self.span['label']})" if self.span.get("label") is not None else ""
+        return f"{where}input {self.input_hash}: span {self.span_text}{label} {self.reason}"
+
+
 @dataclass
 class MergeResult:
     """Merged inputs and what merging dropped."""
@@ -63,6 +84,8 @@ class MergeResult:
     rejected_complete: int = 0
     conflicts: int = 0
     no_tokens: int = 0
+    unusable: list[Unusable] = field(default_factory=list)
+    conflict_inputs: list[int] = field(default_factory=list)  # input hashes with a contradiction
 
 
 def is_binary(task: dict) -> bool:
@@ -70,15 +93,37 @@ def is_binary(task: dict) -> bool:
     return task.get("_view_id") == BINARY_VIEW
 
 
+class _Unusable(Exception):
+    def __init__(self, span: dict, reason: str):
+        super().__init__(reason)
+        self.span, self.reason = span, reason
+
+
 def _triples(task: dict, labels: set[str] | None) -> list[Triple]:
-    out = []
-    for span in task.get("spans") or []:
+    """The task's spans of the wanted labels as token triples; _Unusable for a span that cannot be one."""
+    out: list[Triple] = []
+    if not task.get("spans"):
+        return out
+    text, tokens = task.get("text", ""), task["tokens"]
+    offsets = token_offsets(tokens)
+    entities = not is_binary(task) or task.get("answer") == "accept"
+    spans: list[dict] = []
+    for span in task["spans"]:
         label = span.get("label")
         if label is None or (labels is not None and label not in labels):
             continue
-        if "token_start" not in span or "token_end" not in span:
-            raise TaskError(f"span [{span.get('start')}, {span.get('end')}) has no token indices")
-        out.append((span["token_start"], span["token_end"] + 1, label))
+        try:
+            first, last = span_tokens(span, text, tokens, offsets)
+        except TaskError as err:
+            raise _Unusable(span, str(err)) from None
+        triple = (first, last + 1, label)
+        if entities:
+            other = next((spans[i] for i, t in enumerate(out) if t != triple and _overlaps(t, triple)), None)
+            if other is not None:
+                raise _Unusable(span, f"overlaps the span {span_text(other, text)} ({other['label']}) of the "
+                                      "same answer: entities cannot overlap")
+        out.append(triple)
+        spans.append(span)
     return out
 
 
@@ -122,15 +167,13 @@ class _Input:
         return Merged(key, self.words, self.spaces, self.boxes, sorted(accepts), sorted(rejects), False), conflicts
 
 
-def merge_answers(examples: Iterable[dict], labels: Sequence[str] | None = None,
-                  tokenizer_nlp: Any = None) -> MergeResult:
-    """Merge answers per input hash into compact records; see the module docstring for the rules.
+def merge_answers(examples: Iterable[dict] | Mapping[str, Iterable[dict]], labels: Sequence[str] | None = None,
+                  tokenizer_nlp: Any = None, strict: bool = False) -> MergeResult:
+    """Merge answers (or answers by dataset name) per input hash into compact records; see the module docstring.
 
     Tasks without tokens are tokenized with ``tokenizer_nlp`` (a blank pipeline); spans of labels
     outside ``labels`` (when given) are left out. Only the compact records are kept, never the tasks.
     """
-    from .tasks import add_tokens
-
     wanted = set(labels) if labels else None
     inputs: dict[int, _Input] = {}
     result = MergeResult([])
@@ -147,24 +190,36 @@ def merge_answers(examples: Iterable[dict], labels: Sequence[str] | None = None,
             else:
                 yield task
 
-    for task in add_tokens(tokenizer_nlp, counted(examples)) if tokenizer_nlp is not None else counted(examples):
-        if not task.get("tokens"):
-            result.no_tokens += 1
-            continue
-        key = task.get(INPUT_HASH)
-        if key is None:
-            key = input_hash(task)
-        entry = inputs.get(key)
-        if entry is None:
-            entry = inputs[key] = _Input(task)
-        triples = _triples(task, wanted)
-        if is_binary(task):
-            (entry.accepts if task.get("answer") == "accept" else entry.rejects).update(triples)
-        else:
-            entry.completes.append(frozenset(triples))
+    sources = examples.items() if isinstance(examples, Mapping) else [(None, examples)]
+    for dataset, stream in sources:
+        tasks = tokenized(tokenizer_nlp, counted(stream)) if tokenizer_nlp is not None else counted(stream)
+        for task in tasks:
+            if not task.get("tokens"):
+                result.no_tokens += 1
+                continue
+            key = task.get(INPUT_HASH)
+            if key is None:
+                key = input_hash(task)
+            try:
+                triples = _triples(task, wanted)
+            except _Unusable as bad:
+                problem = Unusable(dataset, key, bad.span, span_text(bad.span, task.get("text", "")), bad.reason)
+                if strict:
+                    raise InputError(f"{problem} (--strict: stopped at the first answer that cannot be used)") from None
+                result.unusable.append(problem)
+                continue
+            entry = inputs.get(key)
+            if entry is None:
+                entry = inputs[key] = _Input(task)
+            if is_binary(task):
+                (entry.accepts if task.get("answer") == "accept" else entry.rejects).update(triples)
+            else:
+                entry.completes.append(frozenset(triples))
     for key, entry in inputs.items():
         merged, conflicts = entry.resolve(key)
         result.conflicts += conflicts
+        if conflicts:
+            result.conflict_inputs.append(key)
         if merged is not None:
             result.merged.append(merged)
     return result

@@ -1,4 +1,9 @@
-"""Tasks: validation, the input and task hashes, and tokens with offsets."""
+"""Tasks: validation, the input and task hashes, and tokens with offsets.
+
+Span offsets are code points (Python ``str`` indices). ``span_tokens`` is the one check that a span
+falls on token boundaries: db-in applies it to tasks that have tokens, training and export to
+every task once tokenized.
+"""
 
 from __future__ import annotations
 
@@ -106,7 +111,7 @@ def validate_task(task: Any) -> dict:
         if text is None:
             task["text"] = tokens_text(tokens)
     if "spans" in task:
-        _check_spans(task["spans"], task.get("text"))
+        _check_spans(task["spans"], task.get("text"), tokens)
     for key in (INPUT_HASH, TASK_HASH):
         if key in task:
             task[key] = check_hash(task[key], key)
@@ -125,15 +130,21 @@ def _check_tokens(tokens: Any, text: str | None) -> None:
             if type(token_text) is not str or ("start" in tok and (type(tok["start"]) is not int
                                                                    or type(tok["end"]) is not int)):
                 raise TypeError
-            if text is not None and "start" in tok and text[tok["start"]:tok["end"]] != token_text:
-                raise TaskError(f"token {i} ({token_text!r}) does not match text[{tok['start']}:{tok['end']}]")
+            if "start" in tok:
+                start, end = tok["start"], tok["end"]
+                if not 0 <= start <= end:  # TypeError for offsets that are not numbers
+                    raise TypeError
+                if text is not None and text[start:end] != token_text:
+                    raise TaskError(f"token {i} ({token_text!r}) does not match text[{start}:{end}]")
         except (TypeError, KeyError):
             raise TaskError(f"token {i} must be an object with a 'text' string and integer 'start' and 'end'") from None
 
 
-def _check_spans(spans: Any, text: str | None) -> None:
+def _check_spans(spans: Any, text: str | None, tokens: list[dict] | None) -> None:
+    """Spans inside the text, and on the boundaries of the task's tokens when it has them."""
     if not isinstance(spans, list):
         raise TaskError("'spans' must be a list")
+    offsets = token_offsets(tokens) if tokens is not None and spans else None
     for i, span in enumerate(spans):
         if not isinstance(span, dict):
             raise TaskError(f"span {i} must be an object")
@@ -142,8 +153,70 @@ def _check_spans(spans: Any, text: str | None) -> None:
             raise TaskError(f"span {i} needs integer 'start' and 'end'")
         if not 0 <= start < end or (text is not None and end > len(text)):
             raise TaskError(f"span {i} [{start}, {end}) is outside the text")
-        if "label" in span and not isinstance(span["label"], str):
-            raise TaskError(f"span {i} 'label' must be a string")
+        if "label" in span:
+            if not isinstance(span["label"], str):
+                raise TaskError(f"span {i} 'label' must be a string")
+        if tokens is not None:
+            try:
+                span_tokens(span, text or "", tokens, offsets)
+            except TaskError as err:
+                raise TaskError(f"span {i} {span_text(span, text or '')} {err}") from None
+
+
+def span_text(span: dict, text: str) -> str:
+    """A span as a message shows it: its text and offsets, e.g. ``'Apple' [0, 5)``."""
+    start, end = span.get("start"), span.get("end")
+    if type(start) is not int or type(end) is not int:
+        return f"[{start!r}, {end!r})"
+    return f"{text[start:end]!r} [{start}, {end})"
+
+
+def token_offsets(tokens: list[dict]) -> tuple[dict[int, int], dict[int, int]]:
+    """Token indices by start offset and by end offset (tokens without offsets have none)."""
+    starts = {t["start"]: i for i, t in enumerate(tokens) if "start" in t}
+    ends = {t["end"]: i for i, t in enumerate(tokens) if "end" in t}
+    return starts, ends
+
+
+def span_tokens(span: dict, text: str, tokens: list[dict], offsets: tuple[dict, dict] | None = None
+                ) -> tuple[int, int]:
+    """A span's first and last token by its code-point offsets, which token_start/end must agree with; else TaskError why."""
+    starts, ends = offsets or token_offsets(tokens)
+    start, end = span.get("start"), span.get("end")
+    if type(start) is not int or type(end) is not int:
+        raise TaskError("needs integer 'start' and 'end'")
+    first, last = starts.get(start), ends.get(end)
+    if first is None or last is None or first > last:
+        where = [f"{verb} {_place(tokens, offset)}" for verb, offset, found in
+                 (("starts", start, first), ("ends", end, last)) if found is None]
+        raise TaskError("does not match token boundaries" + (f": {' and '.join(where)}" if where else "")
+                        + _utf16_hint(text, start, end, starts, ends))
+    given = span.get("token_start", first), span.get("token_end", last)
+    if given != (first, last):
+        raise TaskError(f"is tokens {first} to {last}, not token_start {given[0]} and token_end {given[1]}")
+    return first, last
+
+
+def _place(tokens: list[dict], offset: int) -> str:
+    for tok in tokens:
+        if tok.get("start", offset) < offset < tok.get("end", offset):
+            return f"inside the token {tok['text']!r} [{tok['start']}, {tok['end']})"
+    return "between tokens"
+
+
+def _utf16_hint(text: str, start: int, end: int, starts: dict, ends: dict) -> str:
+    """Why a span may be off: its offsets count UTF-16 code units (an emoji as two), not code points."""
+    points, units = [], 0
+    for i, char in enumerate(text):
+        if units in (start, end):
+            points.append(i)
+        units += 2 if ord(char) > 0xFFFF else 1
+    if units == end:
+        points.append(len(text))
+    if len(points) == 2 and points != [start, end] and points[0] in starts and points[1] in ends:
+        return (f" (the offsets look like UTF-16 code units: in code points the span is "
+                f"[{points[0]}, {points[1]}) {text[points[0]:points[1]]!r})")
+    return ""
 
 
 def tokens_text(tokens: list[dict]) -> str:
@@ -154,9 +227,16 @@ def tokens_text(tokens: list[dict]) -> str:
 def add_tokens(nlp: Any, stream: Iterable[dict], batch_size: int = 256) -> Iterator[dict]:
     """Add spaCy tokens (offsets, ``ws``) to text tasks, lazily; keep tokens a task already has.
 
-    Spans without token indices get ``token_start``/``token_end``; a span that does not fall
-    on token boundaries raises TaskError.
+    Spans get ``token_start``/``token_end``; a span that does not fall on token boundaries
+    raises TaskError.
     """
+    for task in tokenized(nlp, stream, batch_size):
+        align_spans(task)
+        yield task
+
+
+def tokenized(nlp: Any, stream: Iterable[dict], batch_size: int = 256) -> Iterator[dict]:
+    """Tasks with spaCy tokens added where they have none, lazily, tokenized a batch at a time."""
     batch: list[dict] = []
     for task in stream:
         batch.append(task)
@@ -167,7 +247,7 @@ def add_tokens(nlp: Any, stream: Iterable[dict], batch_size: int = 256) -> Itera
         yield from _tokenize_batch(nlp, batch)
 
 
-def _tokenize_batch(nlp: Any, batch: list[dict]) -> Iterator[dict]:
+def _tokenize_batch(nlp: Any, batch: list[dict]) -> list[dict]:
     todo = [t for t in batch if "tokens" not in t]
     docs = nlp.tokenizer.pipe(t.get("text", "") for t in todo)
     for task, doc in zip(todo, docs):
@@ -176,21 +256,18 @@ def _tokenize_batch(nlp: Any, batch: list[dict]) -> Iterator[dict]:
              "ws": bool(tok.whitespace_)}
             for tok in doc
         ]
-    for task in batch:
-        _align_spans(task)
-        yield task
+    return batch
 
 
-def _align_spans(task: dict) -> None:
+def align_spans(task: dict) -> None:
+    """Give every span of a tokenized task its ``token_start``/``token_end``; TaskError for one off the tokens."""
     spans = task.get("spans")
     if not spans:
         return
-    starts = {t["start"]: i for i, t in enumerate(task["tokens"]) if "start" in t}
-    ends = {t["end"]: i for i, t in enumerate(task["tokens"]) if "end" in t}
+    text, tokens = task.get("text", ""), task["tokens"]
+    offsets = token_offsets(tokens)
     for span in spans:
-        if "token_start" in span and "token_end" in span:
-            continue
-        if span["start"] not in starts or span["end"] not in ends:
-            text = task.get("text", "")[span["start"]:span["end"]]
-            raise TaskError(f"span {text!r} [{span['start']}, {span['end']}) does not match token boundaries")
-        span["token_start"], span["token_end"] = starts[span["start"]], ends[span["end"]]
+        try:
+            span["token_start"], span["token_end"] = span_tokens(span, text, tokens, offsets)
+        except TaskError as err:
+            raise TaskError(f"span {span_text(span, text)} {err}") from None

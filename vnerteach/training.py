@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from .files import check_output
 from .errors import InputError, UsageError
 from .evaluation import Scores, evaluate
-from .merge import Merged, MergeResult, answers_to_examples, merge_answers
+from .merge import Merged, MergeResult, Unusable, answers_to_examples, merge_answers
 from .pipeline import Settings
 from .tasks import stable_hash
 
@@ -53,25 +53,31 @@ class TrainingData:
         """Contradictory answers dropped in training and evaluation data."""
         return self.merge.conflicts + (self.eval_merge.conflicts if self.eval_merge else 0)
 
+    @property
+    def conflict_inputs(self) -> list[int]:
+        """Input hashes with a contradiction in training and evaluation data."""
+        return self.merge.conflict_inputs + (self.eval_merge.conflict_inputs if self.eval_merge else [])
 
-def _counted(stream: Iterable[dict], counts: dict[str, int], name: str) -> Iterator[dict]:
-    for task in stream:
+    @property
+    def unusable(self) -> list[Unusable]:
+        """Answers left out of training and evaluation data because they cannot be used."""
+        return self.merge.unusable + (self.eval_merge.unusable if self.eval_merge else [])
+
+
+def _counted(store: Any, name: str, counts: dict[str, int]) -> Iterator[dict]:
+    for task in store.iter_examples(name):  # the query runs when the merge reaches this dataset
         counts[name] += 1
         yield task
 
 
-def load_answers(store: Any, datasets: Sequence[str], nlp: Any, labels: Sequence[str] | None = None
-                 ) -> tuple[MergeResult, dict[str, int]]:
+def load_answers(store: Any, datasets: Sequence[str], nlp: Any, labels: Sequence[str] | None = None,
+                 strict: bool = False) -> tuple[MergeResult, dict[str, int]]:
     """Merge every answer of the datasets (streamed from the store) and count answers per dataset."""
     counts = {name: 0 for name in datasets}
     for name in datasets:
         store.get_dataset(name)  # DatasetNotFound before anything is read
-
-    def stream() -> Iterator[dict]:
-        for name in datasets:
-            yield from _counted(store.iter_examples(name), counts, name)
-
-    result = merge_answers(stream(), labels, tokenizer_nlp=nlp)
+    streams = {name: _counted(store, name, counts) for name in datasets}
+    result = merge_answers(streams, labels, tokenizer_nlp=nlp, strict=strict)
     empty = [name for name, n in counts.items() if n == 0]
     if empty:
         raise InputError(f"Dataset{'s' if len(empty) > 1 else ''} {', '.join(repr(n) for n in empty)} "
@@ -84,17 +90,20 @@ def _check_trainable(result: MergeResult, counts: dict[str, int], what: str) -> 
     if not result.merged:
         raise InputError(f"{what} {names}: no usable answers among {result.answers} "
                          f"({result.ignored} ignored, {result.rejected_complete} rejected manual tasks, "
-                         f"{result.conflicts} contradictions)")
+                         f"{result.conflicts} contradictions, {len(result.unusable)} unusable"
+                         + (f", e.g. {result.unusable[0]}" if result.unusable else "") + ")")
     if not any(m.ents for m in result.merged) and not any(m.complete for m in result.merged):
         raise InputError(f"{what} {names}: only rejected entities ({sum(len(m.negs) for m in result.merged)}), "
                          "no accepted ones: a model cannot learn what an entity is from rejects alone")
 
 
 def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_dataset: str | None = None,
-                 eval_split: float | None = None, labels: Sequence[str] | None = None) -> TrainingData:
+                 eval_split: float | None = None, labels: Sequence[str] | None = None,
+                 strict: bool = False) -> TrainingData:
     """Load, merge and split the answers for training; raise a clear error for unusable data.
 
     ``eval_split`` (default 0.2) and ``eval_dataset`` are alternatives: naming both is a UsageError.
+    With ``strict``, an answer that cannot be used is an InputError instead of being left out.
     """
     import spacy
 
@@ -109,7 +118,7 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
         tokenizer = spacy.blank(lang)
     except ImportError:
         raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
-    result, counts = load_answers(store, datasets, tokenizer)
+    result, counts = load_answers(store, datasets, tokenizer, strict=strict)
     _check_trainable(result, counts, "Dataset" + ("s" if len(counts) > 1 else ""))
     found = sorted(set().union(*(m.labels() for m in result.merged)))
     if labels:
@@ -123,7 +132,7 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
     data_labels = sorted(labels) if labels else found
     notes: list[str] = []
     if eval_dataset:
-        eval_result, eval_counts = load_answers(store, [eval_dataset], tokenizer)
+        eval_result, eval_counts = load_answers(store, [eval_dataset], tokenizer, strict=strict)
         _check_trainable(eval_result, eval_counts, "Evaluation dataset")
         if labels:
             restrict_labels(eval_result.merged, set(labels))
@@ -288,7 +297,7 @@ def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | Non
         "datasets": data.datasets, "eval_datasets": data.eval_datasets,
         "train_inputs": len(data.train), "eval_inputs": len(data.dev),
         "train_words": sum(m.n_words for m in data.train),
-        "conflicts": data.conflicts, "eval_overlap_excluded": data.overlap,
+        "conflicts": data.conflicts, "unusable": len(data.unusable), "eval_overlap_excluded": data.overlap,
         "labels": data.labels, "layout": layout, "best_epoch": best.epoch if best else None,
         "scores": scores, "settings": {"n_iter": settings.n_iter, "batch_size": settings.batch_size,
                                        "dropout": settings.dropout, "seed": settings.seed,
