@@ -73,10 +73,15 @@ def latency(rounds: int, think: float) -> None:
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
 
+    sys.path.insert(0, str(ROOT / "tests"))
+    from web_fixtures import APP_HEADER, app_key
+
+    headers = {APP_HEADER: app_key(url) or ""}
+
     def call(method: str, path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+                                     headers={**headers, "Content-Type": "application/json"} if data else headers)
         with urllib.request.urlopen(req, timeout=30) as response:
             return json.loads(response.read())
 

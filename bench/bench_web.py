@@ -124,9 +124,12 @@ def make_database(path: Path, n: int) -> None:
 
 
 def call(method: str, url: str, body: dict | None = None) -> tuple[float, dict]:
+    from web_fixtures import APP_HEADER, app_key
+
     data = json.dumps(body).encode() if body is not None else None
+    headers = {APP_HEADER: app_key(url.split("/api/")[0]) or ""}
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
+                                 headers={**headers, "Content-Type": "application/json"} if data else headers)
     start = time.perf_counter()
     with urllib.request.urlopen(req, timeout=30) as r:
         payload = json.loads(r.read())

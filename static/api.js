@@ -7,26 +7,47 @@ export class HttpError extends Error {
   }
 }
 
+// The server's key for this app, written into the page it served; a page of another origin cannot read it.
+function appKeyIn(doc) {
+  const meta = doc.querySelector('meta[name="vnerteach-app"]');
+  return meta ? meta.content : "";
+}
+
 export class Api {
   constructor(token) {
     this.token = token || null;
+    this.appKey = appKeyIn(document);
   }
 
   headers(json) {
-    const h = {};
+    const h = { "X-Vnerteach-App": this.appKey };
     if (this.token) h["X-Access-Token"] = this.token;
     if (json) h["Content-Type"] = "application/json";
     return h;
   }
 
-  async request(method, path, body) {
+  async request(method, path, body, renewed = false) {
     const init = { method, headers: this.headers(body !== undefined), cache: "no-store" };
     if (body !== undefined) init.body = JSON.stringify(body);
     const res = await fetch(path, init);
+    if (res.status === 403 && !renewed && await this.renewKey()) return this.request(method, path, body, true);
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
     if (!res.ok) throw new HttpError(res.status, (data && data.error) || res.statusText || "request failed");
     return data;
+  }
+
+  // A restarted server has a new key: read it from the app's page again.
+  async renewKey() {
+    try {
+      const res = await fetch("/", { cache: "no-store" });
+      const key = appKeyIn(new DOMParser().parseFromString(await res.text(), "text/html"));
+      if (!key || key === this.appKey) return false;
+      this.appKey = key;
+      return true;
+    } catch (e) {
+      return false;
+    }
   }
 
   project() { return this.request("GET", "/api/project"); }

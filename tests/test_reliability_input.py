@@ -12,7 +12,7 @@ import pymupdf
 import pytest
 
 from conftest import ROOT, write_jsonl
-from web_fixtures import ServedRecipe, free_port, http
+from web_fixtures import ServedRecipe, app_key, free_port, http
 
 pytestmark = pytest.mark.reliability
 
@@ -115,10 +115,14 @@ def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
     served = ServedRecipe(["ner.manual", "news", "blank:en", src, "--label", "ORG", "--access-token", "tök"], env,
                           free_port(), headers={"X-Access-Token": "tök".encode().decode("latin1")})
     try:
-        head = b"Host: 127.0.0.1\r\nX-Access-Token: t\xc3\xb6k\r\n"
+        key = app_key(served.url).encode()
+        head = b"Host: 127.0.0.1\r\nX-Access-Token: t\xc3\xb6k\r\nX-Vnerteach-App: " + key + b"\r\n"
         status, body = _raw(served.port, b"GET /api/project HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Access-Token: \xff\xfe\r\n\r\n")
         assert status == 401 and json.loads(body) == {"error": "missing or wrong access token"}
         assert _raw(served.port, b"GET /api/project HTTP/1.0\r\n" + head + b"\r\n")[0] == 200
+        garbled = head.replace(key, b"\xff\xfe")
+        status, body = _raw(served.port, b"GET /api/project HTTP/1.0\r\n" + garbled + b"\r\n")
+        assert status == 403 and "only the annotation app" in json.loads(body)["error"]
         answer = '{"text": "ab", "answer": "accept", "_input_hash": 1, "_task_hash": 2%s}'
         for payload, reason in [
             (answer % ', "meta": "\\ud800"', "lone surrogate"),

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from http import client as http_client
 from io import BytesIO
 from pathlib import Path
 from wsgiref.util import setup_testing_defaults
@@ -18,6 +21,9 @@ from wsgiref.util import setup_testing_defaults
 from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).parent.parent
+APP_HEADER = "X-Vnerteach-App"
+APP_META = re.compile(r'<meta name="vnerteach-app" content="([^"]*)"')
+_app_keys: dict[str, str | None] = {}  # by server address: the key its app page carries
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
@@ -77,9 +83,20 @@ def install_in_cache(task: dict, folder: Path, home: Path) -> None:
     path.write_bytes((folder / f"{task['meta']['image_key']}.png").read_bytes())
 
 
+def app_key_in(page: bytes | str) -> str | None:
+    """The per-server key that the app's page carries (the browser sends it in X-Vnerteach-App)."""
+    found = APP_META.search(page.decode() if isinstance(page, bytes) else page)
+    return found.group(1) if found else None
+
+
 def wsgi(app, method: str, path: str, body: bytes | dict | list | None = None,
-         headers: dict | None = None) -> tuple[int, dict | bytes]:
-    """Call a WSGI app in-process: (status code, decoded JSON or raw bytes)."""
+         headers: dict | None = None, as_app: bool = True) -> tuple[int, dict | bytes]:
+    """Call a WSGI app in-process: (status code, decoded JSON or raw bytes); ``as_app`` sends the app's key."""
+    if as_app and path.startswith("/api/"):
+        page = wsgi(app, "GET", "/", as_app=False)[1]
+        key = app_key_in(page) if isinstance(page, bytes) else None
+        if key:
+            headers = {APP_HEADER: key, **(headers or {})}
     path, _, query = path.partition("?")
     data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
     environ: dict = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method,
@@ -106,17 +123,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def app_key(base: str, refresh: bool = False) -> str | None:
+    """The app key of the server at ``base`` (http://HOST:PORT), read from its page as a browser does."""
+    if refresh or base not in _app_keys:
+        with urllib.request.urlopen(base + "/", timeout=10) as response:
+            _app_keys[base] = app_key_in(response.read())
+    return _app_keys[base]
+
+
 def http(method: str, url: str, body: dict | None = None, headers: dict | None = None,
-         timeout: float = 10) -> tuple[int, dict]:
-    """A real HTTP call: (status, JSON)."""
+         timeout: float = 10, as_app: bool = True) -> tuple[int, dict]:
+    """A real HTTP call: (status, JSON); ``as_app`` sends the app's key as the served page would."""
     data = json.dumps(body).encode() if body is not None else None
+    base, _, path = url.partition("/api/")
+    key = app_key(base) if as_app and path else None
     request = urllib.request.Request(url, data=data, method=method, headers={
-        **({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})})
+        **({"Content-Type": "application/json"} if data is not None else {}),
+        **({APP_HEADER: key} if key else {}), **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+        raw = err.read()
+        try:
+            return err.code, json.loads(raw or b"null")
+        except ValueError:  # an error page that is not JSON (e.g. bottle's 500)
+            return err.code, {"error": raw.decode(errors="replace")}
 
 
 class ServedRecipe:
@@ -125,6 +157,7 @@ class ServedRecipe:
     def __init__(self, args: list[str], env: dict, port: int, headers: dict | None = None):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        _app_keys.pop(self.url, None)  # a new server on this port has a new key
         self.proc = subprocess.Popen([sys.executable, "-m", "vnerteach", *map(str, args), "--port", str(port)],
                                      cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
@@ -147,3 +180,28 @@ class ServedRecipe:
         self.proc.send_signal(signal.SIGTERM if sig is None else sig)
         out, err = self.proc.communicate(timeout=30)
         return self.proc.returncode, out, err
+
+
+def annotate(url: str, quota: int, deadline: float, acked: list) -> Counter:
+    """An annotator's app over HTTP: ask for questions, answer each in its own request, until ``quota``
+    answers, the deadline, or the server is gone. Appends acknowledged task hashes to ``acked`` (shared by
+    clients); returns the status of every request (``"gone"`` once the server stopped answering)."""
+    statuses: Counter = Counter()
+    sent = 0
+    try:
+        session = http("GET", url + "/api/project")[1]["session"]
+        while sent < quota and time.monotonic() < deadline:
+            code, body = http("GET", url + "/api/questions?n=10", timeout=30)
+            statuses[code] += 1
+            for task in body.get("tasks", []) if code == 200 else []:
+                if sent >= quota:
+                    break
+                answer = {"session": session, "answers": [{**task, "answer": "accept"}]}
+                code, _ = http("POST", url + "/api/answers", answer, timeout=30)
+                sent += 1
+                statuses[code] += 1
+                if code == 200:
+                    acked.append(int(task["_task_hash"]))
+    except (OSError, http_client.HTTPException):
+        statuses["gone"] += 1
+    return statuses

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
-from .store import Store
+from .store import HEARTBEAT_S, Store
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
 EXCLUDE_BY = ("task", "input")
@@ -102,6 +102,27 @@ class Controller:
         self._updates: queue.Queue | None = None
         self._update_errors: list[str] = []
         self._closed = False
+        self._heartbeat: threading.Thread | None = None
+        self._stop_beat = threading.Event()
+
+    # the session's claim on its dataset
+
+    def go_live(self, address: str) -> None:
+        """Claim the dataset for this session at ``address`` (DatasetInUse names a live one) and beat until close."""
+        owner = self.store.claim(self.dataset, address)
+        self._heartbeat = threading.Thread(target=self._beat, args=(owner,), name="vnerteach-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self, owner: str) -> None:
+        try:
+            while not self._stop_beat.wait(HEARTBEAT_S):
+                try:
+                    self.store.beat(self.dataset, owner)
+                except Exception:  # e.g. a long import holds the lock: beat again next time
+                    pass
+            self.store.release(self.dataset, owner)
+        finally:
+            self.store.close()  # this thread's own connection
 
     # questions
 
@@ -264,17 +285,31 @@ class Controller:
                 "config": self.config, "session": self.session, "progress": self.progress().as_dict(),
                 "error": self._error}
 
+    def _close_store(self) -> None:
+        """Read the dataset's true size (other processes may have added to it) and close the writer's connection."""
+        try:
+            count = self.store.count(self.dataset)
+            with self._cond:
+                self._dataset_count = count
+        except VnerteachError:  # e.g. dropped meanwhile: keep this run's own count
+            pass
+        finally:
+            self.store.close()
+
     @property
     def update_errors(self) -> list[str]:
         """Errors the recipe's update callback raised (the answers were stored regardless)."""
         return list(self._update_errors)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop reading the stream and let queued model updates finish."""
+        """Stop reading the stream, give up the dataset, and let queued model updates finish."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._writer.submit(self.store.close).result()
+        if self._heartbeat is not None:
+            self._stop_beat.set()
+            self._heartbeat.join(timeout)
+        self._writer.submit(self._close_store).result()
         self._writer.shutdown()
         if self._updates is not None:
             self._updates.put(None)

@@ -56,6 +56,19 @@ class StoreError(VnerteachError):
     """The database cannot be opened or used (path, permissions, URL)."""
 
 
+class StoreBusy(StoreError):
+    """Another process held the database's write lock for longer than the busy timeout; try again."""
+
+
+class DatasetInUse(VnerteachError):
+    """A dataset that a live annotation session (another process or server) serves already."""
+
+    def __init__(self, dataset: str, address: str, pid: int, host: str):
+        self.dataset, self.address, self.pid, self.host = dataset, address, pid, host
+        super().__init__(f"Dataset '{dataset}' is already being annotated at {address} (process {pid} on {host}): "
+                         "annotate there, or stop that session first")
+
+
 class RecipeError(VnerteachError):
     """A recipe that cannot be found or loaded."""
 

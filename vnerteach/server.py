@@ -7,6 +7,7 @@ import hmac
 import ipaddress
 import json
 import re
+import secrets
 import signal
 import socket
 import threading
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any, Callable
+from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bottle import Bottle, HTTPResponse, Route, request, static_file
 
 from .controller import AnswerError, Components, Controller
+from .errors import StoreBusy, TaskError, UsageError, VnerteachError
 from .tasks import parse_json
-from .errors import TaskError, UsageError, VnerteachError
 from .store import Store, connect
 
 DEFAULT_HOST = "127.0.0.1"
@@ -28,7 +30,9 @@ DEFAULT_PORT = 8080
 PORT_TRIES = 20
 MAX_BODY = 16 * 1024 * 1024
 TOKEN_HEADER = "X-Access-Token"
-TOKEN_ENVIRON = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")
+APP_HEADER = "X-Vnerteach-App"
+APP_META = '<meta name="vnerteach-app" content="">'  # in index.html; filled with the server's app key
+SAME_ORIGIN_FETCHES = {"same-origin", "none"}  # Sec-Fetch-Site of the app's own requests and of typed addresses
 IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -95,8 +99,27 @@ def _host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
+def _cross_origin() -> bool:
+    """Whether the browser says the request comes from a page of another origin (Sec-Fetch-Site, Origin)."""
+    site = request.get_header("Sec-Fetch-Site")
+    if site is not None and site.lower() not in SAME_ORIGIN_FETCHES:
+        return True
+    origin = request.get_header("Origin")
+    return origin is not None and urlsplit(origin).netloc.lower() != request.get_header("Host", "").lower()
+
+
+def _raw_header(name: str) -> str:
+    """A request header as WSGI has it (its bytes as latin-1): bottle's own UTF-8 decoding raises on other bytes."""
+    return request.environ.get("HTTP_" + name.upper().replace("-", "_"), "")
+
+
 class ApiGuard:
-    """A bottle plugin checking Host header, access token and session, and turning errors into JSON responses."""
+    """A bottle plugin checking Host header, origin, access token, app key and session; errors become JSON responses.
+
+    The app key is made per server start and written into the app's page; the app sends it in
+    X-Vnerteach-App. A page of another origin can neither read it nor send a custom header without
+    a CORS preflight (which is refused), so it cannot hand itself questions or post answers.
+    """
 
     name = "api_guard"
     api = 2
@@ -106,28 +129,37 @@ class ApiGuard:
         self.controller = controller
         self.access_token = access_token
         self.allowed_hosts = allowed_hosts
+        self.app_key = secrets.token_urlsafe(24)
 
     def apply(self, callback: Callable, route: Route) -> Callable:
         """The route's callback behind the checks, or as it is for a public route."""
         if route.config.get("public", False):  # route option: the app's own files need no guard
             return callback
         needs_session = route.config.get("session", True)  # route option: False serves without a session
+        needs_app = route.config.get("from_app", True)  # route option: False for <img> URLs, which carry no header
 
         def guarded(*args, **kwargs):
             hosts = self.allowed_hosts
             if hosts is not None and _host_name(request.get_header("Host", "")) not in hosts:
                 return _error(403, "unexpected Host header")
+            if _cross_origin():
+                return _error(403, "requests from pages of other sites or origins are refused")
             if self.access_token is not None:
-                # WSGI strings are the request's bytes as latin-1: compared as bytes, never decoded (no UTF-8 error)
-                given = request.environ.get(TOKEN_ENVIRON) or request.query.get("token") or ""
+                given = _raw_header(TOKEN_HEADER) or request.query.get("token") or ""
                 if not hmac.compare_digest(given.encode("latin1", "replace"), self.access_token.encode()):
                     return _error(401, "missing or wrong access token")
+            if needs_app and not hmac.compare_digest(_raw_header(APP_HEADER).encode("latin1", "replace"),
+                                                     self.app_key.encode()):
+                return _error(403, f"only the annotation app may call this ({APP_HEADER} missing or out of date: "
+                                   "reload the page)")
             if needs_session and self.controller is None:
                 return _error(503, "no annotation session is running")
             try:
                 return callback(*args, **kwargs)
             except AnswerError as err:
                 return _error(400, str(err))
+            except StoreBusy as err:  # the app keeps the answers and sends them again
+                return _error(503, str(err))
             except VnerteachError as err:
                 return _error(500, str(err))
 
@@ -141,11 +173,13 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
 
     With ``access_token``, every ``/api`` call must carry it (header X-Access-Token, or
     ``?token=`` for images). With ``allowed_hosts``, other Host headers are refused (DNS rebinding).
+    Every ``/api`` call but images must carry the app key that the served page holds (X-Vnerteach-App).
     """
     root = str(static_root or static_dir())
     image_path = images or cached_page_image
     app = Bottle()
-    app.install(ApiGuard(controller, access_token, allowed_hosts))
+    guard = ApiGuard(controller, access_token, allowed_hosts)
+    app.install(guard)
 
     @app.hook("after_request")
     def headers():
@@ -157,7 +191,9 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
 
     @app.get("/", public=True)
     def index():
-        return static_file("index.html", root=root)
+        page = (Path(root) / "index.html").read_text(encoding="utf-8")
+        return HTTPResponse(page.replace(APP_META, APP_META.replace('content=""', f'content="{guard.app_key}"')),
+                            headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
 
     @app.get("/static/<filename:path>", public=True)
     def static(filename: str):
@@ -205,7 +241,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     app.get("/api/project", callback=project)
     app.get("/api/questions", callback=questions)
     app.post("/api/answers", callback=answers)
-    app.get("/api/image/<key>", callback=image, session=False)
+    app.get("/api/image/<key>", callback=image, session=False, from_app=False)
     return app
 
 
@@ -299,6 +335,12 @@ def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, por
     allowed = None if not is_loopback(host) else {"localhost", "127.0.0.1", "::1", host.strip("[]")}
     app = make_app(controller, images=components.get("images"), access_token=access_token, allowed_hosts=allowed)
     server, notes = bind(app, host, port)
+    try:
+        controller.go_live(url_for(host, server.server_address[1]))  # refused if a live session serves the dataset
+    except VnerteachError:
+        server.server_close()
+        store.close()
+        raise
     controller.start()
     url = url_for(host, server.server_address[1], access_token)
     previous = _stop_on_signals(server)

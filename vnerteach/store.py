@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import sqlite3
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -13,16 +16,25 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import peewee
-from peewee import (BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField, Model,
+from peewee import (BigIntegerField, BooleanField, CharField, FloatField, ForeignKeyField, IntegerField, Model,
                     TextField, fn)
 
-from .errors import DatasetNotFound, StoreError, UsageError
+from .errors import DatasetInUse, DatasetNotFound, StoreBusy, StoreError, UsageError
 from .tasks import INPUT_HASH, TASK_HASH
 
 BUSY_TIMEOUT_S = 10
 CHUNK = 1000
+HEARTBEAT_S = 2.0  # how often a serving session renews its live_session row
+LIVE_BEATS = 3  # a session whose last beat is older than this many intervals serves no more
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/:@\s]*:)\S*@", re.IGNORECASE)
 
-def _models(db: peewee.Database) -> tuple[type[Model], type[Model], type[Model]]:
+
+def masked(text: str) -> str:
+    """Text with the password of any database URL in it shown as ``***``."""
+    return URL_PASSWORD.sub(r"\1***@", text)
+
+
+def _models(db: peewee.Database) -> tuple[type[Model], ...]:
     """The model classes bound to one database: each Store has its own, so two stores never share a binding."""
 
     class Dataset(Model):
@@ -58,7 +70,21 @@ def _models(db: peewee.Database) -> tuple[type[Model], type[Model], type[Model]]
             database = db
             indexes = ((("dataset", "example"), True),)
 
-    return Dataset, Example, Link
+    class LiveSession(Model):
+        """The annotation session serving a dataset right now, kept alive by its heartbeat."""
+
+        dataset = CharField(unique=True)
+        owner = CharField()
+        address = CharField()
+        pid = IntegerField()
+        host = CharField()
+        beat = FloatField()
+
+        class Meta:
+            database = db
+            table_name = "live_session"
+
+    return Dataset, Example, Link, LiveSession
 
 
 @dataclass(frozen=True)
@@ -127,17 +153,17 @@ def connect(url: str) -> "Store":
 
 
 class Store:
-    """Datasets and examples in one database; every write is one transaction."""
+    """Datasets and examples in one database; every write is one transaction that takes the write lock first."""
 
     def __init__(self, url: str):
-        self.url = url
+        self.url = masked(url)  # as shown in titles and messages
         self.db = open_database(url)
-        self.Dataset, self.Example, self.Link = _models(self.db)
+        self.Dataset, self.Example, self.Link, self.LiveSession = _models(self.db)
         try:
             self.db.connect(reuse_if_open=True)
-            self.db.create_tables([self.Dataset, self.Example, self.Link], safe=True)
+            self.db.create_tables([self.Dataset, self.Example, self.Link, self.LiveSession], safe=True)
         except (peewee.DatabaseError, peewee.ImproperlyConfigured, sqlite3.Error) as err:
-            raise StoreError(f"Cannot open database {url}: {err}") from None
+            raise StoreError(f"Cannot open database {self.url}: {masked(str(err))}") from None
 
     def close(self) -> None:
         """Close the connection (the database stays on disk)."""
@@ -151,14 +177,23 @@ class Store:
         self.close()
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One write transaction; a database error in it (disk full, I/O) becomes one StoreError, all rolled back."""
+    def _write(self) -> Iterator[None]:
+        """A write transaction; on SQLite ``BEGIN IMMEDIATE``, so waiting for another writer obeys the busy timeout.
+
+        A deferred transaction that reads before it writes fails at once when another process has
+        written meanwhile; taking the lock first waits instead, up to BUSY_TIMEOUT_S (then StoreBusy).
+        Any other database error (disk full, I/O) becomes one StoreError, everything rolled back.
+        """
+        lock = {"lock_type": "IMMEDIATE"} if isinstance(self.db, peewee.SqliteDatabase) else {}
         try:
-            with self.db.atomic():
+            with self.db.atomic(**lock):
                 yield
         except (peewee.DatabaseError, sqlite3.Error) as err:
             while isinstance(err.__context__, (peewee.DatabaseError, sqlite3.Error)):
                 err = err.__context__  # the cause, not a failed rollback after it
+            if "locked" in str(err):
+                raise StoreBusy(f"The database {self.url} is busy: another process held its write lock "
+                                f"for over {BUSY_TIMEOUT_S} s") from None
             raise StoreError(f"Cannot write to database {self.url}: {err}") from None
 
     # datasets
@@ -179,17 +214,16 @@ class Store:
         return dataset
 
     def create_dataset(self, name: str, meta: dict | None = None, session: bool = False) -> Model:
-        """Get or create a dataset."""
-        dataset = self.Dataset.get_or_none(self.Dataset.name == name)
-        if dataset is None:
-            dataset = self.Dataset.create(name=name, created=int(time.time()),
-                                     meta=json.dumps(meta or {}), session=session)
-        return dataset
+        """Get or create a dataset; safe when other processes create it at the same moment."""
+        with self._write():
+            (self.Dataset.insert(name=name, created=int(time.time()), meta=json.dumps(meta or {}), session=session)
+             .on_conflict_ignore().execute())
+            return self.Dataset.get(self.Dataset.name == name)
 
     def drop(self, name: str) -> int:
         """Delete a dataset; examples no longer in any dataset go too, and so do emptied sessions."""
         dataset = self.get_dataset(name)
-        with self._writing():
+        with self._write():
             count = self.Link.delete().where(self.Link.dataset == dataset).execute()
             dataset.delete_instance()
             kept = (self.Link.select(self.Link.example).join(self.Dataset).where(self.Dataset.session == False))  # noqa: E712
@@ -197,6 +231,37 @@ class Store:
             self.Link.delete().where(self.Link.example.not_in(self.Example.select(self.Example.id))).execute()
             self.Dataset.delete().where(self.Dataset.session & self.Dataset.id.not_in(self.Link.select(self.Link.dataset))).execute()
         return count
+
+    # live sessions
+
+    def claim(self, dataset: str, address: str) -> str:
+        """Record this process as the session serving ``dataset`` at ``address``; return its owner id.
+
+        DatasetInUse names the live session of another process (or server) that serves it already;
+        a session whose beat is stale, or whose process on this host is gone, is replaced.
+        """
+        owner = uuid.uuid4().hex
+        with self._write():
+            other = self.LiveSession.get_or_none(self.LiveSession.dataset == dataset)
+            if other is not None and _alive(other):
+                raise DatasetInUse(dataset, other.address, other.pid, other.host)
+            self.LiveSession.delete().where(self.LiveSession.dataset == dataset).execute()
+            self.LiveSession.create(dataset=dataset, owner=owner, address=address, pid=os.getpid(),
+                                    host=socket.gethostname(), beat=time.time())
+        return owner
+
+    def beat(self, dataset: str, owner: str) -> bool:
+        """Renew a session's heartbeat; False when it no longer holds the dataset."""
+        with self._write():
+            query = self.LiveSession.update(beat=time.time()).where(
+                (self.LiveSession.dataset == dataset) & (self.LiveSession.owner == owner))
+            return query.execute() == 1
+
+    def release(self, dataset: str, owner: str) -> None:
+        """Remove a session's claim on a dataset (its clean exit)."""
+        with self._write():
+            self.LiveSession.delete().where(
+                (self.LiveSession.dataset == dataset) & (self.LiveSession.owner == owner)).execute()
 
     # examples
 
@@ -212,7 +277,7 @@ class Store:
             raise ValueError("add_examples needs at least one dataset")
         added = 0
         now = int(time.time())
-        with self._writing():
+        with self._write():
             ids = [self.create_dataset(name).id for name in datasets]
             seen = self._decisions(ids[0]) if skip_duplicates else None
             it = iter(examples)
@@ -241,7 +306,7 @@ class Store:
         added = replaced = unchanged = 0
         now = int(time.time())
         p = self.db.param  # plain SQL on this hot path (an answer per request): no query building
-        with self._writing():
+        with self._write():
             target = self._dataset_id(dataset, session=False)
             sess = self._dataset_id(session, session=True)
             new_rows: dict[int, tuple] = {}  # by task hash: a question answered twice in one call
@@ -349,6 +414,20 @@ class Store:
         return DatasetStats(name=dataset.name, created=dataset.created, examples=sum(answers.values()),
                             accept=answers.get("accept", 0), reject=answers.get("reject", 0),
                             ignore=answers.get("ignore", 0), sessions=sessions or 0, last_activity=last)
+
+
+def _alive(session: Model) -> bool:
+    """Whether a recorded session still serves: its beat is recent and, on this host, its process exists."""
+    if time.time() - session.beat > LIVE_BEATS * HEARTBEAT_S:
+        return False
+    if session.host == socket.gethostname():
+        try:
+            os.kill(session.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's process: it exists
+            pass
+    return True
 
 
 def _same_decision(stored: str, example: dict) -> bool:

@@ -45,7 +45,11 @@ def check_key(key: str) -> str:
 
 
 class PageCache:
-    """Files of the cache: images/<k2>/<key>.png with a .json manifest, and ocr/<k2>/<key>.json."""
+    """Files of the cache: images/<k2>/<key>.png with a .json manifest, and ocr/<k2>/<key>.json.
+
+    Reads take only regular files inside the cache: a link, or a folder that leads out of it, is
+    treated as missing, so a link planted in the cache never serves a file from elsewhere.
+    """
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
@@ -62,9 +66,22 @@ class PageCache:
         """Where the words of an OCR'd page are kept."""
         return self.root / "ocr" / key[:2] / f"{key}.json"
 
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` is a regular file of the cache: not a link, and inside the cache once resolved."""
+        try:
+            return (not path.is_symlink() and path.is_file()
+                    and path.resolve().is_relative_to(self.root.resolve()))
+        except OSError:
+            return False
+
+    def cached_image(self, key: str) -> Path | None:
+        """The PNG of a page image if the cache holds it, or None."""
+        path = self.image_path(check_key(key))
+        return path if self.holds(path) else None
+
     def read_manifest(self, key: str) -> dict | None:
         """The manifest of a page image, or None."""
-        return _read_json(self.manifest_path(check_key(key)))
+        return self._read_json(self.manifest_path(check_key(key)))
 
     def write_manifest(self, key: str, manifest: dict) -> None:
         """Record how to re-make a page image (once; later calls for the same key do nothing)."""
@@ -74,7 +91,7 @@ class PageCache:
 
     def read_ocr(self, key: str) -> dict | None:
         """The cached OCR entry (words, size, skew ...) of a page, or None if absent or unreadable."""
-        entry = _read_json(self.ocr_path(key))
+        entry = self._read_json(self.ocr_path(key))
         if entry is None or entry.get("v") != VERSION:
             return None
         entry["words"] = [Word(t, tuple(b), c, bl, ln) for t, b, c, bl, ln in entry["words"]]
@@ -85,14 +102,15 @@ class PageCache:
         data = dict(entry, v=VERSION, words=[list(w) for w in entry["words"]])
         write_atomic(self.ocr_path(key), json.dumps(data, separators=(",", ":")).encode())
 
-
-def _read_json(path: Path) -> dict | None:
-    """A JSON file's object, or None if it is missing or damaged."""
-    try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except (OSError, ValueError):
-        return None
+    def _read_json(self, path: Path) -> dict | None:
+        """A JSON file's object, or None if it is missing, damaged or not the cache's own file."""
+        if not self.holds(path):
+            return None
+        try:
+            with open(path, "rb") as f:
+                return json.loads(f.read())
+        except (OSError, ValueError):
+            return None
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -91,10 +90,7 @@ def _copy_if_plain_png(src: Source, dest: Path) -> Made | None:
         if image.mode not in ("L", "RGB"):
             return None
         made = Made(image.width, image.height, image_dpi(image))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".tmp-{dest.name}")
-    shutil.copyfile(src.path, tmp)
-    tmp.replace(dest)
+    write_atomic(dest, Path(src.path).read_bytes())  # a fresh temporary file: never written through a link
     return made
 
 
@@ -115,13 +111,13 @@ def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path | None 
         key = check_key(result_or_key)
         manifest = cache.read_manifest(key)
         if manifest is None:
-            if cache.image_path(key).exists():
+            if cache.cached_image(key) is not None:
                 return cache.image_path(key)
             raise PageImageNotFound(f"no page image with key {key} in the cache ({cache.root})")
         src = Source(manifest["path"], manifest["kind"], manifest["index"], manifest["pages"],
                      manifest["sha256"], manifest["dpi"], tuple(manifest["preprocess"]), password)
     png = cache.image_path(key)
-    if png.exists():
+    if cache.cached_image(key) is not None:
         return png
     if not Path(src.path).exists():
         raise InputError("the page's file is gone; cannot make its image", src.path, page=src.page)

@@ -197,7 +197,7 @@ def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
         if options.cache:
             cache = PageCache(job.cache_dir)
             png = cache.image_path(job.image_key)
-            manifest = cache.read_manifest(job.image_key) if png.exists() else None
+            manifest = cache.read_manifest(job.image_key) if cache.cached_image(job.image_key) else None
             if manifest is not None and "width" in manifest:
                 made = Made(manifest["width"], manifest["height"], manifest["image_dpi"], manifest["skew"],
                             manifest["scale"])
