@@ -1,9 +1,10 @@
-// The server API and the outbox: answers wait in localStorage until the server confirms them.
+// The server API and the outbox: answers wait in localStorage until the server stores or refuses them.
 
 export class HttpError extends Error {
-  constructor(status, message) {
+  constructor(status, message, data) {
     super(message);
     this.status = status;
+    this.data = data; // the JSON reply, if any (a 413 states the server's body limit)
   }
 }
 
@@ -26,14 +27,14 @@ export class Api {
     return h;
   }
 
-  async request(method, path, body, renewed = false) {
-    const init = { method, headers: this.headers(body !== undefined), cache: "no-store" };
+  async request(method, path, body, extra, renewed = false) {
+    const init = { method, headers: { ...this.headers(body !== undefined), ...extra }, cache: "no-store" };
     if (body !== undefined) init.body = JSON.stringify(body);
     const res = await fetch(path, init);
-    if (res.status === 403 && !renewed && await this.renewKey()) return this.request(method, path, body, true);
+    if (res.status === 403 && !renewed && await this.renewKey()) return this.request(method, path, body, extra, true);
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
-    if (!res.ok) throw new HttpError(res.status, (data && data.error) || res.statusText || "request failed");
+    if (!res.ok) throw new HttpError(res.status, (data && data.error) || res.statusText || "request failed", data);
     return data;
   }
 
@@ -58,7 +59,10 @@ export class Api {
     return this.request("GET", "/api/questions?" + q);
   }
 
-  answers(session, answers) { return this.request("POST", "/api/answers", { session, answers }); }
+  // The count lets the server refuse an answer that alone is over its body limit.
+  answers(session, answers) {
+    return this.request("POST", "/api/answers", { session, answers }, { "X-Answer-Count": String(answers.length) });
+  }
 
   imageUrl(key) {
     return "/api/image/" + encodeURIComponent(key) + (this.token ? "?token=" + encodeURIComponent(this.token) : "");
@@ -66,16 +70,38 @@ export class Api {
 }
 
 const PREFIX = "vnerteach:outbox:";
+const REFUSED = "vnerteach:refused:";
 const BATCH = 20;
+const ENVELOPE = 64; // bytes of a request besides the session and the answers
 
-// Answers not yet confirmed by the server. One localStorage entry per (session, task hash): a newer
-// answer to the same question replaces the older one; entries are sent in order, one request at a time.
+const utf8 = new TextEncoder();
+
+// Write an entry to localStorage (remove it with no value); false when storage is full or disabled.
+function persist(key, value) {
+  try {
+    if (value === undefined) localStorage.removeItem(key);
+    else localStorage.setItem(key, JSON.stringify(value));
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+// Answers not yet stored by the server. One entry per (session, task hash), kept in localStorage too:
+// a newer answer to the same question replaces the older one; entries are sent in order, one request at
+// a time, in batches that fit the server's body limit. An entry leaves only when the server says it
+// stored it, or refused it (then it is kept in `refused`, with the reason, until dismissed). A request
+// that fails as a whole (too large, network, server error) is split and sent again.
 export class Outbox {
-  constructor(api, dataset, handlers) {
+  constructor(api, dataset, handlers, maxBody) {
     this.api = api;
     this.dataset = dataset;
-    this.on = handlers; // {ack(progress, saved), reject(message, entries), state(state)}
-    this.memory = new Map(); // entries kept here too; localStorage may be full or unavailable
+    this.on = handlers; // {ack(progress), refused(entry), state(state, err)}
+    this.maxBody = maxBody || null; // the server's limit for a request body, from /api/project or a 413
+    this.limit = BATCH; // answers per request: halved when a request fails, doubled when one succeeds
+    this.memory = new Map(); // id -> entry; kept here too: localStorage may be full or unavailable
+    this.refused = new Map(); // id -> entry with the server's reason
+    this.stored = new Set(); // task hashes whose answers the server stored, from here
     this.seq = Date.now() * 1000;
     this.sending = false;
     this.retryMs = 0;
@@ -88,49 +114,74 @@ export class Outbox {
     try {
       for (let i = 0; i < localStorage.length; i++) {
         const key = localStorage.key(i);
-        if (!key || !key.startsWith(PREFIX)) continue;
+        const into = key && key.startsWith(PREFIX) ? this.memory : key && key.startsWith(REFUSED) ? this.refused : null;
+        if (!into) continue;
         try {
           const entry = JSON.parse(localStorage.getItem(key));
-          if (entry && entry.dataset === this.dataset) this.memory.set(key, entry);
+          if (!entry || entry.dataset !== this.dataset) continue;
+          if (entry.bytes === undefined) entry.bytes = utf8.encode(JSON.stringify(entry.answer)).length;
+          into.set(this.idOf(entry.session, entry.hash), entry);
         } catch (e) { /* a damaged entry cannot be sent: leave it */ }
       }
     } catch (e) { /* storage disabled: memory only */ }
   }
 
-  keyOf(session, hash) { return PREFIX + session + ":" + hash; }
+  idOf(session, hash) { return session + ":" + hash; }
 
+  // Whether this browser has answered the question: the answer waits, was stored, or was refused.
   has(hash) {
-    for (const entry of this.memory.values()) if (entry.hash === hash) return true;
+    if (this.stored.has(hash)) return true;
+    for (const entry of [...this.memory.values(), ...this.refused.values()]) if (entry.hash === hash) return true;
     return false;
   }
 
   get size() { return this.memory.size; }
 
   put(session, answer) {
-    const entry = { session, dataset: this.dataset, hash: answer._task_hash, seq: ++this.seq, answer };
-    const key = this.keyOf(session, entry.hash);
-    this.memory.set(key, entry);
-    try {
-      localStorage.setItem(key, JSON.stringify(entry));
-      this.storageFull = false;
-    } catch (e) {
-      this.storageFull = true; // kept in memory; the status bar says so
-    }
+    const bytes = utf8.encode(JSON.stringify(answer)).length;
+    const entry = { session, dataset: this.dataset, hash: answer._task_hash, seq: ++this.seq, bytes, answer };
+    const id = this.idOf(session, entry.hash);
+    this.dismiss(id); // answered again: the new answer is the one that counts
+    this.memory.set(id, entry);
+    this.storageFull = !persist(PREFIX + id, entry); // if full, kept in memory; the status bar says so
     this.kick();
   }
 
-  remove(key, seq) {
-    const entry = this.memory.get(key);
-    if (!entry || entry.seq !== seq) return; // answered again meanwhile: send the newer one too
-    this.memory.delete(key);
-    try { localStorage.removeItem(key); } catch (e) { /* nothing to do */ }
+  // The server has stored this entry, or refused it: it leaves the queue unless answered again meanwhile.
+  settle(id, seq, reason) {
+    const entry = this.memory.get(id);
+    if (!entry || entry.seq !== seq) return;
+    this.memory.delete(id);
+    persist(PREFIX + id);
+    if (reason === undefined) {
+      this.stored.add(entry.hash);
+      return;
+    }
+    const refused = { ...entry, reason };
+    this.refused.set(id, refused);
+    persist(REFUSED + id, refused);
+    this.on.refused(refused);
   }
 
+  dismiss(id) {
+    if (!this.refused.delete(id)) return;
+    persist(REFUSED + id);
+  }
+
+  // The oldest entries of the oldest session, as many as fit one request (at least one).
   nextBatch() {
     const entries = [...this.memory.entries()].sort((a, b) => a[1].seq - b[1].seq);
     if (!entries.length) return [];
     const session = entries[0][1].session;
-    return entries.filter(([, e]) => e.session === session).slice(0, BATCH);
+    const batch = [];
+    let bytes = ENVELOPE + utf8.encode(session).length;
+    for (const item of entries) {
+      if (item[1].session !== session) continue;
+      bytes += item[1].bytes + 1;
+      if (batch.length && (batch.length >= this.limit || (this.maxBody && bytes > this.maxBody))) break;
+      batch.push(item);
+    }
+    return batch;
   }
 
   async kick() {
@@ -143,23 +194,31 @@ export class Outbox {
         const batch = this.nextBatch();
         if (!batch.length) break;
         this.on.state("sending");
+        let res, failure;
         try {
-          const res = await this.api.answers(batch[0][1].session, batch.map(([, e]) => e.answer));
-          batch.forEach(([key, e]) => this.remove(key, e.seq));
-          this.retryMs = 0;
-          this.on.ack(res.progress, res.saved);
+          res = await this.api.answers(batch[0][1].session, batch.map(([, e]) => e.answer));
         } catch (err) {
-          if (err instanceof HttpError && (err.status === 400 || err.status === 413 || err.status === 415)) {
-            // The server will never take these: drop them from the queue and say so.
-            batch.forEach(([key, e]) => this.remove(key, e.seq));
-            this.on.reject(err.message, batch.map(([, e]) => e));
-            continue;
-          }
-          this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : 500, 8000);
-          this.on.state("offline", err);
-          this.timer = setTimeout(() => this.kick(), this.retryMs);
-          return;
+          failure = err;
+          res = err.data;
         }
+        if (res && res.max_body) this.maxBody = res.max_body;
+        const results = res && res.results;
+        if (Array.isArray(results) && results.length === batch.length
+            && results.every((r) => r && (r.status === "stored" || r.status === "refused"))) {
+          batch.forEach(([id, e], i) => this.settle(id, e.seq, results[i].status === "refused" ? String(results[i].reason) : undefined));
+          this.limit = Math.min(BATCH, this.limit * 2);
+          this.retryMs = 0;
+          if (res.progress) this.on.ack(res.progress);
+          continue;
+        }
+        // Nothing is final without a result per answer: send fewer at a time, and wait unless the
+        // server only said the request was too large.
+        this.limit = Math.max(1, Math.floor(batch.length / 2));
+        if (failure && failure.status === 413 && batch.length > 1) continue;
+        this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : 500, 8000);
+        this.on.state("offline", failure || new Error("the server's reply has no result per answer"));
+        this.timer = setTimeout(() => this.kick(), this.retryMs);
+        return;
       }
     } finally {
       this.sending = false;

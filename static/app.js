@@ -1,5 +1,6 @@
 // The annotation app: fetches questions, shows one task at a time in its view, sends each answer at
-// once through the outbox, keeps a history with undo, and handles the keyboard.
+// once through the outbox, keeps a history with undo (and the answers the server refused, until
+// dismissed), and handles the keyboard.
 
 import { Api, Outbox } from "./api.js";
 import { PageView } from "./page.js";
@@ -72,9 +73,13 @@ class App {
     this.updateProgress(p.progress);
     this.outbox = new Outbox(this.api, p.dataset, {
       ack: (progress) => { this.updateProgress(progress); },
-      reject: (message, entries) => this.toast(`The server refused ${entries.length} answer(s): ${message}`),
+      refused: (entry) => {
+        this.renderHistory();
+        this.toast(`The server refused an answer (${entry.reason}): it is not saved; see History`);
+      },
       state: (state, err) => this.onOutbox(state, err),
-    });
+    }, p.max_body);
+    this.renderHistory();
     this.onOutbox(this.outbox.size ? "sending" : "saved");
     this.outbox.kick();
     window.addEventListener("online", () => this.outbox.kick());
@@ -271,7 +276,8 @@ class App {
       _view_id: cur.viewId, _timestamp: Math.floor(Date.now() / 1000) };
     if (!cur.editable && !cur.task.spans) delete answer.spans;
     this.outbox.put(this.project.session, answer);
-    this.history.push({ task: cur.task, spans: answer.spans || [], answer: kind });
+    this.history.push({ task: cur.task, spans: answer.spans || [], answer: kind,
+      id: this.outbox.idOf(this.project.session, answer._task_hash) });
     if (this.history.length > HISTORY_KEPT) this.history.shift();
     this.renderHistory();
     this.showNext();
@@ -286,16 +292,41 @@ class App {
     this.toast(`Undone: answer again to replace the ${last.answer}`);
   }
 
+  // Refused answers first (all of them, also those of earlier tabs), each with its reason and a
+  // dismiss button; then the latest answers.
   renderHistory() {
     const list = $("history");
     list.textContent = "";
-    for (const h of this.history.slice(-HISTORY_SHOWN).reverse()) {
+    const refused = this.outbox ? [...this.outbox.refused.entries()].sort((a, b) => b[1].seq - a[1].seq) : [];
+    for (const [id, entry] of refused) {
+      const item = el("li", "hist hist-refused");
+      item.appendChild(el("span", "hist-icon", "!"));
+      const body = el("span", "hist-body");
+      body.appendChild(el("span", "hist-text", `${entry.answer.answer}: ${preview(entry.answer, entry.answer.spans)}`));
+      body.appendChild(el("span", "hist-reason", `Not saved: ${entry.reason}`));
+      item.appendChild(body);
+      const dismiss = el("button", "hist-dismiss", "Dismiss");
+      dismiss.type = "button";
+      dismiss.title = "Forget this answer: the server refused it and it is not saved";
+      dismiss.addEventListener("click", () => this.dismiss(id));
+      item.appendChild(dismiss);
+      list.appendChild(item);
+    }
+    const isRefused = (h) => this.outbox && this.outbox.refused.has(h.id);
+    for (const h of this.history.filter((h) => !isRefused(h)).slice(-HISTORY_SHOWN).reverse()) {
       const item = el("li", "hist hist-" + h.answer);
       item.appendChild(el("span", "hist-icon", ICONS[h.answer]));
       item.appendChild(el("span", "hist-text", preview(h.task, h.spans)));
       list.appendChild(item);
     }
     $("btn-undo").disabled = !this.history.length;
+  }
+
+  dismiss(id) {
+    this.outbox.dismiss(id);
+    this.history = this.history.filter((h) => h.id !== id);
+    this.renderHistory();
+    this.onOutbox(this.outboxState, this.outboxError);
   }
 
   // status
@@ -317,16 +348,24 @@ class App {
     }
   }
 
+  // "All answers saved" only when the outbox is empty and no refused answer waits to be dismissed.
   onOutbox(state, err) {
+    this.outboxState = state;
+    this.outboxError = err;
     const n = this.outbox ? this.outbox.size : 0;
-    if (state === "offline") {
-      this.setStatus("offline", `Server unreachable (${err && err.message}): ${n} answer(s) kept in this browser, retrying…`);
-    } else if (state === "sending" || n) {
-      this.setStatus("sending", `Saving ${n} answer(s)…`);
+    const refused = this.outbox ? this.outbox.refused.size : 0;
+    const also = refused ? `; ${refused} refused by the server (see History)` : "";
+    if (n && state === "offline") {
+      const why = err && err.status ? `Not saved yet (the server says: ${err.message})` : `Server unreachable (${err && err.message})`;
+      this.setStatus("offline", `${why}: ${n} answer(s) kept in this browser, retrying…${also}`);
+    } else if (n) {
+      this.setStatus("sending", `Saving ${n} answer(s)…${also}`);
+    } else if (refused) {
+      this.setStatus("refused", `${refused} answer(s) refused by the server and not saved: see History`);
     } else {
       this.setStatus("saved", "All answers saved");
     }
-    if (this.outbox && this.outbox.storageFull) this.toast("Browser storage is full: unsaved answers are only in memory until the server is back");
+    if (n && this.outbox.storageFull) this.toast("Browser storage is full: unsaved answers are only in memory until the server is back");
   }
 
   setStatus(state, text) {

@@ -115,8 +115,7 @@ def test_a_reload_gets_unanswered_questions_again(store):
 
 
 @pytest.mark.parametrize("bad, reason", [
-    ("nope", "'answers' must be a list"),
-    (["x"], "answer 1: expected a task object"),
+    (["x"], "expected a task object"),
     ([{"text": "a", "answer": "maybe", "_input_hash": 1, "_task_hash": 2}], "'answer' must be one of"),
     ([{"text": "a", "answer": "accept", "_input_hash": "1x", "_task_hash": 2}], "'_input_hash' must be a signed 64-bit integer"),
     ([{"text": "a", "answer": "accept", "_input_hash": 1.5, "_task_hash": 2}], "'_input_hash' must be a signed 64-bit integer"),
@@ -131,11 +130,19 @@ def test_a_reload_gets_unanswered_questions_again(store):
     ([{"text": "a", "answer": "accept", "_input_hash": 1, "_task_hash": 2,
        "tokens": [{"text": "a", "start": 0, "end": 1, "bbox": [1, 2]}]}], "'bbox' must be"),
 ])
-def test_malformed_answers_are_refused_and_change_nothing(store, bad, reason):
+def test_a_malformed_answer_is_refused_alone_with_its_reason(store, bad, reason):
     c = make(store, iter(texts(1)))
     good = answered(c.questions(1))
-    with pytest.raises(AnswerError, match=re.escape(reason)):
-        c.answer(good + bad if isinstance(bad, list) else bad, c.session)
+    result = c.answer(good + bad, c.session)
+    assert result["results"][0] == {"status": "stored"} and result["results"][1]["status"] == "refused"
+    assert reason in result["results"][1]["reason"] and (result["saved"], result["refused"]) == (1, 1)
+    assert store.count("news") == 1 and c.progress().answered == 1
+
+
+def test_a_malformed_request_changes_nothing(store):
+    c = make(store, iter(texts(1)))
+    with pytest.raises(AnswerError, match="'answers' must be a list"):
+        c.answer("nope", c.session)
     assert store.count("news") == 0 and c.progress().answered == 0
 
 

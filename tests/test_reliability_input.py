@@ -108,6 +108,12 @@ def _raw(port: int, request: bytes) -> tuple[int, bytes]:
     return int(head.split()[1]), body
 
 
+def _post(port: int, head: bytes, data: str) -> tuple[int, bytes]:
+    raw = data.encode()
+    return _raw(port, b"POST /api/answers HTTP/1.0\r\n" + head
+                + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(raw) + raw)
+
+
 @pytest.mark.slow
 def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
     env = {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
@@ -124,19 +130,20 @@ def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
         status, body = _raw(served.port, b"GET /api/project HTTP/1.0\r\n" + garbled + b"\r\n")
         assert status == 403 and "only the annotation app" in json.loads(body)["error"]
         answer = '{"text": "ab", "answer": "accept", "_input_hash": 1, "_task_hash": 2%s}'
-        for payload, reason in [
-            (answer % ', "meta": "\\ud800"', "lone surrogate"),
+        for payload, reason in [  # the request as a whole cannot be read: 400 with a reason
             ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-            (answer % ', "x": NaN', "NaN"),
+            ('{"session": "s", "answers": [%s]}' % (answer % ', "x": NaN'), "NaN"),
+        ]:
+            status, body = _post(served.port, head, payload)
+            assert status == 400 and reason in json.loads(body)["error"], body[:200]
+        for payload, reason in [  # one answer cannot be stored: refused alone, with its reason
+            (answer % ', "meta": "\\ud800"', "lone surrogate"),
             (answer % ', "spans": [{"start": true, "end": 1}]', "needs integer 'start' and 'end'"),
             (answer.replace('"_input_hash": 1', '"_input_hash": true') % "", "'_input_hash' must be a signed 64-bit"),
         ]:
-            data = payload if payload.startswith("[") else '{"session": "s", "answers": [%s]}' % payload
-            raw = data.encode()
-            status, body = _raw(served.port, b"POST /api/answers HTTP/1.0\r\n" + head
-                                + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(raw) + raw)
-            assert status == 400, body[:200]
-            assert reason in json.loads(body)["error"]
+            status, body = _post(served.port, head, '{"session": "s", "answers": [%s]}' % payload)
+            [result] = json.loads(body)["results"]
+            assert status == 200 and result["status"] == "refused" and reason in result["reason"], body[:200]
     finally:
         code, _, err = served.stop()
     assert code == 0 and "Traceback" not in err

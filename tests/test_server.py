@@ -62,7 +62,7 @@ def test_answers_are_idempotent_and_replaced(app, store):
 @pytest.mark.parametrize("body, reason", [
     (b"{not json", "invalid JSON"),
     (b"[1, 2]", "expected an object"),
-    (json.dumps({"session": "s", "answers": [{"text": "x", "answer": "accept"}]}).encode(), "'_input_hash' must be"),
+    (json.dumps({"session": "s", "answers": {"text": "x"}}).encode(), "'answers' must be a list"),
     (json.dumps({"session": "", "answers": []}).encode(), "'session' must be"),
     (json.dumps({"session": "news", "answers": []}).encode(), "is the name of a regular dataset"),
 ])
@@ -72,12 +72,22 @@ def test_malformed_payloads_get_400_with_a_reason(app, store, body, reason):
     assert "news" in store and store.count("news") == 0
 
 
+def test_an_invalid_answer_is_refused_with_its_reason_and_the_rest_stored(app, store):
+    session = wsgi(app, "GET", "/api/project")[1]["session"]
+    task = wsgi(app, "GET", "/api/questions?n=1")[1]["tasks"][0]
+    payload = {"session": session, "answers": [{"text": "x", "answer": "accept"}, {**task, "answer": "accept"}]}
+    code, data = wsgi(app, "POST", "/api/answers", payload)
+    assert code == 200 and (data["saved"], data["refused"]) == (1, 1)
+    assert data["results"][0]["status"] == "refused" and "'_input_hash' must be" in data["results"][0]["reason"]
+    assert data["results"][1] == {"status": "stored"} and store.count("news") == 1
+
+
 def test_body_limit_content_type_and_length(store):
     c = controller(store, [])
     app = make_app(c, max_body=1000)
     big = {"session": "s", "answers": [{"text": "x" * 2000}]}
     code, data = wsgi(app, "POST", "/api/answers", big)
-    assert code == 413 and "limit" in data["error"]
+    assert code == 413 and "limit" in data["error"] and data["max_body"] == 1000
     code, data = wsgi(app, "POST", "/api/answers", b'{"answers": []}', headers={"Content-Type": "text/plain"})
     assert code == 415  # a cross-site form or no-cors fetch cannot post answers
     assert store.count("news") == 0

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
-from .store import HEARTBEAT_S, Store
+from .store import HEARTBEAT_S, Store, to_json
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
 EXCLUDE_BY = ("task", "input")
@@ -200,13 +200,23 @@ class Controller:
     # answers
 
     def answer(self, answers: Any, session: Any = None) -> dict:
-        """Validate and store answers (all or nothing, one transaction); return counts and progress."""
+        """Store the valid answers of a request together (one transaction); say per answer: stored, or refused and why.
+
+        A malformed request (no list of answers, a bad session) raises :class:`AnswerError` and
+        stores nothing.
+        """
         session = self.session if session is None else session
         if not isinstance(session, str) or not session.strip() or len(session) > MAX_SESSION_NAME:
             raise AnswerError(f"'session' must be a non-empty name of at most {MAX_SESSION_NAME} characters")
         if not isinstance(answers, list):
             raise AnswerError("'answers' must be a list of tasks")
-        checked = [self._check(eg, i, session) for i, eg in enumerate(answers)]
+        checked, results = [], []
+        for eg in answers:
+            try:
+                checked.append(self._check(eg, session))
+                results.append({"status": "stored"})
+            except AnswerError as err:
+                results.append({"status": "refused", "reason": str(err)})
         # One writer thread with one open connection: writes are serialised (as SQLite's are
         # anyway) and a request thread never pays for opening the database.
         try:
@@ -224,31 +234,35 @@ class Controller:
                 self._ready = deque(t for t in self._ready if t[TASK_HASH] not in done)
         if self._update is not None and checked:
             self._queue_update(checked)
-        return {"saved": len(checked), "added": saved.added, "replaced": saved.replaced,
-                "unchanged": saved.unchanged, "progress": self.progress().as_dict()}
+        return {"saved": len(checked), "refused": len(answers) - len(checked), "added": saved.added,
+                "replaced": saved.replaced, "unchanged": saved.unchanged, "results": results,
+                "progress": self.progress().as_dict()}
 
-    def _check(self, eg: Any, i: int, session: str) -> dict:
-        where = f"answer {i}"
+    def _check(self, eg: Any, session: str) -> dict:
         if not isinstance(eg, dict):
-            raise AnswerError(f"{where}: expected a task object")
+            raise AnswerError("expected a task object")
         if eg.get("answer") not in ANSWERS:
-            raise AnswerError(f"{where}: 'answer' must be one of {', '.join(ANSWERS)}")
+            raise AnswerError(f"'answer' must be one of {', '.join(ANSWERS)}")
         for key in (INPUT_HASH, TASK_HASH):
             try:
                 eg[key] = check_hash(eg.get(key), key)  # the questions send hashes as strings of digits
             except TaskError as err:
-                raise AnswerError(f"{where}: {err}") from None
+                raise AnswerError(str(err)) from None
         if "text" not in eg and "tokens" not in eg and "image" not in eg:
-            raise AnswerError(f"{where}: the task has no 'text', 'image' or 'tokens'")
+            raise AnswerError("the task has no 'text', 'image' or 'tokens'")
         try:
             validate_task(eg)
             _check_token_indices(eg)
         except TaskError as err:
-            raise AnswerError(f"{where}: {err}") from None
+            raise AnswerError(str(err)) from None
         eg["_session_id"] = session
         eg.setdefault("_view_id", self.view_id)
         if type(eg.get("_timestamp")) is not int:
             eg["_timestamp"] = int(time.time())
+        try:
+            to_json(eg).encode("utf-8")
+        except UnicodeEncodeError:  # JSON allows lone surrogates (\ud800); the database does not
+            raise AnswerError("the answer holds text that is not valid Unicode (a lone surrogate)") from None
         return eg
 
     def _queue_update(self, answers: list[dict]) -> None:

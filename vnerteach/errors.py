@@ -45,7 +45,7 @@ class TaskError(InputError):
 
 
 class AnswerError(VnerteachError):
-    """An answer payload that is malformed; nothing of its request is stored."""
+    """A malformed answer (refused on its own) or request (nothing of it is stored)."""
 
 
 class PageImageNotFound(InputError):

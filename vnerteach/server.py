@@ -33,6 +33,7 @@ TOKEN_HEADER = "X-Access-Token"
 APP_HEADER = "X-Vnerteach-App"
 APP_META = '<meta name="vnerteach-app" content="">'  # in index.html; filled with the server's app key
 SAME_ORIGIN_FETCHES = {"same-origin", "none"}  # Sec-Fetch-Site of the app's own requests and of typed addresses
+COUNT_HEADER = "X-Answer-Count"  # how many answers a request carries: one alone over the limit is refused
 IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -90,6 +91,20 @@ def _json(data: Any, status: int = 200) -> HTTPResponse:
 
 def _error(status: int, message: str) -> HTTPResponse:
     return _json({"error": message}, status)
+
+
+def _too_large(length: int, max_body: int, alone: bool) -> HTTPResponse:
+    """A 413 that states the limit; for a request of one answer, that answer's refusal."""
+    body: dict[str, Any] = {"error": f"request body of {length} bytes is over the limit of {max_body} bytes",
+                            "max_body": max_body}
+    if alone:
+        body["results"] = [{"status": "refused", "reason": f"the answer is {_size(length)}; the server takes "
+                                                           f"at most {_size(max_body)} per request"}]
+    return _json(body, 413)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB" if n >= 1e3 else f"{n} bytes"
 
 
 def _host_name(header: str) -> str:
@@ -201,7 +216,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
 
     def project():
         assert controller is not None
-        return _json(controller.project())
+        return _json({**controller.project(), "max_body": max_body})
 
     def questions():
         assert controller is not None
@@ -220,9 +235,9 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
         if length < 0:
             return _error(411, "a Content-Length is required")
         if length > max_body:
-            return _error(413, f"request body over the limit of {max_body} bytes")
+            return _too_large(length, max_body, alone=request.get_header(COUNT_HEADER) == "1")
         try:
-            payload = parse_json(request.body.read(length) or b"null")
+            payload = parse_json(request.body.read(length) or b"null", surrogates=True)  # refused per answer
         except TaskError as err:
             return _error(400, str(err))
         if not isinstance(payload, dict) or "answers" not in payload:

@@ -72,8 +72,11 @@ def check_hash(value: Any, key: str) -> int:
     return value
 
 
-def parse_json(text: str | bytes) -> Any:
-    """Untrusted JSON as Python data; TaskError for what JSON or a task cannot hold (NaN, lone surrogates, deep nesting)."""
+def parse_json(text: str | bytes, surrogates: bool = False) -> Any:
+    """Untrusted JSON as Python data; TaskError for what JSON or a task cannot hold (NaN, deep nesting, lone surrogates).
+
+    ``surrogates=True`` leaves lone surrogates to the caller, which refuses them item by item.
+    """
     try:
         text = text.decode("utf8") if isinstance(text, bytes) else text
         data = json.loads(text, parse_constant=_no_constant)
@@ -83,7 +86,7 @@ def parse_json(text: str | bytes) -> Any:
         raise TaskError("invalid JSON: nested too deeply") from None
     except UnicodeDecodeError as err:
         raise TaskError(f"not UTF-8 text ({err.reason})") from None
-    if SURROGATE_ESCAPE.search(text):
+    if not surrogates and SURROGATE_ESCAPE.search(text):
         try:  # escapes may pair into a real character; a lone half is not Unicode text
             json.dumps(data, ensure_ascii=False).encode("utf8")
         except UnicodeEncodeError as err:
