@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import InputError
 from . import preprocess as pre
 from ..errors import PageImageNotFound
-from .cache import PageCache, check_key, write_atomic
+from ..files import atomic_file, write_atomic
+from .cache import PageCache, check_key
 from .results import PageResult
 
 
@@ -92,9 +93,8 @@ def _copy_if_plain_png(src: Source, dest: Path) -> Made | None:
             return None
         made = Made(image.width, image.height, image_dpi(image))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".tmp-{dest.name}")
-    shutil.copyfile(src.path, tmp)
-    tmp.replace(dest)
+    with open(src.path, "rb") as data, atomic_file(dest, "wb") as f:
+        shutil.copyfileobj(data, f)
     return made
 
 
