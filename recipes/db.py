@@ -12,7 +12,7 @@ from rich import box
 from rich.table import Table
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.files import check_output
+from vnerteach.files import atomic_file, check_output
 from vnerteach.errors import UsageError
 from vnerteach.output import good, info, stdout, warn
 from vnerteach.documents import DocumentOptions
@@ -162,7 +162,7 @@ def _write_lines(lines, output: Path | None, dataset: str, what: str) -> None:
             sys.stderr.close()
         return
     count = 0
-    with open(output, "w", encoding="utf8") as f:
+    with atomic_file(output) as f:
         for count, line in enumerate(lines, start=1):
             f.write(line + "\n")
     good(f"Exported {count} {what} from '{dataset}' to {output}")

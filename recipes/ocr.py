@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from rich.text import Text
 from vnerteach import Arg, Opt, recipe
 from vnerteach.documents import DocumentOptions, PageFailure, iter_documents, page_task
 from vnerteach.documents.summary import CorpusStats, count_pages
-from vnerteach.files import check_output
+from vnerteach.files import atomic_file, check_output
 from vnerteach.errors import VnerteachError
 from vnerteach.output import stderr, warn
 from vnerteach.sources import document_paths
@@ -42,9 +43,8 @@ def ocr(
     paths = list(document_paths(source, recursive))
     results = iter_documents(paths, documents)  # checks options and Tesseract first
     stats = CorpusStats(documents=len(paths))
-    sink = open(output, "w", encoding="utf8") if output else sys.stdout
     try:
-        with _progress() as progress:
+        with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
             bar = progress.add_task("pages", total=count_pages(paths, documents.password))
             for result in results:
                 stats.add(result)
@@ -52,10 +52,7 @@ def ocr(
                     sink.write(_dumps(page_task(result)) + "\n")
                 progress.update(bar, advance=1, total=max(stats.items, progress.tasks[0].total or 0))
     finally:
-        if output:
-            sink.close()
-        else:
-            sink.flush()
+        sys.stdout.flush()
     _print_summary(stats, output)
     if strict and stats.failures:
         raise VnerteachError(f"{len(stats.failures)} documents or pages failed (--strict)")

@@ -30,7 +30,7 @@ def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
 def _check_model_out(model_out: Path | None) -> None:
     """Fail before the session, not after it, when --model-out cannot be written."""
     if model_out is not None:
-        check_output(model_out, folder=True)
+        check_output(model_out, model=True)
 
 
 @recipe("ner.teach")

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.files import check_output
+from vnerteach.files import check_output, write_atomic
 from vnerteach.errors import InputError, UsageError
 from vnerteach.output import good, info, stderr, stdout, warn
 from vnerteach.registry import option
@@ -146,7 +146,7 @@ def batch_train(
     from vnerteach.pipeline import blank_pipeline
     from vnerteach.training import save_model
 
-    check_output(output, folder=True)
+    check_output(output, model=True)
     settings = training.settings(beam_width)
     data = training.data(db, datasets)
     _report_data(data)
@@ -204,7 +204,7 @@ def evaluate(
     info(f"Scoring: {scores.describe()}")
     if output is not None:
         data = dict(scores.to_dict(), model=str(model), dataset=dataset, answers=counts[dataset])
-        output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf8")
+        write_atomic(output, (json.dumps(data, indent=2) + "\n").encode())
         good(f"Saved the scores to {output}")
 
 

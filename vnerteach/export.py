@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .files import check_output
+from .files import atomic_file, check_output, write_atomic
 from .errors import InputError, UsageError
 from .merge import Merged, MergeResult, merge_answers, reference_doc
 from .tasks import INPUT_HASH, input_hash
@@ -170,7 +170,7 @@ def draw_page(image_path: Path, record: dict, out: Path, colours: dict[str, str]
             draw.rectangle(box, outline=colour, width=3)
             if i == 0:
                 draw.text((box[0], max(0, box[1] - 12)), ent["label"], fill=colour)
-    image.save(out)
+    _save_png(image, out)
     return out
 
 
@@ -189,7 +189,7 @@ def redact_page(image_path: Path, record: dict, labels: set[str], out: Path, pad
         for x0, y0, x1, y1 in ent["boxes"]:
             draw.rectangle([x0 * sx - pad, y0 * sy - pad, x1 * sx + pad, y1 * sy + pad], fill="black")
             count += 1
-    image.save(out)
+    _save_png(image, out)
     return image, count
 
 
@@ -239,12 +239,18 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
     return {"pages": len(records), "boxes": boxes, "files": files, "unboxed": unboxed}
 
 
+def _save_png(image: Any, out: Path) -> None:
+    with atomic_file(out, "wb") as f:
+        image.save(f, format="PNG")
+
+
 def _pages_to_pdf(pngs: Sequence[Path], out: Path) -> None:
     from PIL import Image
 
     images = [Image.open(p).convert("RGB") for p in pngs]
     try:
-        images[0].save(out, save_all=True, append_images=images[1:], format="PDF", resolution=150.0)
+        with atomic_file(out, "wb") as f:
+            images[0].save(f, save_all=True, append_images=images[1:], format="PDF", resolution=150.0)
     finally:
         for image in images:
             image.close()
@@ -297,7 +303,7 @@ def _spacy(source: Source, target: Path | None) -> Exported:
     import spacy
 
     bin_, skipped = docbin(spacy.blank(source.lang).vocab, source.merged.merged, source.partial)
-    bin_.to_disk(target)
+    write_atomic(target, bin_.to_bytes())
     return Exported(summary=[f"Exported {len(bin_)} docs from '{source.dataset}' to {target}"
                              + (f" ({skipped} binary inputs left out; --partial includes them)" if skipped else "")])
 

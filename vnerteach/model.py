@@ -20,7 +20,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from .files import check_output
+from .files import atomic_folder, check_output
 from .errors import UsageError
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
 
@@ -280,7 +280,7 @@ class TeachModel:
 
     def to_disk(self, path: str | Path) -> Path:
         """Save the pipeline as a folder that spacy.load and ner.teach load."""
-        path = check_output(path, folder=True)
+        path = check_output(path, model=True)
         with self.lock:
             nlp = self.ensure()
             nlp.meta["name"] = nlp.meta.get("name") or "vnerteach_ner"
@@ -289,7 +289,8 @@ class TeachModel:
                                      "in_loop_skipped_examples": self.skipped,
                                      "labels": sorted(set(self.labels) | set(nlp.get_pipe("ner").labels)),
                                      "layout": self.layout}
-            nlp.to_disk(path)
+            with atomic_folder(path) as folder:
+                nlp.to_disk(folder)
         return path
 
 

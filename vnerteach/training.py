@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from .files import check_output
+from .files import atomic_folder, check_output
 from .errors import InputError, UsageError
 from .evaluation import Scores, evaluate
 from .merge import Merged, MergeResult, Unusable, answers_to_examples, merge_answers
@@ -288,7 +288,7 @@ def _lazy_examples(nlp: Any, merged: Iterable[Merged], chunk: int = 256) -> Iter
 def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | None, layout: bool,
                settings: Settings) -> Path:
     """Write the pipeline folder; meta.json gets overall and per-label scores, datasets and sizes."""
-    output = check_output(output, folder=True)
+    output = check_output(output, model=True)
     scores = best.scores.to_dict() if best is not None and best.scores is not None else {}
     nlp.meta["name"] = nlp.meta.get("name") or "vnerteach_ner"
     nlp.meta["description"] = "NER trained from a blank base by vnerteach ner.batch-train"
@@ -303,7 +303,8 @@ def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | Non
                                        "dropout": settings.dropout, "seed": settings.seed,
                                        "component": settings.component, "beam_width": settings.beam_width},
     }
-    nlp.to_disk(output)
+    with atomic_folder(output) as folder:
+        nlp.to_disk(folder)
     return output
 
 

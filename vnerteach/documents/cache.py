@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from ..errors import PageImageNotFound
+from ..files import atomic_file, write_atomic
 from ..paths import home
 from .results import Word
 
@@ -113,35 +112,8 @@ class PageCache:
             return None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers (other processes too) see it whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
 def save_png_atomic(image, path: Path) -> None:
     """Save a Pillow image as PNG (fast compression), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG", compress_level=1)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _unlink(path: str) -> None:
-    """Remove a file if it is there."""
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    with atomic_file(path, "wb") as f:
+        image.save(f, format="PNG", compress_level=1)

@@ -8,7 +8,8 @@ from pathlib import Path
 from ..errors import InputError
 from . import preprocess as pre
 from ..errors import PageImageNotFound
-from .cache import PageCache, check_key, write_atomic
+from ..files import write_atomic
+from .cache import PageCache, check_key
 from .results import PageResult
 
 
