@@ -1,4 +1,4 @@
-"""What the recipes share: option checks, pattern loading, failure and merge reports and the source's size."""
+"""What the recipes share: option checks, pattern loading, skipped-task, failure and merge reports, the source's size."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from vnerteach.controller import EXCLUDE_BY
-from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES, PageFailure
+from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES
 from vnerteach.errors import UsageError
+from vnerteach.failures import FailureLog, TaskFailure
 from vnerteach.output import info, warn
 
 if TYPE_CHECKING:
@@ -52,9 +53,14 @@ def check_exclude_by(exclude_by: str) -> str:
     return exclude_by
 
 
-def report_failure(failure: PageFailure) -> None:
-    """Warn about a document page that could not be read; the run goes on."""
-    warn(f"{failure.path} (page {failure.page}): {failure.error} - skipped")
+def report_failure(failure: TaskFailure) -> None:
+    """Warn about a line, task or document page that is skipped; the run goes on."""
+    warn(f"{failure} - skipped")
+
+
+def failure_log() -> FailureLog:
+    """The ``on_failure`` of an annotation recipe's stream: warns of each skipped task; the controller counts them."""
+    return FailureLog(report_failure)
 
 
 def report_merge(conflicts: int, conflict_inputs: Sequence[int], unusable: Sequence[Unusable], shown: int = 5) -> None:

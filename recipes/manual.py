@@ -12,7 +12,7 @@ from vnerteach.errors import UsageError
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import check_exclude_by, check_labels, load_matcher, only_labels, report_failure, source_size
+from .common import check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
 
 MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")
 
@@ -44,13 +44,14 @@ def ner_manual(
     check_exclude_by(exclude_by)
     nlp = load_pipeline(model)
     matcher = load_matcher(patterns, nlp, labels)
-    stream = get_stream(source, documents=documents, on_failure=report_failure)
-    stream = add_tokens(nlp, only_labels(stream, labels))
+    failures = failure_log()
+    stream = get_stream(source, documents=documents, on_failure=failures)
+    stream = add_tokens(nlp, only_labels(stream, labels), on_failure=failures)
     if matcher is not None:
-        stream = matcher(stream)
+        stream = matcher(stream, on_failure=failures)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source),
-            "images": documents.page_images()}
+            "images": documents.page_images(), "failures": failures}
 
 
 def _with_label(stream: Iterable[dict], label: str) -> Iterator[dict]:
@@ -83,11 +84,12 @@ def mark(
         raise UsageError(f"--view-id: use one of {', '.join(MARK_VIEWS)}, not '{view_id}'")
     labels = check_labels(label, required=view_id == "ner_manual")
     check_exclude_by(exclude_by)
-    stream: Iterable[dict] = get_stream(source, documents=documents, on_failure=report_failure)
+    failures = failure_log()
+    stream: Iterable[dict] = get_stream(source, documents=documents, on_failure=failures)
     if view_id == "ner_manual":
-        stream = add_tokens(load_pipeline("blank:xx"), stream)
+        stream = add_tokens(load_pipeline("blank:xx"), stream, on_failure=failures)
     elif len(labels) == 1 and view_id == "classification":
         stream = _with_label(stream, labels[0])
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source),
-            "images": documents.page_images()}
+            "images": documents.page_images(), "failures": failures}

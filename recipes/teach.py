@@ -13,7 +13,7 @@ from vnerteach.output import info
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import check_exclude_by, check_labels, load_matcher, only_labels, report_failure, source_size
+from .common import check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
 
 
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
@@ -71,12 +71,13 @@ def ner_teach(
     teach = TeachModel.load(model, labels)
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
-    stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=report_failure))
-    questions = choose(teach.suggest(stream, matcher), pass_through=is_pattern_task)
+    failures = failure_log()
+    stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=failures), on_failure=failures)
+    questions = choose(teach.suggest(stream, matcher, on_failure=failures), pass_through=is_pattern_task)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "update": teach.update,
             "on_exit": _saver(teach, model_out), "total": None,
-            "images": documents.page_images()}
+            "images": documents.page_images(), "failures": failures}
 
 
 @recipe("ner.correct")
@@ -113,9 +114,10 @@ def ner_correct(
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels)
     tokenizer = teach.tokenizer()
-    stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=report_failure),
-                                                labels))
-    return {"dataset": dataset, "stream": teach.correct(stream, window=window), "view_id": "ner_manual",
-            "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
+    failures = failure_log()
+    stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
+                        on_failure=failures)
+    return {"dataset": dataset, "stream": teach.correct(stream, window=window, on_failure=failures),
+            "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None, "on_exit": _saver(teach, model_out),
-            "total": source_size(source), "images": documents.page_images()}
+            "total": source_size(source), "images": documents.page_images(), "failures": failures}

@@ -342,10 +342,25 @@ class App {
     const parts = [`${progress.answered} this session`, `${progress.dataset} in dataset`];
     if (frac !== null) parts.unshift(`${Math.round(frac * 100)}%`);
     $("progress-text").textContent = parts.join(" · ");
+    this.showSkipped(progress);
     if (!this.current && progress.done && !this.queue.length) {
       this.exhausted = true;
       this.show(null);
     }
+  }
+
+  // Tasks of the source that could not be used: how many, and the latest ones with file, line and reason.
+  showSkipped(progress) {
+    const n = progress.failed || 0;
+    const latest = progress.failures || [];
+    $("skipped-box").hidden = !n;
+    if (!n) return;
+    $("skipped-title").textContent = `Skipped ${n} bad task${n > 1 ? "s" : ""}`;
+    const list = $("skipped");
+    list.textContent = "";
+    for (const message of latest.slice().reverse()) list.appendChild(el("li", null, message));
+    if (n > (this.skippedShown || 0) && latest.length) this.toast(`Skipped ${latest[latest.length - 1]}`);
+    this.skippedShown = n;
   }
 
   // "All answers saved" only when the outbox is empty and no refused answer waits to be dismissed.

@@ -98,4 +98,4 @@ def test_tokenisation_is_lazy():
         yield {"text": "one"}
         raise RuntimeError("read too far")
 
-    assert next(add_tokens(spacy.blank("en"), tasks(), batch_size=1))["tokens"][0]["text"] == "one"
+    assert next(add_tokens(spacy.blank("en"), tasks()))["tokens"][0]["text"] == "one"

@@ -171,6 +171,8 @@ def _serve(components: Components, db: str, host: str | None, port: int | None, 
                     access_token or os.environ.get(TOKEN_ENV) or None, on_ready=ready)
     for problem in summary.update_errors[:3]:
         warn(f"Model update failed: {problem}")
+    if summary.failed:
+        warn(f"Skipped {summary.failed} bad task{'s' if summary.failed > 1 else ''} (each named above)")
     if summary.error:
         fail(f"The source stopped early: {summary.error}")
     good(f"Saved {summary.answered} answers in session '{summary.session}'; "

@@ -7,11 +7,12 @@ import threading
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypedDict
 
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
+from .failures import FailureLog
 from .store import HEARTBEAT_S, Store, to_json
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
@@ -32,6 +33,7 @@ class Components(TypedDict, total=False):
     total: int | None
     on_exit: Callable[[], Any] | None
     images: Callable[[str], Any] | None  # page image path by key (default: the page cache, no password)
+    failures: FailureLog | None
 
 
 @dataclass
@@ -43,14 +45,17 @@ class Progress:
     skipped: int
     total: int | None
     done: bool
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """The JSON form served by the API, with ``progress`` as a fraction when the total is known."""
         fraction = None
         if self.total:
-            fraction = min(1.0, (self.skipped + self.answered) / self.total)
+            fraction = min(1.0, (self.skipped + self.failed + self.answered) / self.total)
         return {"answered": self.answered, "dataset": self.dataset, "skipped": self.skipped,
-                "total": self.total, "progress": fraction, "done": self.done}
+                "total": self.total, "progress": fraction, "done": self.done, "failed": self.failed,
+                "failures": self.failures}
 
 
 def session_name(dataset: str, now: float | None = None) -> str:
@@ -80,6 +85,7 @@ class Controller:
         self.session = session or session_name(self.dataset)
         self._update = components.get("update")
         self._on_exit = components.get("on_exit")
+        self._failures = components.get("failures") or FailureLog()
         self._stream: Iterator[dict] = iter(_required(components, "stream"))
         self._buffer_size, self._wait_s, self._fill_s = buffer, wait_s, fill_s
         store.create_dataset(self.dataset)
@@ -288,10 +294,11 @@ class Controller:
     # state
 
     def progress(self) -> Progress:
-        """Answers stored this run, the dataset's size, tasks skipped as seen, and the source's size."""
+        """Answers this run, the dataset's size, tasks skipped as done, the source's size, and bad tasks skipped."""
         with self._cond:
             done = self._exhausted and not self._ready and not self._pending
-            return Progress(self._answered, self._dataset_count, self._skipped, self.total, done)
+            return Progress(self._answered, self._dataset_count, self._skipped, self.total, done,
+                            self._failures.count, self._failures.messages())
 
     def project(self) -> dict:
         """What the web app needs to set itself up."""

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from .files import atomic_folder, check_output
 from .errors import UsageError
+from .failures import OnFailure, isolate
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
 
 PATTERN_KEY = "pattern"
@@ -158,35 +159,41 @@ class TeachModel:
         # small batches: the lock is held briefly, and the first question comes quickly
         return _chunks(stream, self.batch_size, 40 * self.batch_size)
 
-    def suggest(self, stream: Iterable[dict], matcher: Any = None) -> Iterator[tuple[float, dict]]:
+    def suggest(self, stream: Iterable[dict], matcher: Any = None,
+                on_failure: OnFailure | None = None) -> Iterator[tuple[float, dict]]:
         """Lazily, ``(score, task)`` per candidate entity: one span each, pattern matches tagged and first.
 
         A pattern match is a task whose span carries ``pattern`` (the pattern's id) and the model's
         score for that span; the model's own candidate for the same span is then not asked again.
-        The same question (task hash) is never yielded twice.
+        The same question (task hash) is never yielded twice. A task that cannot be scored goes to
+        ``on_failure`` and the stream goes on.
         """
         asked: set[int] = set()
+
+        def candidates(batch: list[dict]) -> list[list[tuple[float, dict]]]:
+            return [self._candidates(task, scores, matcher) for task, scores in zip(batch, self.score(batch))]
+
         for batch in self._batches(stream):
-            for task, scores in zip(batch, self.score(batch)):
-                set_hashes(task)
-                matches = _pattern_spans(matcher, task) if matcher is not None else []
-                for span in matches:
-                    triple = (span["token_start"], span["token_end"] + 1, span["label"])
-                    score = round(scores.pop(triple, 0.0), 4)
-                    eg = span_task(task, triple, score, pattern=span.get(PATTERN_KEY))
+            for _task, found in isolate(candidates, batch, on_failure):
+                for score, eg in found:
                     if eg[TASK_HASH] not in asked:
                         asked.add(eg[TASK_HASH])
                         yield score, eg
-                # candidates above min_score, and always the task's best few: a model that has learnt to
-                # predict nothing (after many rejects) still gets questions, so the stream never runs dry
-                top = set(sorted(scores, key=scores.__getitem__, reverse=True)[:self.min_candidates])
-                for triple, score in sorted(scores.items()):
-                    if score < self.min_score and triple not in top:
-                        continue
-                    eg = span_task(task, triple, round(score, 4))
-                    if eg[TASK_HASH] not in asked:
-                        asked.add(eg[TASK_HASH])
-                        yield score, eg
+
+    def _candidates(self, task: dict, scores: dict[Triple, float], matcher: Any) -> list[tuple[float, dict]]:
+        set_hashes(task)
+        found = []
+        for span in _pattern_spans(matcher, task) if matcher is not None else []:
+            triple = (span["token_start"], span["token_end"] + 1, span["label"])
+            score = round(scores.pop(triple, 0.0), 4)
+            found.append((score, span_task(task, triple, score, pattern=span.get(PATTERN_KEY))))
+        # candidates above min_score, and always the task's best few: a model that has learnt to
+        # predict nothing (after many rejects) still gets questions, so the stream never runs dry
+        top = set(sorted(scores, key=scores.__getitem__, reverse=True)[:self.min_candidates])
+        for triple, score in sorted(scores.items()):
+            if score >= self.min_score or triple in top:
+                found.append((score, span_task(task, triple, round(score, 4))))
+        return found
 
     def predict_tasks(self, tasks: Sequence[dict]) -> list[tuple[float, dict]]:
         """``(confidence, task)`` per task: spans set to the model's best analysis, each with its probability.
@@ -218,15 +225,18 @@ class TeachModel:
             out.append((float(best_p), eg))
         return out
 
-    def correct(self, stream: Iterable[dict], window: int = 32) -> Iterator[dict]:
-        """Lazily, tasks pre-filled with predictions, least confident first within each window of tasks."""
-        for held in _chunks(stream, window, 60 * window):
-            yield from self._least_confident_first(held)
+    def correct(self, stream: Iterable[dict], window: int = 32, on_failure: OnFailure | None = None) -> Iterator[dict]:
+        """Lazily, tasks pre-filled with predictions, least confident first within each window of tasks.
 
-    def _least_confident_first(self, tasks: list[dict]) -> Iterator[dict]:
+        A task that cannot be predicted goes to ``on_failure`` and the stream goes on.
+        """
+        for held in _chunks(stream, window, 60 * window):
+            yield from self._least_confident_first(held, on_failure)
+
+    def _least_confident_first(self, tasks: list[dict], on_failure: OnFailure | None) -> Iterator[dict]:
         scored: list[tuple[float, dict]] = []
         for batch in self._batches(tasks):
-            scored.extend(self.predict_tasks(batch))
+            scored.extend(result for _task, result in isolate(self.predict_tasks, batch, on_failure))
         for _conf, eg in sorted(scored, key=lambda x: x[0]):
             yield eg
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import InputError
+from .failures import OnFailure, isolate
 
 
 def read_patterns(path: str | Path) -> list[dict]:
@@ -68,11 +69,17 @@ class PatternMatcher:
             except (ValueError, KeyError) as err:
                 raise InputError(f"pattern {entry.get('id', i)}: {err}") from None
 
-    def __call__(self, stream: Iterable[dict]) -> Iterator[dict]:
-        """Add the matches to each task's spans (lazily); a match overlapping a span already there is dropped."""
+    def __call__(self, stream: Iterable[dict], on_failure: OnFailure | None = None) -> Iterator[dict]:
+        """Add the matches to each task's spans (lazily); a match overlapping a span already there is dropped.
+
+        A task the matcher cannot read goes to ``on_failure`` and the stream goes on.
+        """
+        def add(tasks: list[dict]) -> list[dict]:
+            return [self.add_spans(t) for t in tasks]
+
         for task in stream:
-            self.add_spans(task)
-            yield task
+            for done, _ in isolate(add, [task], on_failure):
+                yield done
 
     def add_spans(self, task: dict) -> dict:
         """Add pattern matches to one tokenized task's ``spans``, longest match first, no overlaps."""

@@ -325,6 +325,7 @@ class ServeSummary:
     dataset_size: int
     error: str | None
     update_errors: list[str]
+    failed: int = 0
 
 
 def url_for(host: str, port: int, access_token: str | None = None) -> str:
@@ -374,7 +375,7 @@ def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, por
             signal.signal(signum, handler)
     progress = controller.progress()
     return ServeSummary(url, controller.dataset, controller.session, progress.answered, progress.dataset,
-                        controller.error, controller.update_errors)
+                        controller.error, controller.update_errors, progress.failed)
 
 
 def _stop_on_signals(server: ThreadingServer) -> dict[int, Any]:

@@ -13,6 +13,7 @@ import re
 from typing import Any, Iterable, Iterator
 
 from .errors import TaskError
+from .failures import OnFailure, failure_at, skip
 
 ANSWERS = ("accept", "reject", "ignore")
 INT64 = 2 ** 63
@@ -20,6 +21,17 @@ HASH_TEXT = re.compile(r"-?[0-9]{1,19}")
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 INPUT_HASH = "_input_hash"
 TASK_HASH = "_task_hash"
+# A task is refused when, as JSON with its tokens (what the browser gets and sends back), it is over
+# MAX_TASK_BYTES, or when one of its tokens (a run of characters without whitespace, or of whitespace)
+# is over MAX_TOKEN_CHARS: spaCy's tokenizer takes time quadratic in a token's length, holding the GIL.
+MAX_TASK_BYTES = 4 * 2 ** 20
+MAX_TOKEN_CHARS = 1000
+MIN_TOKEN_JSON = 40  # bytes of the shortest token as JSON: {"text":"","start":0,"end":0,"id":0,"ws":true}
+PIECE_CHARS = 200  # text is tokenized in pieces of about this size, so no single call holds the GIL for long
+_LONG_RUN = re.compile(rf"(?<!\S)\S{{{MAX_TOKEN_CHARS + 1}}}|(?<!\s)\s{{{MAX_TOKEN_CHARS + 1}}}")
+_RUN = re.compile(r"\S+|\s+")
+_CUT = re.compile(r"(?<=\S) ")
+TOO_BIG_WITH_TOKENS = f"with its tokens, the task is over the limit of {MAX_TASK_BYTES // 2 ** 20} MB"
 
 
 def stable_hash(value: Any) -> int:
@@ -227,39 +239,86 @@ def tokens_text(tokens: list[dict]) -> str:
     return "".join(t["text"] + (" " if t.get("ws", True) else "") for t in tokens).rstrip(" ")
 
 
-def add_tokens(nlp: Any, stream: Iterable[dict], batch_size: int = 256) -> Iterator[dict]:
+def check_task_bytes(size: int) -> None:
+    """TaskError when a task of ``size`` bytes is over MAX_TASK_BYTES."""
+    if size > MAX_TASK_BYTES:
+        raise TaskError(f"a task of {size / 2 ** 20:.1f} MB is over the limit of {MAX_TASK_BYTES // 2 ** 20} MB")
+
+
+def check_token_chars(task: dict) -> dict:
+    """TaskError when a token of the task (or, without tokens, a run in its text) is over MAX_TOKEN_CHARS."""
+    tokens = task.get("tokens")
+    if tokens is not None:
+        longest = max((len(t["text"]) for t in tokens), default=0)
+    else:
+        long_run = _LONG_RUN.search(task.get("text") or "")
+        longest = len(_RUN.match(task["text"], long_run.start()).group()) if long_run else 0
+    if longest > MAX_TOKEN_CHARS:
+        raise TaskError(f"a token of {longest:,} characters is over the limit of {MAX_TOKEN_CHARS:,}")
+    return task
+
+
+def add_tokens(nlp: Any, stream: Iterable[dict], on_failure: OnFailure | None = None) -> Iterator[dict]:
     """Add spaCy tokens (offsets, ``ws``) to text tasks, lazily; keep tokens a task already has.
 
-    Spans get ``token_start``/``token_end``; a span that does not fall on token boundaries
-    raises TaskError.
+    Spans get ``token_start``/``token_end``. A task with a span that does not fall on token
+    boundaries, or over MAX_TASK_BYTES with its tokens, goes to ``on_failure`` and the stream goes
+    on; without it, TaskError.
     """
-    for task in tokenized(nlp, stream, batch_size):
-        align_spans(task)
+    for task in tokenized(nlp, stream, on_failure):
+        try:
+            align_spans(task)
+        except TaskError as err:
+            skip(failure_at(task, err.reason), on_failure)
+            continue
         yield task
 
 
-def tokenized(nlp: Any, stream: Iterable[dict], batch_size: int = 256) -> Iterator[dict]:
-    """Tasks with spaCy tokens added where they have none, lazily, tokenized a batch at a time."""
-    batch: list[dict] = []
+def tokenized(nlp: Any, stream: Iterable[dict], on_failure: OnFailure | None = None) -> Iterator[dict]:
+    """Tasks with spaCy tokens added where they have none, lazily; one over MAX_TASK_BYTES goes to ``on_failure``."""
+    keep = _rules_with_spaces(nlp.tokenizer)
     for task in stream:
-        batch.append(task)
-        if len(batch) >= batch_size:
-            yield from _tokenize_batch(nlp, batch)
-            batch = []
-    if batch:
-        yield from _tokenize_batch(nlp, batch)
+        if "tokens" not in task:
+            try:
+                task["tokens"] = _tokenize(nlp, task.get("text", ""), keep)
+                if len(json.dumps(task, ensure_ascii=False).encode("utf8")) > MAX_TASK_BYTES:
+                    raise TaskError(TOO_BIG_WITH_TOKENS)
+            except TaskError as err:
+                skip(failure_at(task, err.reason), on_failure)
+                continue
+        yield task
 
 
-def _tokenize_batch(nlp: Any, batch: list[dict]) -> list[dict]:
-    todo = [t for t in batch if "tokens" not in t]
-    docs = nlp.tokenizer.pipe(t.get("text", "") for t in todo)
-    for task, doc in zip(todo, docs):
-        task["tokens"] = [
-            {"text": tok.text, "start": tok.idx, "end": tok.idx + len(tok.text), "id": tok.i,
-             "ws": bool(tok.whitespace_)}
-            for tok in doc
-        ]
-    return batch
+def _tokenize(nlp: Any, text: str, keep: tuple[str, ...]) -> list[dict]:
+    """spaCy's tokens of the text, made piece by piece, cut at spaces where spaCy splits too (not inside ``keep``)."""
+    budget = MAX_TASK_BYTES - len(text.encode("utf8"))
+    tokens: list[dict] = []
+    for offset, piece in _pieces(text, keep):
+        if tokens:
+            tokens[-1]["ws"] = True  # the space the cut fell on
+        for tok in nlp.tokenizer(piece):
+            start = offset + tok.idx
+            tokens.append({"text": tok.text, "start": start, "end": start + len(tok.text), "id": len(tokens),
+                           "ws": bool(tok.whitespace_)})
+        if len(tokens) * MIN_TOKEN_JSON > budget:  # refused before the rest is tokenized
+            raise TaskError(TOO_BIG_WITH_TOKENS)
+    return tokens
+
+
+def _rules_with_spaces(tokenizer: Any) -> tuple[str, ...]:
+    """The tokenizer's exceptions that hold a space (Spanish ``EE. UU.``): a cut must not fall inside one."""
+    return tuple(rule for rule in getattr(tokenizer, "rules", None) or {} if " " in rule.strip())
+
+
+def _pieces(text: str, keep: tuple[str, ...]) -> Iterator[tuple[int, str]]:
+    start = pos = 0
+    while (cut := _CUT.search(text, max(pos, start + PIECE_CHARS))) is not None:
+        at, pos = cut.start(), cut.end()
+        if any(text.find(rule, at - len(rule) + 1, at + len(rule) - 1) >= 0 for rule in keep):
+            continue
+        yield start, text[start:at]
+        start = pos
+    yield start, text[start:]
 
 
 def align_spans(task: dict) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ..failures import TaskFailure
+
 
 class Word(NamedTuple):
     """One word: its text, box [x0, y0, x1, y1] in page-image pixels, OCR confidence, block, line."""
@@ -50,18 +52,5 @@ class PageResult:
 
 
 @dataclass
-class PageFailure:
+class PageFailure(TaskFailure):
     """A document or page that could not be read; page is None when the whole file failed."""
-
-    path: str
-    page: int | None
-    error: str
-
-    @property
-    def ok(self) -> bool:
-        """False: this is a failure record, not a page."""
-        return False
-
-    def __str__(self) -> str:
-        where = self.path if self.page is None else f"{self.path} (page {self.page})"
-        return f"{where}: {self.error}"

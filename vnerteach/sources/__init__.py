@@ -12,12 +12,13 @@ from typing import Callable, Iterable, Iterator
 
 from ..documents import SUFFIXES as DOCUMENT_SUFFIXES, DocumentOptions, is_document
 from ..errors import InputError
-from .documents import OnFailure, is_path_line, line_path, read_documents
+from ..failures import OnFailure
+from .documents import is_path_line, line_path, read_documents
 from .text import read_jsonl, read_text
 
 __all__ = ["document_paths", "get_stream"]
 
-Loader = Callable[[Path | str], Iterator[dict]]
+Loader = Callable[[Path | str, OnFailure | None], Iterator[dict]]
 TEXT_LOADERS: dict[str, Loader] = {".jsonl": read_jsonl, ".txt": read_text}
 SUPPORTED = sorted(TEXT_LOADERS) + sorted(DOCUMENT_SUFFIXES)
 
@@ -26,9 +27,10 @@ def get_stream(source: str | Path, *, recursive: bool = False, documents: Docume
                on_failure: OnFailure | None = None) -> Iterator[dict]:
     """Tasks from a file, a folder (its supported files, sorted) or ``-`` (JSONL on stdin).
 
-    Documents are read with ``documents`` (default options); a document or page that cannot be
-    read goes to ``on_failure`` and the stream goes on, or raises InputError without it.
-    Options and Tesseract are checked before the first task is read.
+    Documents are read with ``documents`` (default options). A bad line, an oversized task (see
+    ``tasks.MAX_TASK_BYTES``) or a document or page that cannot be read goes to ``on_failure``
+    as a TaskFailure and the stream goes on, or raises TaskError without it. Options and
+    Tesseract are checked before the first task is read.
     """
     files = [source] if str(source) == "-" else _files(Path(source), recursive)
     options = documents or DocumentOptions()
@@ -78,7 +80,7 @@ def _read(files: list, options: DocumentOptions, on_failure: OnFailure | None) -
         else:
             for file in run:
                 loader = TEXT_LOADERS.get(Path(file).suffix.lower(), read_jsonl)
-                yield from _expand_path_lines(loader(file), file, options, on_failure)
+                yield from _expand_path_lines(loader(file, on_failure), file, options, on_failure)
 
 
 def _expand_path_lines(stream: Iterable[dict], jsonl: Path | str, options: DocumentOptions,

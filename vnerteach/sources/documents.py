@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from ..documents import DocumentOptions, PageFailure, iter_documents, page_task
-from ..errors import InputError
-
-OnFailure = Callable[[PageFailure], None]
+from ..errors import TaskError
+from ..failures import OnFailure, skip
+from ..tasks import check_token_chars
 
 
 def read_documents(paths: Iterable[Path], options: DocumentOptions,
                    on_failure: OnFailure | None = None) -> Iterator[dict]:
-    """Page tasks of the documents, in order; a failed file or page goes to ``on_failure`` (or raises)."""
+    """Page tasks of the documents, in order; a failed file or page goes to ``on_failure`` (or raises TaskError)."""
     for result in iter_documents(paths, options):
         if isinstance(result, PageFailure):
-            if on_failure is None:
-                raise InputError(result.error, result.path, page=result.page)
-            on_failure(result)
-        else:
-            yield page_task(result)
+            skip(result, on_failure)
+            continue
+        try:
+            task = check_token_chars(page_task(result))
+        except TaskError as err:
+            skip(PageFailure(result.path, result.page, err.reason), on_failure)
+            continue
+        yield task
 
 
 def is_path_line(task: object) -> bool:
