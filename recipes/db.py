@@ -14,7 +14,7 @@ from rich.table import Table
 from vnerteach import Arg, Opt, recipe
 from vnerteach.files import atomic_file, check_output
 from vnerteach.errors import UsageError
-from vnerteach.output import good, info, stdout, warn
+from vnerteach.output import good, info, plural, stdout, warn
 from vnerteach.documents import DocumentOptions
 from vnerteach.sources import get_stream
 from vnerteach.store import connect
@@ -87,7 +87,7 @@ def db_in(
 
     store = connect(db)
     added = store.add_examples(prepared(), [dataset], skip_duplicates=True)
-    good(f"Imported {added} examples into '{dataset}' from {source}"
+    good(f"Imported {plural(added, 'example')} into '{dataset}' from {source}"
          + (f" ({seen - added} already there, skipped)" if seen > added else ""))
 
 
@@ -183,10 +183,10 @@ def drop(
     count = store.count(dataset)
     if not yes:
         try:
-            confirmed = click.confirm(f"Delete dataset '{dataset}' and its {count} examples?", err=True)
+            confirmed = click.confirm(f"Delete dataset '{dataset}' and its {plural(count, 'example')}?", err=True)
         except click.Abort:
             confirmed = False
         if not confirmed:
             raise UsageError(f"Dataset '{dataset}' was not dropped (confirm, or pass --yes)")
     store.drop(dataset)
-    good(f"Dropped dataset '{dataset}' ({count} examples)")
+    good(f"Dropped dataset '{dataset}' ({plural(count, 'example')})")

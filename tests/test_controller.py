@@ -143,7 +143,7 @@ def test_a_malformed_request_changes_nothing(store):
     c = make(store, iter(texts(1)))
     with pytest.raises(AnswerError, match="'answers' must be a list"):
         c.answer("nope", c.session)
-    assert store.count("news") == 0 and c.progress().answered == 0
+    assert ("news" not in store or store.count("news") == 0) and c.progress().answered == 0
 
 
 def test_hashes_come_back_exactly_from_their_string_form(store):

@@ -208,4 +208,4 @@ def test_an_encrypted_pdf_is_served_with_its_page_image_and_imported(tmp_path, d
     assert locked.returncode == 1 and "--password" in locked.stderr
     opened = run("db-in", "imported", pdf, "--password", "sesame", "--db", db_path)
     assert opened.returncode == 0, opened.stderr
-    assert "Imported 1 examples" in opened.stderr
+    assert "Imported 1 example into" in opened.stderr

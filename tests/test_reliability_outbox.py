@@ -173,7 +173,7 @@ def test_the_body_limit_is_stated_and_an_answer_alone_over_it_is_refused(app, st
     assert result["status"] == "refused" and "the server takes at most 4.0 kB per request" in result["reason"]
     code, data = post(app, big[1:], count=None)  # without the count, the server cannot tell: not final
     assert code == 413 and "results" not in data
-    assert store.count("news") == 0
+    assert "news" not in store or store.count("news") == 0
 
 
 @pytest.mark.slow
@@ -248,22 +248,21 @@ def test_refused_answers_stay_in_the_history_with_their_reason_until_dismissed(b
 def test_the_status_never_says_all_saved_while_an_answer_is_unsaved_or_refused(browser, cli, env, tmp_path):
     page = browser
     page.add_init_script(STATUS_LOG)
-    tasks = [{"text": "Scan 0", "image": noise_png(0, 100_000), "width": 316, "height": 316},
-             {"text": "Scan 1", "image": noise_png(1, 13_000_000), "width": 3605, "height": 3605},
-             {"text": "Scan 2", "image": noise_png(2, 100_000), "width": 316, "height": 316}]
-    assert len(json.dumps(tasks[1])) > 16 * 1024 * 1024  # this one answer is over the server's body limit
+    tasks = [{"text": f"Scan {i}", "image": noise_png(i, 100_000), "width": 316, "height": 316} for i in range(3)]
     src = write_jsonl(tmp_path / "scans.jsonl", tasks)
     served = ServedRecipe(["mark", "scans", src, "--view-id", "image"], env, free_port())
     try:
         page.goto(served.url + "/")
         for i in range(3):
             wait_for_task(page, f"Scan {i}")
+            if i == 1:  # tasks over 4 MB are refused at the source; only a client can make an answer this large
+                page.evaluate("window.vnerteach.current.task.meta = {note: 'x'.repeat(18_000_000)}")
             page.keyboard.press("a")
         page.wait_for_function("() => window.vnerteach.outbox.size === 0 && document.body.dataset.conn !== 'sending'",
                                timeout=30_000)
         assert page.locator("#status-text").inner_text() == "1 answer(s) refused by the server and not saved: see History"
         reason = page.locator("#history .hist-refused .hist-reason").inner_text()
-        assert re.fullmatch(r"Not saved: the answer is 17\.\d MB; the server takes at most 16\.8 MB per request", reason)
+        assert re.fullmatch(r"Not saved: the answer is 18\.\d MB; the server takes at most 16\.8 MB per request", reason)
         page.screenshot(path=str(tmp_path / "too_large.png"))
         assert unsaved_claims(page) == []
         page.locator("#history .hist-dismiss").click()

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from . import registry
 from .controller import Components
 from .errors import RecipeError, VnerteachError
-from .output import fail, good, stderr, warn
+from .output import fail, good, plural, stderr, warn
 from .registry import Arg, Opt
 from .paths import DB_ENV, default_db, home
 
@@ -172,11 +172,11 @@ def _serve(components: Components, db: str, host: str | None, port: int | None, 
     for problem in summary.update_errors[:3]:
         warn(f"Model update failed: {problem}")
     if summary.failed:
-        warn(f"Skipped {summary.failed} bad task{'s' if summary.failed > 1 else ''} (each named above)")
+        warn(f"Skipped {plural(summary.failed, 'bad task')} (each named above)")
     if summary.error:
         fail(f"The source stopped early: {summary.error}")
-    good(f"Saved {summary.answered} answers in session '{summary.session}'; "
-         f"dataset '{summary.dataset}' now has {summary.dataset_size} examples")
+    good(f"Saved {plural(summary.answered, 'answer')} in session '{summary.session}'; "
+         f"dataset '{summary.dataset}' now has {plural(summary.dataset_size, 'example')}")
 
 
 def _help_text(func: Callable) -> str:

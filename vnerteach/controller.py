@@ -88,14 +88,16 @@ class Controller:
         self._failures = components.get("failures") or FailureLog()
         self._stream: Iterator[dict] = iter(_required(components, "stream"))
         self._buffer_size, self._wait_s, self._fill_s = buffer, wait_s, fill_s
-        store.create_dataset(self.dataset)
         for name in self.exclude:
             store.get_dataset(name)  # DatasetNotFound names the missing one before the server starts
+        # The dataset is made when the session goes live (or with its first answer), so a session
+        # that never starts (port taken, dataset in use) leaves no empty dataset behind.
+        known = self.dataset in store
         # Done before this run, by task or input hash; within the run a question is never asked
         # twice (task hash), but other questions about an input still are (ner.teach's candidates).
-        self._done = store.hashes([self.dataset, *self.exclude], kind=self.exclude_by)
+        self._done = store.hashes([self.dataset] * known + self.exclude, kind=self.exclude_by)
         self._asked: set[int] = set()
-        self._dataset_count = store.count(self.dataset)
+        self._dataset_count = store.count(self.dataset) if known else 0
         self._answered = 0
         self._skipped = 0
         self._ready: deque[dict] = deque()
@@ -116,6 +118,7 @@ class Controller:
     def go_live(self, address: str) -> None:
         """Claim the dataset for this session at ``address`` (DatasetInUse names a live one) and beat until close."""
         owner = self.store.claim(self.dataset, address)
+        self.store.create_dataset(self.dataset)
         self._heartbeat = threading.Thread(target=self._beat, args=(owner,), name="vnerteach-heartbeat", daemon=True)
         self._heartbeat.start()
 

@@ -12,6 +12,11 @@ stdout = Console()
 stderr = Console(stderr=True)
 
 
+def plural(count: int, word: str) -> str:
+    """``1 answer``, ``2 answers``: a count with its noun."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def good(message: str) -> None:
     """A success line."""
     stderr.print(f"[green]✔[/] {escape(message)}", soft_wrap=True)
