@@ -74,7 +74,7 @@ def ner_teach(
     stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=report_failure))
     questions = choose(teach.suggest(stream, matcher), pass_through=is_pattern_task)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
-            "exclude": exclude, "exclude_by": exclude_by, "update": teach.update,
+            "exclude": exclude, "exclude_by": exclude_by, "update": teach.update, "forget": teach.forget,
             "on_exit": _saver(teach, model_out), "total": None,
             "images": documents.page_images()}
 
@@ -117,5 +117,6 @@ def ner_correct(
                                                 labels))
     return {"dataset": dataset, "stream": teach.correct(stream, window=window), "view_id": "ner_manual",
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
-            "update": teach.update if update else None, "on_exit": _saver(teach, model_out),
+            "update": teach.update if update else None, "forget": teach.forget if update else None,
+            "on_exit": _saver(teach, model_out),
             "total": source_size(source), "images": documents.page_images()}
