@@ -17,7 +17,7 @@ from vnerteach.errors import UsageError
 from vnerteach.output import good, info, plural, stdout, warn
 from vnerteach.documents import DocumentOptions
 from vnerteach.sources import get_stream
-from vnerteach.store import connect
+from vnerteach.store import connect, to_json
 from vnerteach.tasks import ANSWERS, set_hashes
 
 from .common import report_merge
@@ -106,6 +106,8 @@ def db_out(
     lang: Annotated[str, Opt("Language for tokenizing tasks without tokens (spacy, conll)")] = "en",
     strict: Annotated[bool, Opt("spacy, conll, boxes: stop at the first answer that cannot be used (exit 1) "
                                 "instead of leaving it out")] = False,
+    history: Annotated[bool, Opt("Write the answer events (stored, replaced, retracted by undo) as JSONL instead "
+                                 "of the examples")] = False,
     *,
     db: str,
 ) -> None:
@@ -115,10 +117,17 @@ def db_out(
     --redact write page images of visual tasks: entity boxes drawn, or the --label entities
     covered by filled boxes (de-identification), with one image-only PDF per document.
 
+    --history writes what happened in the annotation sessions instead, one event a line (time,
+    event, session, hashes, answer): answers stored, replaced, and retracted by undo.
+
     Example: vnerteach db-out forms redacted.jsonl --format boxes --redact ./redacted --label PERSON
+
+    Example: vnerteach db-out news_ner --history
     """
     from vnerteach.export import EXPORTERS, FORMATS, Source
 
+    if history:
+        return _history(dataset, output, answer, db, format != "jsonl" or bool(label or draw or redact or partial or strict))
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
     if output is not None:
@@ -149,6 +158,17 @@ def db_out(
             good(line)
         for line in result.warnings:
             warn(line)
+
+
+def _history(dataset: str, output: Path | None, answer: list[str] | None, db: str, other_options: bool) -> None:
+    if other_options:
+        raise UsageError("--history writes answer events as JSONL: it takes OUTPUT and --answer, "
+                         "not --format, --label, --draw, --redact, --partial or --strict")
+    _check_answers(answer)
+    if output is not None:
+        check_output(output)
+    events = connect(db).events(dataset, answer)
+    _write_lines((to_json(event) for event in events), output, dataset, "answer events")
 
 
 def _write_lines(lines, output: Path | None, dataset: str, what: str) -> None:

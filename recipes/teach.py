@@ -75,7 +75,7 @@ def ner_teach(
     stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=failures), on_failure=failures)
     questions = choose(teach.suggest(stream, matcher, on_failure=failures), pass_through=is_pattern_task)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
-            "exclude": exclude, "exclude_by": exclude_by, "update": teach.update,
+            "exclude": exclude, "exclude_by": exclude_by, "update": teach.update, "forget": teach.forget,
             "on_exit": _saver(teach, model_out), "total": None,
             "images": documents.page_images(), "failures": failures}
 
@@ -119,5 +119,6 @@ def ner_correct(
                         on_failure=failures)
     return {"dataset": dataset, "stream": teach.correct(stream, window=window, on_failure=failures),
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
-            "update": teach.update if update else None, "on_exit": _saver(teach, model_out),
+            "update": teach.update if update else None,
+            "forget": teach.forget if update else None, "on_exit": _saver(teach, model_out),
             "total": source_size(source), "images": documents.page_images(), "failures": failures}

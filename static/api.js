@@ -64,6 +64,13 @@ export class Api {
     return this.request("POST", "/api/answers", { session, answers }, { "X-Answer-Count": String(answers.length) });
   }
 
+  undo(session, taskHash) { return this.request("POST", "/api/undo", { session, task_hash: taskHash }); }
+
+  // The session's latest stored answers, oldest first.
+  history(session, n) {
+    return this.request("GET", "/api/history?" + new URLSearchParams({ session, n: String(n) }));
+  }
+
   imageUrl(key) {
     return "/api/image/" + encodeURIComponent(key) + (this.token ? "?token=" + encodeURIComponent(this.token) : "");
   }
@@ -91,17 +98,20 @@ function persist(key, value) {
 // a newer answer to the same question replaces the older one; entries are sent in order, one request at
 // a time, in batches that fit the server's body limit. An entry leaves only when the server says it
 // stored it, or refused it (then it is kept in `refused`, with the reason, until dismissed). A request
-// that fails as a whole (too large, network, server error) is split and sent again.
+// that fails as a whole (too large, network, server error) is split and sent again. Undoing an answer
+// that still waits here drops it; undoing one that is stored (or on its way) queues an undo entry,
+// kept and retried the same way and sent alone, after the entries before it.
 export class Outbox {
   constructor(api, dataset, handlers, maxBody) {
     this.api = api;
     this.dataset = dataset;
-    this.on = handlers; // {ack(progress), refused(entry), state(state, err)}
+    this.on = handlers; // {ack(progress), refused(entry), undoRefused(entry, reason), state(state, err)}
     this.maxBody = maxBody || null; // the server's limit for a request body, from /api/project or a 413
     this.limit = BATCH; // answers per request: halved when a request fails, doubled when one succeeds
     this.memory = new Map(); // id -> entry; kept here too: localStorage may be full or unavailable
     this.refused = new Map(); // id -> entry with the server's reason
     this.stored = new Set(); // task hashes whose answers the server stored, from here
+    this.inflight = new Set(); // ids of the entries being sent right now
     this.seq = Date.now() * 1000;
     this.sending = false;
     this.retryMs = 0;
@@ -120,22 +130,52 @@ export class Outbox {
           const entry = JSON.parse(localStorage.getItem(key));
           if (!entry || entry.dataset !== this.dataset) continue;
           if (entry.bytes === undefined) entry.bytes = utf8.encode(JSON.stringify(entry.answer)).length;
-          into.set(this.idOf(entry.session, entry.hash), entry);
+          entry.attempted = true; // an earlier page may have sent it
+          into.set(this.idOf(entry.session, entry.hash, entry.undo), entry);
         } catch (e) { /* a damaged entry cannot be sent: leave it */ }
       }
     } catch (e) { /* storage disabled: memory only */ }
   }
 
-  idOf(session, hash) { return session + ":" + hash; }
+  idOf(session, hash, undo) { return (undo ? "undo:" : "") + session + ":" + hash; }
 
   // Whether this browser has answered the question: the answer waits, was stored, or was refused.
   has(hash) {
     if (this.stored.has(hash)) return true;
-    for (const entry of [...this.memory.values(), ...this.refused.values()]) if (entry.hash === hash) return true;
+    for (const entry of [...this.memory.values(), ...this.refused.values()]) if (entry.hash === hash && !entry.undo) return true;
     return false;
   }
 
+  // A session's answers waiting to be sent, oldest first.
+  waiting(session) {
+    return [...this.memory.values()].filter((e) => !e.undo && e.session === session).sort((a, b) => a.seq - b.seq);
+  }
+
+  // Take an answer back: one refused, or waiting here and never sent, is dropped; for one the server
+  // has or may have (sent, or being sent), an undo entry follows it.
+  undo(session, hash) {
+    const id = this.idOf(session, hash);
+    this.stored.delete(hash);
+    if (this.refused.has(id)) return this.dismiss(id);
+    const waiting = this.memory.get(id);
+    if (waiting && !this.inflight.has(id)) {
+      this.memory.delete(id);
+      persist(PREFIX + id);
+      if (!waiting.attempted) {
+        if (!this.sending) this.on.state(this.size ? "sending" : "saved");
+        return;
+      }
+    }
+    const entry = { session, dataset: this.dataset, hash, seq: ++this.seq, bytes: 0, undo: true };
+    const undoId = this.idOf(session, hash, true);
+    this.memory.set(undoId, entry);
+    this.storageFull = !persist(PREFIX + undoId, entry);
+    this.kick();
+  }
+
   get size() { return this.memory.size; }
+
+  get undoing() { return [...this.memory.values()].some((e) => e.undo); }
 
   put(session, answer) {
     const bytes = utf8.encode(JSON.stringify(answer)).length;
@@ -154,7 +194,8 @@ export class Outbox {
     this.memory.delete(id);
     persist(PREFIX + id);
     if (reason === undefined) {
-      this.stored.add(entry.hash);
+      if (entry.undo) this.stored.delete(entry.hash);
+      else this.stored.add(entry.hash);
       return;
     }
     const refused = { ...entry, reason };
@@ -168,15 +209,17 @@ export class Outbox {
     persist(REFUSED + id);
   }
 
-  // The oldest entries of the oldest session, as many as fit one request (at least one).
+  // The oldest entries of the oldest session, as many as fit one request (at least one); an undo alone.
   nextBatch() {
     const entries = [...this.memory.entries()].sort((a, b) => a[1].seq - b[1].seq);
     if (!entries.length) return [];
+    if (entries[0][1].undo) return [entries[0]];
     const session = entries[0][1].session;
     const batch = [];
     let bytes = ENVELOPE + utf8.encode(session).length;
     for (const item of entries) {
       if (item[1].session !== session) continue;
+      if (item[1].undo) break;
       bytes += item[1].bytes + 1;
       if (batch.length && (batch.length >= this.limit || (this.maxBody && bytes > this.maxBody))) break;
       batch.push(item);
@@ -195,11 +238,25 @@ export class Outbox {
         if (!batch.length) break;
         this.on.state("sending");
         let res, failure;
+        const [id, first] = batch[0];
+        this.inflight = new Set(batch.map(([i]) => i));
+        for (const [, e] of batch) e.attempted = true;
         try {
-          res = await this.api.answers(batch[0][1].session, batch.map(([, e]) => e.answer));
+          res = first.undo ? await this.api.undo(first.session, first.hash)
+            : await this.api.answers(first.session, batch.map(([, e]) => e.answer));
         } catch (err) {
           failure = err;
           res = err.data;
+        } finally {
+          this.inflight.clear();
+        }
+        if (first.undo && (!failure || failure.status === 400)) {
+          // Undone, or refused for good (a malformed undo): it leaves the queue either way.
+          this.settle(id, first.seq);
+          this.retryMs = 0;
+          if (failure) this.on.undoRefused(first, failure.message);
+          else this.on.ack(res && res.progress);
+          continue;
         }
         if (res && res.max_body) this.maxBody = res.max_body;
         const results = res && res.results;
@@ -213,7 +270,7 @@ export class Outbox {
         }
         // Nothing is final without a result per answer: send fewer at a time, and wait unless the
         // server only said the request was too large.
-        this.limit = Math.max(1, Math.floor(batch.length / 2));
+        if (!first.undo) this.limit = Math.max(1, Math.floor(batch.length / 2));
         if (failure && failure.status === 413 && batch.length > 1) continue;
         this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : 500, 8000);
         this.on.state("offline", failure || new Error("the server's reply has no result per answer"));

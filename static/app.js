@@ -77,14 +77,33 @@ class App {
         this.renderHistory();
         this.toast(`The server refused an answer (${entry.reason}): it is not saved; see History`);
       },
+      undoRefused: (entry, reason) => this.toast(`The server could not undo an answer (${reason})`),
       state: (state, err) => this.onOutbox(state, err),
     }, p.max_body);
+    await this.loadHistory();
     this.renderHistory();
     this.onOutbox(this.outbox.size ? "sending" : "saved");
-    this.outbox.kick();
+    const sent = this.outbox.kick();
+    if (this.outbox.undoing) await sent; // an undone task is asked again first: tell the server before asking
     window.addEventListener("online", () => this.outbox.kick());
     setInterval(() => { if (this.outbox.size && !this.outbox.sending) this.outbox.kick(); }, 5000);
     await this.fetchMore();
+  }
+
+  // The session's answers the server has stored, then those still waiting in this browser (a newer
+  // answer to the same question replaces the stored one; an undo waiting here hides it).
+  async loadHistory() {
+    const session = this.project.session;
+    let stored = [];
+    try {
+      stored = (await this.api.history(session, HISTORY_KEPT)).answers;
+    } catch (err) { /* the history starts empty; the status bar tells when the server is away */ }
+    const waiting = this.outbox.waiting(session);
+    const hidden = new Set([...this.outbox.memory.values()].map((e) => this.outbox.idOf(e.session, e.hash)));
+    const item = (answer) => ({ task: answer, spans: answer.spans || [], answer: answer.answer, session,
+      id: this.outbox.idOf(session, answer._task_hash) });
+    this.history = [...stored.map(item).filter((h) => !hidden.has(h.id)), ...waiting.map((e) => item(e.answer))]
+      .slice(-HISTORY_KEPT);
   }
 
   // questions
@@ -276,20 +295,23 @@ class App {
       _view_id: cur.viewId, _timestamp: Math.floor(Date.now() / 1000) };
     if (!cur.editable && !cur.task.spans) delete answer.spans;
     this.outbox.put(this.project.session, answer);
-    this.history.push({ task: cur.task, spans: answer.spans || [], answer: kind,
+    this.history.push({ task: cur.task, spans: answer.spans || [], answer: kind, session: this.project.session,
       id: this.outbox.idOf(this.project.session, answer._task_hash) });
     if (this.history.length > HISTORY_KEPT) this.history.shift();
     this.renderHistory();
     this.showNext();
   }
 
+  // Take the last answer back (the server deletes it, or it never leaves this browser) and show its task again.
   undo() {
     const last = this.history.pop();
     if (!last) return;
+    this.outbox.undo(last.session, last.task._task_hash);
+    this.seen.add(last.task._task_hash); // the server offers it again: it is shown already
     if (this.current) this.queue.unshift(this.current.task);
     this.show(last.task, last.spans.map((s) => ({ ...s })));
     this.renderHistory();
-    this.toast(`Undone: answer again to replace the ${last.answer}`);
+    this.toast(`Undone: the ${last.answer} is taken back; answer the task again`);
   }
 
   // Refused answers first (all of them, also those of earlier tabs), each with its reason and a

@@ -30,6 +30,7 @@ class Components(TypedDict, total=False):
     exclude: list[str] | None
     exclude_by: str
     update: Callable[[list[dict]], Any] | None
+    forget: Callable[[list[dict]], Any] | None  # answers an undo retracted: the model no longer learns from them
     total: int | None
     on_exit: Callable[[], Any] | None
     images: Callable[[str], Any] | None  # page image path by key (default: the page cache, no password)
@@ -84,6 +85,7 @@ class Controller:
         self.total = components.get("total")
         self.session = session or session_name(self.dataset)
         self._update = components.get("update")
+        self._forget = components.get("forget")
         self._on_exit = components.get("on_exit")
         self._failures = components.get("failures") or FailureLog()
         self._stream: Iterator[dict] = iter(_required(components, "stream"))
@@ -102,6 +104,7 @@ class Controller:
         self._skipped = 0
         self._ready: deque[dict] = deque()
         self._pending: OrderedDict[int, dict] = OrderedDict()  # handed out, not yet answered
+        self._again: set[int] = set()  # asked again after an undo: they come first, also after a reload
         self._exhausted = False
         self._error: str | None = None
         self._cond = threading.Condition()
@@ -178,13 +181,15 @@ class Controller:
         n = max(1, min(int(n), 100))
         deadline = time.monotonic() + self._wait_s
         with self._cond:
+            while restart and self._ready and self._ready[0][TASK_HASH] in self._again:
+                self._hand_out(self._ready.popleft())
             out = list(self._pending.values())[:n] if restart else []
             if out:
                 deadline = min(deadline, time.monotonic() + self._fill_s)
             while len(out) < n:
                 if self._ready:
                     task = self._ready.popleft()
-                    self._pending[task[TASK_HASH]] = task
+                    self._hand_out(task)
                     if not out:
                         deadline = min(deadline, time.monotonic() + self._fill_s)
                     out.append(task)
@@ -196,10 +201,16 @@ class Controller:
                 self._cond.wait(remaining)
             return [self._question(t) for t in out]
 
+    def _hand_out(self, task: dict) -> None:
+        """Record a task as handed out (with the lock held); one asked again after an undo goes first."""
+        key = task[TASK_HASH]
+        self._pending[key] = task
+        if key in self._again:
+            self._again.discard(key)
+            self._pending.move_to_end(key, last=False)
+
     def _question(self, task: dict) -> dict:
-        # Hashes travel as strings: JavaScript numbers hold 53 bits and would round 64-bit hashes.
-        return {**task, INPUT_HASH: str(task[INPUT_HASH]), TASK_HASH: str(task[TASK_HASH]),
-                "_view_id": self.view_id, "_session_id": self.session}
+        return {**_wire(task), "_view_id": self.view_id, "_session_id": self.session}
 
     @property
     def error(self) -> str | None:
@@ -214,9 +225,7 @@ class Controller:
         A malformed request (no list of answers, a bad session) raises :class:`AnswerError` and
         stores nothing.
         """
-        session = self.session if session is None else session
-        if not isinstance(session, str) or not session.strip() or len(session) > MAX_SESSION_NAME:
-            raise AnswerError(f"'session' must be a non-empty name of at most {MAX_SESSION_NAME} characters")
+        session = self._check_session(session)
         if not isinstance(answers, list):
             raise AnswerError("'answers' must be a list of tasks")
         checked, results = [], []
@@ -239,13 +248,69 @@ class Controller:
             for key in done:
                 self._pending.pop(key, None)
             self._asked |= done
+            self._again -= done
             if any(t[TASK_HASH] in done for t in self._ready):  # answered elsewhere (a resend after a restart)
                 self._ready = deque(t for t in self._ready if t[TASK_HASH] not in done)
         if self._update is not None and checked:
-            self._queue_update(checked)
+            self._queue(self._update, checked)
         return {"saved": len(checked), "refused": len(answers) - len(checked), "added": saved.added,
                 "replaced": saved.replaced, "unchanged": saved.unchanged, "results": results,
                 "progress": self.progress().as_dict()}
+
+    def undo(self, task_hash: Any, session: Any = None) -> dict:
+        """Retract a session's answer (undo): out of the store and the counts, asked again first, not learnt from again.
+
+        Undoing a question that has no stored answer changes nothing, so a resent undo is harmless.
+        """
+        session = self._check_session(session)
+        try:
+            task_hash = check_hash(task_hash, TASK_HASH)
+        except TaskError as err:
+            raise AnswerError(str(err)) from None
+        try:
+            removed, still_done = self._writer.submit(self._retract, session, task_hash).result()
+        except UsageError as err:  # e.g. a session named like a regular dataset
+            raise AnswerError(str(err)) from None
+        key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
+        with self._cond:
+            self._dataset_count -= len(removed)
+            if session == self.session:
+                self._answered -= len(removed)
+            for eg in removed:
+                if eg[key] not in still_done:
+                    self._done.discard(eg[key])
+            queued = task_hash in self._pending or any(t[TASK_HASH] == task_hash for t in self._ready)
+            if removed and removed[0][key] not in still_done and not queued:
+                self._ready.appendleft(_unanswered(removed[0]))
+                self._asked.add(task_hash)
+                self._again.add(task_hash)
+                self._cond.notify_all()
+        if self._forget is not None and removed:
+            self._queue(self._forget, removed)
+        return {"retracted": len(removed), "progress": self.progress().as_dict()}
+
+    def _retract(self, session: str, task_hash: int) -> tuple[list[dict], set[int]]:
+        """The examples retracted, and which of their hashes the dataset or excluded datasets still hold (writer thread)."""
+        removed = self.store.retract(self.dataset, session, task_hash)
+        if not removed:
+            return removed, set()
+        key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
+        return removed, self.store.hashes([self.dataset, *self.exclude], self.exclude_by, among={eg[key] for eg in removed})
+
+    def history(self, session: Any = None, n: int = 100) -> list[dict]:
+        """A session's latest stored answers, oldest first, as the app shows them (hashes as strings)."""
+        session = self._check_session(session)
+        try:
+            stored = self._writer.submit(self.store.latest_answers, self.dataset, session, max(1, min(int(n), 1000))).result()
+        except UsageError as err:  # e.g. the name of a regular dataset
+            raise AnswerError(str(err)) from None
+        return [_wire(eg) for eg in stored]
+
+    def _check_session(self, session: Any) -> str:
+        session = self.session if session is None else session
+        if not isinstance(session, str) or not session.strip() or len(session) > MAX_SESSION_NAME:
+            raise AnswerError(f"'session' must be a non-empty name of at most {MAX_SESSION_NAME} characters")
+        return session
 
     def _check(self, eg: Any, session: str) -> dict:
         if not isinstance(eg, dict):
@@ -274,21 +339,23 @@ class Controller:
             raise AnswerError("the answer holds text that is not valid Unicode (a lone surrogate)") from None
         return eg
 
-    def _queue_update(self, answers: list[dict]) -> None:
+    def _queue(self, call: Callable[[list[dict]], Any], answers: list[dict]) -> None:
+        """Run a model call (update, forget) on answers in the background, in the order the answers came."""
         with self._cond:
             if self._updates is None:
                 self._updates = queue.Queue()
                 threading.Thread(target=self._run_updates, name="vnerteach-update", daemon=True).start()
-        self._updates.put(answers)
+        self._updates.put((call, answers))
 
     def _run_updates(self) -> None:
         assert self._updates is not None
         while True:
-            batch = self._updates.get()
+            job = self._updates.get()
             try:
-                if batch is None:
+                if job is None:
                     return
-                self._update(batch)
+                call, batch = job
+                call(batch)
             except Exception as err:  # the model's problem must not lose the annotator's answers
                 self._update_errors.append(f"{type(err).__name__}: {err}")
             finally:
@@ -353,6 +420,16 @@ def _required(components: Components, key: str) -> Any:
     if value is None:
         raise UsageError(f"The recipe returned no '{key}' in its components")
     return value
+
+
+def _wire(task: dict) -> dict:
+    """A task as sent to the app: hashes as strings, since JavaScript numbers hold 53 bits and would round them."""
+    return {**task, INPUT_HASH: str(task[INPUT_HASH]), TASK_HASH: str(task[TASK_HASH])}
+
+
+def _unanswered(example: dict) -> dict:
+    """The question of a stored answer, as the annotator left it, to ask again."""
+    return {k: v for k, v in example.items() if k not in ("answer", "_timestamp", "_session_id")}
 
 
 def _check_token_indices(eg: dict) -> None:

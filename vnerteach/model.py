@@ -243,31 +243,29 @@ class TeachModel:
     # learning -------------------------------------------------------------------------------------
 
     def update(self, answers: Sequence[dict]) -> float:
-        """Learn from answers (any mix of binary and complete); return the loss. Thread-safe."""
-        from .merge import answers_to_examples, merge_answers
+        """Learn from answers (any mix of binary and complete); return the loss. Thread-safe.
+
+        A new answer to a question answered before in the same session replaces the earlier one.
+        """
+        from .merge import answers_to_examples
         from .training import update_skipping
 
         touched = []
         for eg in answers:
             if eg.get("answer") not in ("accept", "reject") or not eg.get("tokens"):
+                self.forget([eg])
                 continue
             key = eg.get(INPUT_HASH)
             if key is None:
                 key = set_hashes(eg)[INPUT_HASH]
             slim = {k: v for k, v in eg.items() if k not in ("image", "meta")}
-            self._answers.setdefault(key, []).append(slim)
+            self._answers[key] = [a for a in self._answers.get(key, []) if not _same_question(a, slim)] + [slim]
             touched.append(key)
         if not touched:
             return 0.0
         touched = list(dict.fromkeys(touched))
-        result = merge_answers([a for key in touched for a in self._answers[key]], self.labels)
-        fresh = {m.input_hash: m for m in result.merged}
-        for key in touched:
-            if key in fresh:
-                self._known[key] = fresh[key]
-                self._recent.append(key)
-            else:
-                self._known.pop(key, None)  # only contradictions or ignores left
+        fresh = self._remerge(touched)
+        self._recent.extend(k for k in touched if k in fresh)
         batch = [fresh[k] for k in touched if k in fresh]
         if not batch:
             return 0.0
@@ -288,6 +286,35 @@ class TeachModel:
         self.losses.append(loss)
         return loss
 
+    def forget(self, answers: Sequence[dict]) -> None:
+        """Drop answers that were retracted (undo): later updates neither merge nor replay them.
+
+        What the weights already learnt from them stays: an update cannot be taken back.
+        """
+        touched = []
+        for eg in answers:
+            key = eg.get(INPUT_HASH)
+            kept = [a for a in self._answers.get(key, []) if not _same_question(a, eg)]
+            if key in self._answers and len(kept) < len(self._answers[key]):
+                self._answers[key] = kept
+                touched.append(key)
+        if touched:
+            self._remerge(list(dict.fromkeys(touched)))
+
+    def _remerge(self, keys: list[int]) -> dict[int, Any]:
+        """Merge the answers of these inputs again; what can be learnt from each is known (and replayed) from now on."""
+        from .merge import merge_answers
+
+        fresh = {m.input_hash: m for m in merge_answers([a for k in keys for a in self._answers[k]], self.labels).merged}
+        for key in keys:
+            if key in fresh:
+                self._known[key] = fresh[key]
+            else:
+                self._known.pop(key, None)  # only contradictions, or no answer, left
+            if not self._answers[key]:
+                del self._answers[key]
+        return fresh
+
     def to_disk(self, path: str | Path) -> Path:
         """Save the pipeline as a folder that spacy.load and ner.teach load."""
         path = check_output(path, model=True)
@@ -302,6 +329,11 @@ class TeachModel:
             with atomic_folder(path) as folder:
                 nlp.to_disk(folder)
         return path
+
+
+def _same_question(a: dict, b: dict) -> bool:
+    """Whether two answers answer the same question (task hash) in the same session."""
+    return a.get(TASK_HASH) is not None and a.get(TASK_HASH) == b.get(TASK_HASH) and a.get("_session_id") == b.get("_session_id")
 
 
 def _chunks(stream: Iterable[dict], size: int, max_words: int) -> Iterator[list[dict]]:

@@ -33,6 +33,7 @@ TOKEN_HEADER = "X-Access-Token"
 APP_HEADER = "X-Vnerteach-App"
 APP_META = '<meta name="vnerteach-app" content="">'  # in index.html; filled with the server's app key
 SAME_ORIGIN_FETCHES = {"same-origin", "none"}  # Sec-Fetch-Site of the app's own requests and of typed addresses
+MAX_UNDO_BODY = 4096
 COUNT_HEADER = "X-Answer-Count"  # how many answers a request carries: one alone over the limit is refused
 IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -91,6 +92,21 @@ def _json(data: Any, status: int = 200) -> HTTPResponse:
 
 def _error(status: int, message: str) -> HTTPResponse:
     return _json({"error": message}, status)
+
+
+def _json_body(what: str, max_body: int, alone: bool = False, surrogates: bool = False) -> Any:
+    """The request's JSON body, or the error response that refuses it (not JSON, no length, too large, invalid)."""
+    if request.content_type.split(";")[0].strip().lower() != "application/json":
+        return _error(415, f"send {what} as application/json")
+    length = request.content_length
+    if length < 0:
+        return _error(411, "a Content-Length is required")
+    if length > max_body:
+        return _too_large(length, max_body, alone)
+    try:
+        return parse_json(request.body.read(length) or b"null", surrogates=surrogates)
+    except TaskError as err:
+        return _error(400, str(err))
 
 
 def _too_large(length: int, max_body: int, alone: bool) -> HTTPResponse:
@@ -229,20 +245,30 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
 
     def answers():
         assert controller is not None
-        if request.content_type.split(";")[0].strip().lower() != "application/json":
-            return _error(415, "send answers as application/json")
-        length = request.content_length
-        if length < 0:
-            return _error(411, "a Content-Length is required")
-        if length > max_body:
-            return _too_large(length, max_body, alone=request.get_header(COUNT_HEADER) == "1")
-        try:
-            payload = parse_json(request.body.read(length) or b"null", surrogates=True)  # refused per answer
-        except TaskError as err:
-            return _error(400, str(err))
+        payload = _json_body("answers", max_body, alone=request.get_header(COUNT_HEADER) == "1",
+                             surrogates=True)  # refused per answer
+        if isinstance(payload, HTTPResponse):
+            return payload
         if not isinstance(payload, dict) or "answers" not in payload:
             return _error(400, "expected an object {\"session\": ..., \"answers\": [...]}")
         return _json(controller.answer(payload["answers"], payload.get("session")))
+
+    def undo():
+        assert controller is not None
+        payload = _json_body("an undo", MAX_UNDO_BODY)
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or "task_hash" not in payload:
+            return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
+        return _json(controller.undo(payload["task_hash"], payload.get("session")))
+
+    def history():
+        assert controller is not None
+        try:
+            n = int(request.query.get("n") or 100)
+        except ValueError:
+            return _error(400, "'n' must be a number")
+        return _json({"answers": controller.history(request.query.get("session"), n)})
 
     def image(key: str):
         try:
@@ -256,6 +282,8 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     app.get("/api/project", callback=project)
     app.get("/api/questions", callback=questions)
     app.post("/api/answers", callback=answers)
+    app.post("/api/undo", callback=undo)
+    app.get("/api/history", callback=history)
     app.get("/api/image/<key>", callback=image, session=False, from_app=False)
     return app
 

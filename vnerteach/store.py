@@ -24,6 +24,7 @@ from .tasks import INPUT_HASH, TASK_HASH
 
 BUSY_TIMEOUT_S = 10
 CHUNK = 1000
+EVENT_ROWS = 100  # answer events per INSERT: 8 parameters each, under SQLite's oldest limit of 999
 HEARTBEAT_S = 2.0  # how often a serving session renews its live_session row
 LIVE_BEATS = 3  # a session whose last beat is older than this many intervals serves no more
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/:@\s]*:)\S*@", re.IGNORECASE)
@@ -84,7 +85,23 @@ def _models(db: peewee.Database) -> tuple[type[Model], ...]:
             database = db
             table_name = "live_session"
 
-    return Dataset, Example, Link, LiveSession
+    class AnswerEvent(Model):
+        """The audit log of a session's answers: stored, replaced or retracted (undo), by dataset and session."""
+
+        time = FloatField()
+        event = CharField()
+        dataset = CharField(index=True)
+        session = CharField()
+        input_hash = BigIntegerField()
+        task_hash = BigIntegerField()
+        answer = CharField(null=True)
+        content = TextField(null=True)  # the answer as stored; none for a retraction
+
+        class Meta:
+            database = db
+            table_name = "answer_event"
+
+    return Dataset, Example, Link, LiveSession, AnswerEvent
 
 
 @dataclass(frozen=True)
@@ -158,10 +175,10 @@ class Store:
     def __init__(self, url: str):
         self.url = masked(url)  # as shown in titles and messages
         self.db = open_database(url)
-        self.Dataset, self.Example, self.Link, self.LiveSession = _models(self.db)
+        self.Dataset, self.Example, self.Link, self.LiveSession, self.AnswerEvent = _models(self.db)
         try:
             self.db.connect(reuse_if_open=True)
-            self.db.create_tables([self.Dataset, self.Example, self.Link, self.LiveSession], safe=True)
+            self.db.create_tables([self.Dataset, self.Example, self.Link, self.LiveSession, self.AnswerEvent], safe=True)
         except (peewee.DatabaseError, peewee.ImproperlyConfigured, sqlite3.Error) as err:
             raise StoreError(f"Cannot open database {self.url}: {masked(str(err))}") from None
 
@@ -221,10 +238,11 @@ class Store:
             return self.Dataset.get(self.Dataset.name == name)
 
     def drop(self, name: str) -> int:
-        """Delete a dataset; examples no longer in any dataset go too, and so do emptied sessions."""
+        """Delete a dataset and its answer events; examples no longer in any dataset go too, and so do emptied sessions."""
         dataset = self.get_dataset(name)
         with self._write():
             count = self.Link.delete().where(self.Link.dataset == dataset).execute()
+            self.AnswerEvent.delete().where(self.AnswerEvent.dataset == name).execute()
             dataset.delete_instance()
             kept = (self.Link.select(self.Link.example).join(self.Dataset).where(self.Dataset.session == False))  # noqa: E712
             self.Example.delete().where(self.Example.id.not_in(kept)).execute()
@@ -301,11 +319,12 @@ class Store:
 
         A new answer is added to the dataset and the session dataset; a resend of the same answer
         (whatever its ``_timestamp``) changes nothing; a different answer to the same question in
-        the same session (undo, then answer again) replaces the stored example in place.
+        the same session replaces the stored example in place. Each addition and replacement is
+        logged as an answer event in the same transaction.
         """
         added = replaced = unchanged = 0
         now = int(time.time())
-        p = self.db.param  # plain SQL on this hot path (an answer per request): no query building
+        events = []
         with self._write():
             target = self._dataset_id(dataset, session=False)
             sess = self._dataset_id(session, session=True)
@@ -314,37 +333,96 @@ class Store:
                 content = to_json(eg)
                 row = (eg[INPUT_HASH], eg[TASK_HASH], eg.get("answer"), content, now)
                 if eg[TASK_HASH] in new_rows:
-                    unchanged += new_rows[eg[TASK_HASH]][3] == content
-                    replaced += new_rows[eg[TASK_HASH]][3] != content
+                    same = new_rows[eg[TASK_HASH]][3] == content
+                    unchanged += same
+                    replaced += not same
+                    if not same:
+                        events.append(("replaced", *row[:4]))
                     new_rows[eg[TASK_HASH]] = row
                     continue
-                stored = self.db.execute_sql(
-                    "SELECT e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
-                    f"WHERE l.dataset_id = {p} AND e.task_hash = {p} ORDER BY e.id DESC LIMIT 1",
-                    (sess, eg[TASK_HASH])).fetchone()
-                if stored is None:
+                stored = self._session_examples(sess, eg[TASK_HASH], latest=True)
+                if not stored:
                     new_rows[eg[TASK_HASH]] = row
+                    events.append(("stored", *row[:4]))
                     added += 1
-                elif stored[1] == content or _same_decision(stored[1], eg):
+                elif stored[0][1] == content or _same_decision(stored[0][1], eg):
                     unchanged += 1
                 else:
                     (self.Example.update(input_hash=eg[INPUT_HASH], answer=eg.get("answer"), content=content, created=now)
-                     .where(self.Example.id == stored[0]).execute())
-                    self.Link.insert(example=stored[0], dataset=target).on_conflict_ignore().execute()
+                     .where(self.Example.id == stored[0][0]).execute())
+                    self.Link.insert(example=stored[0][0], dataset=target).on_conflict_ignore().execute()
+                    events.append(("replaced", *row[:4]))
                     replaced += 1
             if new_rows:
                 self._insert(list(new_rows.values()), [target, sess])
+            self._log(dataset, session, events)
         return SavedAnswers(added, replaced, unchanged)
+
+    def retract(self, dataset: str, session: str, task_hash: int) -> list[dict]:
+        """Withdraw a session's answer to a question (undo); return the examples removed, none if it has no answer.
+
+        The example leaves the dataset and the session dataset (and the database, when no other
+        dataset holds it); a ``retracted`` answer event records it, in the same transaction.
+        """
+        p = self.db.param
+        with self._write():
+            target, sess = self._lookup(dataset, session=False), self._lookup(session, session=True)
+            if target is None or sess is None:
+                return []
+            found = self._session_examples(sess, task_hash)
+            for example_id, _content in found:
+                self.db.execute_sql(f"DELETE FROM link WHERE example_id = {p} AND dataset_id IN ({p}, {p})",
+                                    (example_id, target, sess))
+                self.db.execute_sql(f"DELETE FROM example WHERE id = {p} AND NOT EXISTS "
+                                    f"(SELECT 1 FROM link WHERE example_id = {p})", (example_id, example_id))
+            removed = [json.loads(content) for _id, content in found]
+            self._log(dataset, session, [("retracted", eg[INPUT_HASH], eg[TASK_HASH], eg.get("answer"), None)
+                                         for eg in removed])
+        return removed
+
+    def _session_examples(self, session_id: int, task_hash: int, latest: bool = False) -> list[tuple[int, str]]:
+        """(id, content) of a session dataset's examples with a task hash, newest first."""
+        p = self.db.param  # plain SQL on the answer path (an answer per request): no query building
+        return self.db.execute_sql(
+            "SELECT e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
+            f"WHERE l.dataset_id = {p} AND e.task_hash = {p} ORDER BY e.id DESC" + (" LIMIT 1" if latest else ""),
+            (session_id, task_hash)).fetchall()
+
+    def _log(self, dataset: str, session: str, events: list[tuple]) -> None:
+        """Record answer events ``(event, input hash, task hash, answer, content)`` (inside a write)."""
+        now = time.time()
+        row = "(" + ", ".join([self.db.param] * 8) + ")"
+        for start in range(0, len(events), EVENT_ROWS):
+            chunk = events[start:start + EVENT_ROWS]
+            self.db.execute_sql(  # plain SQL: on the answer path, like save_answers' own queries
+                "INSERT INTO answer_event (time, dataset, session, event, input_hash, task_hash, answer, content) "
+                "VALUES " + ", ".join([row] * len(chunk)),
+                [value for event in chunk for value in (now, dataset, session, *event)])
+
+    def events(self, dataset: str, answers: Sequence[str] | None = None) -> Iterator[dict]:
+        """A dataset's answer events, oldest first: time, event (stored, replaced, retracted), session, hashes, answer."""
+        self.get_dataset(dataset)
+        A = self.AnswerEvent
+        query = (A.select(A.time, A.event, A.session, A.input_hash, A.task_hash, A.answer)
+                 .where(A.dataset == dataset).order_by(A.id))
+        if answers:
+            query = query.where(A.answer.in_(list(answers)))
+        return ({"time": round(when, 3), "event": event, "session": session, INPUT_HASH: input_hash,
+                 TASK_HASH: task_hash, "answer": answer}
+                for when, event, session, input_hash, task_hash, answer in query.tuples().iterator())
 
     def _dataset_id(self, name: str, session: bool) -> int:
         """The id of a dataset (created if missing) that must be a session dataset or must not be one."""
+        found = self._lookup(name, session)
+        return self.create_dataset(name, session=session).id if found is None else found
+
+    def _lookup(self, name: str, session: bool) -> int | None:
+        """The id of a dataset that must be a session dataset or must not be one; None if there is none."""
         found = self.db.execute_sql(f"SELECT id, session FROM dataset WHERE name = {self.db.param}", (name,)).fetchone()
-        if found is None:
-            return self.create_dataset(name, session=session).id
-        if bool(found[1]) != session:
+        if found is not None and bool(found[1]) != session:
             raise UsageError(f"Session '{name}' is the name of a regular dataset, not a session" if session
                              else f"'{name}' is a session dataset; answers go to a regular dataset")
-        return found[0]
+        return None if found is None else found[0]
 
     def _insert(self, rows: list[tuple], dataset_ids: list[int]) -> None:
         if isinstance(self.db, peewee.SqliteDatabase):
@@ -369,14 +447,16 @@ class Store:
                  .join(self.Link).where(self.Link.dataset == dataset_id))
         return set(query.tuples().iterator())
 
-    def hashes(self, datasets: Iterable[str], kind: str = "task") -> set[int]:
-        """The task (or input) hashes of all examples in the datasets: what not to ask again."""
+    def hashes(self, datasets: Iterable[str], kind: str = "task", among: Iterable[int] | None = None) -> set[int]:
+        """The task (or input) hashes of all examples in the datasets (only those ``among`` some): what not to ask again."""
         column = {"task": self.Example.task_hash, "input": self.Example.input_hash}[kind]
         names = list(datasets)
         if not names:
             return set()
         ids = [self.get_dataset(name).id for name in names]
         query = self.Example.select(column).join(self.Link).where(self.Link.dataset.in_(ids))
+        if among is not None:
+            query = query.where(column.in_(list(among)))
         return {h for (h,) in query.tuples().iterator()}
 
     def iter_examples(self, dataset: str, answers: Sequence[str] | None = None) -> Iterator[dict]:
@@ -390,6 +470,17 @@ class Store:
         if answers:
             query = query.where(self.Example.answer.in_(list(answers)))
         return (content for (content,) in query.tuples().iterator())
+
+    def latest_answers(self, dataset: str, session: str, n: int) -> list[dict]:
+        """A session's last ``n`` answers in a dataset, oldest first; none before the session's first answer."""
+        target, sess = self._lookup(dataset, session=False), self._lookup(session, session=True)
+        if target is None or sess is None:
+            return []
+        p = self.db.param
+        rows = self.db.execute_sql(
+            "SELECT e.content FROM example e JOIN link s ON s.example_id = e.id JOIN link d ON d.example_id = e.id "
+            f"WHERE s.dataset_id = {p} AND d.dataset_id = {p} ORDER BY e.id DESC LIMIT {p}", (sess, target, n)).fetchall()
+        return [json.loads(content) for (content,) in reversed(rows)]
 
     def count(self, dataset: str) -> int:
         """How many examples a dataset holds."""
