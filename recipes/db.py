@@ -106,6 +106,8 @@ def db_out(
     lang: Annotated[str, Opt("Language for tokenizing tasks without tokens (spacy, conll)")] = "en",
     strict: Annotated[bool, Opt("spacy, conll, boxes: stop at the first answer that cannot be used (exit 1) "
                                 "instead of leaving it out")] = False,
+    embed_images: Annotated[bool, Opt("jsonl: each page task's image as a PNG data URI (for Prodigy and other "
+                                      "tools), instead of its reference sha256:FILE#page=N")] = False,
     history: Annotated[bool, Opt("Write the answer events (stored, replaced, retracted by undo) as JSONL instead "
                                  "of the examples")] = False,
     *,
@@ -127,9 +129,12 @@ def db_out(
     from vnerteach.export import EXPORTERS, FORMATS, Source
 
     if history:
-        return _history(dataset, output, answer, db, format != "jsonl" or bool(label or draw or redact or partial or strict))
+        return _history(dataset, output, answer, db,
+                        format != "jsonl" or bool(label or draw or redact or partial or strict or embed_images))
     if format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if embed_images and format != "jsonl":
+        raise UsageError("--embed-images is for --format jsonl: the other formats carry no images")
     if output is not None:
         check_output(output)
     if redact is not None and not label:
@@ -143,7 +148,7 @@ def db_out(
         _check_answers(answer)
     jobs = ([] if images_only else [(format, output)]) + pages
     source = Source(store, dataset, labels=None if redact else label, cover=label, answers=answer,
-                    partial=partial, lang=lang, strict=strict)
+                    partial=partial, lang=lang, strict=strict, embed_images=embed_images)
     merge_told = False
     for name, target in jobs:
         exporter = EXPORTERS[name]

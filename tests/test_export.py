@@ -152,3 +152,29 @@ def test_redact_with_jsonl_to_a_file_and_documents_of_the_same_name(cli, tmp_pat
     for png in ("letter-p1.png", "letter-2-p1.png"):
         with Image.open(redacted / png) as image:
             assert image.convert("L").getextrema()[0] == 0  # something was covered on each
+
+
+def test_page_exports_open_elsewhere_absolute_path_and_embedded_images(cli, tmp_path, monkeypatch):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from doc_fixtures import digital_pdf
+
+    monkeypatch.chdir(tmp_path)
+    digital_pdf(tmp_path / "letter.pdf", pages=2)
+    assert cli("ocr", "letter.pdf", "-o", "pages.jsonl").exit_code == 0  # a relative path, as users type it
+    assert cli("db-in", "letters", "pages.jsonl").exit_code == 0
+    plain = [json.loads(line) for line in cli("db-out", "letters").stdout.splitlines()]
+    assert [t["meta"]["path"] for t in plain] == [str(tmp_path / "letter.pdf")] * 2
+    assert all(t["image"].startswith("sha256:") for t in plain)
+    result = cli("db-out", "letters", "--embed-images")
+    assert result.exit_code == 0, result.stderr
+    embedded = [json.loads(line) for line in result.stdout.splitlines()]
+    for task, ref in zip(embedded, plain):
+        head, data = task["image"].split(",", 1)
+        assert head == "data:image/png;base64"
+        image = Image.open(io.BytesIO(base64.b64decode(data)))
+        assert image.size == (ref["width"], ref["height"]) and task["tokens"] == ref["tokens"]
+    assert cli("db-out", "letters", "--embed-images", "--format", "conll").exit_code == 2

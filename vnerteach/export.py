@@ -6,6 +6,7 @@ the merged answers (see ``examples``): one record per input.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .files import atomic_file, check_output, write_atomic
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, VnerteachError
 from .merge import Merged, MergeResult, merge_answers, reference_doc
 from .tasks import INPUT_HASH, input_hash
 
@@ -268,6 +269,7 @@ class Source:
     partial: bool = False
     lang: str = "en"
     strict: bool = False  # an answer that cannot be used is an InputError, not left out
+    embed_images: bool = False  # JSONL: each page task's image as a data URI instead of its reference
 
     @cached_property
     def merged(self) -> MergeResult:
@@ -296,7 +298,30 @@ class Exporter:
 
 
 def _jsonl(source: Source, target: Path | None) -> Exported:
-    return Exported(source.store.iter_raw(source.dataset, source.answers), "examples")
+    raw = source.store.iter_raw(source.dataset, source.answers)
+    if not source.embed_images:
+        return Exported(raw, "examples")
+    warnings: list[str] = []
+    return Exported(_embedded(raw, warnings), "examples", warnings=warnings)
+
+
+def _embedded(raw: Iterable[str], warnings: list[str]) -> Iterator[str]:
+    """Stored examples with their page images as PNG data URIs; one that cannot be made stays a reference."""
+    from .documents import page_image
+
+    failed, first = 0, ""
+    for line in raw:
+        example = json.loads(line)
+        key = (example.get("meta") or {}).get("image_key")
+        if key:
+            try:
+                example["image"] = "data:image/png;base64," + base64.b64encode(page_image(key).read_bytes()).decode()
+                line = json.dumps(example, ensure_ascii=False, separators=(",", ":"))
+            except VnerteachError as err:
+                failed, first = failed + 1, first or str(err)
+        yield line
+    if failed:  # read by the caller after the lines are written
+        warnings.append(f"{failed} page images not embedded (kept as references), e.g. {first}")
 
 
 def _spacy(source: Source, target: Path | None) -> Exported:

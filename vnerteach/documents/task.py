@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .results import PageResult
 
 
@@ -23,7 +25,7 @@ def page_task(result: PageResult) -> dict:
         "width": result.width,
         "height": result.height,
         "image": f"sha256:{result.sha256}#page={result.page}",
-        "meta": {"path": result.path, "page": result.page, "pages": result.pages, "dpi": result.dpi,
+        "meta": {"path": os.path.abspath(result.path), "page": result.page, "pages": result.pages, "dpi": result.dpi,
                  "ocr": result.ocr, "preprocess": list(result.preprocess), "skew": result.skew,
                  "conf": conf, "image_key": result.image_key},
     }
