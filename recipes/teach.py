@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import Components
@@ -15,6 +16,9 @@ from vnerteach.tasks import add_tokens
 
 from .common import check_exclude_by, check_labels, load_matcher, only_labels, report_failure, source_size
 
+if TYPE_CHECKING:
+    from vnerteach.model import Seen
+
 
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
     if model_out is None:
@@ -25,6 +29,12 @@ def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
         info(f"Saved the model updated in the loop ({model.updates} updates) to {model_out}")
 
     return save
+
+
+def _counted(questions: Iterable[dict], seen: Seen) -> Iterator[dict]:
+    for task in questions:
+        seen.questions += 1
+        yield task
 
 
 def _check_model_out(model_out: Path | None) -> None:
@@ -72,11 +82,11 @@ def ner_teach(
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
     stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=report_failure))
-    questions = choose(teach.suggest(stream, matcher), pass_through=is_pattern_task)
+    questions = _counted(choose(teach.suggest(stream, matcher), pass_through=is_pattern_task), teach.seen)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "update": teach.update,
-            "on_exit": _saver(teach, model_out), "total": None,
-            "images": documents.page_images()}
+            "on_exit": _saver(teach, model_out), "total": source_size(source, documents.password),
+            "counts": lambda: asdict(teach.seen), "images": documents.page_images()}
 
 
 @recipe("ner.correct")
@@ -118,4 +128,4 @@ def ner_correct(
     return {"dataset": dataset, "stream": teach.correct(stream, window=window), "view_id": "ner_manual",
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None, "on_exit": _saver(teach, model_out),
-            "total": source_size(source), "images": documents.page_images()}
+            "total": source_size(source, documents.password), "images": documents.page_images()}

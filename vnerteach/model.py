@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -48,6 +49,15 @@ class FairLock:
         with self._cond:
             self._serving += 1
             self._cond.notify_all()
+
+
+@dataclass
+class Seen:
+    """How far a stream of suggestions has got: inputs scored, candidates offered, questions passed on by the sorter."""
+
+    inputs: int = 0
+    candidates: int = 0
+    questions: int = 0
 
 
 class TeachModel:
@@ -82,6 +92,7 @@ class TeachModel:
         self._recent: deque[int] = deque(maxlen=5000)
         self.updates = 0
         self.losses: list[float] = []
+        self.seen = Seen()  # counted by suggest(); questions by whoever sorts its output
         if nlp is not None:
             self._adopt(nlp, trained=True)
 
@@ -169,6 +180,7 @@ class TeachModel:
         for batch in self._batches(stream):
             for task, scores in zip(batch, self.score(batch)):
                 set_hashes(task)
+                self.seen.inputs += 1
                 matches = _pattern_spans(matcher, task) if matcher is not None else []
                 for span in matches:
                     triple = (span["token_start"], span["token_end"] + 1, span["label"])
@@ -176,6 +188,7 @@ class TeachModel:
                     eg = span_task(task, triple, score, pattern=span.get(PATTERN_KEY))
                     if eg[TASK_HASH] not in asked:
                         asked.add(eg[TASK_HASH])
+                        self.seen.candidates += 1
                         yield score, eg
                 # candidates above min_score, and always the task's best few: a model that has learnt to
                 # predict nothing (after many rejects) still gets questions, so the stream never runs dry
@@ -186,6 +199,7 @@ class TeachModel:
                     eg = span_task(task, triple, round(score, 4))
                     if eg[TASK_HASH] not in asked:
                         asked.add(eg[TASK_HASH])
+                        self.seen.candidates += 1
                         yield score, eg
 
     def predict_tasks(self, tasks: Sequence[dict]) -> list[tuple[float, dict]]:
