@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from vnerteach.controller import EXCLUDE_BY
 from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES
+from vnerteach.documents.summary import count_pages
 from vnerteach.errors import UsageError
 from vnerteach.failures import FailureLog, TaskFailure
 from vnerteach.output import info, warn
+from vnerteach.sources import SUPPORTED
+from vnerteach.sources.documents import is_path_line, line_path
 
 if TYPE_CHECKING:
     from vnerteach.merge import Unusable
 
 
-def source_size(source: str) -> int | None:
-    """How many tasks a text source holds (counted by lines), or None for documents and stdin."""
+def source_size(source: str, password: str | None = None) -> int | None:
+    """How many tasks a source holds: lines of text files, pages of documents (read from their headers); None for stdin."""
     path = Path(source)
     if source == "-" or not path.exists():
         return None
@@ -25,15 +29,22 @@ def source_size(source: str) -> int | None:
     for file in files:
         suffix = file.suffix.lower()
         if suffix in DOCUMENT_SUFFIXES:
-            return None  # pages are counted only when read
-        if suffix not in (".jsonl", ".txt"):
+            total += count_pages([file], password)
+            continue
+        if suffix not in SUPPORTED:
             continue
         with open(file, "rb") as f:
             for line in f:
                 if not line.strip():
                     continue
-                if suffix == ".jsonl" and b'"path"' in line and b'"text"' not in line:
-                    return None  # a list of documents: pages are counted only when read
+                if suffix == ".jsonl" and b'"path"' in line:  # perhaps a document's path: count its pages
+                    try:
+                        task = json.loads(line)
+                    except ValueError:
+                        task = None
+                    if is_path_line(task):
+                        total += count_pages([line_path(task, file)], password)
+                        continue
                 total += 1
     return total
 

@@ -50,7 +50,7 @@ def ner_manual(
     if matcher is not None:
         stream = matcher(stream, on_failure=failures)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
-            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source),
+            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
             "images": documents.page_images(), "failures": failures}
 
 
@@ -91,5 +91,5 @@ def mark(
     elif len(labels) == 1 and view_id == "classification":
         stream = _with_label(stream, labels[0])
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
-            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source),
+            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
             "images": documents.page_images(), "failures": failures}

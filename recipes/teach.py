@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import Components
@@ -15,6 +16,9 @@ from vnerteach.tasks import add_tokens
 
 from .common import check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
 
+if TYPE_CHECKING:
+    from vnerteach.model import Seen
+
 
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
     if model_out is None:
@@ -25,6 +29,12 @@ def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
         info(f"Saved the model updated in the loop ({model.updates} updates) to {model_out}")
 
     return save
+
+
+def _counted(questions: Iterable[dict], seen: Seen) -> Iterator[dict]:
+    for task in questions:
+        seen.questions += 1
+        yield task
 
 
 def _check_model_out(model_out: Path | None) -> None:
@@ -73,11 +83,12 @@ def ner_teach(
     matcher = load_matcher(patterns, tokenizer, labels)
     failures = failure_log()
     stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=failures), on_failure=failures)
-    questions = choose(teach.suggest(stream, matcher, on_failure=failures), pass_through=is_pattern_task)
+    questions = _counted(choose(teach.suggest(stream, matcher, on_failure=failures), pass_through=is_pattern_task),
+                         teach.seen)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "update": teach.update, "forget": teach.forget,
-            "on_exit": _saver(teach, model_out), "total": None,
-            "images": documents.page_images(), "failures": failures}
+            "on_exit": _saver(teach, model_out), "total": source_size(source, documents.password),
+            "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
 
 
 @recipe("ner.correct")
@@ -121,4 +132,4 @@ def ner_correct(
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None,
             "forget": teach.forget if update else None, "on_exit": _saver(teach, model_out),
-            "total": source_size(source), "images": documents.page_images(), "failures": failures}
+            "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures}

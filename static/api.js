@@ -18,6 +18,17 @@ export class Api {
   constructor(token) {
     this.token = token || null;
     this.appKey = appKeyIn(document);
+    this.lastTry = 0; // performance.now() when a request last ended, replied or failed
+    this.reachable = true;
+    this.onReach = null; // (reachable, err) when the server goes away or comes back
+  }
+
+  // Any reply, even an error status, means the server is there; only a failed fetch means it is not.
+  reached(ok, err) {
+    this.lastTry = performance.now();
+    if (ok === this.reachable) return;
+    this.reachable = ok;
+    if (this.onReach) this.onReach(ok, err);
   }
 
   headers(json) {
@@ -27,11 +38,19 @@ export class Api {
     return h;
   }
 
-  async request(method, path, body, extra, renewed = false) {
+  async request(method, path, body, extra, renewed = false, timeoutMs = 0) {
     const init = { method, headers: { ...this.headers(body !== undefined), ...extra }, cache: "no-store" };
     if (body !== undefined) init.body = JSON.stringify(body);
-    const res = await fetch(path, init);
-    if (res.status === 403 && !renewed && await this.renewKey()) return this.request(method, path, body, extra, true);
+    if (timeoutMs) init.signal = AbortSignal.timeout(timeoutMs);
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (err) {
+      this.reached(false, err);
+      throw err;
+    }
+    this.reached(true);
+    if (res.status === 403 && !renewed && await this.renewKey()) return this.request(method, path, body, extra, true, timeoutMs);
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
     if (!res.ok) throw new HttpError(res.status, (data && data.error) || res.statusText || "request failed", data);
@@ -51,7 +70,7 @@ export class Api {
     }
   }
 
-  project() { return this.request("GET", "/api/project"); }
+  project(timeoutMs = 0) { return this.request("GET", "/api/project", undefined, undefined, false, timeoutMs); }
 
   questions(session, n, restart) {
     const q = new URLSearchParams({ session, n: String(n) });
@@ -73,6 +92,28 @@ export class Api {
 
   imageUrl(key) {
     return "/api/image/" + encodeURIComponent(key) + (this.token ? "?token=" + encodeURIComponent(this.token) : "");
+  }
+}
+
+// When nothing has been heard from the server for a while (the app is idle, or a request hangs), asks it
+// whether it is still there; Api.onReach says when that changes.
+export class Heartbeat {
+  constructor(api, onProject, everyMs = 2000) {
+    this.api = api;
+    this.onProject = onProject;
+    this.everyMs = everyMs;
+    this.beating = false;
+    this.timer = setInterval(() => this.beat(), everyMs);
+  }
+
+  async beat() {
+    if (this.beating || performance.now() - this.api.lastTry < this.everyMs) return;
+    this.beating = true;
+    try {
+      this.onProject(await this.api.project(2 * this.everyMs));
+    } catch (err) { /* Api.onReach has been told */ } finally {
+      this.beating = false;
+    }
   }
 }
 

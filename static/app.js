@@ -2,10 +2,10 @@
 // once through the outbox, keeps a history with undo (and the answers the server refused, until
 // dismissed), and handles the keyboard.
 
-import { Api, Outbox } from "./api.js";
+import { Api, Heartbeat, Outbox } from "./api.js";
 import { PageView } from "./page.js";
 import { TextView } from "./text.js";
-import { el, isPageTask, labelColors, preview } from "./util.js";
+import { el, isPageTask, labelColor, placeOf, preview } from "./util.js";
 
 const BATCH = 10;
 const LOW_WATER = 4;
@@ -13,6 +13,7 @@ const HISTORY_SHOWN = 12;
 const HISTORY_KEPT = 100;
 const MANUAL_VIEWS = new Set(["ner_manual"]);
 const ICONS = { accept: "✓", reject: "✗", ignore: "⊘" };
+const BANNER_MS = 4000; // how long "All N answers saved" stays
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,6 +48,8 @@ class App {
     this.activeLabel = 0;
     this.progress = null;
     this.notice = "";
+    this.waiting = null; // what the server's stream waits on, e.g. "OCR is running on scan.pdf page 3"
+    this.outage = null; // {ids, back}: answers kept while the server was unreachable, until they are saved
   }
 
   async start() {
@@ -64,7 +67,7 @@ class App {
     }
     const p = this.project;
     this.labels = p.labels || [];
-    this.colors = labelColors(this.labels);
+    this.colors = labelColor;
     $("p-dataset").textContent = p.dataset;
     $("p-view").textContent = p.view_id;
     $("p-session").textContent = p.session;
@@ -83,6 +86,8 @@ class App {
     await this.loadHistory();
     this.renderHistory();
     this.onOutbox(this.outbox.size ? "sending" : "saved");
+    this.api.onReach = (ok) => this.onReach(ok);
+    this.heartbeat = new Heartbeat(this.api, (project) => this.updateProgress(project.progress));
     const sent = this.outbox.kick();
     if (this.outbox.undoing) await sent; // an undone task is asked again first: tell the server before asking
     window.addEventListener("online", () => this.outbox.kick());
@@ -128,6 +133,7 @@ class App {
         this.queue.push(task);
       }
       if (res.error) this.toast(`The source failed: ${res.error}`);
+      this.waiting = res.tasks.length ? null : res.waiting || null;
       this.updateProgress(res.progress);
       if (!res.tasks.length) {
         // Nothing new: the stream is slow, or the last questions are out with answers pending.
@@ -170,6 +176,7 @@ class App {
         this.showMessage("No tasks left", "Every task of this source is answered. Your answers are saved; you can close this tab.");
       } else {
         card.appendChild(el("p", "muted", "Loading the next task…"));
+        if (this.waiting) card.appendChild(el("p", "waiting", this.waiting));
       }
       this.updateButtons();
       return;
@@ -179,7 +186,9 @@ class App {
     const page = isPageTask(task);
     card.classList.add(page ? "is-page" : "is-text", "view-" + viewId);
     this.current = { task, spans, view: null, viewId, editable };
-    this.renderHeader(card, task, viewId, spans);
+    const inHead = this.renderHeader(card, task, viewId, spans);
+    // The header shows the question's score or pattern: its view shows the span without them.
+    const shown = inHead.size ? spans.map(({ score, ...rest }) => rest) : spans;
     const body = el("div", "card-body");
     card.appendChild(body);
     const options = {
@@ -190,9 +199,9 @@ class App {
       onRemove: (k) => this.removeSpan(k),
       imageUrl: this.imageUrl(task),
     };
-    if (page) this.current.view = new PageView(body, task, spans, options);
-    else this.current.view = new TextView(body, task, spans, options);
-    this.renderMeta(card, task);
+    if (page) this.current.view = new PageView(body, task, shown, options);
+    else this.current.view = new TextView(body, task, shown, options);
+    this.renderMeta(card, task, inHead);
     this.updateButtons();
   }
 
@@ -203,29 +212,33 @@ class App {
     return null;
   }
 
+  // The card's header: the question's label, and its pattern (a pattern match) or its score (a model's
+  // suggestion). Returns the meta keys it shows, so they are not shown twice.
   renderHeader(card, task, viewId, spans) {
-    if (viewId === "ner") {
-      const head = el("div", "card-head");
-      const span = spans[0];
-      const label = (span && span.label) || task.label || "";
-      const chip = el("span", "chip", label);
-      chip.style.setProperty("--c", this.colors(label));
-      head.appendChild(chip);
-      const score = span && span.score !== undefined ? span.score : task.score;
-      if (score !== undefined && score !== null) head.appendChild(el("span", "score", `score ${Number(score).toFixed(2)}`));
-      card.appendChild(head);
-    } else if (!MANUAL_VIEWS.has(viewId) && task.label) {
-      const head = el("div", "card-head");
-      const chip = el("span", "chip", task.label);
-      chip.style.setProperty("--c", this.colors(task.label));
-      head.appendChild(chip);
-      card.appendChild(head);
+    const inHead = new Set();
+    const question = viewId === "ner" && spans.length === 1 ? spans[0] : null;
+    const label = question ? question.label : !MANUAL_VIEWS.has(viewId) && task.label;
+    if (!label) return inHead;
+    const head = el("div", "card-head");
+    const chip = el("span", "chip", label);
+    chip.style.setProperty("--c", this.colors(label));
+    head.appendChild(chip);
+    const score = question && (typeof question.score === "number" ? question.score : task.score);
+    if (question && question.pattern) {
+      head.appendChild(el("span", "pattern", `pattern ${question.pattern}`));
+      ["pattern", "score"].forEach((k) => inHead.add(k));
+    } else if (typeof score === "number") {
+      head.appendChild(el("span", "score", `score ${score.toFixed(2)}`));
+      inHead.add("score");
     }
+    card.appendChild(head);
+    return inHead;
   }
 
-  renderMeta(card, task) {
+  renderMeta(card, task, inHead) {
     const meta = task.meta || {};
-    const shown = Object.entries(meta).filter(([k, v]) => v !== null && typeof v !== "object" && k !== "image_key");
+    const shown = Object.entries(meta).filter(([k, v]) => v !== null && typeof v !== "object" && k !== "image_key"
+      && !inHead.has(k));
     if (!shown.length) return;
     const box = el("div", "meta");
     for (const [k, v] of shown.slice(0, 8)) {
@@ -321,12 +334,9 @@ class App {
     list.textContent = "";
     const refused = this.outbox ? [...this.outbox.refused.entries()].sort((a, b) => b[1].seq - a[1].seq) : [];
     for (const [id, entry] of refused) {
-      const item = el("li", "hist hist-refused");
-      item.appendChild(el("span", "hist-icon", "!"));
-      const body = el("span", "hist-body");
-      body.appendChild(el("span", "hist-text", `${entry.answer.answer}: ${preview(entry.answer, entry.answer.spans)}`));
-      body.appendChild(el("span", "hist-reason", `Not saved: ${entry.reason}`));
-      item.appendChild(body);
+      const item = this.historyItem(entry.answer, entry.answer.spans || [], "refused", "!");
+      item.querySelector(".hist-text").prepend(`${entry.answer.answer}: `);
+      item.lastChild.appendChild(el("span", "hist-reason", `Not saved: ${entry.reason}`));
       const dismiss = el("button", "hist-dismiss", "Dismiss");
       dismiss.type = "button";
       dismiss.title = "Forget this answer: the server refused it and it is not saved";
@@ -336,12 +346,30 @@ class App {
     }
     const isRefused = (h) => this.outbox && this.outbox.refused.has(h.id);
     for (const h of this.history.filter((h) => !isRefused(h)).slice(-HISTORY_SHOWN).reverse()) {
-      const item = el("li", "hist hist-" + h.answer);
-      item.appendChild(el("span", "hist-icon", ICONS[h.answer]));
-      item.appendChild(el("span", "hist-text", preview(h.task, h.spans)));
-      list.appendChild(item);
+      list.appendChild(this.historyItem(h.task, h.spans, h.answer, ICONS[h.answer]));
     }
     $("btn-undo").disabled = !this.history.length;
+  }
+
+  // One answer in the history: its spans' text and labels (or the start of its text), then its file and page.
+  historyItem(task, spans, kind, icon) {
+    const item = el("li", "hist hist-" + kind);
+    item.appendChild(el("span", "hist-icon", icon));
+    const body = el("span", "hist-body");
+    const what = el("span", "hist-text");
+    spans.forEach((s, i) => {
+      if (i) what.appendChild(document.createTextNode(", "));
+      what.appendChild(el("span", "hist-span", (task.text || "").slice(s.start, s.end)));
+      const label = el("span", "hist-label", s.label);
+      label.style.setProperty("--c", this.colors(s.label));
+      what.appendChild(label);
+    });
+    if (!spans.length) what.textContent = preview(task);
+    body.appendChild(what);
+    const place = placeOf(task);
+    if (place) body.appendChild(el("span", "hist-where", place));
+    item.appendChild(body);
+    return item;
   }
 
   dismiss(id) {
@@ -362,7 +390,11 @@ class App {
     $("progress").classList.toggle("unknown", frac === null);
     $("progress").setAttribute("aria-valuenow", frac === null ? "0" : String(Math.round(frac * 100)));
     const parts = [`${progress.answered} this session`, `${progress.dataset} in dataset`];
-    if (frac !== null) parts.unshift(`${Math.round(frac * 100)}%`);
+    if (progress.candidates) parts.unshift(`${progress.questions} questions from ${progress.candidates} candidates`);
+    if (frac !== null) {
+      const handled = progress.answered + progress.skipped + (progress.failed || 0);
+      parts.unshift(progress.estimated ? `~${Math.round(frac * 100)}%` : `${Math.round(frac * 100)}% (${handled} of ${progress.total})`);
+    }
     $("progress-text").textContent = parts.join(" · ");
     this.showSkipped(progress);
     if (!this.current && progress.done && !this.queue.length) {
@@ -402,7 +434,50 @@ class App {
     } else {
       this.setStatus("saved", "All answers saved");
     }
+    this.renderBanner();
     if (n && this.outbox.storageFull) this.toast("Browser storage is full: unsaved answers are only in memory until the server is back");
+  }
+
+  // The server went away (ok false) or came back: kept answers are sent at once, and the banner follows.
+  onReach(ok) {
+    if (!ok) this.outage = { ids: new Set(), back: false };
+    else if (this.outage) {
+      this.outage.back = true;
+      this.outbox.kick();
+    }
+    this.renderBanner();
+  }
+
+  // While the server is unreachable: how many answers this browser keeps. When it is back: that they are
+  // being saved, then that they are saved (only once none waits), and then the banner goes.
+  renderBanner() {
+    const outage = this.outage;
+    if (!outage) return;
+    const banner = $("banner");
+    clearTimeout(this.bannerTimer);
+    for (const id of this.outbox.memory.keys()) outage.ids.add(id);
+    const kept = this.outbox.size;
+    const answers = (n) => `${n} answer${n === 1 ? "" : "s"}`;
+    let state, text;
+    if (!outage.back) {
+      state = "offline";
+      text = kept ? `Server unreachable — ${answers(kept)} kept in this browser, sent when it is back`
+        : "Server unreachable — your answers so far are saved; new ones are kept in this browser until it is back";
+    } else if (kept) {
+      state = "sending";
+      text = `Server is back — saving ${answers(kept)}…`;
+    } else {
+      const refused = [...outage.ids].filter((id) => this.outbox.refused.has(id)).length;
+      const saved = outage.ids.size - refused;
+      state = refused ? "refused" : "saved";
+      text = refused ? `${answers(saved)} saved; ${refused} refused by the server (see History)`
+        : saved > 1 ? `All ${saved} answers saved` : saved ? "1 answer saved" : "Server is back";
+      this.outage = null;
+      this.bannerTimer = setTimeout(() => { banner.hidden = true; }, BANNER_MS);
+    }
+    banner.className = "banner " + state;
+    banner.textContent = text;
+    banner.hidden = false;
   }
 
   setStatus(state, text) {

@@ -34,24 +34,31 @@ export function finishSelection(drag, anchor, owner, opt, time) {
   return drag.start;
 }
 
-const PALETTE = ["#ffd166", "#8ecae6", "#c3b1e1", "#ff9aa2", "#a7d99b", "#ffb37a", "#86d9cc", "#f4a9e4",
-  "#d6d97a", "#b8c7dc"];
+// A label's colour is the same in every session and in exports (vnerteach/export.py label_colour):
+// FNV-1a (32 bit) of the label's UTF-8 bytes picks one of PALETTE. Keep both in step.
+const PALETTE = ["#9fc5e8", "#f59b42", "#b48ee6", "#f4c430", "#c97c5d", "#5fa8e8", "#f27c7c", "#b9bf3f", "#6cc26c",
+  "#7dd8a5", "#d2a36c", "#3fbfb0", "#e3d34a", "#8e9fd1", "#9cc79c", "#a3aab8", "#ea8bd1"];
 
-export function labelColors(labels) {
-  const known = new Map(labels.map((l, i) => [l, PALETTE[i % PALETTE.length]]));
-  return (label) => {
-    if (known.has(label)) return known.get(label);
-    let h = 0;
-    for (const ch of String(label || "")) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-    return PALETTE[h % PALETTE.length];
-  };
+const utf8 = new TextEncoder();
+
+export function labelColor(label) {
+  let h = 0x811c9dc5;
+  for (const byte of utf8.encode(String(label ?? ""))) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return PALETTE[h % PALETTE.length];
 }
 
-// A short, plain-text preview of a task for the history list.
-export function preview(task, spans) {
-  if (spans && spans.length) return spans.map((s) => `${(task.text || "").slice(s.start, s.end)} (${s.label})`).join(", ");
+// A short, plain-text preview of a task's text for the history list.
+export function preview(task) {
   const text = (task.text || "").replace(/\s+/g, " ").trim();
   return text.length > 60 ? text.slice(0, 57) + "…" : text || "(page)";
+}
+
+// Where a task comes from, for the history list: its file's name and page, when it has them.
+export function placeOf(task) {
+  const meta = task.meta || {};
+  const file = typeof meta.path === "string" ? meta.path.split(/[\\/]/).pop() : "";
+  const page = typeof meta.page === "number" ? `page ${meta.page}` : "";
+  return [file, page].filter(Boolean).join(" · ");
 }
 
 export function isPageTask(task) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from vnerteach.documents import PageResult, Word, page_task
 
 
@@ -21,7 +23,7 @@ def test_page_task_offsets_index_the_text():
     assert task["tokens"][2]["bbox"] == [10, 40, 50, 60]
     assert (task["width"], task["height"]) == (1700, 2200)
     assert task["image"] == f"sha256:{'ab' * 32}#page=2"
-    assert task["meta"] == {"path": "r.pdf", "page": 2, "pages": 3, "dpi": 200, "ocr": True,
+    assert task["meta"] == {"path": os.path.abspath("r.pdf"), "page": 2, "pages": 3, "dpi": 200, "ocr": True,
                             "preprocess": ["deskew"], "skew": 1.5, "conf": [91.5, 88.0, 77.25],
                             "image_key": "cd" * 32}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypedDict
 
+from .activity import waiting
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .failures import FailureLog
 from .store import HEARTBEAT_S, Store, to_json
@@ -31,7 +32,8 @@ class Components(TypedDict, total=False):
     exclude_by: str
     update: Callable[[list[dict]], Any] | None
     forget: Callable[[list[dict]], Any] | None  # answers an undo retracted: the model no longer learns from them
-    total: int | None
+    total: int | None  # tasks in the source; with counts, its inputs
+    counts: Callable[[], dict] | None  # the stream's own counts: {"inputs", "candidates", "questions"} (ner.teach)
     on_exit: Callable[[], Any] | None
     images: Callable[[str], Any] | None  # page image path by key (default: the page cache, no password)
     failures: FailureLog | None
@@ -48,15 +50,29 @@ class Progress:
     done: bool
     failed: int = 0
     failures: list[str] = field(default_factory=list)
+    counts: dict | None = None  # the stream's counts of inputs, candidates and questions (ner.teach)
 
     def as_dict(self) -> dict:
-        """The JSON form served by the API, with ``progress`` as a fraction when the total is known."""
-        fraction = None
-        if self.total:
-            fraction = min(1.0, (self.skipped + self.failed + self.answered) / self.total)
-        return {"answered": self.answered, "dataset": self.dataset, "skipped": self.skipped,
-                "total": self.total, "progress": fraction, "done": self.done, "failed": self.failed,
-                "failures": self.failures}
+        """The JSON form served by the API: ``progress`` a fraction when the total is known, ``estimated`` if a guess.
+
+        With the stream's counts, ``total`` counts inputs, not questions: the questions still to come
+        are estimated from the questions per input so far.
+        """
+        fraction, estimated, counts = None, False, self.counts or {}
+        handled = self.skipped + self.failed + self.answered
+        if self.total and self.done:
+            fraction = 1.0
+        elif self.total and not self.counts:
+            fraction = min(1.0, handled / self.total)
+        elif self.total and counts.get("inputs") and counts.get("questions"):
+            expected = counts["questions"] * self.total / counts["inputs"]
+            fraction, estimated = min(1.0, handled / expected), True
+        out = {"answered": self.answered, "dataset": self.dataset, "skipped": self.skipped,
+               "total": self.total, "progress": fraction, "estimated": estimated, "done": self.done,
+               "failed": self.failed, "failures": self.failures}
+        if self.counts:
+            out["candidates"], out["questions"] = counts.get("candidates"), counts.get("questions")
+        return out
 
 
 def session_name(dataset: str, now: float | None = None) -> str:
@@ -83,6 +99,7 @@ class Controller:
         if self.exclude_by not in EXCLUDE_BY:
             raise UsageError(f"--exclude-by: use one of {', '.join(EXCLUDE_BY)}, not '{self.exclude_by}'")
         self.total = components.get("total")
+        self._counts = components.get("counts")
         self.session = session or session_name(self.dataset)
         self._update = components.get("update")
         self._forget = components.get("forget")
@@ -216,6 +233,11 @@ class Controller:
     def error(self) -> str | None:
         """The source's error, if reading it failed."""
         return self._error
+
+    @property
+    def waiting(self) -> str | None:
+        """What reading the stream waits on right now, if the source says (e.g. "OCR is running on scan.pdf page 3")."""
+        return waiting(self._reader)
 
     # answers
 
@@ -367,8 +389,9 @@ class Controller:
         """Answers this run, the dataset's size, tasks skipped as done, the source's size, and bad tasks skipped."""
         with self._cond:
             done = self._exhausted and not self._ready and not self._pending
+            counts = self._counts() if self._counts is not None else None
             return Progress(self._answered, self._dataset_count, self._skipped, self.total, done,
-                            self._failures.count, self._failures.messages())
+                            self._failures.count, self._failures.messages(), counts)
 
     def project(self) -> dict:
         """What the web app needs to set itself up."""

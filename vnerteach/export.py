@@ -19,7 +19,10 @@ from .merge import Merged, MergeResult, merge_answers, reference_doc
 from .tasks import INPUT_HASH, input_hash
 
 MISSING_TAG = "-"
-PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
+# The web app's label colours (static/util.js labelColor): one rule, so a label looks the same everywhere.
+PALETTE = ("#9fc5e8", "#f59b42", "#b48ee6", "#f4c430", "#c97c5d", "#5fa8e8", "#f27c7c", "#b9bf3f", "#6cc26c",
+           "#7dd8a5", "#d2a36c", "#3fbfb0", "#e3d34a", "#8e9fd1", "#9cc79c", "#a3aab8", "#ea8bd1")
+TAG_TEXT = "#1b1e27"  # the app's label tag text
 
 
 def merged_dataset(store: Any, dataset: str, labels: Sequence[str] | None = None, lang: str = "en",
@@ -146,9 +149,12 @@ class FileNames:
         return self._by_document[document]
 
 
-def _label_colours(records: Sequence[dict]) -> dict[str, str]:
-    labels = sorted({e["label"] for r in records for e in r["entities"]})
-    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+def label_colour(label: str) -> str:
+    """A label's colour, the same in every session and export: FNV-1a (32 bit) of its UTF-8 bytes picks one of PALETTE."""
+    h = 0x811C9DC5
+    for byte in label.encode("utf-8", "surrogatepass"):
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return PALETTE[h % len(PALETTE)]
 
 
 def _scale(record: dict, size: tuple[int, int]) -> tuple[float, float]:
@@ -156,8 +162,8 @@ def _scale(record: dict, size: tuple[int, int]) -> tuple[float, float]:
     return size[0] / width, size[1] / height
 
 
-def draw_page(image_path: Path, record: dict, out: Path, colours: dict[str, str]) -> Path:
-    """The page image with each entity's line boxes outlined in its label's colour and the label written."""
+def draw_page(image_path: Path, record: dict, out: Path) -> Path:
+    """The page image with each entity's line boxes outlined in its label's colour, the label in a tag above, as in the app."""
     from PIL import Image, ImageDraw
 
     with Image.open(image_path) as src:
@@ -165,12 +171,15 @@ def draw_page(image_path: Path, record: dict, out: Path, colours: dict[str, str]
     sx, sy = _scale(record, image.size)
     draw = ImageDraw.Draw(image)
     for ent in record["entities"]:
-        colour = colours.get(ent["label"], PALETTE[0])
+        colour = label_colour(ent["label"])
         for i, (x0, y0, x1, y1) in enumerate(ent["boxes"]):
             box = [x0 * sx - 2, y0 * sy - 2, x1 * sx + 2, y1 * sy + 2]
             draw.rectangle(box, outline=colour, width=3)
             if i == 0:
-                draw.text((box[0], max(0, box[1] - 12)), ent["label"], fill=colour)
+                left, top, right, bottom = draw.textbbox((0, 0), ent["label"])
+                tag = [box[0], max(0, box[1] - (bottom - top) - 4), box[0] + (right - left) + 6, box[1]]
+                draw.rectangle(tag, fill=colour)
+                draw.text((tag[0] + 3 - left, tag[1] + 2 - top), ent["label"], fill=TAG_TEXT)
     _save_png(image, out)
     return out
 
@@ -215,7 +224,6 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
         raise UsageError(f"--label {', '.join(sorted(chosen))}: no entity to cover has that label (labels found: "
                          f"{', '.join(sorted(found)) or 'none'})")
     out_dir.mkdir(exist_ok=True)
-    colours = _label_colours(records)
     names = FileNames()
     by_document: dict[str, list[tuple[int, Path]]] = {}
     files, boxes, unboxed = [], 0, 0
@@ -225,7 +233,7 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
         page = (record.get("meta") or {}).get("page", 1)
         out = out_dir / f"{names.stem(document)}-p{page}.png"
         if mode == "draw":
-            draw_page(image_path, record, out, colours)
+            draw_page(image_path, record, out)
             boxes += sum(len(e["boxes"]) for e in record["entities"])
         else:
             _, n = redact_page(image_path, record, chosen, out)

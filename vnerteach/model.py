@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -51,6 +52,15 @@ class FairLock:
             self._cond.notify_all()
 
 
+@dataclass
+class Seen:
+    """How far a stream of suggestions has got: inputs scored, candidates offered, questions passed on by the sorter."""
+
+    inputs: int = 0
+    candidates: int = 0
+    questions: int = 0
+
+
 class TeachModel:
     """A beam NER in the loop: score candidates of tasks, update from answers, save."""
 
@@ -83,6 +93,7 @@ class TeachModel:
         self._recent: deque[int] = deque(maxlen=5000)
         self.updates = 0
         self.losses: list[float] = []
+        self.seen = Seen()  # counted by suggest(); questions by whoever sorts its output
         if nlp is not None:
             self._adopt(nlp, trained=True)
 
@@ -178,10 +189,12 @@ class TeachModel:
                 for score, eg in found:
                     if eg[TASK_HASH] not in asked:
                         asked.add(eg[TASK_HASH])
+                        self.seen.candidates += 1
                         yield score, eg
 
     def _candidates(self, task: dict, scores: dict[Triple, float], matcher: Any) -> list[tuple[float, dict]]:
         set_hashes(task)
+        self.seen.inputs += 1
         found = []
         for span in _pattern_spans(matcher, task) if matcher is not None else []:
             triple = (span["token_start"], span["token_end"] + 1, span["label"])

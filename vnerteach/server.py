@@ -241,7 +241,8 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
         except ValueError:
             return _error(400, "'n' must be a number")
         tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"))
-        return _json({"tasks": tasks, "progress": controller.progress().as_dict(), "error": controller.error})
+        return _json({"tasks": tasks, "progress": controller.progress().as_dict(), "error": controller.error,
+                      "waiting": controller.waiting})
 
     def answers():
         assert controller is not None

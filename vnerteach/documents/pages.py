@@ -67,7 +67,12 @@ def _stream(paths, options: DocumentOptions, cache: PageCache, tesseract: str, w
     from .pool import ordered
 
     yield from ordered(_plan(paths, options, cache, tesseract), lambda item: isinstance(item, OcrJob),
-                       run_ocr_job, _job_failed, workers, window)
+                       run_ocr_job, _job_failed, workers, window, _describe)
+
+
+def _describe(job: OcrJob) -> str:
+    """What a reader waiting for this job is waiting on."""
+    return f"OCR is running on {Path(job.path).name} page {job.source.page}"
 
 
 def _job_failed(job: OcrJob, message: str) -> PageFailure:

@@ -9,6 +9,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from ..activity import waiting_on
 from .ocr import limit_threads
 
 J = TypeVar("J")
@@ -31,8 +32,12 @@ def make_executor(workers: int) -> ProcessPoolExecutor:
 
 
 def ordered(items: Iterable[R | J], is_job: Callable[[object], bool], run: Callable[[J], R],
-            failed: Callable[[J, str], R], workers: int, window: int) -> Iterator[R]:
-    """Results of items in input order: jobs run in the pool (started at the first job), others pass through."""
+            failed: Callable[[J, str], R], workers: int, window: int,
+            describe: Callable[[J], str] | None = None) -> Iterator[R]:
+    """Results of items in input order: jobs run in the pool (started at the first job), others pass through.
+
+    While it waits for an unfinished job, the consuming thread notes ``describe(job)`` (see ``activity``).
+    """
     # At most `window` items wait, so memory stays flat however long the input; a finished head is
     # yielded at once, so the caller can show progress. A job whose worker dies becomes failed(job, message).
     executor: ProcessPoolExecutor | None = None
@@ -45,7 +50,10 @@ def ordered(items: Iterable[R | J], is_job: Callable[[object], bool], run: Calla
             return entry
         job, future = entry
         try:
-            return future.result()
+            if describe is None or future.done():
+                return future.result()
+            with waiting_on(describe(job)):
+                return future.result()
         except BrokenProcessPool:
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)

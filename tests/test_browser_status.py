@@ -1,0 +1,263 @@
+"""What the annotator sees around the task, in Chromium at 1366x800: the server-gone banner, progress, the
+teach card, label colours (issue 12, points 8-11)."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+
+import pytest
+from PIL import Image
+
+from vnerteach.export import label_colour
+
+from conftest import write_jsonl
+from doc_fixtures import image_only_pdf, scanned_page, text_image
+from test_browser import browser, db_out, env, playwright, token, wait_for_task, wait_saved  # noqa: F401 (fixtures)
+from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
+
+pytestmark = pytest.mark.slow
+
+WIDTH, HEIGHT = 1366, 800
+
+
+@pytest.fixture
+def page(browser):
+    browser.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    return browser
+
+
+def rect(page, selector: str) -> dict:
+    return page.locator(selector).bounding_box()
+
+
+def inside_viewport(box: dict) -> bool:
+    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= WIDTH and box["y"] + box["height"] <= HEIGHT
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def css_rgb(text: str) -> tuple[int, int, int]:
+    return tuple(int(v) for v in re.findall(r"\d+", text)[:3])
+
+
+def wait_for_image(page) -> None:
+    """Until the page image is loaded and decoded (it decodes asynchronously), so a screenshot shows it."""
+    page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i && i.complete && i.naturalWidth > 0; }")
+    page.evaluate("document.querySelector('.page-img').decode()")
+
+
+def banner(page) -> str:
+    return page.locator("#banner").inner_text()
+
+
+def test_the_banner_says_when_the_server_is_gone_and_when_the_kept_answers_are_saved(page, cli, env, tmp_path):
+    src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(30)])
+    port = free_port()
+    args = ["ner.manual", "gone", "blank:en", src, "--label", "ORG"]
+    served = ServedRecipe(args, env, port)
+    page.goto(served.url + "/")
+    wait_for_task(page, "Sentence 0")
+    page.wait_for_function("() => window.vnerteach.queue.length >= 5 && !window.vnerteach.fetching")
+    assert page.locator("#banner").is_hidden()
+
+    served.stop(signal.SIGKILL)  # the app is idle: no request of its own would notice
+    gone = time.monotonic()
+    page.wait_for_function("() => !document.getElementById('banner').hidden", timeout=8_000)
+    assert time.monotonic() - gone < 6
+    assert banner(page).startswith("Server unreachable — your answers so far are saved")
+
+    token(page, "Acme").click()
+    page.keyboard.press("a")
+    wait_for_task(page, "Sentence 1")
+    page.keyboard.press("x")
+    wait_for_task(page, "Sentence 2")
+    page.wait_for_function("() => document.getElementById('banner').textContent.includes('2 answers kept')")
+    assert banner(page) == "Server unreachable — 2 answers kept in this browser, sent when it is back"
+    page.screenshot(path=str(tmp_path / "banner_offline.png"))
+    shown = rect(page, "#banner")
+    assert inside_viewport(shown) and shown["height"] > 20
+    for button in ("#btn-accept", "#btn-reject", "#btn-ignore", "#btn-undo"):
+        assert inside_viewport(rect(page, button)) and not overlap(shown, rect(page, button)), button
+    assert not overlap(shown, rect(page, "#card"))
+
+    again = ServedRecipe(args, env, port)
+    try:
+        page.wait_for_function("() => document.getElementById('banner').textContent === 'All 2 answers saved'",
+                               timeout=10_000)
+        assert page.evaluate("window.vnerteach.outbox.size") == 0
+        page.screenshot(path=str(tmp_path / "banner_saved.png"))
+        page.wait_for_function("() => document.getElementById('banner').hidden", timeout=8_000)
+    finally:
+        again.stop()
+    examples = db_out(cli, "gone", tmp_path)
+    assert [(e["text"], e["answer"]) for e in examples] == [("Sentence 0 from Acme", "accept"),
+                                                            ("Sentence 1 from Acme", "reject")]
+
+
+def test_a_folder_of_documents_shows_its_progress_as_a_share_of_its_pages(page, env, tmp_path):
+    import pymupdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, texts in (("a.pdf", ["Invoice from Acme", "Second page of a"]), ("b.pdf", ["Receipt from Bolt"])):
+        doc = pymupdf.open()
+        for text in texts:
+            doc.new_page().insert_text((72, 100), text, fontsize=18)
+        doc.save(docs / name)
+        doc.close()
+    text_image(["Scanned note from Cyan Ltd"], size=(900, 200), fontsize=16).save(docs / "c.png")
+    served = ServedRecipe(["ner.manual", "pages", "blank:en", docs, "--label", "ORG"], env, free_port())
+    try:
+        page.goto(served.url + "/")
+        wait_for_task(page, "Invoice")
+        assert page.locator("#progress-text").inner_text().startswith("0% (0 of 4)")
+        for n, start in enumerate(["Invoice", "Second", "Receipt", "Scanned"], start=1):
+            wait_for_task(page, start)
+            page.keyboard.press("a")
+            pct = round(100 * n / 4)
+            page.wait_for_function("t => document.getElementById('progress-text').textContent.startsWith(t)",
+                                   arg=f"{pct}% ({n} of 4)")
+            if n == 1:
+                wait_for_image(page)
+                page.screenshot(path=str(tmp_path / "progress_pages.png"))
+            page.wait_for_timeout(300)  # the bar's width is animated
+            bar, fill = rect(page, "#progress"), rect(page, "#progress-fill")
+            assert abs(fill["width"] / bar["width"] - n / 4) < 0.02
+        wait_saved(page)
+    finally:
+        served.stop()
+
+
+def test_loading_the_next_task_says_which_page_ocr_is_running_on(page, env, tmp_path):
+    scan, _ = scanned_page(dpi=300, lines=28)
+    image_only_pdf(tmp_path / "scan.pdf", [scan, scan])
+    served = ServedRecipe(["ner.manual", "scans", "blank:en", tmp_path / "scan.pdf", "--label", "ORG",
+                           "--workers", "1", "--dpi", "300"], env, free_port())
+    try:
+        page.goto(served.url + "/")
+        page.wait_for_selector(".card .waiting >> text=OCR is running on scan.pdf page 1")
+        assert page.locator(".card").inner_text().startswith("Loading the next task")
+        page.screenshot(path=str(tmp_path / "waiting_ocr.png"))
+        page.wait_for_function("() => window.vnerteach.current && window.vnerteach.current.task.meta.page === 1",
+                               timeout=30_000)
+        assert page.locator(".card .waiting").count() == 0
+    finally:
+        served.stop()
+
+
+def test_the_teach_card_shows_a_pattern_or_a_score_once_and_the_history_where_a_span_is(page, env, tmp_path):
+    import pymupdf
+
+    pdf = tmp_path / "inv.pdf"
+    doc = pymupdf.open()
+    for i in range(3):
+        pdf_page = doc.new_page()
+        for j, line in enumerate(["Invoice from Acme GmbH in Berlin", f"Customer Bolt Ltd number {i}",
+                                  "Total due 9.00 EUR to Cyan AG"]):
+            pdf_page.insert_text((72, 100 + 30 * j), line, fontsize=16)
+    doc.save(pdf)
+    doc.close()
+    patterns = write_jsonl(tmp_path / "patterns.jsonl", [{"label": "ORG", "pattern": "Acme"}])
+    served = ServedRecipe(["ner.teach", "teach", "blank:en", pdf, "--label", "ORG,PERSON", "--patterns", patterns],
+                          env, free_port())
+    try:
+        page.goto(served.url + "/")
+        page.wait_for_selector(".card .pattern", timeout=30_000)
+        card = page.locator(".card")
+        assert page.locator(".card-head").inner_text() == "ORG\npattern patterns.jsonl:1"
+        assert page.locator(".tag").inner_text() == "ORG"
+        assert "0.00" not in card.inner_text() and page.locator(".card .score").count() == 0
+        wait_for_image(page)
+        page.screenshot(path=str(tmp_path / "teach_pattern.png"))
+        page.keyboard.press("a")
+
+        entry = page.locator("#history .hist").first
+        assert entry.locator(".hist-span").inner_text() == "Acme" and entry.locator(".hist-label").inner_text() == "ORG"
+        assert entry.locator(".hist-where").inner_text() == "inv.pdf · page 1"
+
+        for _ in range(3):  # the other pages' pattern matches may come first
+            page.wait_for_function("() => window.vnerteach.current", timeout=30_000)
+            if not page.evaluate("window.vnerteach.current.task.spans[0].pattern"):
+                break
+            page.keyboard.press("a")
+            page.wait_for_timeout(100)
+        score = page.evaluate("window.vnerteach.current.task.spans[0].score")
+        assert page.locator(".card .score").inner_text() == f"score {score:.2f}"
+        assert card.inner_text().count(f"{score:.2f}") == 1
+        assert page.locator(".card .pattern").count() == 0
+        page.screenshot(path=str(tmp_path / "teach_model.png"))
+        progress = page.locator("#progress-text").inner_text()
+        assert re.match(r"~\d+% · \d+ questions from \d+ candidates · \d+ this session", progress), progress
+        span_text = page.evaluate("(() => { const t = window.vnerteach.current.task, s = t.spans[0];"
+                                  " return t.text.slice(s.start, s.end); })()")
+        page.keyboard.press("x")
+        wait_saved(page)
+        entry = page.locator("#history .hist").first
+        assert entry.locator(".hist-span").inner_text() == span_text
+        assert re.fullmatch(r"inv\.pdf · page [123]", entry.locator(".hist-where").inner_text())
+        page.screenshot(path=str(tmp_path / "teach_history.png"))
+    finally:
+        served.stop()
+
+
+def label_colours_in_app(page) -> dict[str, tuple[int, int, int]]:
+    """The colour of each label button's swatch as Chromium paints it."""
+    return {b.locator(".label-name").inner_text(): css_rgb(b.evaluate("e => getComputedStyle(e, '::before').backgroundColor"))
+            for b in page.locator(".label-btn").all()}
+
+
+def test_a_label_has_one_colour_whatever_the_order_of_labels_and_in_drawn_exports(page, cli, env, tmp_path):
+    img = tmp_path / "img"
+    task = page_task(["Invoice from Acme GmbH"], img, name="inv.png")
+    install_in_cache(task, img, tmp_path / "home")
+    src = write_jsonl(tmp_path / "pages.jsonl", [task])
+    seen = []
+    for order in ("ALPHA,BETA", "BETA,ALPHA"):
+        served = ServedRecipe(["ner.manual", f"colours-{len(seen)}", "blank:en", src, "--label", order], env, free_port())
+        try:
+            page.goto(served.url + "/")
+            wait_for_task(page, "Invoice")
+            seen.append(label_colours_in_app(page))
+            if len(seen) == 2:  # mark Acme with ALPHA and keep the answer for the export
+                page.locator(".label-btn", has_text="ALPHA").click()
+                page.locator(f'.box[data-i="{next(t["id"] for t in task["tokens"] if t["text"] == "Acme")}"]').click()
+                tag = css_rgb(page.locator(".tag").evaluate("e => getComputedStyle(e).backgroundColor"))
+                page.screenshot(path=str(tmp_path / "colours_app.png"))
+                page.keyboard.press("a")
+                wait_saved(page)
+        finally:
+            served.stop()
+    assert seen[0] == seen[1] == {label: rgb(label_colour(label)) for label in ("ALPHA", "BETA")}
+    assert seen[0]["ALPHA"] != seen[0]["BETA"] and tag == seen[1]["ALPHA"]
+
+    drawn = tmp_path / "drawn"
+    boxes = tmp_path / "boxes.jsonl"
+    result = cli("db-out", "colours-1", boxes, "--format", "boxes", "--draw", drawn)
+    assert result.exit_code == 0, result.stderr
+    (entity,) = json.loads(boxes.read_text())["entities"]
+    x0, y0, x1, y1 = (round(v) for v in entity["boxes"][0])
+    with Image.open(drawn / "inv-p1.png") as image:
+        assert image.convert("RGB").getpixel((x0 - 1, (y0 + y1) // 2)) == seen[1]["ALPHA"]  # the box's outline
+
+
+def test_the_app_and_the_exports_compute_the_same_colour_for_any_label(page, env, tmp_path):
+    labels = ["ORG", "PERSON", "GPE", "LOC", "DATE", "MONEY", "A", "B", "Ölfirma", "人名", "😀 EMOJI", "", "x" * 300]
+    src = write_jsonl(tmp_path / "news.jsonl", [{"text": "Apple"}])
+    served = ServedRecipe(["mark", "vector", src, "--view-id", "text"], env, free_port())
+    try:
+        page.goto(served.url + "/")
+        wait_for_task(page, "Apple")
+        in_app = page.evaluate("labels => import('/static/util.js').then((m) => labels.map(m.labelColor))", labels)
+    finally:
+        served.stop()
+    assert in_app == [label_colour(label) for label in labels]
