@@ -50,7 +50,7 @@ def ner_manual(
         stream = matcher(stream)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source),
-            "images": documents.page_images()}
+            "images": documents.page_images(), "read_region": documents.region_reader()}
 
 
 def _with_label(stream: Iterable[dict], label: str) -> Iterator[dict]:
@@ -90,4 +90,4 @@ def mark(
         stream = _with_label(stream, labels[0])
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source),
-            "images": documents.page_images()}
+            "images": documents.page_images(), "read_region": documents.region_reader()}

@@ -118,4 +118,5 @@ def ner_correct(
     return {"dataset": dataset, "stream": teach.correct(stream, window=window), "view_id": "ner_manual",
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None, "on_exit": _saver(teach, model_out),
-            "total": source_size(source), "images": documents.page_images()}
+            "total": source_size(source), "images": documents.page_images(),
+            "read_region": documents.region_reader()}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypedDict
 
+from .added import Asked, asked, check_added
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .store import HEARTBEAT_S, Store
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
@@ -32,6 +33,7 @@ class Components(TypedDict, total=False):
     total: int | None
     on_exit: Callable[[], Any] | None
     images: Callable[[str], Any] | None  # page image path by key (default: the page cache, no password)
+    read_region: Callable[[Any, Any], list] | None  # OCR of a boxed region of a page image (default: English)
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Controller:
         self._skipped = 0
         self._ready: deque[dict] = deque()
         self._pending: OrderedDict[int, dict] = OrderedDict()  # handed out, not yet answered
+        self._asked_pages: dict[int, Asked] = {}  # page questions as handed out: answers may only append tokens
         self._exhausted = False
         self._error: str | None = None
         self._cond = threading.Condition()
@@ -176,6 +179,8 @@ class Controller:
                 if self._ready:
                     task = self._ready.popleft()
                     self._pending[task[TASK_HASH]] = task
+                    if (page := asked(task)) is not None:
+                        self._asked_pages[task[TASK_HASH]] = page
                     if not out:
                         deadline = min(deadline, time.monotonic() + self._fill_s)
                     out.append(task)
@@ -243,6 +248,7 @@ class Controller:
         try:
             validate_task(eg)
             _check_token_indices(eg)
+            check_added(eg, self._asked_pages.get(eg[TASK_HASH]))
         except TaskError as err:
             raise AnswerError(f"{where}: {err}") from None
         eg["_session_id"] = session
