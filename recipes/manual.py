@@ -51,7 +51,8 @@ def ner_manual(
         stream = matcher(stream, on_failure=failures)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
-            "images": documents.page_images(), "failures": failures}
+            "images": documents.page_images(), "failures": failures,
+            "read_region": documents.region_reader()}
 
 
 def _with_label(stream: Iterable[dict], label: str) -> Iterator[dict]:
@@ -92,4 +93,5 @@ def mark(
         stream = _with_label(stream, labels[0])
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
-            "images": documents.page_images(), "failures": failures}
+            "images": documents.page_images(), "failures": failures,
+            "read_region": documents.region_reader()}

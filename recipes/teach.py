@@ -132,4 +132,5 @@ def ner_correct(
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None,
             "forget": teach.forget if update else None, "on_exit": _saver(teach, model_out),
-            "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures}
+            "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures,
+            "read_region": documents.region_reader()}

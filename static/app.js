@@ -4,6 +4,7 @@
 
 import { Api, Heartbeat, Outbox } from "./api.js";
 import { PageView } from "./page.js";
+import { addMissedText, addedTokens } from "./region.js";
 import { TextView } from "./text.js";
 import { el, isPageTask, labelColor, placeOf, preview } from "./util.js";
 
@@ -50,6 +51,8 @@ class App {
     this.notice = "";
     this.waiting = null; // what the server's stream waits on, e.g. "OCR is running on scan.pdf page 3"
     this.outage = null; // {ids, back}: answers kept while the server was unreachable, until they are saved
+    this.zoom = { mode: "width", z: 1 }; // the page zoom chosen last: carried over to the next page
+    this.clearBoxes = false;
   }
 
   async start() {
@@ -166,6 +169,7 @@ class App {
   // views
 
   show(task, spans) {
+    const t0 = performance.now();
     const card = $("card");
     if (this.current && this.current.view) this.current.view.destroy();
     card.textContent = "";
@@ -198,11 +202,18 @@ class App {
       onSelect: (a, b, t0) => this.select(a, b, t0),
       onRemove: (k) => this.removeSpan(k),
       imageUrl: this.imageUrl(task),
+      zoom: this.zoom,
+      onZoom: (zoom) => { this.zoom = zoom; },
+      clearBoxes: this.clearBoxes,
+      onToggleBoxes: () => this.toggleBoxes(),
+      onRegion: (box, t) => this.addRegion(box, t),
     };
+    this.renderMeta(card, task, inHead); // before the view, which sizes itself to the room left
     if (page) this.current.view = new PageView(body, task, shown, options);
     else this.current.view = new TextView(body, task, shown, options);
-    this.renderMeta(card, task, inHead);
     this.updateButtons();
+    card.getBoundingClientRect();
+    this.perf.mark("show", t0);
   }
 
   imageUrl(task) {
@@ -223,6 +234,10 @@ class App {
     const chip = el("span", "chip", label);
     chip.style.setProperty("--c", this.colors(label));
     head.appendChild(chip);
+    if (question && typeof question.start === "number") {
+      const text = (task.text || "").slice(question.start, question.end).replace(/\s+/g, " ");
+      head.appendChild(el("span", "span-text", text.length > 80 ? text.slice(0, 79) + "…" : text));
+    }
     const score = question && (typeof question.score === "number" ? question.score : task.score);
     if (question && question.pattern) {
       head.appendChild(el("span", "pattern", `pattern ${question.pattern}`));
@@ -292,6 +307,24 @@ class App {
     this.perf.mark("select", start);
   }
 
+  // A rectangle drawn over no token: read the text there (or have it typed) and mark it.
+  async addRegion(box, t0) {
+    const cur = this.current;
+    if (!cur || !cur.editable || !this.labels.length) return;
+    const got = await addMissedText(this.api, cur.view, cur.task, box);
+    if (!got || this.current !== cur) return;
+    cur.task = got.task;
+    cur.view.addTokens(got.task);
+    this.select(got.first, got.last, t0);
+    this.perf.mark("region", t0 && t0 > 0 ? t0 : performance.now());
+  }
+
+  toggleBoxes() {
+    this.clearBoxes = !this.clearBoxes;
+    const view = this.current && this.current.view;
+    if (view instanceof PageView) view.setClearBoxes(this.clearBoxes);
+  }
+
   removeSpan(k) {
     const cur = this.current;
     if (!cur || !cur.editable) return;
@@ -307,6 +340,8 @@ class App {
     const answer = { ...cur.task, spans: cur.spans.map((s) => ({ ...s })), answer: kind,
       _view_id: cur.viewId, _timestamp: Math.floor(Date.now() / 1000) };
     if (!cur.editable && !cur.task.spans) delete answer.spans;
+    const added = addedTokens(cur.task);
+    if (added.length) answer.added_tokens = added;
     this.outbox.put(this.project.session, answer);
     this.history.push({ task: cur.task, spans: answer.spans || [], answer: kind, session: this.project.session,
       id: this.outbox.idOf(this.project.session, answer._task_hash) });
@@ -546,11 +581,15 @@ class App {
       } else if (/^[1-9]$/.test(key)) {
         this.setLabel(Number(key) - 1);
       } else if (view instanceof PageView && (key === "+" || key === "=")) {
-        view.setZoom(view.zoom * 1.25);
+        view.zoomBy(1.25);
       } else if (view instanceof PageView && key === "-") {
-        view.setZoom(view.zoom / 1.25);
-      } else if (view instanceof PageView && key === "0") {
-        view.fit();
+        view.zoomBy(1 / 1.25);
+      } else if (view instanceof PageView && (key === "0" || key === "w")) {
+        view.fit("width");
+      } else if (view instanceof PageView && key === "f") {
+        view.fit("page");
+      } else if (view instanceof PageView && key === "b") {
+        this.toggleBoxes();
       }
     });
     // Buttons keep focus after a click; let space and enter go to the app, not re-click them.

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypedDict
 
 from .activity import waiting
+from .added import Asked, asked, check_added
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .failures import FailureLog
 from .store import HEARTBEAT_S, Store, to_json
@@ -37,6 +38,7 @@ class Components(TypedDict, total=False):
     on_exit: Callable[[], Any] | None
     images: Callable[[str], Any] | None  # page image path by key (default: the page cache, no password)
     failures: FailureLog | None
+    read_region: Callable[[Any, Any], list] | None  # OCR of a boxed region of a page image (default: English)
 
 
 @dataclass
@@ -122,6 +124,7 @@ class Controller:
         self._ready: deque[dict] = deque()
         self._pending: OrderedDict[int, dict] = OrderedDict()  # handed out, not yet answered
         self._again: set[int] = set()  # asked again after an undo: they come first, also after a reload
+        self._asked_pages: dict[int, Asked] = {}  # page questions as handed out: answers may only append tokens
         self._exhausted = False
         self._error: str | None = None
         self._cond = threading.Condition()
@@ -222,6 +225,8 @@ class Controller:
         """Record a task as handed out (with the lock held); one asked again after an undo goes first."""
         key = task[TASK_HASH]
         self._pending[key] = task
+        if (page := asked(task)) is not None:
+            self._asked_pages[key] = page
         if key in self._again:
             self._again.discard(key)
             self._pending.move_to_end(key, last=False)
@@ -349,6 +354,7 @@ class Controller:
         try:
             validate_task(eg)
             _check_token_indices(eg)
+            check_added(eg, self._asked_pages.get(eg[TASK_HASH]))
         except TaskError as err:
             raise AnswerError(str(err)) from None
         eg["_session_id"] = session

@@ -109,8 +109,9 @@ def visual_records(store: Any, dataset: str, merged: Iterable[Merged]) -> Iterat
     for task in store.iter_examples(dataset):
         key = task.get(INPUT_HASH)
         key = input_hash(task) if key is None else key
-        m = by_hash.pop(key, None)
-        if m is not None and task.get("tokens"):
+        m = by_hash.get(key)
+        if m is not None and len(task.get("tokens") or ()) == m.n_words:  # the answer whose tokens were merged
+            del by_hash[key]
             yield entity_record(task, m)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
+from .added import ADDED_LIST
 from .errors import InputError
 from .layout import make_doc, task_boxes
 from .tasks import INPUT_HASH, TaskError, input_hash, span_text, span_tokens, token_offsets, tokenized
@@ -99,15 +100,15 @@ class _Unusable(Exception):
         self.span, self.reason = span, reason
 
 
-def _triples(task: dict, labels: set[str] | None) -> list[Triple]:
-    """The task's spans of the wanted labels as token triples; _Unusable for a span that cannot be one."""
+def _triples(task: dict, labels: set[str] | None) -> tuple[list[Triple], list[dict]]:
+    """The task's spans of the wanted labels as token triples, and those spans; _Unusable for one that cannot be."""
     out: list[Triple] = []
+    spans: list[dict] = []
     if not task.get("spans"):
-        return out
+        return out, spans
     text, tokens = task.get("text", ""), task["tokens"]
     offsets = token_offsets(tokens)
     entities = not is_binary(task) or task.get("answer") == "accept"
-    spans: list[dict] = []
     for span in task["spans"]:
         label = span.get("label")
         if label is None or (labels is not None and label not in labels):
@@ -124,7 +125,7 @@ def _triples(task: dict, labels: set[str] | None) -> list[Triple]:
                                       "same answer: entities cannot overlap")
         out.append(triple)
         spans.append(span)
-    return out
+    return out, spans
 
 
 def _overlaps(a: Triple, b: Triple) -> bool:
@@ -134,17 +135,34 @@ def _overlaps(a: Triple, b: Triple) -> bool:
 class _Input:
     """The answers of one input hash while merging."""
 
-    __slots__ = ("words", "spaces", "boxes", "accepts", "rejects", "completes")
+    __slots__ = ("words", "spaces", "boxes", "by_hand", "accepts", "rejects", "completes")
 
     def __init__(self, task: dict):
-        tokens = task["tokens"]
-        self.words = tuple(t["text"] for t in tokens)
-        self.spaces = tuple(bool(t.get("ws", True)) for t in tokens)
-        boxes = task_boxes(task)
-        self.boxes = tuple(tuple(b) if b else None for b in boxes) if boxes else None
+        self.take_tokens(task, tuple(t["text"] for t in task["tokens"]))
         self.accepts: set[Triple] = set()
         self.rejects: set[Triple] = set()
         self.completes: list[frozenset[Triple]] = []
+
+    def take_tokens(self, task: dict, words: tuple[str, ...]) -> None:
+        """Use this task's tokens (words, spaces, boxes) for the input."""
+        self.words = words
+        self.by_hand = bool(task.get(ADDED_LIST))
+        self.spaces = tuple(bool(t.get("ws", True)) for t in task["tokens"])
+        boxes = task_boxes(task)
+        self.boxes = tuple(tuple(b) if b else None for b in boxes) if boxes else None
+
+    def fit(self, task: dict, triples: list[Triple]) -> Triple | None:
+        """Take the task's tokens if they extend the input's (tokens added by hand); else its first triple
+        that reaches beyond the tokens both have, or None."""
+        n = len(self.words)
+        if len(task["tokens"]) == n and not self.by_hand and not task.get(ADDED_LIST):  # the common case, cheap
+            return None
+        words = tuple(t["text"] for t in task["tokens"])
+        if len(words) > n and words[:n] == self.words:
+            self.take_tokens(task, words)
+            return None
+        shared = next((i for i, (a, b) in enumerate(zip(words, self.words)) if a != b), min(n, len(words)))
+        return next((t for t in triples if t[1] > shared), None)
 
     def resolve(self, key: int) -> tuple[Merged | None, int]:
         """The merged input (None if nothing usable is left) and the number of contradictions."""
@@ -201,16 +219,19 @@ def merge_answers(examples: Iterable[dict] | Mapping[str, Iterable[dict]], label
             if key is None:
                 key = input_hash(task)
             try:
-                triples = _triples(task, wanted)
+                triples, spans = _triples(task, wanted)
+                entry = inputs.get(key)
+                if entry is None:
+                    entry = inputs[key] = _Input(task)
+                elif (beyond := entry.fit(task, triples)) is not None:
+                    raise _Unusable(spans[triples.index(beyond)], "covers tokens that differ from those of another "
+                                                                  "answer to this input (tokens added by hand)")
             except _Unusable as bad:
                 problem = Unusable(dataset, key, bad.span, span_text(bad.span, task.get("text", "")), bad.reason)
                 if strict:
                     raise InputError(f"{problem} (--strict: stopped at the first answer that cannot be used)") from None
                 result.unusable.append(problem)
                 continue
-            entry = inputs.get(key)
-            if entry is None:
-                entry = inputs[key] = _Input(task)
             if is_binary(task):
                 (entry.accepts if task.get("answer") == "accept" else entry.rejects).update(triples)
             else:

@@ -21,7 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from bottle import Bottle, HTTPResponse, Route, request, static_file
 
 from .controller import AnswerError, Components, Controller
-from .errors import StoreBusy, TaskError, UsageError, VnerteachError
+from .errors import InputError, StoreBusy, TaskError, UsageError, VnerteachError
 from .tasks import parse_json
 from .store import Store, connect
 
@@ -29,6 +29,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 PORT_TRIES = 20
 MAX_BODY = 16 * 1024 * 1024
+MAX_REGION_BODY = 4096
 TOKEN_HEADER = "X-Access-Token"
 APP_HEADER = "X-Vnerteach-App"
 APP_META = '<meta name="vnerteach-app" content="">'  # in index.html; filled with the server's app key
@@ -41,6 +42,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
 ImageLookup = Callable[[str], Path]
+RegionReader = Callable[[Path, object], list]  # (page image, [x0, y0, x1, y1]) -> documents.Word list
 
 
 def static_dir() -> Path:
@@ -57,6 +59,13 @@ def cached_page_image(key: str) -> Path:
     from .documents import page_image
 
     return page_image(key)
+
+
+def english_region_reader(image: Path, box: object) -> list:
+    """A region of a page image read by Tesseract in English (recipes pass one with their --lang)."""
+    from .documents import ocr_region
+
+    return ocr_region(image, box)
 
 
 def folder_images(root: str | Path) -> ImageLookup:
@@ -199,8 +208,9 @@ class ApiGuard:
 
 def make_app(controller: Controller | None = None, static_root: Path | None = None,
              images: ImageLookup | None = None, access_token: str | None = None,
-             max_body: int = MAX_BODY, allowed_hosts: set[str] | None = None) -> Bottle:
-    """The bottle app: the annotation app's files, the JSON API of ``controller`` and page images.
+             max_body: int = MAX_BODY, allowed_hosts: set[str] | None = None,
+             read_region: RegionReader | None = None) -> Bottle:
+    """The bottle app: the annotation app's files, the JSON API of ``controller``, page images and region OCR.
 
     With ``access_token``, every ``/api`` call must carry it (header X-Access-Token, or
     ``?token=`` for images). With ``allowed_hosts``, other Host headers are refused (DNS rebinding).
@@ -208,6 +218,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     """
     root = str(static_root or static_dir())
     image_path = images or cached_page_image
+    region_reader = read_region or english_region_reader
     app = Bottle()
     guard = ApiGuard(controller, access_token, allowed_hosts)
     app.install(guard)
@@ -280,12 +291,29 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
         response.set_header("Cache-Control", "private, max-age=86400")
         return response
 
+    def ocr_region():
+        payload = _json_body("a region", MAX_REGION_BODY)
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("image_key"), str):
+            return _error(400, 'expected {"image_key": "...", "box": [x0, y0, x1, y1]}')
+        try:
+            path = image_path(payload["image_key"])
+        except VnerteachError as err:
+            return _error(404, str(err))
+        try:
+            words = region_reader(path, payload.get("box"))
+        except InputError as err:
+            return _error(400, err.reason)
+        return _json({"words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in words]})
+
     app.get("/api/project", callback=project)
     app.get("/api/questions", callback=questions)
     app.post("/api/answers", callback=answers)
     app.post("/api/undo", callback=undo)
     app.get("/api/history", callback=history)
     app.get("/api/image/<key>", callback=image, session=False, from_app=False)
+    app.post("/api/ocr-region", callback=ocr_region)
     return app
 
 
@@ -378,7 +406,8 @@ def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, por
     store = db if isinstance(db, Store) else connect(db)
     controller = Controller(store, components)
     allowed = None if not is_loopback(host) else {"localhost", "127.0.0.1", "::1", host.strip("[]")}
-    app = make_app(controller, images=components.get("images"), access_token=access_token, allowed_hosts=allowed)
+    app = make_app(controller, images=components.get("images"), access_token=access_token, allowed_hosts=allowed,
+                   read_region=components.get("read_region"))
     server, notes = bind(app, host, port)
     try:
         controller.go_live(url_for(host, server.server_address[1]))  # refused if a live session serves the dataset

@@ -11,6 +11,7 @@ from .ocr import check_tesseract, tesseract_version
 from .options import OCR_MODES, DocumentOptions
 from .pages import iter_documents, iter_pages
 from .preprocess import STEPS, parse_preprocess
+from .region import ocr_region
 from .page_images import page_image
 from .results import PageFailure, PageResult, Word
 from .task import page_task
@@ -18,5 +19,5 @@ from .task import page_task
 __all__ = [
     "OCR_MODES", "STEPS", "SUFFIXES", "DocumentOptions", "PageCache", "PageFailure", "PageImageNotFound",
     "PageResult", "Word", "check_tesseract", "default_cache_dir", "file_kind", "is_document", "iter_documents",
-    "iter_pages", "page_image", "page_task", "parse_preprocess", "tesseract_version",
+    "iter_pages", "ocr_region", "page_image", "page_task", "parse_preprocess", "tesseract_version",
 ]

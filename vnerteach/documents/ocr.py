@@ -53,19 +53,19 @@ def limit_threads() -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
-def ocr_words(image_path: str, lang: str, path: str = "", page: int | None = None,
+def ocr_words(image, lang: str, path: str = "", page: int | None = None,
               config: str = "--psm 3") -> list[Word]:
-    """The words Tesseract reads in a page-image file, in its reading order; InputError if it fails."""
+    """The words Tesseract reads in a page image (file or Pillow image), in reading order; InputError if it fails."""
     import pytesseract
 
     try:
-        data = pytesseract.image_to_data(image_path, lang=lang, config=config, timeout=TIMEOUT,
+        data = pytesseract.image_to_data(image, lang=lang, config=config, timeout=TIMEOUT,
                                          output_type=pytesseract.Output.DICT)
     except pytesseract.TesseractNotFoundError:
         raise DependencyError(f"Tesseract OCR is not installed or not on PATH: {INSTALL_HINT}") from None
     except (pytesseract.TesseractError, RuntimeError, OSError) as e:
         message = getattr(e, "message", None) or str(e)
-        raise InputError(f"Tesseract failed: {str(message).strip()[:300]}", path or image_path,
+        raise InputError(f"Tesseract failed: {str(message).strip()[:300]}", path or str(image),
                          page=page) from None
     return words_from_data(data)
 

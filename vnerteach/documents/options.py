@@ -38,6 +38,12 @@ class DocumentOptions:
 
         return partial(page_image, password=self.password)
 
+    def region_reader(self) -> Callable[[Path, object], list]:
+        """How the server reads a region of a page image that OCR missed: Tesseract with this language."""
+        from .region import ocr_region
+
+        return partial(ocr_region, lang=self.lang)
+
     def check(self) -> str | None:
         """Fail before any work starts on a bad value or a missing Tesseract; its version when OCR may run."""
         parse_preprocess(self.preprocess)
