@@ -12,6 +12,7 @@ from vnerteach.cli import build_app, load_builtin
 from vnerteach.store import connect
 
 ROOT = Path(__file__).parent.parent
+pytest_plugins = ["browser_fixtures"]  # the Chromium fixtures, for every test file
 
 
 @pytest.fixture
@@ -21,6 +22,12 @@ def db_path(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "test.db"
     monkeypatch.setenv("VNERTEACH_DB", str(path))
     return path
+
+
+@pytest.fixture
+def env(tmp_path, db_path) -> dict:
+    """The environment a recipe started as a process needs to use the test's database and home folder."""
+    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
 
 
 @pytest.fixture

@@ -6,111 +6,17 @@ tests skip, except under CI=true, where they must run.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
 import signal
-from pathlib import Path
 
 import pytest
 
 from vnerteach.tasks import set_hashes
 
+from browser_fixtures import box, db_out, drag, spans_of, token, wait_for_task, wait_saved
 from conftest import write_jsonl
 from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _unavailable() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return "Debian's chromium is not installed (make test installs it)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[test]')"
-    return None
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run under CI: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture
-def browser(playwright, tmp_path):
-    """A page in a fresh Chromium profile; console errors fail the test."""
-    context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-        viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text))
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-    assert not errors, errors
-
-
-@pytest.fixture
-def env(tmp_path, db_path):
-    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
-
-
-def current_text(page) -> str:
-    return page.evaluate("window.vnerteach.current ? window.vnerteach.current.task.text : null")
-
-
-def wait_for_task(page, start: str) -> None:
-    page.wait_for_function("s => window.vnerteach.current && window.vnerteach.current.task.text.startsWith(s)", arg=start)
-
-
-def wait_saved(page) -> None:
-    page.wait_for_function("() => window.vnerteach.outbox && window.vnerteach.outbox.size === 0 "
-                           "&& document.body.dataset.conn === 'saved'", timeout=15_000)
-
-
-def token(page, text: str):
-    return page.locator(".text-view .tok").filter(has_text=re.compile(f"^{re.escape(text)}$")).first
-
-
-def box(page, task: dict, text: str):
-    i = next(t["id"] for t in task["tokens"] if t["text"] == text)
-    return page.locator(f'.box[data-i="{i}"]')
-
-
-def drag(page, source, target, steps: int = 6) -> None:
-    a, b = source.bounding_box(), target.bounding_box()
-    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=steps)
-    page.mouse.up()
-
-
-def spans_of(example: dict) -> list[tuple[str, str]]:
-    return [(example["text"][s["start"]:s["end"]], s["label"]) for s in example.get("spans", [])]
-
-
-def db_out(cli, dataset: str, tmp_path: Path) -> list[dict]:
-    out = tmp_path / f"{dataset}.jsonl"
-    result = cli("db-out", dataset, out)
-    assert result.exit_code == 0, result.stderr
-    return [json.loads(line) for line in out.read_text().splitlines()]
-
 
 TEXTS = [
     {"text": "Apple hires Tim Cook in California"},

@@ -10,7 +10,7 @@ from receipt_fixtures import AMOUNT, page_of, question, receipt
 
 from conftest import write_jsonl
 from vnerteach.tasks import set_hashes
-from test_browser import ARGS, CHROMIUM, db_out, playwright, spans_of, wait_saved  # noqa: F401 (fixture)
+from browser_fixtures import db_out, open_page, spans_of, wait_saved
 from web_fixtures import ServedRecipe, free_port, install_in_cache
 
 pytestmark = pytest.mark.slow
@@ -33,23 +33,10 @@ GEOMETRY = """() => {
 
 
 @pytest.fixture
-def screen(playwright, tmp_path):  # noqa: F811 (the playwright fixture of test_browser)
-    """A page in a fresh Chromium profile at 1366x800; console errors fail the test."""
-    context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS, viewport=SCREEN)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text))
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-    assert not errors, errors
-
-
-@pytest.fixture
-def env(tmp_path, db_path):
-    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
+def screen(playwright, tmp_path):
+    """A page in a fresh Chromium profile at 1366x800, the screen the issue was tried on."""
+    with open_page(playwright, tmp_path / "profile", SCREEN, timeout_ms=15_000) as page:
+        yield page
 
 
 def inside(box, rect, slack=0.5) -> bool:

@@ -15,7 +15,7 @@ from vnerteach.export import label_colour
 
 from conftest import write_jsonl
 from doc_fixtures import image_only_pdf, scanned_page, text_image
-from test_browser import browser, db_out, env, playwright, token, wait_for_task, wait_saved  # noqa: F401 (fixtures)
+from browser_fixtures import db_out, token, wait_for_task, wait_saved
 from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
@@ -174,7 +174,7 @@ def test_the_teach_card_shows_a_pattern_or_a_score_once_and_the_history_where_a_
         page.goto(served.url + "/")
         page.wait_for_selector(".card .pattern", timeout=30_000)
         card = page.locator(".card")
-        assert page.locator(".card-head").inner_text() == "ORG\npattern patterns.jsonl:1"
+        assert page.locator(".card-head").inner_text() == "ORG\nAcme\npattern patterns.jsonl:1"  # label, span text, its pattern
         assert page.locator(".tag").inner_text() == "ORG"
         assert "0.00" not in card.inner_text() and page.locator(".card .score").count() == 0
         wait_for_image(page)

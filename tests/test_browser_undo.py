@@ -11,7 +11,7 @@ import pytest
 from vnerteach.store import connect
 
 from conftest import write_jsonl
-from test_browser import browser, db_out, env, playwright, token, wait_for_task, wait_saved  # noqa: F401 (fixtures)
+from browser_fixtures import db_out, token, wait_for_task, wait_saved
 from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow

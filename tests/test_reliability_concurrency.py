@@ -23,11 +23,6 @@ from web_fixtures import ServedRecipe, annotate, free_port, http
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 
-@pytest.fixture
-def env(tmp_path, db_path):
-    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
-
-
 def manual(dataset: str, src) -> list:
     return ["ner.manual", dataset, "blank:en", src, "--label", "ORG"]
 

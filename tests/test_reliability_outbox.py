@@ -20,7 +20,7 @@ from vnerteach.controller import Controller
 from vnerteach.server import make_app
 
 from conftest import write_jsonl
-from test_browser import browser, db_out, env, playwright, wait_for_task  # noqa: F401 (fixtures)
+from browser_fixtures import db_out, wait_for_task
 from web_fixtures import ServedRecipe, free_port, wsgi
 
 pytestmark = pytest.mark.reliability

@@ -13,15 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import ROOT, write_jsonl
-from test_browser import browser, playwright, wait_for_task, wait_saved  # noqa: F401 (fixtures)
+from browser_fixtures import wait_for_task, wait_saved
 from web_fixtures import APP_HEADER, ServedRecipe, app_key, free_port, http, install_in_cache, page_task
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
-
-
-@pytest.fixture
-def env(tmp_path, db_path):
-    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
 
 
 FOREIGN_PAGE = """<!doctype html><title>elsewhere</title><script>

@@ -19,7 +19,7 @@ from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.sources import get_stream
 from vnerteach.tasks import MAX_TASK_BYTES, MAX_TOKEN_CHARS, add_tokens
 
-from test_browser import browser, playwright  # noqa: F401  (fixtures: a page in headless Chromium)
+
 from web_fixtures import ServedRecipe, free_port, http
 
 pytestmark = pytest.mark.reliability

@@ -18,11 +18,6 @@ from web_fixtures import ServedRecipe, free_port, http, install_in_cache, page_t
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def env(tmp_path, db_path):
-    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
-
-
 def answer_all(url, session, tasks, kind="accept"):
     for task in tasks:
         code, body = http("POST", url + "/api/answers", {"session": session, "answers": [{**task, "answer": kind}]})
