@@ -17,7 +17,7 @@ from vnerteach.output import good, info, stderr, stdout, warn
 from vnerteach.registry import option
 from vnerteach.store import connect
 
-from .common import report_merge
+from .common import failure_log, report_merge
 
 if TYPE_CHECKING:
     from vnerteach.pipeline import Settings
@@ -228,7 +228,7 @@ def _evaluate_fields(model: str, dataset: str, output: Path | None, label: list[
     store = connect(db)
     if dataset not in store:
         raise InputError(f"Dataset '{dataset}' not found")
-    documents = answer_documents(tokenized(nlp, store.iter_examples(dataset, ["accept"]), lambda failure: None))
+    documents = answer_documents(tokenized(nlp, store.iter_examples(dataset, ["accept"]), failure_log()))
     if not documents:
         raise InputError(f"Dataset '{dataset}': no accepted answers to evaluate fields on")
     labels = list(dict.fromkeys(label or [])) or None
