@@ -61,7 +61,7 @@ def predict(
     failures: list[TaskFailure] = []
     tasks = tokenized(nlp, get_stream(source, recursive=recursive, documents=documents, on_failure=failures.append),
                       failures.append)
-    counts = {"documents": 0, "pages": 0, "values": 0}
+    counts = {"documents": 0, "pages": 0, "values": 0, "retried": 0, "empty": 0}
     try:
         with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
             bar = progress.add_task("pages", total=source_size(source, documents.password))
@@ -69,6 +69,10 @@ def predict(
                 pages = list(run)
                 counts["documents"] += 1
                 counts["pages"] += len(pages)
+                for page in pages:
+                    meta = page.get("meta") or {}
+                    counts["retried"] += bool(meta.get("retried"))
+                    counts["empty"] += bool(meta.get("ocr")) and not page.get("tokens")
                 if fields:
                     found = best_fields(nlp, pages, labels or None, min_score)
                     counts["values"] += len(found)
@@ -121,6 +125,8 @@ def _print_summary(counts: dict, failures: list[TaskFailure], fields: bool, outp
     table.add_row("Documents and texts", str(counts["documents"]))
     table.add_row("Pages and texts", str(counts["pages"]))
     table.add_row("Field values" if fields else "Entities", str(counts["values"]))
+    table.add_row("Retried with stronger preprocessing (no words)", str(counts["retried"]))
+    table.add_row("OCR pages still without words", str(counts["empty"]))
     table.add_row("Failures", str(len(failures)))
     stderr.print(table)
     if failures:

@@ -14,7 +14,7 @@ from vnerteach.store import connect
 from vnerteach.training import Trainer
 
 from conftest import write_jsonl
-from doc_fixtures import write_lines
+from doc_fixtures import faint_receipt, write_lines
 from train_fixtures import manual_tasks
 
 SENTENCES = ("Yesterday Emil Faure moved to Rome with family . Ref 1", "Lena Ortiz lives in Oslo now . Ref 2",
@@ -157,3 +157,19 @@ def test_ner_evaluate_fields_scores_exact_match_per_label(cli, tmp_path, db_path
     assert wrong.per_label["PERSON"].tp == 0 and wrong.per_label["PERSON"].fn == 3
     assert len(group_documents(held_out)) == 20
     assert cli("ner.evaluate", model_dir, "nope", "--fields").exit_code != 0
+
+
+def test_predict_reads_a_faint_scan_by_retrying_and_counts_it(cli, tmp_path, model_dir):
+    from PIL import Image
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    faint_receipt(folder / "a_faint.png")
+    Image.new("L", (400, 200), 255).save(folder / "b_blank.png")
+    result = cli("predict", model_dir, folder, "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    faint, blank = lines(result.stdout)
+    assert faint["meta"]["retried"] and "TOTAL" in faint["text"] and blank["text"] == "" and blank["entities"] == []
+    summary = " ".join(result.stderr.split())
+    assert "Retried with stronger preprocessing (no words) │ 2" in summary
+    assert "OCR pages still without words │ 1" in summary
