@@ -43,7 +43,7 @@ def predict(
 
     Example: vnerteach predict ./receipts-model scans/ --fields --output fields.jsonl
     """
-    from vnerteach.fields import best_fields, document_key, page_entities
+    from vnerteach.fields import best_fields, page_entities
     from vnerteach.pipeline import load_pipeline
     from vnerteach.sources import get_stream
     from vnerteach.tasks import tokenized
@@ -65,7 +65,7 @@ def predict(
     try:
         with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
             bar = progress.add_task("pages", total=source_size(source, documents.password))
-            for _, run in groupby(tasks, key=document_key):
+            for _, run in groupby(tasks, key=_document):
                 pages = list(run)
                 counts["documents"] += 1
                 counts["pages"] += len(pages)
@@ -87,6 +87,13 @@ def predict(
     _print_summary(counts, failures, fields, output)
     if strict and failures:
         raise VnerteachError(f"{plural(len(failures), 'file, line or page')} failed (--strict)")
+
+
+def _document(task: dict) -> object:
+    """The pages of one file go together; every text is a document of its own."""
+    from vnerteach.fields import document_key
+
+    return document_key(task, by_input=False) or object()
 
 
 def _page_line(task: dict, ents: list) -> dict:

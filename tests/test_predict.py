@@ -7,7 +7,7 @@ import json
 import pytest
 import spacy
 
-from vnerteach.fields import best_fields, field_match, group_documents, score_fields
+from vnerteach.fields import answer_documents, best_fields, field_match, group_documents, score_fields
 from vnerteach.merge import merge_answers
 from vnerteach.pipeline import Settings, blank_pipeline
 from vnerteach.store import connect
@@ -173,3 +173,29 @@ def test_predict_reads_a_faint_scan_by_retrying_and_counts_it(cli, tmp_path, mod
     summary = " ".join(result.stderr.split())
     assert "Retried with stronger preprocessing (no words) │ 2" in summary
     assert "OCR pages still without words │ 1" in summary
+
+
+def test_answers_are_grouped_into_documents_by_file_with_their_gold_values():
+    def page(n, text, spans, answer="accept"):
+        return {"text": text, "image": f"sha256:abc#page={n}", "meta": {"path": "/x/r.pdf", "page": n},
+                "_input_hash": n, "answer": answer, "spans": [{"start": text.index(s), "end": text.index(s) + len(s),
+                                                                "label": lab} for s, lab in spans]}
+
+    answers = [page(1, "Lena Ortiz lives here", [("Lena Ortiz", "PERSON")]), page(2, "in Oslo", [("Oslo", "CITY")]),
+               page(1, "Lena Ortiz lives here", [("Ortiz", "PERSON")]), page(2, "in Oslo", [], "reject"),
+               {"text": "Rome", "_input_hash": 9, "answer": "accept", "spans": [{"start": 0, "end": 4, "label": "CITY"}]}]
+    (pages, gold), (text_pages, text_gold) = answer_documents(answers)
+    assert [p["meta"]["page"] for p in pages] == [1, 2]
+    assert gold == {"PERSON": {"Lena Ortiz", "Ortiz"}, "CITY": {"Oslo"}}
+    assert len(text_pages) == 1 and text_gold == {"CITY": {"Rome"}}
+
+
+def test_predict_fields_on_text_is_one_line_per_line_even_when_lines_repeat(cli, tmp_path, model_dir):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{SENTENCES[1]}\n{SENTENCES[1]}\n{SENTENCES[0]}\n")
+    result = cli("predict", model_dir, source, "--fields", "--label", "PERSON")
+    assert result.exit_code == 0, result.stderr
+    out = lines(result.stdout)
+    assert [o["text"] for o in out] == [SENTENCES[1], SENTENCES[1], SENTENCES[0]]
+    assert [set(o["fields"]) for o in out] == [{"PERSON"}] * 3
+    assert out[2]["fields"]["PERSON"]["text"] == "Emil Faure" and out[2]["fields"]["PERSON"]["page"] is None

@@ -124,22 +124,26 @@ def gold_fields(tasks: Iterable[dict]) -> dict[str, set[str]]:
     return gold
 
 
-def document_key(task: dict) -> str:
-    """Which document a task belongs to: its file (the ``image`` SHA-256 or meta.path), else its own input."""
+def document_key(task: dict, by_input: bool = True) -> str | None:
+    """Which document a task belongs to: its file (the ``image`` SHA-256, else meta.path), else its input hash.
+
+    Without a file (and with ``by_input=False``, or no ``_input_hash``) it is None: a document of its own.
+    """
     image = task.get("image")
     if isinstance(image, str) and image.startswith("sha256:"):
         return image.split("#", 1)[0]
     meta = task.get("meta") or {}
     if meta.get("path"):
         return str(meta["path"])
-    return f"input:{task.get('_input_hash', id(task))}"
+    return f"input:{task['_input_hash']}" if by_input and "_input_hash" in task else None
 
 
-def group_documents(tasks: Iterable[dict]) -> dict[str, list[dict]]:
-    """Tasks grouped by document, in first-seen order."""
-    groups: dict[str, list[dict]] = {}
+def group_documents(tasks: Iterable[dict]) -> dict[object, list[dict]]:
+    """Tasks grouped by document (``document_key``), in first-seen order."""
+    groups: dict[object, list[dict]] = {}
     for task in tasks:
-        groups.setdefault(document_key(task), []).append(task)
+        key = document_key(task)
+        groups.setdefault(object() if key is None else key, []).append(task)
     return groups
 
 
@@ -170,6 +174,8 @@ def answer_documents(answers: Iterable[dict]) -> list[tuple[list[dict], dict[str
     """A dataset's accepted answers as (its pages, one per input hash; its gold fields) per document."""
     out = []
     for tasks in group_documents(t for t in answers if t.get("answer", "accept") == "accept").values():
-        pages = list({t.get("_input_hash", id(t)): t for t in reversed(tasks)}.values())[::-1]
-        out.append((pages, gold_fields(tasks)))
+        pages: dict[object, dict] = {}
+        for task in tasks:
+            pages.setdefault(task.get("_input_hash", id(task)), task)
+        out.append((list(pages.values()), gold_fields(tasks)))
     return out
