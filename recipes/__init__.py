@@ -3,3 +3,4 @@
 from . import db, ocr, train  # noqa: F401
 from . import manual  # noqa: F401
 from . import teach  # noqa: F401
+from . import predict  # noqa: F401

@@ -17,7 +17,7 @@ from vnerteach.output import good, info, stderr, stdout, warn
 from vnerteach.registry import option
 from vnerteach.store import connect
 
-from .common import report_merge
+from .common import failure_log, report_merge
 
 if TYPE_CHECKING:
     from vnerteach.pipeline import Settings
@@ -171,6 +171,9 @@ def evaluate(
     output: Annotated[Path | None, Opt("Write the scores to this JSON file", "-o")] = None,
     label: Annotated[list[str] | None, Opt("Score only these labels", "-l")] = None,
     strict: Annotated[bool, Opt("Stop at the first answer that cannot be used (exit 1) instead of leaving it out")] = False,
+    fields: Annotated[bool, Opt("Score one best value per label per document by exact match (spaces and case "
+                                "ignored, as SROIE is scored) instead of entities")] = False,
+    min_score: Annotated[float, Opt("With --fields: leave out values scoring below this, from 0 to 1")] = 0.0,
     *,
     db: str,
 ) -> None:
@@ -180,6 +183,9 @@ def evaluate(
     scored on their accepts (found or missed) and rejects (wrongly predicted or not); the table
     says which was done.
 
+    With --fields, the pages of each document (grouped by file) get one value per label, the
+    highest-scoring beam candidate (as `predict --fields`), compared with the accepted spans.
+
     Example: vnerteach ner.evaluate ./model news_eval --output scores.json
     """
     from vnerteach.evaluation import evaluate as score
@@ -188,6 +194,8 @@ def evaluate(
 
     if output is not None:
         check_output(output)
+    if fields:
+        return _evaluate_fields(model, dataset, output, label, min_score, db)
     nlp = load_pipeline(model, ner=True)
     result, counts = load_answers(connect(db), [dataset], nlp, strict=strict)
     if label:
@@ -204,6 +212,32 @@ def evaluate(
     info(f"Scoring: {scores.describe()}")
     if output is not None:
         data = dict(scores.to_dict(), model=str(model), dataset=dataset, answers=counts[dataset])
+        write_atomic(output, (json.dumps(data, indent=2) + "\n").encode())
+        good(f"Saved the scores to {output}")
+
+
+def _evaluate_fields(model: str, dataset: str, output: Path | None, label: list[str] | None, min_score: float,
+                     db: str) -> None:
+    from vnerteach.fields import answer_documents, score_fields
+    from vnerteach.pipeline import load_pipeline
+    from vnerteach.tasks import tokenized
+
+    if not 0.0 <= min_score <= 1.0:
+        raise UsageError(f"--min-score must be from 0 to 1, not {min_score}")
+    nlp = load_pipeline(model, beam=True)
+    store = connect(db)
+    if dataset not in store:
+        raise InputError(f"Dataset '{dataset}' not found")
+    documents = answer_documents(tokenized(nlp, store.iter_examples(dataset, ["accept"]), failure_log()))
+    if not documents:
+        raise InputError(f"Dataset '{dataset}': no accepted answers to evaluate fields on")
+    labels = list(dict.fromkeys(label or [])) or None
+    scores = score_fields(nlp, documents, labels, min_score)
+    stdout.print(_score_table(scores, f"{model} on '{dataset}': fields"))
+    info(f"Scoring: one value per label per document ({len(documents)} documents), exact match with spaces "
+         "and case ignored")
+    if output is not None:
+        data = dict(scores.to_dict(), model=str(model), dataset=dataset, documents=len(documents), fields=True)
         write_atomic(output, (json.dumps(data, indent=2) + "\n").encode())
         good(f"Saved the scores to {output}")
 

@@ -144,3 +144,15 @@ def text_image(text_lines: list[str], size=(900, 300), fontsize: float = 14, dpi
     image = render_gray(page, dpi)
     doc.close()
     return image
+
+
+def faint_receipt(path, lightest: int = 225, noise: float = 6.0, seed: int = 2):
+    """A thermal-print-like scan: very light grey text on white with sensor noise, which plain OCR reads nothing from."""
+    import numpy as np
+    from PIL import Image
+
+    ink = np.asarray(text_image(["TOTAL 12.50 CASH 20.00", "CHANGE 7.50 THANK YOU"], size=(700, 200), fontsize=12,
+                                dpi=150).convert("L")).astype(float)
+    faint = lightest + ink / 255.0 * (255 - lightest) + np.random.default_rng(seed).normal(0, noise, ink.shape)
+    Image.fromarray(np.clip(faint, 0, 255).astype("uint8")).save(path)
+    return path

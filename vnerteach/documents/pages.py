@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -15,6 +15,10 @@ from .detect import file_kind, file_sha256
 from .options import DocumentOptions
 from .page_images import Made, Source, make_png
 from .results import PageFailure, PageResult
+
+
+RETRY_STEPS = ("grayscale", "upscale", "adaptive")
+"""The stronger preprocessing a page is OCR'd with once more when OCR read no word from it."""
 
 
 @dataclass(frozen=True)
@@ -187,41 +191,35 @@ def _ocr_page(path: str, src: Source, options: DocumentOptions, cache: PageCache
 
 
 def _result(path: str, src: Source, ikey: str, entry: dict, cached: bool = False) -> PageResult:
-    """A PageResult of an OCR'd page from its (cached or fresh) entry."""
+    """A PageResult of an OCR'd page from its (cached or fresh) entry; a retried page names the retry's image."""
+    retried = entry.get("retried")
+    steps = tuple(retried) if retried and entry["words"] else src.preprocess
     return PageResult(path, src.page, src.pages, entry["width"], entry["height"], entry["image_dpi"], True,
-                      src.sha256, ikey, src.kind, src.preprocess, entry["skew"], entry["scale"], cached,
-                      entry["words"])
+                      src.sha256, entry.get("image_key", ikey), src.kind, steps, entry["skew"], entry["scale"],
+                      cached, entry["words"], retried=bool(retried))
 
 
 def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
-    """In a worker: make the page image (or reuse the cached one), OCR it, cache the words."""
-    from .ocr import ocr_words
+    """In a worker: make the page image (or reuse the cached one), OCR it, cache the words.
 
+    A page OCR reads no word from (a faint print) is tried once more with RETRY_STEPS; the entry
+    then records the retry, and the retry's image when it found words.
+    """
     src, options, path = job.source, job.options, job.path
     try:
-        if options.cache:
-            cache = PageCache(job.cache_dir)
-            png = cache.image_path(job.image_key)
-            manifest = cache.read_manifest(job.image_key) if cache.cached_image(job.image_key) else None
-            if manifest is not None and "width" in manifest:
-                made = Made(manifest["width"], manifest["height"], manifest["image_dpi"], manifest["skew"],
-                            manifest["scale"])
-            else:
-                made = make_png(src, png)
-                cache.write_manifest(job.image_key, src.manifest(**made.__dict__))
-            words = ocr_words(str(png), options.lang, path, src.page)
-        else:
-            fd, tmp = tempfile.mkstemp(prefix="vnerteach-page-", suffix=".png")
-            os.close(fd)
-            try:
-                made = make_png(src, Path(tmp))
-                words = ocr_words(tmp, options.lang, path, src.page)
-            finally:
-                _unlink(tmp)
+        made, words = _attempt(job, src, job.image_key)
         entry = {"width": made.width, "height": made.height, "image_dpi": made.image_dpi, "skew": made.skew,
                  "scale": made.scale, "words": words}
+        if not words and src.preprocess != RETRY_STEPS:
+            retry = replace(src, preprocess=RETRY_STEPS)
+            retry_key = image_key(src.sha256, src.page, src.dpi, RETRY_STEPS)
+            made, words = _attempt(job, retry, retry_key)
+            entry["retried"] = list(RETRY_STEPS)
+            if words:
+                entry.update(width=made.width, height=made.height, image_dpi=made.image_dpi, skew=made.skew,
+                             scale=made.scale, words=words, image_key=retry_key)
         if options.cache:
-            cache.write_ocr(job.ocr_key, entry)
+            PageCache(job.cache_dir).write_ocr(job.ocr_key, entry)
         return _result(path, src, job.image_key, entry)
     except DependencyError:
         raise
@@ -231,6 +229,30 @@ def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
         return PageFailure(path, src.page, "out of memory making the page image")
     except Exception as e:  # one bad page must not end the run: record it and go on
         return PageFailure(path, src.page, f"{type(e).__name__}: {e}")
+
+
+def _attempt(job: OcrJob, src: Source, key: str) -> tuple[Made, list]:
+    """One OCR attempt: the page image of src (cached under key, or a temporary file) and its words."""
+    from .ocr import ocr_words
+
+    if job.options.cache:
+        cache = PageCache(job.cache_dir)
+        png = cache.image_path(key)
+        manifest = cache.read_manifest(key) if cache.cached_image(key) else None
+        if manifest is not None and "width" in manifest:
+            made = Made(manifest["width"], manifest["height"], manifest["image_dpi"], manifest["skew"],
+                        manifest["scale"])
+        else:
+            made = make_png(src, png)
+            cache.write_manifest(key, src.manifest(**made.__dict__))
+        return made, ocr_words(str(png), job.options.lang, job.path, src.page)
+    fd, tmp = tempfile.mkstemp(prefix="vnerteach-page-", suffix=".png")
+    os.close(fd)
+    try:
+        made = make_png(src, Path(tmp))
+        return made, ocr_words(tmp, job.options.lang, job.path, src.page)
+    finally:
+        _unlink(tmp)
 
 
 def _unlink(path: str) -> None:

@@ -37,6 +37,7 @@ class PageResult:
     scale: float = 1.0
     cached: bool = False
     words: list[Word] = field(default_factory=list)
+    retried: bool = False  # OCR read no word at first: OCR'd again with stronger preprocessing
 
     @property
     def render_dpi(self) -> int | None:

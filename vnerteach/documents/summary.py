@@ -41,6 +41,8 @@ class CorpusStats:
     digital: int = 0
     ocr: int = 0
     cached: int = 0
+    retried: int = 0
+    empty: int = 0
     failures: list[PageFailure] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
@@ -58,11 +60,15 @@ class CorpusStats:
         self.ocr += result.ocr
         self.digital += not result.ocr
         self.cached += result.cached
+        self.retried += result.retried
+        self.empty += result.ocr and not result.words
 
     def rows(self) -> list[tuple[str, str]]:
         """The summary as (name, value) rows."""
         seconds = time.perf_counter() - self.started
         return [("Documents", str(self.documents)), ("Pages", str(self.pages)),
                 ("Digital pages (text layer)", str(self.digital)), ("OCR pages", str(self.ocr)),
-                ("From cache", str(self.cached)), ("Failures", str(len(self.failures))),
+                ("From cache", str(self.cached)),
+                ("Retried with stronger preprocessing (no words)", str(self.retried)),
+                ("OCR pages still without words", str(self.empty)), ("Failures", str(len(self.failures))),
                 ("Time", f"{seconds:.1f} s"), ("Pages/s", f"{self.pages / seconds:.1f}" if seconds else "-")]

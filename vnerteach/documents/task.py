@@ -27,5 +27,5 @@ def page_task(result: PageResult) -> dict:
         "image": f"sha256:{result.sha256}#page={result.page}",
         "meta": {"path": os.path.abspath(result.path), "page": result.page, "pages": result.pages, "dpi": result.dpi,
                  "ocr": result.ocr, "preprocess": list(result.preprocess), "skew": result.skew,
-                 "conf": conf, "image_key": result.image_key},
+                 "conf": conf, "image_key": result.image_key, **({"retried": True} if result.retried else {})},
     }

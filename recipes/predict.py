@@ -1,0 +1,148 @@
+"""The `predict` command: a trained model applied to text, images or PDFs, entities or fields as JSONL."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from itertools import groupby
+from pathlib import Path
+from typing import Annotated
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vnerteach import Arg, Opt, recipe
+from vnerteach.documents import DocumentOptions
+from vnerteach.errors import UsageError, VnerteachError
+from vnerteach.failures import TaskFailure
+from vnerteach.files import atomic_file, check_output
+from vnerteach.output import plural, stderr, warn
+
+from .common import check_labels, source_size
+
+
+@recipe("predict")
+def predict(
+    model: Annotated[str, Arg("Trained pipeline folder (ner.batch-train's output)")],
+    source: Annotated[str, Arg("Text (JSONL or .txt), an image, a PDF, a folder of them, or - for JSONL on stdin")],
+    output: Annotated[Path | None, Opt("JSONL file to write (default: stdout)", "-o")] = None,
+    fields: Annotated[bool, Opt("One best value per label per document instead of every entity per page")] = False,
+    min_score: Annotated[float, Opt("Leave out entities (and field values) scoring below this, from 0 to 1")] = 0.0,
+    label: Annotated[list[str] | None, Opt("Only these labels, e.g. TOTAL,DATE", "-l")] = None,
+    recursive: Annotated[bool, Opt("Read subfolders too")] = False,
+    documents: DocumentOptions = DocumentOptions(),
+    strict: Annotated[bool, Opt("Exit with 1 if any file, line or page failed")] = False,
+) -> None:
+    """Apply a trained model to new text, images or PDFs and write JSONL: entities with scores and boxes.
+
+    Without --fields, one line per page (or text): every entity of the best parse with its label,
+    beam score, text, token range and token boxes. With --fields, one line per document: per label
+    the highest-scoring candidate of all its pages, with its score and page. Documents are OCR'd in
+    parallel and cached like `ocr`; a file, line or page that fails is recorded and the run goes on.
+
+    Example: vnerteach predict ./receipts-model scans/ --fields --output fields.jsonl
+    """
+    from vnerteach.fields import best_fields, page_entities
+    from vnerteach.pipeline import load_pipeline
+    from vnerteach.sources import get_stream
+    from vnerteach.tasks import tokenized
+
+    if not 0.0 <= min_score <= 1.0:
+        raise UsageError(f"--min-score must be from 0 to 1, not {min_score}")
+    if output is not None:
+        check_output(output)
+    labels = check_labels(label, required=False)
+    nlp = load_pipeline(model, beam=True)
+    unknown = sorted(set(labels) - set(nlp.get_pipe("ner").labels))
+    if unknown:
+        raise UsageError(f"--label: the model has no label {', '.join(unknown)} "
+                         f"(it has {', '.join(nlp.get_pipe('ner').labels)})")
+    failures: list[TaskFailure] = []
+    tasks = tokenized(nlp, get_stream(source, recursive=recursive, documents=documents, on_failure=failures.append),
+                      failures.append)
+    counts = {"documents": 0, "pages": 0, "values": 0, "retried": 0, "empty": 0}
+    try:
+        with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
+            bar = progress.add_task("pages", total=source_size(source, documents.password))
+            for _, run in groupby(tasks, key=_document):
+                pages = list(run)
+                counts["documents"] += 1
+                counts["pages"] += len(pages)
+                for page in pages:
+                    meta = page.get("meta") or {}
+                    counts["retried"] += bool(meta.get("retried"))
+                    counts["empty"] += bool(meta.get("ocr")) and not page.get("tokens")
+                if fields:
+                    found = best_fields(nlp, pages, labels or None, min_score)
+                    counts["values"] += len(found)
+                    sink.write(_dumps(_document_line(pages, found)) + "\n")
+                else:
+                    for page, ents in zip(pages, page_entities(nlp, pages, labels or None, min_score)):
+                        counts["values"] += len(ents)
+                        sink.write(_dumps(_page_line(page, ents)) + "\n")
+                progress.update(bar, completed=counts["pages"] + len(failures))
+    finally:
+        sys.stdout.flush()
+    _print_summary(counts, failures, fields, output)
+    if strict and failures:
+        raise VnerteachError(f"{plural(len(failures), 'file, line or page')} failed (--strict)")
+
+
+def _document(task: dict) -> object:
+    """The pages of one file go together; every text is a document of its own."""
+    from vnerteach.fields import document_key
+
+    return document_key(task, by_input=False) or object()
+
+
+def _page_line(task: dict, ents: list) -> dict:
+    line = {"text": task.get("text", "")}
+    for key in ("image", "meta", "_input_hash"):
+        if key in task:
+            line[key] = task[key]
+    line["entities"] = [e.to_dict() for e in ents]
+    return line
+
+
+def _document_line(pages: list[dict], found: dict) -> dict:
+    meta = pages[0].get("meta") or {}
+    line: dict = {"path": meta["path"], "pages": len(pages)} if meta.get("path") else {"text": pages[0].get("text", "")}
+    if "image" in pages[0]:
+        line["image"] = pages[0]["image"].split("#", 1)[0]
+    if "_input_hash" in pages[0] and not meta.get("path"):
+        line["_input_hash"] = pages[0]["_input_hash"]
+    line["fields"] = {label: value.to_dict() for label, value in found.items()}
+    return line
+
+
+def _dumps(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]Predict[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("pages"),
+                    TimeElapsedColumn(), console=stderr, transient=False, refresh_per_second=4)
+
+
+def _print_summary(counts: dict, failures: list[TaskFailure], fields: bool, output: Path | None) -> None:
+    table = Table(title="Predict summary" + (f": {output}" if output else ""), show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("Documents and texts", str(counts["documents"]))
+    table.add_row("Pages and texts", str(counts["pages"]))
+    table.add_row("Field values" if fields else "Entities", str(counts["values"]))
+    table.add_row("Retried with stronger preprocessing (no words)", str(counts["retried"]))
+    table.add_row("OCR pages still without words", str(counts["empty"]))
+    table.add_row("Failures", str(len(failures)))
+    stderr.print(table)
+    if failures:
+        failed = Table(title="Failures")
+        for column in ("File", "Line/page", "Error"):
+            failed.add_column(column, overflow="fold")
+        for failure in failures[:50]:
+            where = f"line {failure.line}" if failure.line is not None else f"page {failure.page}" if failure.page else "-"
+            failed.add_row(failure.path or "-", where, failure.error)
+        stderr.print(failed)
+        if len(failures) > 50:
+            warn(f"... and {len(failures) - 50} more failures")

@@ -1,0 +1,181 @@
+"""A trained model applied to documents: every entity with its beam score, and one best value per label.
+
+``best_fields`` is the one field extractor: ``predict --fields``, ``ner.evaluate --fields`` (through
+``score_fields``) and the benchmark all use it. Per label it takes the highest-scoring candidate
+over every beam candidate of every page of a document (``pipeline.entity_scores`` unpruned, so a
+label the best parse leaves out still gets its most likely value).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .evaluation import PRF, Scores
+
+Triple = tuple[int, int, str]
+
+
+@dataclass
+class Field:
+    """One entity (or a label's best value) of a page: text, beam score, page and token range with boxes."""
+
+    label: str
+    text: str
+    score: float
+    page: int | None
+    start: int
+    end: int
+    token_start: int
+    token_end: int  # inclusive, as in spans
+    boxes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready, in the span format plus text, score, page and the tokens' boxes."""
+        return {"label": self.label, "text": self.text, "score": round(self.score, 4), "page": self.page,
+                "start": self.start, "end": self.end, "token_start": self.token_start,
+                "token_end": self.token_end, "boxes": self.boxes}
+
+
+def make_field(task: dict, triple: Triple, score: float) -> Field:
+    """The Field of candidate (token start, token end exclusive, label) of a task with tokens."""
+    start, end, label = triple
+    tokens = task["tokens"][start:end]
+    first, last = tokens[0]["start"], tokens[-1]["end"]
+    text = task.get("text", "")[first:last]
+    return Field(label, text, min(1.0, float(score)), (task.get("meta") or {}).get("page"), first, last,
+                 start, end - 1, [t["bbox"] for t in tokens if t.get("bbox") is not None])
+
+
+def page_scores(nlp: Any, tasks: Sequence[dict], *, prune: bool = True) -> list[dict[Triple, float]]:
+    """Per task (with tokens), every beam candidate with its probability; tasks without tokens get none."""
+    from .layout import task_doc
+    from .pipeline import entity_scores
+
+    with_tokens = [i for i, t in enumerate(tasks) if t.get("tokens")]
+    scored = entity_scores(nlp, [task_doc(nlp.vocab, tasks[i]) for i in with_tokens], prune=prune) if with_tokens else []
+    out: list[dict[Triple, float]] = [{} for _ in tasks]
+    for i, scores in zip(with_tokens, scored):
+        out[i] = scores
+    return out
+
+
+def page_entities(nlp: Any, tasks: Sequence[dict], labels: Iterable[str] | None = None,
+                  min_score: float = 0.0) -> list[list[Field]]:
+    """Per task, the entities of the best parse with their beam scores, in text order."""
+    from .layout import task_doc
+
+    wanted = set(labels or ())
+    docs = [task_doc(nlp.vocab, t) for t in tasks if t.get("tokens")]
+    parsed = iter(nlp.pipe(docs) if docs else [])
+    scores = iter(page_scores(nlp, tasks))
+    out = []
+    for task in tasks:
+        found = next(scores)
+        if not task.get("tokens"):
+            out.append([])
+            continue
+        doc = next(parsed)
+        ents = [make_field(task, (e.start, e.end, e.label_), found.get((e.start, e.end, e.label_), 0.0))
+                for e in doc.ents if not wanted or e.label_ in wanted]
+        out.append([f for f in ents if f.score >= min_score])
+    return out
+
+
+def best_fields(nlp: Any, tasks: Sequence[dict], labels: Iterable[str] | None = None,
+                min_score: float = 0.0) -> dict[str, Field]:
+    """Per label, the highest-scoring candidate over all beam candidates of all pages of one document.
+
+    ``labels`` defaults to the model's; a label whose best candidate scores below ``min_score``
+    is left out, so with the default 0 every label the beam proposes at all gets a value.
+    """
+    wanted = list(labels or nlp.get_pipe("ner").labels)
+    best: dict[str, tuple[float, Field]] = {}
+    for task, scores in zip(tasks, page_scores(nlp, tasks, prune=False)):
+        for triple, score in scores.items():
+            label = triple[2]
+            if label in wanted and score >= min_score and (label not in best or score > best[label][0]):
+                best[label] = (score, make_field(task, triple, score))
+    return {label: best[label][1] for label in wanted if label in best}
+
+
+def normalise(text: str) -> str:
+    """A value compared the way SROIE is scored: spaces removed, case folded."""
+    return re.sub(r"\s+", "", text).casefold()
+
+
+def field_match(pred: str | None, gold: str | Iterable[str] | None) -> bool:
+    """Whether a predicted value equals the gold value (or one of them), spaces and case ignored."""
+    if pred is None or gold is None:
+        return False
+    golds = [gold] if isinstance(gold, str) else list(gold)
+    return any(normalise(pred) == normalise(g) for g in golds)
+
+
+def gold_fields(tasks: Iterable[dict]) -> dict[str, set[str]]:
+    """Per label, the texts of the accepted spans of a document's answers."""
+    gold: dict[str, set[str]] = {}
+    for task in tasks:
+        if task.get("answer", "accept") != "accept":
+            continue
+        for span in task.get("spans") or []:
+            gold.setdefault(span["label"], set()).add(task.get("text", "")[span["start"]:span["end"]])
+    return gold
+
+
+def document_key(task: dict, by_input: bool = True) -> str | None:
+    """Which document a task belongs to: its file (the ``image`` SHA-256, else meta.path), else its input hash.
+
+    Without a file (and with ``by_input=False``, or no ``_input_hash``) it is None: a document of its own.
+    """
+    image = task.get("image")
+    if isinstance(image, str) and image.startswith("sha256:"):
+        return image.split("#", 1)[0]
+    meta = task.get("meta") or {}
+    if meta.get("path"):
+        return str(meta["path"])
+    return f"input:{task['_input_hash']}" if by_input and "_input_hash" in task else None
+
+
+def group_documents(tasks: Iterable[dict]) -> dict[object, list[dict]]:
+    """Tasks grouped by document (``document_key``), in first-seen order."""
+    groups: dict[object, list[dict]] = {}
+    for task in tasks:
+        key = document_key(task)
+        groups.setdefault(object() if key is None else key, []).append(task)
+    return groups
+
+
+def score_fields(nlp: Any, documents: Iterable[tuple[Sequence[dict], dict[str, set[str]]]],
+                 labels: Iterable[str] | None = None, min_score: float = 0.0) -> Scores:
+    """Exact match per label of ``best_fields`` against gold values, over (page tasks, gold) per document.
+
+    A correct value is a true positive; a wrong one is both a false positive and a false
+    negative; a value for a label without gold a false positive; a missing value a false negative.
+    """
+    wanted = list(labels or nlp.get_pipe("ner").labels)
+    per_label = {label: PRF() for label in wanted}
+    n = 0
+    for pages, gold in documents:
+        n += 1
+        found = best_fields(nlp, pages, wanted, min_score)
+        for label in wanted:
+            c, pred, truth = per_label[label], found.get(label), gold.get(label)
+            if pred is not None and truth and field_match(pred.text, truth):
+                c.tp += 1
+                continue
+            c.fp += pred is not None
+            c.fn += bool(truth)
+    return Scores(per_label=per_label, complete=n)
+
+
+def answer_documents(answers: Iterable[dict]) -> list[tuple[list[dict], dict[str, set[str]]]]:
+    """A dataset's accepted answers as (its pages, one per input hash; its gold fields) per document."""
+    out = []
+    for tasks in group_documents(t for t in answers if t.get("answer", "accept") == "accept").values():
+        pages: dict[object, dict] = {}
+        for task in tasks:
+            pages.setdefault(task.get("_input_hash", id(task)), task)
+        out.append((list(pages.values()), gold_fields(tasks)))
+    return out
