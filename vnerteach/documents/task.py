@@ -23,10 +23,11 @@ def _tokenizer(lang: str = "en") -> Any:
     return spacy.blank(lang).tokenizer
 
 
-def split_word(text: str) -> list[str]:
+@lru_cache(maxsize=1 << 16)
+def split_word(text: str) -> tuple[str, ...]:
     """A word's pieces at the tokenizer's boundaries plus key and currency cuts; they join back to the word."""
-    pieces = [cut for piece in _cuts(text) for tok in _tokenizer()(piece) for cut in _cuts(tok.text)]
-    return pieces if pieces and "".join(pieces) == text else [text]
+    pieces = tuple(cut for piece in _cuts(text) for tok in _tokenizer()(piece) for cut in _cuts(tok.text))
+    return pieces if pieces and "".join(pieces) == text else (text,)
 
 
 def _cuts(text: str) -> list[str]:
@@ -42,7 +43,7 @@ def _cuts(text: str) -> list[str]:
     return pieces
 
 
-def _boxes(word: Word, pieces: list[str]) -> list[list]:
+def _boxes(word: Word, pieces: tuple[str, ...]) -> list[list]:
     """The word's box cut left to right by the pieces' share of its characters."""
     if len(pieces) == 1:
         return [list(word.bbox)]
