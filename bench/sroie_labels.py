@@ -28,8 +28,7 @@ def norm(text: str) -> str:
 
 
 def match_windows(words: list[str], gold: str) -> list[tuple[int, int]]:
-    """Every token window [start, end) whose text equals the gold string (spaces ignored), in page order; else
-    the closest one (difflib ratio >= 0.8); else none."""
+    """Token windows [start, end) equal to the gold string (spaces ignored) in page order, else the closest."""
     import difflib
 
     target, n_gold = norm(gold), max(1, len(gold.split()))
@@ -64,8 +63,7 @@ def _line(tokens: list[dict], window: tuple[int, int]) -> list[str]:
 
 
 def _rank(tokens: list[dict], window: tuple[int, int], field: str) -> tuple[bool, bool]:
-    """How likely a person labels this match: on a line with the field's keyword (TOTAL, DATE...) and none
-    that rules it out (SUB TOTAL, CASH), and the only amount on its line (not a row of a tax summary)."""
+    """How likely a person labels this match: by its line's keyword (TOTAL, not SUB TOTAL), then as its only amount."""
     line, keyword = _line(tokens, window), KEYWORDS.get(field)
     keyed = bool(keyword) and any(keyword.match(w) for w in line) and not any(NOT_KEYWORD.fullmatch(w)
                                                                                   for w in line)
@@ -73,8 +71,7 @@ def _rank(tokens: list[dict], window: tuple[int, int], field: str) -> tuple[bool
 
 
 def choose_window(tokens: list[dict], windows: list[tuple[int, int]], field: str) -> tuple[int, int] | None:
-    """The match a person would label: the best ranked (``_rank``), of those the last for a total (after the
-    items it sums) and the first for the other fields."""
+    """The match a person would label: the best ranked, the last of them for a total, the first for the others."""
     if not windows:
         return None
     ranks = [_rank(tokens, w, field) for w in windows]
@@ -83,8 +80,7 @@ def choose_window(tokens: list[dict], windows: list[tuple[int, int]], field: str
 
 
 def label_spans(tokens: list[dict], fields: dict, choose: bool = True) -> list[dict]:
-    """Spans of the gold fields over the tokens (the chosen match, or the first with ``choose=False``), none
-    overlapping another."""
+    """Non-overlapping spans of the gold fields: each the chosen match (the first with ``choose=False``)."""
     words = [t["text"] for t in tokens]
     spans: list[dict] = []
     for field in FIELDS:

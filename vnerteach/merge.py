@@ -173,11 +173,7 @@ class _Input:
         self.boxes = tuple(tuple(b) if b else None for b in boxes) if boxes else None
 
     def fit(self, task: dict, triples: list[Triple]) -> tuple[list[Triple], Triple | None]:
-        """The task's triples on the input's tokens, and the first that cannot be put on them (else None).
-
-        An answer with tokens that extend the input's (added by hand), or that cut the same text finer
-        (pages split into finer tokens after it was answered), gives the input its tokens; one that
-        cuts the text otherwise has its triples moved onto the input's tokens by character offsets."""
+        """The triples on the input's tokens, the first that cannot be; tokens extending or finer become the input's."""
         n = len(self.words)
         if len(task["tokens"]) == n and not self.by_hand and not task.get(ADDED_LIST):  # the common case, cheap
             return triples, None
@@ -193,8 +189,7 @@ class _Input:
 
     def retokenized(self, task: dict, words: tuple[str, ...], spaces: tuple[bool, ...], triples: list[Triple]
                     ) -> tuple[list[Triple], Triple | None]:
-        """Triples of an answer to the same text cut into other tokens: moved onto the input's tokens, or the
-        input moved onto the answer's when those are finer."""
+        """Triples over the same text cut otherwise, moved onto the input's tokens (or the input onto finer ones)."""
         mine, theirs = _bounds(self.words, self.spaces), _bounds(words, spaces)
         moved = [_move(t, theirs, mine) for t in triples]
         if None not in moved:

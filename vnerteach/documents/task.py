@@ -57,8 +57,7 @@ def _boxes(word: Word, pieces: tuple[str, ...]) -> list[list]:
 
 
 def page_task(result: PageResult) -> dict:
-    """The task of a page: words joined by single spaces into text, each word split into tokens (``split_word``)
-    whose boxes share the word's; text[start:end] is each token."""
+    """The task of a page: words joined by single spaces, each cut into tokens (``split_word``) sharing its box."""
     tokens: list[dict] = []
     conf: list[float | None] = []
     offset = 0
