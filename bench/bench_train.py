@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from data import data_dir  # noqa: E402  (bench/ is the script's folder)
+from sroie_labels import FIELDS, label_spans  # noqa: E402
 
 DATA = data_dir()
 
@@ -253,31 +254,6 @@ def funsd() -> list[str]:
 
 # --- SROIE: fields from our own OCR ------------------------------------------------------------------------
 
-FIELDS = ("company", "date", "address", "total")
-
-
-def _norm(text: str) -> str:
-    return "".join(text.upper().split())
-
-
-def match_field(words: list[str], gold: str) -> tuple[int, int] | None:
-    """The token window [start, end) whose text equals the gold string (spaces ignored), else the closest one
-    (difflib ratio >= 0.8), else None."""
-    import difflib
-
-    target, n_gold = _norm(gold), max(1, len(gold.split()))
-    best, best_ratio = None, 0.8
-    for size in range(max(1, n_gold - 3), n_gold + 4):
-        for start in range(0, len(words) - size + 1):
-            text = _norm("".join(words[start:start + size]))
-            if text == target:
-                return start, start + size
-            if abs(len(text) - len(target)) <= max(3, len(target) // 5):
-                ratio = difflib.SequenceMatcher(None, text, target).ratio()
-                if ratio > best_ratio:
-                    best, best_ratio = (start, start + size), ratio
-    return best
-
 
 def sroie() -> list[str]:
     """OCR 150 receipts (vnerteach.documents), label words by matching gold strings, train on 120 with layout,
@@ -301,15 +277,9 @@ def sroie() -> list[str]:
         task = page_task(result)
         fields = json.loads((root / "entities" / f"{key}.txt").read_text())
         gold[key] = fields
-        words = [t["text"] for t in task["tokens"]]
-        spans = []
-        for field in FIELDS:
-            window = match_field(words, fields.get(field, "")) if fields.get(field) else None
-            if window and not any(s["token_start"] < window[1] and window[0] <= s["token_end"] for s in spans):
-                matched[field] += 1
-                s, e = window
-                spans.append({"start": task["tokens"][s]["start"], "end": task["tokens"][e - 1]["end"],
-                              "token_start": s, "token_end": e - 1, "label": field.upper()})
+        spans = label_spans(task["tokens"], fields)
+        for span in spans:
+            matched[span["label"].lower()] += 1
         task.update(spans=spans, answer="accept", _view_id="ner_manual")
         task["meta"]["key"] = key
         tasks.append(set_hashes(task))

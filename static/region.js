@@ -16,9 +16,11 @@ export async function readRegion(api, task, box) {
   }
 }
 
-// Words not already tokens of the page: a word mostly inside a token's box was read before.
+// Words not already tokens of the page: a word mostly inside the tokens' boxes was read before (summed, as a
+// word the page cut into tokens, "RM9.00" into "RM" and "9.00", has its box shared among them).
 export function unseen(words, tokens) {
-  return words.filter((w) => !tokens.some((t) => Array.isArray(t.bbox) && shareInside(w.bbox, t.bbox) > 0.5));
+  const inside = (w) => tokens.reduce((sum, t) => sum + (Array.isArray(t.bbox) ? shareInside(w.bbox, t.bbox) : 0), 0);
+  return words.filter((w) => inside(w) <= 0.5);
 }
 
 // Typed text as words sharing the drawn box, each as wide as its share of the characters.

@@ -111,3 +111,32 @@ def test_pages_stream_lazily(tmp_path):
     pages = iter_pages(path)
     assert next(pages).page == 1
     pages.close()
+
+
+def test_text_layer_words_split_into_tokens_inside_their_boxes(tmp_path):
+    path = tmp_path / "receipt.pdf"
+    doc = pymupdf.open()
+    write_lines(doc.new_page(), [["DATE:14/03/2018"], ["TOTAL", "RM9.00"]])
+    doc.save(path)
+    [result] = iter_pages(path, DocumentOptions(workers=1))
+    task = page_task(result)
+    assert task["text"] == "DATE:14/03/2018 TOTAL RM9.00"
+    assert [t["text"] for t in task["tokens"]] == ["DATE", ":", "14/03/2018", "TOTAL", "RM", "9.00"]
+    assert [task["text"][t["start"]:t["end"]] for t in task["tokens"]] == [t["text"] for t in task["tokens"]]
+    for word, tokens in ((result.words[0], task["tokens"][:3]), (result.words[2], task["tokens"][4:])):
+        boxes = [t["bbox"] for t in tokens]
+        assert boxes[0][0] == word.bbox[0] and boxes[-1][2] == word.bbox[2]
+        assert all(a[2] == b[0] and a[0] < a[2] for a, b in zip(boxes, boxes[1:]))  # left to right, inside
+        assert all((b[1], b[3]) == (word.bbox[1], word.bbox[3]) for b in boxes)
+
+
+def test_ocr_words_split_into_tokens_inside_their_boxes(tmp_path):
+    path = tmp_path / "scan.png"
+    text_image(["DATE:14/03/2018", "TOTAL RM9.00"]).save(path)
+    [result] = iter_pages(path, DocumentOptions(workers=1))
+    task = page_task(result)
+    assert result.ocr and [w.text for w in result.words] == ["DATE:14/03/2018", "TOTAL", "RM9.00"]
+    assert [t["text"] for t in task["tokens"]] == ["DATE", ":", "14/03/2018", "TOTAL", "RM", "9.00"]
+    value = task["tokens"][5]
+    assert task["text"][value["start"]:value["end"]] == "9.00" and task["meta"]["conf"][5] == result.words[2].conf
+    assert result.words[2].bbox[0] < value["bbox"][0] < value["bbox"][2] == result.words[2].bbox[2]

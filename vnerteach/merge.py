@@ -132,6 +132,27 @@ def _overlaps(a: Triple, b: Triple) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+def _text(words: tuple[str, ...], spaces: tuple[bool, ...]) -> str:
+    return "".join(w + (" " if s else "") for w, s in zip(words, spaces)).rstrip(" ")
+
+
+def _bounds(words: tuple[str, ...], spaces: tuple[bool, ...]) -> list[tuple[int, int]]:
+    """Each token's character start and end in the text its words and spaces make."""
+    out, at = [], 0
+    for word, space in zip(words, spaces):
+        out.append((at, at + len(word)))
+        at += len(word) + space
+    return out
+
+
+def _move(triple: Triple, source: list[tuple[int, int]], target: list[tuple[int, int]]) -> Triple | None:
+    """A triple over ``source`` tokens as one over ``target`` tokens of the same text; None if off their bounds."""
+    start, end = source[triple[0]][0], source[triple[1] - 1][1]
+    first = next((i for i, b in enumerate(target) if b[0] == start), None)
+    last = next((i for i, b in enumerate(target) if b[1] == end), None)
+    return (first, last + 1, triple[2]) if first is not None and last is not None and first <= last else None
+
+
 class _Input:
     """The answers of one input hash while merging."""
 
@@ -151,18 +172,38 @@ class _Input:
         boxes = task_boxes(task)
         self.boxes = tuple(tuple(b) if b else None for b in boxes) if boxes else None
 
-    def fit(self, task: dict, triples: list[Triple]) -> Triple | None:
-        """Take the task's tokens if they extend the input's (tokens added by hand); else its first triple
-        that reaches beyond the tokens both have, or None."""
+    def fit(self, task: dict, triples: list[Triple]) -> tuple[list[Triple], Triple | None]:
+        """The triples on the input's tokens, the first that cannot be; tokens extending or finer become the input's."""
         n = len(self.words)
         if len(task["tokens"]) == n and not self.by_hand and not task.get(ADDED_LIST):  # the common case, cheap
-            return None
+            return triples, None
         words = tuple(t["text"] for t in task["tokens"])
         if len(words) > n and words[:n] == self.words:
             self.take_tokens(task, words)
-            return None
+            return triples, None
+        spaces = tuple(bool(t.get("ws", True)) for t in task["tokens"])
+        if not self.by_hand and not task.get(ADDED_LIST) and _text(words, spaces) == _text(self.words, self.spaces):
+            return self.retokenized(task, words, spaces, triples)
         shared = next((i for i, (a, b) in enumerate(zip(words, self.words)) if a != b), min(n, len(words)))
-        return next((t for t in triples if t[1] > shared), None)
+        return triples, next((t for t in triples if t[1] > shared), None)
+
+    def retokenized(self, task: dict, words: tuple[str, ...], spaces: tuple[bool, ...], triples: list[Triple]
+                    ) -> tuple[list[Triple], Triple | None]:
+        """Triples over the same text cut otherwise, moved onto the input's tokens (or the input onto finer ones)."""
+        mine, theirs = _bounds(self.words, self.spaces), _bounds(words, spaces)
+        moved = [_move(t, theirs, mine) for t in triples]
+        if None not in moved:
+            return moved, None
+        starts, ends = {b[0] for b in theirs}, {b[1] for b in theirs}
+        if not all(a in starts and b in ends for a, b in mine):
+            return triples, triples[moved.index(None)]
+        move = {t: _move(t, mine, theirs) for t in self.accepts | self.rejects
+                | {t for c in self.completes for t in c}}
+        self.accepts = {move[t] for t in self.accepts}
+        self.rejects = {move[t] for t in self.rejects}
+        self.completes = [frozenset(move[t] for t in c) for c in self.completes]
+        self.take_tokens(task, words)
+        return triples, None
 
     def resolve(self, key: int) -> tuple[Merged | None, int]:
         """The merged input (None if nothing usable is left) and the number of contradictions."""
@@ -223,9 +264,13 @@ def merge_answers(examples: Iterable[dict] | Mapping[str, Iterable[dict]], label
                 entry = inputs.get(key)
                 if entry is None:
                     entry = inputs[key] = _Input(task)
-                elif (beyond := entry.fit(task, triples)) is not None:
-                    raise _Unusable(spans[triples.index(beyond)], "covers tokens that differ from those of another "
-                                                                  "answer to this input (tokens added by hand)")
+                else:
+                    moved, beyond = entry.fit(task, triples)
+                    if beyond is not None:
+                        why = "tokens added by hand" if entry.by_hand or task.get(ADDED_LIST) else "cut otherwise"
+                        raise _Unusable(spans[triples.index(beyond)], "covers tokens that differ from those of "
+                                                                      f"another answer to this input ({why})")
+                    triples = moved
             except _Unusable as bad:
                 problem = Unusable(dataset, key, bad.span, span_text(bad.span, task.get("text", "")), bad.reason)
                 if strict:
