@@ -45,7 +45,8 @@ def test_keys_cover_every_input_of_a_page():
     base = image_key("ab" * 32, 1, 300, ("deskew",))
     assert len({base, image_key("cd" * 32, 1, 300, ("deskew",)), image_key("ab" * 32, 2, 300, ("deskew",)),
                 image_key("ab" * 32, 1, 200, ("deskew",)), image_key("ab" * 32, 1, 300, ())}) == 5
-    assert len({ocr_key(base, "eng", "5.3.0"), ocr_key(base, "deu", "5.3.0"), ocr_key(base, "eng", "5.4.0")}) == 3
+    assert len({ocr_key(base, "eng", "tesseract 5.3.0"), ocr_key(base, "deu", "tesseract 5.3.0"),
+                ocr_key(base, "eng", "tesseract 5.4.0"), ocr_key(base, "eng", "rapidocr 1.4.4")}) == 4
 
 
 def test_page_image_of_an_ocr_page_is_the_processed_image(scan_pdf, home):

@@ -46,13 +46,13 @@ def _typer_param(param: inspect.Parameter, hint: Any) -> inspect.Parameter:
         meta = next((e for e in extras if isinstance(e, (Arg, Opt))), None)
     has_default = param.default is not inspect.Parameter.empty
     if isinstance(meta, Arg) or (meta is None and not has_default):
-        info = typer.Argument(help=meta.help if meta else "")
+        info = typer.Argument(help=escape(meta.help) if meta else "")
     else:
         flag = "--" + param.name.replace("_", "-")
         flags = [f"{flag}/--no-{flag[2:]}" if base is bool and param.default is True else flag]
         if isinstance(meta, Opt) and meta.short:
             flags.append(meta.short)
-        info = typer.Option(*flags, help=meta.help if meta else "")
+        info = typer.Option(*flags, help=escape(meta.help) if meta else "")
     return param.replace(annotation=Annotated[base, info])
 
 

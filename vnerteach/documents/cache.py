@@ -31,9 +31,9 @@ def image_key(sha256: str, page: int, dpi: int | None, preprocess: tuple[str, ..
     return _digest({"v": VERSION, "sha256": sha256, "page": page, "dpi": dpi, "preprocess": list(preprocess)})
 
 
-def ocr_key(image: str, lang: str, tesseract: str) -> str:
-    """The key of the OCR of a page image: the image's key, the language and the Tesseract version."""
-    return _digest({"v": VERSION, "image": image, "lang": lang, "tesseract": tesseract})
+def ocr_key(image: str, lang: str, engine: str) -> str:
+    """The key of the OCR of a page image: the image's key, the language and the engine with its version."""
+    return _digest({"v": VERSION, "image": image, "lang": lang, "engine": engine})
 
 
 def check_key(key: str) -> str:

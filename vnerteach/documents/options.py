@@ -12,6 +12,7 @@ from ..registry import option as _opt
 from .preprocess import parse_preprocess
 
 OCR_MODES = ("auto", "always", "never")
+OCR_ENGINES = ("tesseract", "rapidocr")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class DocumentOptions:
     ocr: str = _opt("auto", "auto: OCR pages without a text layer; always; never")
     min_text: int = _opt(10, "A PDF page with fewer text-layer characters is OCR'd")
     preprocess: str = _opt("", "Image steps before OCR, comma-separated: grayscale, upscale, deskew, denoise, and binarize or adaptive")
+    ocr_engine: str = _opt("tesseract", "OCR engine of scanned pages: tesseract, or rapidocr (pip install 'vnerteach[rapidocr]')")
     lang: str = _opt("eng", "Tesseract language(s), e.g. eng or eng+deu")
     password: str | None = _opt(None, "Password of encrypted PDFs")
     cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")
@@ -45,7 +47,7 @@ class DocumentOptions:
         return partial(ocr_region, lang=self.lang)
 
     def check(self) -> str | None:
-        """Fail before any work starts on a bad value or a missing Tesseract; its version when OCR may run."""
+        """Fail before any work starts on a bad value or a missing OCR engine; engine and version when OCR may run."""
         parse_preprocess(self.preprocess)
         if self.ocr not in OCR_MODES:
             raise UsageError(f"ocr must be one of {', '.join(OCR_MODES)}, not {self.ocr!r}")
@@ -56,8 +58,14 @@ class DocumentOptions:
             raise UsageError(f"min_text must be 0 or more, not {self.min_text!r}")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"workers must be 1 or more, not {self.workers!r}")
+        if self.ocr_engine not in OCR_ENGINES:
+            raise UsageError(f"ocr_engine must be one of {', '.join(OCR_ENGINES)}, not {self.ocr_engine!r}")
         if self.ocr == "never":
             return None
+        if self.ocr_engine == "rapidocr":
+            from .rapid import rapidocr_version
+
+            return f"rapidocr {rapidocr_version()}"
         from .ocr import check_tesseract
 
-        return check_tesseract(self.lang)
+        return f"tesseract {check_tesseract(self.lang)}"

@@ -53,24 +53,24 @@ def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = Docum
                    window: int | None = None) -> Iterator[PageResult | PageFailure]:
     """Pages of many documents in input order, each a PageResult or a PageFailure (path, page, error).
 
-    Options are checked, and Tesseract looked for (unless ocr="never"), before anything is read.
+    Options are checked, and the OCR engine looked for (unless ocr="never"), before anything is read.
     Text-layer pages and cached pages are read in this process; OCR runs in `options.workers`
     processes (default: the number of cores) with at most `window` pages in flight.
     """
     from .pool import default_workers
 
-    tesseract = options.check()
+    engine = options.check()
     workers = default_workers() if options.workers is None else options.workers
     cache = PageCache((Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve())
-    return _stream(paths, options, cache, tesseract or "", workers, window or max(4, 3 * workers))
+    return _stream(paths, options, cache, engine or "", workers, window or max(4, 3 * workers))
 
 
-def _stream(paths, options: DocumentOptions, cache: PageCache, tesseract: str, workers: int,
+def _stream(paths, options: DocumentOptions, cache: PageCache, engine: str, workers: int,
             window: int) -> Iterator[PageResult | PageFailure]:
     """Plan pages in this process, OCR the ones that need it in the pool, yield in order."""
     from .pool import ordered
 
-    yield from ordered(_plan(paths, options, cache, tesseract), lambda item: isinstance(item, OcrJob),
+    yield from ordered(_plan(paths, options, cache, engine), lambda item: isinstance(item, OcrJob),
                        run_ocr_job, _job_failed, workers, window, _describe)
 
 
@@ -85,7 +85,7 @@ def _job_failed(job: OcrJob, message: str) -> PageFailure:
 
 
 def _plan(paths: Iterable[str | Path], options: DocumentOptions, cache: PageCache,
-          tesseract: str) -> Iterator[PageResult | PageFailure | OcrJob]:
+          engine: str) -> Iterator[PageResult | PageFailure | OcrJob]:
     """Each page as a finished result (text layer, cache, failure) or an OcrJob for the pool."""
     for path in paths:
         path = Path(path)
@@ -94,9 +94,9 @@ def _plan(paths: Iterable[str | Path], options: DocumentOptions, cache: PageCach
             sha = file_sha256(path)
             source_path = str(path.resolve())
             if kind == "pdf":
-                yield from _plan_pdf(path, source_path, sha, options, cache, tesseract)
+                yield from _plan_pdf(path, source_path, sha, options, cache, engine)
             else:
-                yield from _plan_image(path, source_path, kind, sha, options, cache, tesseract)
+                yield from _plan_image(path, source_path, kind, sha, options, cache, engine)
         except InputError as e:
             yield PageFailure(str(path), e.page, e.reason)
         except VnerteachError:
@@ -108,7 +108,7 @@ def _plan(paths: Iterable[str | Path], options: DocumentOptions, cache: PageCach
 
 
 def _plan_pdf(path: Path, source_path: str, sha: str, options: DocumentOptions, cache: PageCache,
-              tesseract: str) -> Iterator[PageResult | PageFailure | OcrJob]:
+              engine: str) -> Iterator[PageResult | PageFailure | OcrJob]:
     """The pages of a PDF: words from the text layer, or OCR for pages with (nearly) none."""
     from .pdf import mupdf_messages, open_pdf, pixel_size, text_words
     from .raster import check_pixels
@@ -133,7 +133,7 @@ def _plan_pdf(path: Path, source_path: str, sha: str, options: DocumentOptions, 
                                      "pdf", words=words)
                 else:
                     yield _ocr_page(str(path), Source(source_path, "pdf", index, pages, sha, options.dpi,
-                                                      options.steps, options.password), options, cache, tesseract)
+                                                      options.steps, options.password), options, cache, engine)
             except InputError as e:
                 yield PageFailure(str(path), e.page or index + 1, e.reason)
             except VnerteachError:
@@ -146,7 +146,7 @@ def _plan_pdf(path: Path, source_path: str, sha: str, options: DocumentOptions, 
 
 
 def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: DocumentOptions,
-                cache: PageCache, tesseract: str) -> Iterator[PageResult | PageFailure | OcrJob]:
+                cache: PageCache, engine: str) -> Iterator[PageResult | PageFailure | OcrJob]:
     """The pages (frames) of an image file: each OCR'd unless ocr='never'."""
     from .raster import check_pixels, frame_count, image_dpi, open_image
 
@@ -157,7 +157,7 @@ def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Docu
             try:
                 if options.ocr != "never":
                     src = Source(source_path, kind, index, pages, sha, None, options.steps, None)
-                    yield _ocr_page(str(path), src, options, cache, tesseract)
+                    yield _ocr_page(str(path), src, options, cache, engine)
                     continue
                 if index:
                     image.seek(index)
@@ -179,10 +179,10 @@ def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Docu
 
 
 def _ocr_page(path: str, src: Source, options: DocumentOptions, cache: PageCache,
-              tesseract: str) -> PageResult | OcrJob:
-    """A page's OCR from the cache if it is there, else a job for the pool (keyed by Tesseract's version)."""
+              engine: str) -> PageResult | OcrJob:
+    """A page's OCR from the cache if it is there, else a job for the pool (keyed by the engine and its version)."""
     ikey = image_key(src.sha256, src.page, src.dpi, src.preprocess)
-    okey = ocr_key(ikey, options.lang, tesseract)
+    okey = ocr_key(ikey, options.lang, engine)
     if options.cache:
         entry = cache.read_ocr(okey)
         if entry is not None:
@@ -233,8 +233,6 @@ def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
 
 def _attempt(job: OcrJob, src: Source, key: str) -> tuple[Made, list]:
     """One OCR attempt: the page image of src (cached under key, or a temporary file) and its words."""
-    from .ocr import ocr_words
-
     if job.options.cache:
         cache = PageCache(job.cache_dir)
         png = cache.image_path(key)
@@ -245,14 +243,25 @@ def _attempt(job: OcrJob, src: Source, key: str) -> tuple[Made, list]:
         else:
             made = make_png(src, png)
             cache.write_manifest(key, src.manifest(**made.__dict__))
-        return made, ocr_words(str(png), job.options.lang, job.path, src.page)
+        return made, read_words(str(png), job.options, job.path, src.page)
     fd, tmp = tempfile.mkstemp(prefix="vnerteach-page-", suffix=".png")
     os.close(fd)
     try:
         made = make_png(src, Path(tmp))
-        return made, ocr_words(tmp, job.options.lang, job.path, src.page)
+        return made, read_words(tmp, job.options, job.path, src.page)
     finally:
         _unlink(tmp)
+
+
+def read_words(image: str, options: DocumentOptions, path: str, page: int) -> list:
+    """The words of a page image read by the engine the options name."""
+    if options.ocr_engine == "rapidocr":
+        from .rapid import rapid_words
+
+        return rapid_words(image, path, page)
+    from .ocr import ocr_words
+
+    return ocr_words(image, options.lang, path, page)
 
 
 def _unlink(path: str) -> None:
