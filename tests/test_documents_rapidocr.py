@@ -23,6 +23,7 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+@pytest.mark.slow
 @needs_rapidocr
 def test_rapidocr_reads_a_scanned_page_with_word_boxes(tmp_path):
     scan, truth = scanned_page(dpi=200, angle=0.0, lines=8)

@@ -25,6 +25,7 @@ def around(box, dx=6, dy=4):
     return [box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy]
 
 
+@pytest.mark.slow
 def test_every_amount_a_receipt_shows_is_read_from_its_box(tmp_path):
     """Amounts boxed one by one (upscaled, read as a single line) come back exact, with their boxes on the page."""
     wrong, boxes, count = [], [], 0

@@ -70,6 +70,7 @@ def run(*args, env=None, input=None):
                           cwd=ROOT, env=env, input=input)
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_db_in_and_db_out_is_one_line_and_imports_nothing(tmp_path, full_disk, db_path):
     many = write_jsonl(tmp_path / "many.jsonl", [{"text": f"sentence number {i} with some words"} for i in range(5000)])
     db = full_disk / "v.db"
@@ -86,6 +87,7 @@ def test_a_full_disk_during_db_in_and_db_out_is_one_line_and_imports_nothing(tmp
     assert "No space left on device" in exported.stderr and len(exported.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_writing_to_dev_full_is_one_line(tmp_path):
     db = tmp_path / "v.db"
     src = write_jsonl(tmp_path / "ok.jsonl", [{"text": "hello"}])

@@ -212,6 +212,7 @@ def tasks(draw) -> dict:
     return task
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(task=tasks(), ascii_json=st.booleans())
