@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import pymupdf  # noqa: E402
 
-from web_fixtures import ServedRecipe, app_key, free_port  # noqa: E402
+from web_fixtures import ServedRecipe, app_key, free_port, raw_http  # noqa: E402
 
 BAD_LINES = {
     "invalid JSON": '{"text": "a",',
@@ -161,16 +160,6 @@ def _is_json(line: str) -> bool:
         return False
 
 
-def _raw(port: int, request: bytes) -> tuple[int, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
 def server_probes(tmp: Path) -> list[tuple[str, str | None]]:
     folder = Path(tempfile.mkdtemp(dir=tmp))
     src = folder / "t.jsonl"
@@ -197,7 +186,7 @@ def server_probes(tmp: Path) -> list[tuple[str, str | None]]:
     results = []
     try:
         for name, body in bodies.items():
-            status, reply = _raw(served.port, b"POST /api/answers HTTP/1.0\r\n" + head + b"Content-Type: "
+            status, reply = raw_http(served.port, b"POST /api/answers HTTP/1.0\r\n" + head + b"Content-Type: "
                                  b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
             ok = status in (200, 400) and _is_json(reply.decode(errors="replace"))
             refused = status == 400 or json.loads(reply).get("refused") if ok else False
@@ -206,12 +195,12 @@ def server_probes(tmp: Path) -> list[tuple[str, str | None]]:
                             ("an app key that is not UTF-8", b"X-Vnerteach-App: \xff\r\n")]:
             request = head.replace(b"X-Access-Token: tok\r\n", b"") if b"Token" in extra else \
                 head.replace(b"X-Vnerteach-App: " + key + b"\r\n", b"")
-            status, reply = _raw(served.port, b"GET /api/project HTTP/1.0\r\n" + request + extra + b"\r\n")
+            status, reply = raw_http(served.port, b"GET /api/project HTTP/1.0\r\n" + request + extra + b"\r\n")
             results.append((f"server: {name}", None if status in (401, 403) and _is_json(reply.decode()) else
                             f"HTTP {status}"))
         for name, path in [("image key with ..", b"/api/image/..%2f..%2fetc%2fpasswd"),
                            ("questions n not a number", b"/api/questions?n=lots")]:
-            status, reply = _raw(served.port, b"GET " + path + b" HTTP/1.0\r\n" + head + b"\r\n")
+            status, reply = raw_http(served.port, b"GET " + path + b" HTTP/1.0\r\n" + head + b"\r\n")
             results.append((f"server: {name}", None if 400 <= status < 500 else f"HTTP {status}"))
     finally:
         code, _, err = served.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import uuid
@@ -12,7 +11,7 @@ import pymupdf
 import pytest
 
 from conftest import ROOT, write_jsonl
-from web_fixtures import ServedRecipe, app_key, free_port, http
+from web_fixtures import ServedRecipe, app_key, free_port, http, raw_http
 
 pytestmark = pytest.mark.reliability
 
@@ -100,19 +99,9 @@ def test_writing_to_dev_full_is_one_line(tmp_path):
         assert "No space left on device" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def _raw(port: int, request: bytes) -> tuple[int, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(request)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
 def _post(port: int, head: bytes, data: str) -> tuple[int, bytes]:
     raw = data.encode()
-    return _raw(port, b"POST /api/answers HTTP/1.0\r\n" + head
+    return raw_http(port, b"POST /api/answers HTTP/1.0\r\n" + head
                 + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(raw) + raw)
 
 
@@ -125,11 +114,11 @@ def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
     try:
         key = app_key(served.url).encode()
         head = b"Host: 127.0.0.1\r\nX-Access-Token: t\xc3\xb6k\r\nX-Vnerteach-App: " + key + b"\r\n"
-        status, body = _raw(served.port, b"GET /api/project HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Access-Token: \xff\xfe\r\n\r\n")
+        status, body = raw_http(served.port, b"GET /api/project HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Access-Token: \xff\xfe\r\n\r\n")
         assert status == 401 and json.loads(body) == {"error": "missing or wrong access token"}
-        assert _raw(served.port, b"GET /api/project HTTP/1.0\r\n" + head + b"\r\n")[0] == 200
+        assert raw_http(served.port, b"GET /api/project HTTP/1.0\r\n" + head + b"\r\n")[0] == 200
         garbled = head.replace(key, b"\xff\xfe")
-        status, body = _raw(served.port, b"GET /api/project HTTP/1.0\r\n" + garbled + b"\r\n")
+        status, body = raw_http(served.port, b"GET /api/project HTTP/1.0\r\n" + garbled + b"\r\n")
         assert status == 403 and "only the annotation app" in json.loads(body)["error"]
         answer = '{"text": "ab", "answer": "accept", "_input_hash": 1, "_task_hash": 2%s}'
         for payload, reason in [  # the request as a whole cannot be read: 400 with a reason

@@ -116,6 +116,17 @@ def wsgi(app, method: str, path: str, body: bytes | dict | list | None = None,
         return code, raw
 
 
+def raw_http(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send a request's exact bytes to a server on loopback (headers no client library would send): (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
 def free_port() -> int:
     """A TCP port that is free right now on loopback."""
     with socket.socket() as s:
