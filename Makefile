@@ -27,11 +27,17 @@ system-deps:
 	    exit 1; \
 	  fi; }
 
-# Sample receipts (two digital PDFs, one scan) and an annotation session on them in the browser.
+# The loop on sample receipts: six labelled ones train a first model in seconds, then ner.correct
+# opens on the others with that model's fields pre-filled, least sure first, learning from each answer.
+DEMO_DIR   ?= samples
+DEMO_COUNT ?= 24
 demo: install
-	$(BIN)/python -m vnerteach.samples.receipts samples
-	$(BIN)/vnerteach ner.manual receipts blank:en samples --label COMPANY,ADDRESS,DATE,TOTAL \
-	  --preprocess grayscale,deskew,binarize --db $(DEMO_DB)
+	$(BIN)/python -m vnerteach.samples.receipts $(DEMO_DIR) --count $(DEMO_COUNT) --labelled 6
+	@mkdir -p $(dir $(DEMO_DB))
+	$(BIN)/vnerteach db-in receipts $(DEMO_DIR)/labelled.jsonl --db $(DEMO_DB)
+	$(BIN)/vnerteach ner.batch-train receipts --output $(DEMO_DIR)/model --n-iter 20 --db $(DEMO_DB)
+	$(BIN)/vnerteach ner.correct receipts $(DEMO_DIR)/model $(DEMO_DIR)/to-annotate \
+	  --label COMPANY,ADDRESS,DATE,TOTAL --preprocess grayscale,deskew,binarize --db $(DEMO_DB)
 
 # Debian's chromium for the browser tests (tests only): installed when missing and we are root;
 # otherwise a message, and the browser tests skip (under CI=true they must run, so this fails).
