@@ -36,7 +36,7 @@ class PretrainSettings:
     """The objective and schedule: spaCy's pretraining defaults (characters objective) but for the epochs."""
 
     epochs: int = 10
-    batch_size: int = 3000  # words per batch
+    batch_size: int = 1000  # words per batch (spaCy: 3000; smaller for more updates on a small corpus)
     dropout: float = 0.2
     learn_rate: float = 0.001
     mask_prob: float = 0.15
