@@ -117,11 +117,12 @@ def main(argv: list[str]) -> None:
           f"vnerteach pretrain --epochs {args.pretrain_epochs}: {pretrain_s:.0f} s, loss per word {loss[0]:.3f} -> "
           f"{loss[-1]:.3f}", flush=True)
     jobs = [(size, seed, init) for size in sizes for seed in seeds for init in (None, weights)]
-    with ThreadPoolExecutor(args.jobs) as pool_exec:
-        results = list(pool_exec.map(lambda j: train_one(j[0], j[1], pool, args.epochs, j[2]), jobs))
-    for r in results:
-        print(f"  n={r['size']:>3} seed {r['seed']} {r['arm']:<10} F {100 * r['f']:5.2f}  best epoch "
-              f"{r['best_epoch']:>2}  {r['wall']:5.0f} s", flush=True)
+    results = []
+    with ThreadPoolExecutor(args.jobs) as pool_exec:  # results in job order, each printed as soon as it is in
+        for r in pool_exec.map(lambda j: train_one(j[0], j[1], pool, args.epochs, j[2]), jobs):
+            results.append(r)
+            print(f"  n={r['size']:>3} seed {r['seed']} {r['arm']:<10} F {100 * r['f']:5.2f}  best epoch "
+                  f"{r['best_epoch']:>2}  {r['wall']:5.0f} s", flush=True)
     print(f"\nFUNSD entity F1 on the 30 held-out forms, ner.batch-train (layout) from blank, {args.epochs} epochs, "
           f"best epoch; mean ± sample std over seeds {','.join(map(str, seeds))} (seed = subset and training seed)")
     print(f"{'forms':>5}  {'blank':>13}  {'--init-tok2vec':>14}  {'paired diff':>13}  wins")
