@@ -1,13 +1,15 @@
 """Issue 13 point 5: does `vnerteach pretrain` help a model trained from blank? FUNSD entity F1 at 25/50/100 forms.
 
-Usage: python bench/bench_pretrain.py [--pretrain-epochs 20] [--epochs 10] [--seeds 0,1,2] [--sizes 25,50,100] [--jobs 2]
+Usage: python bench/bench_pretrain.py [--pretrain-epochs 30] [--epochs 10] [--seeds 0,1,2] [--sizes 25,50,100] [--jobs 2]
+       [--weights DIR]
 
 1. Unlabelled pages: the 119 FUNSD pool forms (words and boxes, their labels dropped) and the 150 SROIE
    receipts of box/ (the dataset's own OCR lines, cut into words with boxes by characters), written as
    page tasks to a JSONL; `vnerteach pretrain` on it (layout tok2vec, since the pages have boxes).
 2. For each size and seed: a random subset of the pool (the seed picks it; the same subset for both
-   arms), `ner.batch-train --eval-dataset funsd_eval --seed S` from blank, without and with
-   `--init-tok2vec`; entity F1 (QUESTION/ANSWER/HEADER) of the best epoch on the 30 held-out forms.
+   arms), trained from blank by ner.batch-train's Trainer (in worker processes, seed S), without and
+   with the pretrained weights (--init-tok2vec's load_pretrained); entity F1 (QUESTION/ANSWER/HEADER)
+   of the last epoch on the 30 held-out forms (no epoch chosen on them).
 Data: bench/data.py's data_dir() (never copied); work folder BENCH_DIR (default /tmp/vnerteach-bench).
 """
 
@@ -20,10 +22,10 @@ import random
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench_train import DATA, VNERTEACH, WORK, fresh_db, funsd_tasks, run, store_tasks  # noqa: E402
+from bench_train import DATA, VNERTEACH, WORK, funsd_tasks, run  # noqa: E402
 
 
 def sroie_pages() -> list[dict]:
@@ -64,75 +66,121 @@ def unlabelled(task: dict) -> dict:
     return {k: task[k] for k in ("text", "tokens", "width", "height", "meta")}
 
 
-def train_one(size: int, seed: int, pool: list[dict], n_iter: int, init: Path | None) -> dict:
-    """ner.batch-train from blank on a seeded subset of the pool; the best epoch's scores."""
-    arm = "pretrained" if init else "blank"
-    name = f"pretrain-{size}-{seed}-{arm}"
-    env = fresh_db(name)
-    subset = random.Random(seed).sample(pool, size)
-    store_tasks(env, "train", subset)
-    store_tasks(env, "eval", EVAL)
-    out = WORK / name
-    args = [*VNERTEACH, "ner.batch-train", "train", "--eval-dataset", "eval", "--output", out, "--n-iter", n_iter,
-            "--seed", seed]
-    if init:
-        args += ["--init-tok2vec", init]
-    wall, _ = run(args, env, WORK / f"{name}.log")
-    meta = json.loads((out / "meta.json").read_text())
-    return {"size": size, "seed": seed, "arm": arm, "f": meta["performance"]["ents_f"], "wall": wall,
-            "best_epoch": meta["vnerteach"]["best_epoch"]}
+_TASKS: list[dict] = []
 
 
-EVAL: list[dict] = []
+def train_one(job: tuple[int, int, str | None, int]) -> dict:
+    """From blank on a seeded subset of the pool (the library path of ner.batch-train --eval-dataset, in a worker
+    process), without or with --init-tok2vec; entity F1 of the last epoch on the 30 held-out forms."""
+    import spacy
+
+    from vnerteach.evaluation import evaluate
+    from vnerteach.merge import merge_answers
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.pretraining import load_pretrained
+    from vnerteach.training import Trainer
+
+    size, seed, init, n_iter = job
+    if not _TASKS:
+        _TASKS.extend(funsd_tasks())
+    subset = random.Random(seed).sample(_TASKS[:119], size)
+    tokenizer = spacy.blank("en")
+    train = merge_answers(subset, tokenizer_nlp=tokenizer).merged
+    held_out = merge_answers(_TASKS[119:], tokenizer_nlp=tokenizer).merged
+    settings = Settings(n_iter=n_iter, seed=seed)
+    nlp = blank_pipeline("en", LABELS, True, settings)
+    start, cpu = time.perf_counter(), time.process_time()
+    trainer = Trainer(nlp, train, [], settings, load_pretrained(init) if init else None)
+    for _ in trainer.epochs():
+        pass
+    scores = evaluate(nlp, held_out)
+    return {"size": size, "seed": seed, "arm": "pretrained" if init else "blank", "f": scores.overall.f,
+            "per_label": {k: v.f for k, v in scores.per_label.items()}, "wall": time.perf_counter() - start,
+            "cpu": time.process_time() - cpu}
+
+
+LABELS = ["ANSWER", "HEADER", "QUESTION"]
 
 
 def main(argv: list[str]) -> None:
-    """Pretrain once, then train both arms at each size and seed; print one table."""
+    """Pretrain once, then train the arms at each size and seed; print one table of every kept result."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pretrain-epochs", type=int, default=20)
+    parser.add_argument("--pretrain-epochs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--sizes", default="25,50,100")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--weights", help="a folder `vnerteach pretrain` wrote before: skip pretraining")
+    parser.add_argument("--arms", default="blank,pretrained", help="run only these arms now (blank needs no weights, "
+                        "so it can run while pretraining does); the table reads every result kept in BENCH_DIR")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
+    arms = args.arms.split(",")
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores)", flush=True)
-    tasks = funsd_tasks()
-    pool, EVAL[:] = tasks[:119], tasks[119:]
-    receipts = sroie_pages()
-    corpus = WORK / "pretrain-corpus.jsonl"
-    with open(corpus, "w", encoding="utf8") as f:
-        for task in [unlabelled(t) for t in pool] + receipts:
-            f.write(json.dumps(task, ensure_ascii=False) + "\n")
-    words = sum(len(t["tokens"]) for t in pool) + sum(len(t["tokens"]) for t in receipts)
-    weights = WORK / "pretrained-tok2vec"
-    start = time.perf_counter()
-    run([*VNERTEACH, "pretrain", corpus, "--output", weights, "--epochs", args.pretrain_epochs],
-        {"VNERTEACH_HOME": str(WORK / "home")}, WORK / "pretrain.log")
-    pretrain_s = time.perf_counter() - start
-    loss = json.loads((weights / "meta.json").read_text())["loss"]
-    print(f"Unlabelled pages: {len(pool)} FUNSD pool forms + {len(receipts)} SROIE receipts (box/ lines), {words} words; "
-          f"vnerteach pretrain --epochs {args.pretrain_epochs}: {pretrain_s:.0f} s, loss per word {loss[0]:.3f} -> "
-          f"{loss[-1]:.3f}", flush=True)
-    jobs = [(size, seed, init) for size in sizes for seed in seeds for init in (None, weights)]
-    results = []
-    with ThreadPoolExecutor(args.jobs) as pool_exec:  # results in job order, each printed as soon as it is in
-        for r in pool_exec.map(lambda j: train_one(j[0], j[1], pool, args.epochs, j[2]), jobs):
-            results.append(r)
-            print(f"  n={r['size']:>3} seed {r['seed']} {r['arm']:<10} F {100 * r['f']:5.2f}  best epoch "
-                  f"{r['best_epoch']:>2}  {r['wall']:5.0f} s", flush=True)
-    print(f"\nFUNSD entity F1 on the 30 held-out forms, ner.batch-train (layout) from blank, {args.epochs} epochs, "
-          f"best epoch; mean ± sample std over seeds {','.join(map(str, seeds))} (seed = subset and training seed)")
-    print(f"{'forms':>5}  {'blank':>13}  {'--init-tok2vec':>14}  {'paired diff':>13}  wins")
+    weights = Path(args.weights) if args.weights else WORK / "pretrained-tok2vec"
+    if "pretrained" in arms:
+        _pretrain(weights, args.pretrain_epochs, reuse=bool(args.weights))
+    jobs = [(size, seed, str(weights) if arm == "pretrained" else None, args.epochs)
+            for size in sizes for seed in seeds for arm in ("blank", "pretrained") if arm in arms]
+    kept = WORK / "pretrain-results.jsonl"
+    with ProcessPoolExecutor(args.jobs) as workers:  # results in job order, each printed and kept as soon as it is in
+        for r in workers.map(train_one, jobs):
+            _print_run(r)
+            with open(kept, "a") as f:
+                f.write(json.dumps(dict(r, epochs=args.epochs)) + "\n")
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores)")
+    found = {}
+    for line in kept.read_text().splitlines():  # the latest result of each run with these epochs
+        r = json.loads(line)
+        if r["epochs"] == args.epochs and r["size"] in sizes and r["seed"] in seeds:
+            found[r["size"], r["seed"], r["arm"]] = r
+    print("Every run kept in BENCH_DIR with these epochs:")
+    for key in sorted(found):
+        _print_run(found[key])
+    print(f"\nFUNSD entity F1 on the 30 held-out forms, trained from blank with layout features (ner.batch-train's "
+          f"Trainer), {args.epochs} epochs, last epoch; mean ± sample std over seeds {','.join(map(str, seeds))} "
+          "(seed = subset and training seed)")
+    print(f"{'forms':>5}  {'blank':>13}  {'--init-tok2vec':>14}  {'paired diff':>13}  wins")
     for size in sizes:
-        blank = [r["f"] for r in results if r["size"] == size and r["arm"] == "blank"]
-        pre = [r["f"] for r in results if r["size"] == size and r["arm"] == "pretrained"]
-        diff = [p - b for p, b in zip(pre, blank)]
+        pairs = [(found[size, s, "blank"]["f"], found[size, s, "pretrained"]["f"]) for s in seeds
+                 if (size, s, "blank") in found and (size, s, "pretrained") in found]
+        if not pairs:
+            print(f"{size:>5}  (no seed has both arms yet)")
+            continue
+        blank, pre = [b for b, _ in pairs], [p for _, p in pairs]
+        diff = [p - b for b, p in pairs]
         print(f"{size:>5}  {_ms(blank):>13}  {_ms(pre):>14}  {_ms(diff, sign=True):>13}  "
               f"{sum(d > 0 for d in diff)}/{len(diff)}")
+
+
+def _pretrain(weights: Path, epochs: int, reuse: bool) -> None:
+    """Write the unlabelled pages and run `vnerteach pretrain` on them (unless reusing weights); print what it did."""
+    tasks = funsd_tasks()
+    pool = tasks[:119]
+    receipts = sroie_pages()
+    words = sum(len(t["tokens"]) for t in pool) + sum(len(t["tokens"]) for t in receipts)
+    took = f"weights of an earlier run ({weights})"
+    if not reuse:
+        corpus = WORK / "pretrain-corpus.jsonl"
+        with open(corpus, "w", encoding="utf8") as f:
+            for task in [unlabelled(t) for t in pool] + receipts:
+                f.write(json.dumps(task, ensure_ascii=False) + "\n")
+        start = time.perf_counter()
+        run([*VNERTEACH, "pretrain", corpus, "--output", weights, "--epochs", epochs],
+            {"VNERTEACH_HOME": str(WORK / "home")}, WORK / "pretrain.log")
+        took = f"{time.perf_counter() - start:.0f} s"
+    meta = json.loads((weights / "meta.json").read_text())
+    print(f"Unlabelled pages: {len(pool)} FUNSD pool forms + {len(receipts)} SROIE receipts (box/ lines), {words} "
+          f"words (pretrain read {meta['docs']} pages, {meta['words']} tokens); vnerteach pretrain --epochs "
+          f"{meta['epochs']}: {took}, loss per word {meta['loss'][0]:.3f} -> {meta['loss'][-1]:.3f}", flush=True)
+
+
+def _print_run(r: dict) -> None:
+    per = "  ".join(f"{k} {100 * v:4.1f}" for k, v in sorted(r["per_label"].items()))
+    print(f"  n={r['size']:>3} seed {r['seed']} {r['arm']:<10} F {100 * r['f']:5.2f}  ({per})  "
+          f"{r['wall']:5.0f} s wall {r['cpu']:5.0f} s CPU", flush=True)
 
 
 def _ms(values: list[float], sign: bool = False) -> str:
