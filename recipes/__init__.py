@@ -4,3 +4,4 @@ from . import db, ocr, train  # noqa: F401
 from . import manual  # noqa: F401
 from . import teach  # noqa: F401
 from . import predict  # noqa: F401
+from . import pretrain  # noqa: F401

@@ -74,6 +74,25 @@ def failure_log() -> FailureLog:
     return FailureLog(report_failure)
 
 
+def print_failures(failures: Sequence[TaskFailure], shown: int = 50) -> None:
+    """The table of files, lines or pages a command skipped (the first ``shown``), for its summary."""
+    from rich.table import Table
+
+    from vnerteach.output import stderr
+
+    if not failures:
+        return
+    failed = Table(title="Failures")
+    for column in ("File", "Line/page", "Error"):
+        failed.add_column(column, overflow="fold")
+    for failure in failures[:shown]:
+        where = f"line {failure.line}" if failure.line is not None else f"page {failure.page}" if failure.page else "-"
+        failed.add_row(failure.path or "-", where, failure.error)
+    stderr.print(failed)
+    if len(failures) > shown:
+        warn(f"... and {len(failures) - shown} more failures")
+
+
 def report_merge(conflicts: int, conflict_inputs: Sequence[int], unusable: Sequence[Unusable], shown: int = 5) -> None:
     """Warn about what merging answers dropped: contradictions (with their inputs) and unusable answers (the first few)."""
     if conflicts:

@@ -17,9 +17,9 @@ from vnerteach.documents import DocumentOptions
 from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.failures import TaskFailure
 from vnerteach.files import atomic_file, check_output
-from vnerteach.output import plural, stderr, warn
+from vnerteach.output import plural, stderr
 
-from .common import check_labels, source_size
+from .common import check_labels, print_failures, source_size
 
 
 @recipe("predict")
@@ -136,13 +136,4 @@ def _print_summary(counts: dict, failures: list[TaskFailure], fields: bool, outp
     table.add_row("OCR pages still without words", str(counts["empty"]))
     table.add_row("Failures", str(len(failures)))
     stderr.print(table)
-    if failures:
-        failed = Table(title="Failures")
-        for column in ("File", "Line/page", "Error"):
-            failed.add_column(column, overflow="fold")
-        for failure in failures[:50]:
-            where = f"line {failure.line}" if failure.line is not None else f"page {failure.page}" if failure.page else "-"
-            failed.add_row(failure.path or "-", where, failure.error)
-        stderr.print(failed)
-        if len(failures) > 50:
-            warn(f"... and {len(failures) - 50} more failures")
+    print_failures(failures)

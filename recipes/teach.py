@@ -37,6 +37,18 @@ def _counted(questions: Iterable[dict], seen: Seen) -> Iterator[dict]:
         yield task
 
 
+def _pretrained(init_tok2vec: Path | None) -> Any:
+    """The --init-tok2vec weights, or None; a folder that is not pretrain's output is a UsageError."""
+    if init_tok2vec is None:
+        return None
+    from vnerteach.pretraining import load_pretrained
+
+    pretrained = load_pretrained(init_tok2vec)
+    info(f"The blank model's tok2vec starts from the weights pretrained in {init_tok2vec} (layout features "
+         f"{'on' if pretrained.layout else 'off'})")
+    return pretrained
+
+
 def _check_model_out(model_out: Path | None) -> None:
     """Fail before the session, not after it, when --model-out cannot be written."""
     if model_out is not None:
@@ -54,6 +66,8 @@ def ner_teach(
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
     sorter: Annotated[str, Opt("Which suggestions to ask: prefer_uncertain, prefer_high_scores or random")] = "prefer_uncertain",
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
+    init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
+                                            "'vnerteach pretrain' (a folder)")] = None,
     documents: DocumentOptions = DocumentOptions(),
 ) -> Components:
     """Accept or reject entities suggested by a model that learns from every answer.
@@ -70,6 +84,8 @@ def ner_teach(
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
 
     Example: vnerteach ner.teach receipts ./model scans/ --label TOTAL,DATE --model-out ./model-loop
+
+    Example: vnerteach ner.teach receipts blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
     """
     from vnerteach.model import TeachModel, is_pattern_task
     from vnerteach.sorters import get_sorter
@@ -78,7 +94,7 @@ def ner_teach(
     check_exclude_by(exclude_by)
     choose = get_sorter(sorter)
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels)
+    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
     failures = failure_log()
@@ -102,6 +118,8 @@ def ner_correct(
     update: Annotated[bool, Opt("Update the model from each corrected answer")] = True,
     window: Annotated[int, Opt("Inputs scored together; within each, the least confident comes first")] = 32,
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
+    init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
+                                            "'vnerteach pretrain' (a folder)")] = None,
     documents: DocumentOptions = DocumentOptions(),
 ) -> Components:
     """Correct a model's entities, pre-filled in the manual view, least confident inputs first.
@@ -114,6 +132,8 @@ def ner_correct(
     Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON
 
     Example: vnerteach ner.correct receipts_gold ./model scans/ --label TOTAL,DATE --ocr auto
+
+    Example: vnerteach ner.correct receipts_gold blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
     """
     from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel
@@ -123,7 +143,7 @@ def ner_correct(
     if window < 1:
         raise UsageError(f"--window must be 1 or more, not {window}")
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels)
+    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
     tokenizer = teach.tokenizer()
     failures = failure_log()
     stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),

@@ -21,6 +21,7 @@ from .common import failure_log, report_merge
 
 if TYPE_CHECKING:
     from vnerteach.pipeline import Settings
+    from vnerteach.pretraining import Pretrained
     from vnerteach.training import TrainingData
 
 
@@ -63,11 +64,11 @@ def _report_data(data) -> None:
     info(f"Training on {len(data.train)} inputs, evaluating on {len(data.dev)}; labels: {', '.join(data.labels)}")
 
 
-def _train(nlp, data, settings, progress: Progress, label: str, show_epochs: bool):
+def _train(nlp, data, settings, progress: Progress, label: str, show_epochs: bool, init_tok2vec=None):
     """Run the trainer under a progress bar; print a line per epoch; return the best epoch."""
     from vnerteach.training import BatchDone, Trainer
 
-    trainer = Trainer(nlp, data.train, data.dev, settings)
+    trainer = Trainer(nlp, data.train, data.dev, settings, init_tok2vec)
     bar = progress.add_task(label, total=None)
     for event in trainer.epochs():
         if isinstance(event, BatchDone):
@@ -101,6 +102,8 @@ class TrainOptions:
     label: list[str] | None = option(None, "Train only these labels, e.g. PERSON,ORG", "-l")
     layout: bool = option(True, "Use token boxes as features when the examples have them")
     strict: bool = option(False, "Stop at the first answer that cannot be used (exit 1) instead of leaving it out")
+    init_tok2vec: Path | None = option(None, "Start the tok2vec from weights written by 'vnerteach pretrain' "
+                                             "(a folder) instead of random ones")
 
     def settings(self, beam_width: int = 16) -> "Settings":
         """The training settings (UsageError for a value out of range)."""
@@ -119,6 +122,23 @@ class TrainOptions:
 
         return prepare_data(connect(db), _names(datasets), lang=self.lang, eval_dataset=self.eval_dataset,
                             eval_split=self.eval_split, labels=self.label, strict=self.strict)
+
+    def pretrained(self) -> "Pretrained | None":
+        """The --init-tok2vec weights (UsageError for a folder that is not pretrain's output), or None."""
+        from vnerteach.pretraining import load_pretrained
+
+        return load_pretrained(self.init_tok2vec) if self.init_tok2vec is not None else None
+
+    def blank(self, data: "TrainingData", settings: "Settings", pretrained: "Pretrained | None") -> tuple[object, bool]:
+        """The blank pipeline to train and whether it has layout features; UsageError if --init-tok2vec does not fit it."""
+        from vnerteach.pipeline import blank_pipeline
+        from vnerteach.pretraining import check_pretrained
+
+        use_layout = self.layout and data.has_boxes
+        nlp = blank_pipeline(self.lang, data.labels, use_layout, settings)
+        if pretrained is not None:
+            check_pretrained(nlp, pretrained)
+        return nlp, use_layout
 
 
 def _progress() -> Progress:
@@ -143,20 +163,21 @@ def batch_train(
 
     Example: vnerteach ner.batch-train news_ner --output ./model --eval-split 0.2 --n-iter 10
     """
-    from vnerteach.pipeline import blank_pipeline
     from vnerteach.training import save_model
 
     check_output(output, model=True)
     settings = training.settings(beam_width)
+    pretrained = training.pretrained()
     data = training.data(db, datasets)
     _report_data(data)
-    use_layout = training.layout and data.has_boxes
+    nlp, use_layout = training.blank(data, settings, pretrained)
     info("Layout features: " + ("on" if use_layout else "off")
-         + f"; blank '{training.lang}' base, beam_ner (width {beam_width})")
-    nlp = blank_pipeline(training.lang, data.labels, use_layout, settings)
+         + f"; blank '{training.lang}' base, beam_ner (width {beam_width})"
+         + (f"; tok2vec pretrained in {training.init_tok2vec}" if pretrained else ""))
     with _progress() as progress:
-        best = _train(nlp, data, settings, progress, "training", show_epochs=True)
-    save_model(nlp, output, data, best, use_layout, settings)
+        best = _train(nlp, data, settings, progress, "training", show_epochs=True, init_tok2vec=pretrained)
+    save_model(nlp, output, data, best, use_layout, settings,
+               str(training.init_tok2vec) if pretrained is not None else None)
     if best is not None and best.scores is not None:
         stdout.print(_score_table(best.scores, f"Best epoch {best.epoch}: {best.scores.describe()}"))
         good(f"Saved the model of epoch {best.epoch} (F {_f(best.scores.overall.f)}) to {output}")
@@ -255,15 +276,15 @@ def train_curve(
     """
     from dataclasses import replace
 
-    from vnerteach.pipeline import blank_pipeline
     from vnerteach.training import curve_reading, curve_subset
 
     settings = training.settings()
+    pretrained = training.pretrained()
     data = training.data(db, datasets)
     if not data.dev:
         raise UsageError("A training curve needs an evaluation set: use --eval-split or --eval-dataset")
     _report_data(data)
-    use_layout = training.layout and data.has_boxes
+    training.blank(data, settings, pretrained)  # --init-tok2vec checked before the first run
     table = Table(title=f"Training curve ({len(data.dev)} evaluation inputs)")
     for column in ("Share", "Inputs", "F", "Change"):
         table.add_column(column, justify="right")
@@ -271,8 +292,8 @@ def train_curve(
     with _progress() as progress:
         for share in (0.25, 0.5, 0.75, 1.0):
             subset = replace(data, train=curve_subset(data.train, share))
-            best = _train(blank_pipeline(training.lang, data.labels, use_layout, settings), subset, settings, progress,
-                          f"{share:.0%}", show_epochs=False)
+            best = _train(training.blank(data, settings, pretrained)[0], subset, settings, progress,
+                          f"{share:.0%}", show_epochs=False, init_tok2vec=pretrained)
             f = best.scores.overall.f if best and best.scores else 0.0
             change = f"{100 * (f - points[-1][1]):+.1f}" if points else ""
             points.append((share, f))

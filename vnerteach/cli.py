@@ -49,7 +49,8 @@ def _typer_param(param: inspect.Parameter, hint: Any) -> inspect.Parameter:
         info = typer.Argument(help=escape(meta.help) if meta else "")
     else:
         flag = "--" + param.name.replace("_", "-")
-        flags = [f"{flag}/--no-{flag[2:]}" if base is bool and param.default is True else flag]
+        tri_state = base == (bool | None) and param.default is None  # --x/--no-x, or neither: None
+        flags = [f"{flag}/--no-{flag[2:]}" if (base is bool and param.default is True) or tri_state else flag]
         if isinstance(meta, Opt) and meta.short:
             flags.append(meta.short)
         info = typer.Option(*flags, help=escape(meta.help) if meta else "")

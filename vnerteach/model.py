@@ -67,8 +67,12 @@ class TeachModel:
     def __init__(self, nlp: Any, labels: Sequence[str], *, lang: str | None = None, settings: Any = None,
                  batch_size: int = 16, min_score: float = 0.01, min_candidates: int = 2, replay: int = 64, passes: int = 3,
                  update_batch: int = 16,
-                 drop: float = 0.1, learn_rate: float | None = 0.002, seed: int = 0):
-        """Wrap a pipeline (or ``nlp=None`` and ``lang``: a blank one made on the first task)."""
+                 drop: float = 0.1, learn_rate: float | None = 0.002, seed: int = 0, init_tok2vec: Any = None):
+        """Wrap a pipeline (or ``nlp=None`` and ``lang``: a blank one made on the first task).
+
+        ``init_tok2vec`` (``pretraining.Pretrained``, blank only) starts the blank one's tok2vec from
+        pretrained weights; its layout features are then those the weights were pretrained with.
+        """
         if not labels:
             raise UsageError("--label: name the labels to annotate")
         if nlp is None and lang is None:
@@ -94,6 +98,15 @@ class TeachModel:
         self.updates = 0
         self.losses: list[float] = []
         self.seen = Seen()  # counted by suggest(); questions by whoever sorts its output
+        self.init_tok2vec = init_tok2vec
+        if nlp is not None and init_tok2vec is not None:
+            raise UsageError("--init-tok2vec: pretrained weights start a blank model only; use MODEL blank:LANG")
+        if nlp is None and init_tok2vec is not None:
+            from .pipeline import Settings, blank_pipeline
+            from .pretraining import check_pretrained
+
+            check_pretrained(blank_pipeline(lang or "en", self.labels, init_tok2vec.layout, settings or Settings()),
+                             init_tok2vec)
         if nlp is not None:
             self._adopt(nlp, trained=True)
 
@@ -106,6 +119,9 @@ class TeachModel:
 
         if model.startswith("blank:"):
             return cls(None, labels, lang=load_pipeline(model).lang, **kwargs)
+        if kwargs.get("init_tok2vec") is not None:
+            raise UsageError(f"--init-tok2vec: pretrained weights start a blank model only, not MODEL '{model}'; "
+                             "use blank:LANG")
         return cls(load_pipeline(model, beam=True), labels, **kwargs)
 
     def _adopt(self, nlp: Any, trained: bool) -> None:
@@ -131,8 +147,14 @@ class TeachModel:
             from .pipeline import Settings, blank_pipeline
 
             layout = bool(task and any(t.get("bbox") for t in task.get("tokens") or []))
-            self._adopt(blank_pipeline(self.lang or "en", self.labels, layout, self.settings or Settings()),
-                        trained=False)
+            if self.init_tok2vec is not None:
+                layout = self.init_tok2vec.layout
+            nlp = blank_pipeline(self.lang or "en", self.labels, layout, self.settings or Settings())
+            self._adopt(nlp, trained=False)
+            if self.init_tok2vec is not None:
+                from .pretraining import apply_pretrained
+
+                apply_pretrained(nlp, self.init_tok2vec)
         return self._nlp
 
     @property

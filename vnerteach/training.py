@@ -226,10 +226,16 @@ def update_skipping(nlp: Any, examples: list[Any], optimizer: Any, drop: float, 
 
 
 class Trainer:
-    """Trains a blank pipeline epoch by epoch on merged inputs, keeps the best epoch's weights."""
+    """Trains a blank pipeline epoch by epoch on merged inputs, keeps the best epoch's weights.
 
-    def __init__(self, nlp: Any, train: Sequence[Merged], dev: Sequence[Merged], settings: Settings = Settings()):
+    With ``init_tok2vec`` (``pretraining.load_pretrained``), the NER's tok2vec starts from those
+    pretrained weights instead of random ones.
+    """
+
+    def __init__(self, nlp: Any, train: Sequence[Merged], dev: Sequence[Merged], settings: Settings = Settings(),
+                 init_tok2vec: Any = None):
         self.nlp, self.train, self.dev, self.settings = nlp, list(train), list(dev), settings
+        self.init_tok2vec = init_tok2vec
         self.best: EpochDone | None = None
         self.skipped = 0  # example updates the beam search could not make (see update_skipping)
         self._best_weights: bytes | None = None
@@ -246,6 +252,10 @@ class Trainer:
         nlp = self.nlp
         sample = answers_to_examples(nlp, self.train[:100])
         optimizer = nlp.initialize(lambda: sample)
+        if self.init_tok2vec is not None:
+            from .pretraining import apply_pretrained
+
+            apply_pretrained(nlp, self.init_tok2vec)
         sizes = compounding(100.0, float(s.batch_size), 1.001)
         total_words = sum(m.n_words for m in self.train)
         ner = nlp.get_pipe("ner")
@@ -286,7 +296,7 @@ def _lazy_examples(nlp: Any, merged: Iterable[Merged], chunk: int = 256) -> Iter
 
 
 def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | None, layout: bool,
-               settings: Settings) -> Path:
+               settings: Settings, init_tok2vec: str | None = None) -> Path:
     """Write the pipeline folder; meta.json gets overall and per-label scores, datasets and sizes."""
     output = check_output(output, model=True)
     scores = best.scores.to_dict() if best is not None and best.scores is not None else {}
@@ -298,7 +308,8 @@ def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | Non
         "train_inputs": len(data.train), "eval_inputs": len(data.dev),
         "train_words": sum(m.n_words for m in data.train),
         "conflicts": data.conflicts, "unusable": len(data.unusable), "eval_overlap_excluded": data.overlap,
-        "labels": data.labels, "layout": layout, "best_epoch": best.epoch if best else None,
+        "labels": data.labels, "layout": layout, "init_tok2vec": init_tok2vec,
+        "best_epoch": best.epoch if best else None,
         "scores": scores, "settings": {"n_iter": settings.n_iter, "batch_size": settings.batch_size,
                                        "dropout": settings.dropout, "seed": settings.seed,
                                        "component": settings.component, "beam_width": settings.beam_width},
