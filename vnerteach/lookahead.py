@@ -163,6 +163,11 @@ class Lookahead:
             self._cond.notify_all()
 
     @property
+    def running(self) -> bool:
+        """Whether a background thread (reading or scoring) is still running."""
+        return any(t.is_alive() for t in self._threads)
+
+    @property
     def pending(self) -> int:
         """Tasks read ahead and not yet served."""
         with self._cond:
