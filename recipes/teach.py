@@ -14,11 +14,7 @@ from vnerteach.output import info
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
-
-# The controller's read-ahead of a ranked stream: the ranker is the buffer, and what the controller
-# holds was chosen before the latest updates
-RANKED_BUFFER = 4
+from .common import RANKED_BUFFER, check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
 
 if TYPE_CHECKING:
     from vnerteach.model import Seen

@@ -250,3 +250,25 @@ def test_ner_correct_takes_lookahead_and_window_as_its_old_name(tmp_path, capsys
     assert components["stream"].size == 7 and "--window is now called --lookahead" in capsys.readouterr().err
     assert [t["text"] for t in components["stream"]] == ["Alice flew to Paris"]
     components["on_exit"]()
+
+
+@pytest.mark.slow
+def test_ner_manual_with_a_trained_model_and_lookahead_asks_the_least_certain_first(trained, tmp_path):
+    from vnerteach.errors import UsageError
+    from vnerteach.recipes.manual import ner_manual
+
+    folder = trained.to_disk(tmp_path / "model")
+    texts = [t["text"] for t in sentences(40, 3, held_out=True)]
+    src = tmp_path / "t.jsonl"
+    src.write_text("".join(f'{{"text": "{t}"}}\n' for t in texts))
+    with pytest.raises(UsageError, match="MODEL must be a pipeline folder"):
+        ner_manual("d", "blank:en", str(src), label=LABELS, lookahead=10)
+    components = ner_manual("d", str(folder), str(src), label=LABELS, lookahead=40)
+    components["stream"].deterministic, components["stream"].diversity = True, False
+    out = list(components["stream"])
+    components["on_exit"]()
+    assert sorted(t["text"] for t in out) == sorted(texts) and not any(t.get("spans") for t in out)
+    got = [t["meta"]["uncertainty"] for t in out]
+    assert got == sorted(got, reverse=True) and got[0] > got[-1]
+    in_order = ner_manual("d", str(folder), str(src), label=LABELS)["stream"]
+    assert [t["text"] for t in in_order] == texts

@@ -249,18 +249,20 @@ class TeachModel:
         return out
 
     def correct(self, stream: Iterable[dict], lookahead: int = 256, on_failure: OnFailure | None = None,
-                measure: str = "corrections", diversity: bool = True, deterministic: bool = False) -> Lookahead:
+                measure: str = "corrections", diversity: bool = True, deterministic: bool = False,
+                prefill: bool = True) -> Lookahead:
         """Tasks pre-filled with predictions, the most uncertain of ``lookahead`` inputs read ahead first.
 
         Scoring runs in the background (``lookahead.Lookahead``; close it to stop), re-scoring as
-        the model is updated. A task that cannot be predicted goes to ``on_failure`` and the
-        stream goes on.
+        the model is updated. Without ``prefill`` the tasks keep their own spans (ranked only).
+        A task that cannot be predicted goes to ``on_failure`` and the stream goes on.
         """
         from .lookahead import Lookahead
 
         def score(batch: list[dict]) -> list[tuple[float, dict] | None]:
             done = {id(task): eg for task, (_conf, eg) in isolate(lambda b: self.predict_tasks(b, measure), batch, on_failure)}
-            return [(done[id(t)]["meta"]["uncertainty"], done[id(t)]) if id(t) in done else None for t in batch]
+            return [None if id(t) not in done else (done[id(t)]["meta"]["uncertainty"], done[id(t)] if prefill
+                    else {**t, "meta": done[id(t)]["meta"]}) for t in batch]
 
         return Lookahead(stream, score, size=lookahead, batch=self.batch_size, max_words=40 * self.batch_size,
                          version=lambda: self.updates, diversity=diversity, deterministic=deterministic)
