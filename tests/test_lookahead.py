@@ -177,6 +177,21 @@ def test_a_source_error_comes_after_the_inputs_read_before_it():
     assert sorted(got) == ["four five six", "one two three"]
 
 
+def test_a_scorer_that_fails_as_a_whole_ends_the_stream_with_its_error():
+    def broken(batch):
+        raise RuntimeError("the model is gone")
+
+    stream = Lookahead(iter([task("one two three", u=0.1)] * 5), broken, size=10)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the model is gone"):
+        next(stream)
+    assert time.monotonic() - started < 1.0
+    deadline = time.monotonic() + 2
+    while stream.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not stream.running
+
+
 # with the model in the loop ---------------------------------------------------------------------------
 
 

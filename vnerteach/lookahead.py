@@ -123,8 +123,7 @@ class Lookahead:
         self._read_done = False
         self._error: BaseException | None = None
         self._closed = False
-        self._closed_threads = False  # the scorer failed: the reader stops too
-        self._scorer_failed = False
+        self._scorer_failed = False  # then the reader stops too, and the error is raised at once
         self._busy = False  # the scorer is scoring a batch
         self.scored = 0  # tasks scored, re-scoring included
         self._threads = [threading.Thread(target=self._guard, args=(self._read,), name="vnerteach-lookahead-read", daemon=True),
@@ -166,12 +165,6 @@ class Lookahead:
     def running(self) -> bool:
         """Whether a background thread (reading or scoring) is still running."""
         return any(t.is_alive() for t in self._threads)
-
-    @property
-    def pending(self) -> int:
-        """Tasks read ahead and not yet served."""
-        with self._cond:
-            return self._held + len(self._out)
 
     def _start(self) -> None:
         with self._cond:
@@ -217,7 +210,6 @@ class Lookahead:
                     self._error = err
                 if work == self._rank:
                     self._scorer_failed = True
-                    self._closed_threads = True
                 self._cond.notify_all()
 
     def _read(self) -> None:
@@ -242,7 +234,7 @@ class Lookahead:
                 self._cond.notify_all()
 
     def _stopped(self) -> bool:
-        return self._closed or self._closed_threads
+        return self._closed or self._scorer_failed
 
     def _add(self, task: dict) -> None:
         """Put a task in the pool: a page joins its document's unit, anything else starts a unit (lock held)."""
