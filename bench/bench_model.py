@@ -11,7 +11,7 @@
    and answer-to-next-question over HTTP with --lookahead inputs scored in the background: a client
    answers one question with its gold annotation after a think time and asks for the next one.
 
-Usage: python bench/bench_model.py [--rounds 80] [--think 0.5] [--runs 5] [--lookahead 1000] [--only correct]
+Usage: python bench/bench_model.py [--rounds 80] [--think 0.5] [--runs 5] [--lookahead 32,1000] [--only correct]
 """
 
 from __future__ import annotations
@@ -199,7 +199,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=80)
     parser.add_argument("--think", type=float, default=0.5)
     parser.add_argument("--runs", type=int, default=5, help="runs of the sentence scoring (the median is reported)")
-    parser.add_argument("--lookahead", type=int, default=1000, help="ner.correct's --lookahead in the latency part")
+    parser.add_argument("--lookahead", default="32,1000",
+                        help="ner.correct's --lookahead in the latency part, one run each (32: the old --window's size, the baseline)")
     parser.add_argument("--only", choices=("teach", "correct"), default=None)
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
@@ -217,7 +218,8 @@ def main() -> None:
         if args.only != "correct":
             latency(args.rounds, args.think)
         if args.only != "teach":
-            correct_latency(args.rounds, args.think, args.lookahead)
+            for size in args.lookahead.split(","):
+                correct_latency(args.rounds, args.think, int(size))
 
 
 if __name__ == "__main__":
