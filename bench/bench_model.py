@@ -11,7 +11,7 @@
    and answer-to-next-question over HTTP with --lookahead inputs scored in the background: a client
    answers one question with its gold annotation after a think time and asks for the next one.
 
-Usage: python bench/bench_model.py [--rounds 80] [--think 0.5] [--runs 5] [--lookahead 32,1000] [--only correct]
+Usage: python bench/bench_model.py [--rounds 80] [--think 0.5] [--runs 5] [--lookahead 32,1000] [--only correct] [--skip-throughput]
 """
 
 from __future__ import annotations
@@ -98,11 +98,15 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     call = _client(f"http://127.0.0.1:{server.server_address[1]}")
-    time.sleep(think)
-    queue = call("GET", "/api/questions?n=3")["tasks"]
+    begun, queue = time.perf_counter(), []
+    while not queue:  # as the app does: ask again until the first questions are scored
+        queue = call("GET", "/api/questions?n=3")["tasks"]
+    first = time.perf_counter() - begun
     times, empty = [], 0
     for _ in range(rounds):
         time.sleep(think)
+        while not queue:
+            queue = call("GET", "/api/questions?n=1")["tasks"]
         t = queue.pop(0)
         tokens = t["tokens"]
         spans = [{"start": tokens[s]["start"], "end": tokens[e - 1]["end"], "token_start": s, "token_end": e - 1,
@@ -113,14 +117,13 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
         times.append(time.perf_counter() - start)
         empty += not got
         queue += got
-        if not queue:
-            break
     server.shutdown()
     server.server_close()
     controller.close()
     ms = sorted(1000 * t for t in times)
     p95 = ms[int(0.95 * (len(ms) - 1))]
-    print(f"ner.correct answer -> next question over HTTP, --lookahead {lookahead}: {len(ms)} rounds, think {think} s: "
+    print(f"ner.correct answer -> next question over HTTP, --lookahead {lookahead}: first questions after {first:.1f} s "
+          f"(blank model made on the first task); {len(ms)} rounds, think {think} s: "
           f"p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {ms[-1]:.0f} ms; {empty} empty answers; "
           f"{model.updates} background updates; {ranked.scored} scorings in the background (re-scoring included)",
           flush=True)
@@ -203,15 +206,16 @@ def main() -> None:
                         help="ner.correct's --lookahead in the latency part, one run each (32: the old --window's size, the baseline)")
     parser.add_argument("--only", choices=("teach", "correct"), default=None)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     os.sched_setaffinity(0, {0})
     sentences = [s for s in conll_sentences(DATA / "conll2003" / "eng.train") if 25 <= len(s[0]) <= 35][:600]
     conll = [task_of(w, e) for w, e in sentences]
-    if args.only != "correct":
+    if args.only != "correct" and not args.skip_throughput:
         throughput(conll, ["LOC", "MISC", "ORG", "PER"], "CoNLL sentences (25-35 tokens)", args.runs)
         forms = funsd_forms(DATA / "funsd" / "training_data")[:40]
         throughput(forms, ["ANSWER", "HEADER", "QUESTION"], "FUNSD pages (boxes, layout model)")
-    if args.only != "teach":
+    if args.only != "teach" and not args.skip_throughput:
         correct_throughput(conll, ["LOC", "MISC", "ORG", "PER"], "CoNLL sentences (25-35 tokens)", args.runs)
     if not args.skip_latency:
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
