@@ -218,9 +218,10 @@ class Lookahead:
                 if not task.get("tokens"):
                     continue  # nothing to predict: as TeachModel.correct always did
                 with self._cond:
-                    while self._held >= self.size and not self._stopped():
+                    # the first batch is scored before more is read: the first question comes quickly
+                    while (self._held >= self.size or (not self.scored and self._held >= self.batch)) and not self._stopped():
                         last = self._pool[-1] if self._pool else None
-                        if last is not None and not last.complete and len(self._pool) == 1:
+                        if last is not None and not last.complete and len(self._pool) == 1 and self._held >= self.size:
                             last.complete = True  # a document larger than the pool: served in parts
                         self._cond.wait(self._poll_s)
                     if self._stopped():
