@@ -153,12 +153,10 @@ def test_the_threads_stop_when_the_stream_is_closed():
     next(stream)
     threads = [t for t in threading.enumerate() if t.name.startswith("vnerteach-lookahead")]
     assert len(threads) >= 2 and stream.running
-    stream.close()
-    deadline = time.monotonic() + 2
-    while stream.running and time.monotonic() < deadline:
-        time.sleep(0.02)
+    stream.close()  # waits for them: a scorer left inside the model's BLAS aborts the process at exit
+    running = stream.running
     stop.set()
-    assert not stream.running
+    assert not running
     with pytest.raises(StopIteration):
         next(stream)
 

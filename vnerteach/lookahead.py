@@ -155,11 +155,19 @@ class Lookahead:
                     raise StopIteration
                 self._cond.wait(self._poll_s)
 
-    def close(self) -> None:
-        """Stop reading and scoring (the threads end within a moment; a source blocked in a read ends after it)."""
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop reading and scoring; wait up to ``timeout`` for the threads to end (a source blocked in a read ends after it).
+
+        The wait matters at exit: a scorer still inside the model's BLAS when the interpreter
+        shuts down aborts the process.
+        """
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        reader, scorer = self._threads
+        for thread, wait in ((scorer, timeout), (reader, min(1.0, timeout))):  # a read may be a page's OCR: not long
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(wait)
 
     @property
     def running(self) -> bool:
