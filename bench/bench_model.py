@@ -167,7 +167,9 @@ def latency(rounds: int, think: float) -> None:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     call = _client(f"http://127.0.0.1:{server.server_address[1]}")
-    tasks = call("GET", "/api/questions?n=10")["tasks"]
+    tasks = []
+    while not tasks:  # as the app does: ask again until the first questions are scored (a blank model is made first)
+        tasks = call("GET", "/api/questions?n=10")["tasks"]
     times, answered = [], 0
     for _ in range(rounds):
         time.sleep(think)  # the annotator reads and decides
