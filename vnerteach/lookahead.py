@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -99,20 +100,24 @@ class Lookahead:
 
     ``score(tasks)`` returns, per task, ``(uncertainty, prediction)`` or ``None`` for one it could
     not score (and reported itself): that task leaves the pool. ``version()`` says which model
-    the scores come from; a change re-scores the pool lazily. With ``deterministic`` every choice
+    the scores come from; a change re-scores the pool lazily, the stalest first, in at most
+    ``rescore_share`` of the time (new inputs are scored at once). With ``deterministic`` every choice
     waits until the pool is full (or the source ended) and scored by the current model: the same
     source and model give the same order (for tests and benchmarks, not for serving).
     """
 
     def __init__(self, source: Iterable[dict], score: Score, *, size: int = 256, batch: int = 16,
                  max_words: int = 640, version: Callable[[], int] = lambda: 0, diversity: bool = True,
-                 deterministic: bool = False, poll_s: float = 0.2):
+                 deterministic: bool = False, rescore_share: float = 0.25, poll_s: float = 0.2):
         self._source = iter(source)
         self._score = score
         self.size, self.batch, self.max_words = max(1, size), max(1, batch), max_words
         self._version = version
         self.diversity = diversity
         self.deterministic = deterministic
+        # re-scoring after updates gets this share of the time: left unchecked it keeps a core and the
+        # GIL busy, and the annotator's requests and the updates wait (deterministic: no limit)
+        self.rescore_share = 1.0 if deterministic else min(1.0, max(0.01, rescore_share))
         self._poll_s = poll_s
         self._cond = threading.Condition()
         self._pool: list[_Unit] = []
@@ -272,12 +277,12 @@ class Lookahead:
             unit.near = max((similarity(unit.sig, s) for s in self._served), default=0.0)
         self._cond.notify_all()
 
-    def _work(self) -> list[tuple[_Unit, int]]:
-        """The next batch to score (lock held): unscored tasks in source order, else the stalest scores."""
+    def _work(self, rescore: bool) -> list[tuple[_Unit, int]]:
+        """The next batch to score (lock held): unscored tasks in source order, else (if ``rescore``) the stalest scores."""
         version = self._version()
         fresh = [(u, i) for u in self._pool for i, v in enumerate(u.versions) if v == -1]
         stale = sorted(((u, i) for u in self._pool for i, v in enumerate(u.versions) if 0 <= v != version),
-                       key=lambda x: (x[0].versions[x[1]], x[0].seq, x[1]))
+                       key=lambda x: (x[0].versions[x[1]], x[0].seq, x[1])) if rescore and not fresh else []
         batch, words = [], 0
         for unit, i in fresh + stale:
             batch.append((unit, i))
@@ -287,24 +292,31 @@ class Lookahead:
         return batch
 
     def _rank(self) -> None:
+        rest_until = 0.0  # re-scoring rests until then, so it takes at most rescore_share of the time
         while True:
             with self._cond:
                 while True:
                     if self._stopped():
                         return
-                    work = self._work()
+                    now = time.monotonic()
+                    work = self._work(rescore=now >= rest_until)
                     if work:
                         break
                     if self._read_done and not self._pool:
                         return
-                    self._cond.wait(self._poll_s)
+                    self._cond.wait(min(self._poll_s, max(0.005, rest_until - now)))
                 self._busy = True
                 version = self._version()
+                rescoring = all(unit.versions[i] >= 0 for unit, i in work)
+            started = time.monotonic()
             try:
                 results = self._score([unit.tasks[i] for unit, i in work])
             finally:
                 with self._cond:
                     self._busy = False
+            if rescoring and self.rescore_share < 1.0:
+                spent = time.monotonic() - started
+                rest_until = time.monotonic() + spent * (1.0 - self.rescore_share) / self.rescore_share
             self._store(work, results, version)
 
     def _store(self, work: list[tuple[_Unit, int]], results: list[tuple[float, dict] | None], version: int) -> None:
