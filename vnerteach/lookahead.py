@@ -124,7 +124,8 @@ class Lookahead:
         self._pool: list[_Unit] = []
         self._held = 0  # tasks in the pool
         self._seq = 0
-        self._served: deque[np.ndarray] = deque(maxlen=SERVED_KEPT)
+        self._served = np.zeros((SERVED_KEPT, PERMUTATIONS), dtype=np.uint64)  # a ring of served signatures
+        self._n_served = 0
         self._out: deque[dict] = deque()  # pages of the chosen document still to yield
         self._read_done = False
         self._error: BaseException | None = None
@@ -207,10 +208,13 @@ class Lookahead:
         self._held -= len(unit.tasks)
         self._out.extend(s for s in unit.scored if s is not None)
         if self.diversity and unit.sig is not None:
-            self._served.append(unit.sig)
-            for other in self._pool:
-                if other.sig is not None:
-                    other.near = max(other.near, similarity(other.sig, unit.sig))
+            self._served[self._n_served % SERVED_KEPT] = unit.sig
+            self._n_served += 1
+            others = [other for other in self._pool if other.sig is not None]
+            if others:
+                sims = (np.stack([other.sig for other in others]) == unit.sig).mean(axis=1)
+                for other, sim in zip(others, sims.tolist()):
+                    other.near = max(other.near, sim)
         self._cond.notify_all()
 
     # the background threads
@@ -275,7 +279,8 @@ class Lookahead:
         if self.diversity:
             words = [t.get("text", "") for u_task in unit.tasks for t in u_task["tokens"]]
             unit.sig = signature(words)
-            unit.near = max((similarity(unit.sig, s) for s in self._served), default=0.0)
+            served = self._served[:min(self._n_served, SERVED_KEPT)]
+            unit.near = float((served == unit.sig).mean(axis=1).max()) if len(served) else 0.0
         self._cond.notify_all()
 
     def _work(self, rescore: bool) -> list[tuple[_Unit, int]]:
