@@ -59,9 +59,9 @@ def signature(tokens: Sequence[str]) -> np.ndarray:
         return ((_A[:, None] * hashed[None, :] + _B[:, None]) >> np.uint64(32)).min(axis=1)
 
 
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Estimated Jaccard similarity of two signatures."""
-    return float(np.mean(a == b))
+def similarities(signatures: np.ndarray, sig: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity of each row of ``signatures`` to ``sig``."""
+    return (np.atleast_2d(signatures) == sig).mean(axis=1)
 
 
 def document_key(task: dict, fallback: int) -> Any:
@@ -212,7 +212,7 @@ class Lookahead:
             self._n_served += 1
             others = [other for other in self._pool if other.sig is not None]
             if others:
-                sims = (np.stack([other.sig for other in others]) == unit.sig).mean(axis=1)
+                sims = similarities(np.stack([other.sig for other in others]), unit.sig)
                 for other, sim in zip(others, sims.tolist()):
                     other.near = max(other.near, sim)
         self._cond.notify_all()
@@ -280,7 +280,7 @@ class Lookahead:
             words = [t.get("text", "") for u_task in unit.tasks for t in u_task["tokens"]]
             unit.sig = signature(words)
             served = self._served[:min(self._n_served, SERVED_KEPT)]
-            unit.near = float((served == unit.sig).mean(axis=1).max()) if len(served) else 0.0
+            unit.near = float(similarities(served, unit.sig).max()) if len(served) else 0.0
         self._cond.notify_all()
 
     def _work(self, rescore: bool) -> list[tuple[_Unit, int]]:
