@@ -100,8 +100,8 @@ class Lookahead:
 
     ``score(tasks)`` returns, per task, ``(uncertainty, prediction)`` or ``None`` for one it could
     not score (and reported itself): that task leaves the pool. ``version()`` says which model
-    the scores come from; a change re-scores the pool lazily, the stalest first. Past the first
-    few batches, scoring takes at most ``rescore_share`` of the time, new inputs first. With ``deterministic`` every choice
+    the scores come from; a change re-scores the pool lazily, the stalest first, in at most
+    ``rescore_share`` of the time (new inputs are scored at once). With ``deterministic`` every choice
     waits until the pool is full (or the source ended) and scored by the current model: the same
     source and model give the same order (for tests and benchmarks, not for serving).
     """
@@ -115,9 +115,9 @@ class Lookahead:
         self._version = version
         self.diversity = diversity
         self.deterministic = deterministic
-        # scoring gets this share of the time once the first few batches are scored (the first questions
-        # come at once): unchecked, it keeps a core and the GIL busy, and the annotator's requests and
-        # the updates wait (deterministic: no limit)
+        # re-scoring gets this share of the time: unchecked, it keeps a core and the GIL busy after every
+        # update, and the annotator's requests and the updates wait (deterministic: no limit). New inputs
+        # are scored at once: the controller may skip many (answered before a restart)
         self.rescore_share = 1.0 if deterministic else min(1.0, max(0.01, rescore_share))
         self._poll_s = poll_s
         self._cond = threading.Condition()
@@ -320,7 +320,7 @@ class Lookahead:
             finally:
                 with self._cond:
                     self._busy = False
-            if (rescoring or self.scored >= 4 * self.batch) and self.rescore_share < 1.0:
+            if rescoring and self.rescore_share < 1.0:
                 spent = time.monotonic() - started
                 rest_until = time.monotonic() + spent * (1.0 - self.rescore_share) / self.rescore_share
             self._store(work, results, version)
