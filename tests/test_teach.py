@@ -133,7 +133,7 @@ def test_correct_prefills_predictions_and_learns_from_complete_answers(store, tm
     src, gold = source(tmp_path, n=40)
     components = ner_correct("gold", "blank:en", str(src), label=LABELS, lookahead=10)
     model = components["update"].__self__
-    controller = Controller(store, components)
+    controller = Controller(store, components, wait_s=60)  # the blank model is made first: over 1 s under load
     app = make_app(controller)
 
     def fix(task, _):
