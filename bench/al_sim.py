@@ -10,14 +10,16 @@ Both runs get the same cold-start patterns (the most frequent entity strings of 
 the pool and the held-out set) mixed in.
 
 ner.correct: documents are annotated completely (the annotator's answer is the gold annotation),
-either least-confident-first by the in-loop model (--window 200, updated after every 10) or in the
-order of the pool; after K documents, train from blank on them and score on the held-out set.
+either most-uncertain-first by the in-loop model (ner.correct's look-ahead, --lookahead inputs read
+ahead, updated after every 10, re-scored after each update; one order per --measures uncertainty)
+or in the order of the pool; after K documents, train from blank on them and score on the held-out set.
 
 Data: CoNLL-2003 (eng.train for the pool and patterns, eng.testa for the held-out set) or FUNSD
 training forms (one page task per form, words with boxes; held-out: a fixed part of the forms).
 Never copied into the repository; read from ../shared/data, $VNERTEACH_BENCH_DATA or --data.
 
 Usage: python bench/al_sim.py [--corpus conll|funsd] [--pool 3000] [--heldout 1000] [--seed 0]
+       [--lookahead 1000] [--measures corrections,logprob]
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ from vnerteach.training import Trainer  # noqa: E402
 
 TEACH_N = (250, 500, 1000, 2000)
 CORRECT_K = (25, 50, 100, 200)
-CORRECT_WINDOW = 200  # ner.correct --window 200: inputs scored together, least confident first
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -217,12 +218,14 @@ def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max):
 # --- ner.correct ---------------------------------------------------------------------------------------
 
 
-def correct_order(pool: list[dict], labels: list[str], k_max: int, seed: int, start: str) -> list[dict]:
-    """The documents in the order ner.correct asks them (least confident first), updated after every 10."""
+def correct_order(pool: list[dict], labels: list[str], k_max: int, seed: int, start: str, lookahead: int,
+                  measure: str) -> list[dict]:
+    """The documents in the order ner.correct asks them (most uncertain first), updated after every 10."""
     model = TeachModel.load(start, labels, seed=seed)
     asked, batch = [], []
     gold = {t["_input_hash"]: t for t in pool}
-    for task in model.correct((dict(t) for t in pool), window=CORRECT_WINDOW):
+    stream = model.correct((dict(t) for t in pool), lookahead=lookahead, measure=measure, deterministic=True)
+    for task in stream:
         full = gold[task["_input_hash"]]
         eg = {**{k: v for k, v in full.items() if k != "gold"}, "answer": "accept", "_view_id": "ner_manual",
               "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in full["gold"]]}
@@ -237,10 +240,11 @@ def correct_order(pool: list[dict], labels: list[str], k_max: int, seed: int, st
             batch = []
         if len(asked) >= k_max:
             break
+    stream.close()
     return asked
 
 
-def correct_curve(pool, held, labels, layout, n_iter, seed, out, seed_docs):
+def correct_curve(pool, held, labels, layout, n_iter, seed, out, seed_docs, lookahead, measures):
     """ner.correct from a model batch-trained on ``seed_docs`` (a blank model is equally unsure of
     every input, so order would not matter); each point retrains from blank on seed + K documents."""
     k_max = max(CORRECT_K)
@@ -248,9 +252,15 @@ def correct_curve(pool, held, labels, layout, n_iter, seed, out, seed_docs):
     seeded = [gold_merged(t) for t in seed_docs]
     with tempfile.TemporaryDirectory() as tmp:
         train_blank(seeded, labels, layout, n_iter).to_disk(tmp)
-        orders = {"uncertain-first": correct_order(pool, labels, k_max, seed, tmp), "in order": pool[:k_max]}
+        orders = {}
+        for measure in measures:
+            begun = time.perf_counter()
+            orders[measure] = correct_order(pool, labels, k_max, seed, tmp, lookahead, measure)
+            out(f"correct: {measure} order of {k_max} documents (--lookahead {lookahead}) in "
+                f"{time.perf_counter() - begun:.0f} s")
+        orders["in order"] = pool[:k_max]
     out(f"correct: start model trained on {len(seed_docs)} documents outside the pool; "
-        f"uncertain-first order of {k_max} documents in {time.perf_counter() - start:.0f} s")
+        f"orders in {time.perf_counter() - start:.0f} s")
     results = {}
     for name, docs in orders.items():
         for k in CORRECT_K:
@@ -273,6 +283,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-n", type=int, default=max(TEACH_N), help="stop ner.teach after this many decisions")
     parser.add_argument("--skip", choices=("teach", "correct"), default=None)
+    parser.add_argument("--lookahead", type=int, default=1000, help="ner.correct's look-ahead")
+    parser.add_argument("--measures", default="corrections,logprob", help="uncertainties to rank ner.correct by")
     parser.add_argument("--correct-seed", type=int, default=100,
                         help="documents outside the pool that ner.correct's start model is trained on")
     args = parser.parse_args()
@@ -314,7 +326,8 @@ def main() -> None:
                 out(f"teach: prefer_uncertain at N={n}: {100 * teach[('prefer_uncertain', n)]:.1f}; "
                     f"random at 2N={2 * n}: {100 * teach[('random', 2 * n)]:.1f}")
     if args.skip != "correct":
-        correct_curve(pool, held, labels, layout, args.n_iter, args.seed, out, seed_docs)
+        correct_curve(pool, held, labels, layout, args.n_iter, args.seed, out, seed_docs, args.lookahead,
+                      [m for m in args.measures.split(",") if m])
     out(f"total {time.perf_counter() - started:.0f} s")
 
 

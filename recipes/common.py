@@ -18,6 +18,10 @@ from vnerteach.sources.documents import is_path_line, line_path
 if TYPE_CHECKING:
     from vnerteach.merge import Unusable
 
+# The controller's read-ahead of a ranked stream (ner.correct, ner.manual --lookahead): the ranker is
+# the buffer, and what the controller holds was chosen before the latest updates
+RANKED_BUFFER = 4
+
 
 def source_size(source: str, password: str | None = None) -> int | None:
     """How many tasks a source holds: lines of text files, pages of documents (read from their headers); None for stdin."""

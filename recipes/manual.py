@@ -12,7 +12,7 @@ from vnerteach.errors import UsageError
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
+from .common import RANKED_BUFFER, check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
 
 MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")
 
@@ -26,33 +26,56 @@ def ner_manual(
     patterns: Annotated[Path | None, Opt("JSONL of spaCy Matcher/PhraseMatcher patterns to pre-highlight")] = None,
     exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
+    lookahead: Annotated[int, Opt("With a trained MODEL: read this many inputs ahead and ask the most uncertain first (0: in order)")] = 0,
     documents: DocumentOptions = DocumentOptions(),
 ) -> Components:
     """Highlight entities by hand in text or on page images, with optional pattern suggestions.
 
     Opens the web view: select tokens by click, shift+click or drag; pick the label with its
     button or number key; accept with a, reject with x, skip with space, undo with backspace.
-    Tasks already in the dataset (or in --exclude datasets) are not asked again.
+    Tasks already in the dataset (or in --exclude datasets) are not asked again. With a trained
+    MODEL (a beam_ner pipeline folder) and --lookahead, inputs come in ner.correct's order, the
+    ones it is least sure of first, without its predictions (use ner.correct to see them).
 
     Example: vnerteach ner.manual news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
 
     Example: vnerteach ner.manual receipts blank:en scans/ --label TOTAL,DATE --preprocess grayscale,deskew,binarize
+
+    Example: vnerteach ner.manual news_ner ./model news.jsonl --label ORG,PERSON --lookahead 500
     """
     from vnerteach.pipeline import load_pipeline
 
     labels = check_labels(label, required=True)
     check_exclude_by(exclude_by)
-    nlp = load_pipeline(model)
+    ranker = _ranker(model, labels, lookahead)
+    nlp = ranker.nlp if ranker is not None else load_pipeline(model)
     matcher = load_matcher(patterns, nlp, labels)
     failures = failure_log()
     stream = get_stream(source, documents=documents, on_failure=failures)
     stream = add_tokens(nlp, only_labels(stream, labels), on_failure=failures)
     if matcher is not None:
         stream = matcher(stream, on_failure=failures)
+    ranked = None
+    if ranker is not None:
+        stream = ranked = ranker.correct(stream, lookahead=lookahead, on_failure=failures, prefill=False)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
             "images": documents.page_images(), "failures": failures,
-            "read_region": documents.region_reader()}
+            "read_region": documents.region_reader(),
+            **({"buffer": RANKED_BUFFER, "on_exit": ranked.close} if ranked is not None else {})}
+
+
+def _ranker(model: str, labels: list[str], lookahead: int):
+    """The model that orders ner.manual's inputs with --lookahead, or None without it."""
+    if lookahead < 0:
+        raise UsageError(f"--lookahead must be 0 (inputs in order) or more, not {lookahead}")
+    if not lookahead:
+        return None
+    if model.startswith("blank:"):
+        raise UsageError(f"--lookahead ranks inputs by a trained model: MODEL must be a pipeline folder, not '{model}'")
+    from vnerteach.model import TeachModel
+
+    return TeachModel.load(model, labels)
 
 
 def _with_label(stream: Iterable[dict], label: str) -> Iterator[dict]:

@@ -14,7 +14,7 @@ from vnerteach.output import info
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
+from .common import RANKED_BUFFER, check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
 
 if TYPE_CHECKING:
     from vnerteach.model import Seen
@@ -116,20 +116,24 @@ def ner_correct(
     exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "input",
     update: Annotated[bool, Opt("Update the model from each corrected answer")] = True,
-    window: Annotated[int, Opt("Inputs scored together; within each, the least confident comes first")] = 32,
+    lookahead: Annotated[int, Opt("Inputs read ahead and scored in the background; the most uncertain comes first")] = 256,
+    window: Annotated[int | None, Opt("Old name of --lookahead")] = None,
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
     documents: DocumentOptions = DocumentOptions(),
 ) -> Components:
-    """Correct a model's entities, pre-filled in the manual view, least confident inputs first.
+    """Correct a model's entities, pre-filled in the manual view, the most uncertain inputs first.
 
     Each input shows the model's best analysis; fix it (add, remove or relabel spans) and accept
-    it as complete. Within each window of inputs the model is least sure of come first. Each
-    accepted answer updates the model in the background, so later suggestions improve. Images
-    and PDFs show the predicted entities as boxes on the page.
+    it as complete. The model reads --lookahead inputs ahead and scores them in the background;
+    the one it expects to need the most corrections comes next, and inputs much like ones
+    already shown wait (twenty receipts from one shop teach little more than one). A document's
+    pages come together, in order. Each accepted answer updates the model in the background, so
+    the scores and later suggestions improve. Images and PDFs show the predicted entities as
+    boxes on the page.
 
-    Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON
+    Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON --lookahead 1000
 
     Example: vnerteach ner.correct receipts_gold ./model scans/ --label TOTAL,DATE --ocr auto
 
@@ -137,20 +141,32 @@ def ner_correct(
     """
     from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel
+    from vnerteach.output import warn
 
     labels = check_labels(label, required=True)
     check_exclude_by(exclude_by)
-    if window < 1:
-        raise UsageError(f"--window must be 1 or more, not {window}")
+    if window is not None:
+        warn("--window is now called --lookahead (inputs read ahead and ranked); using it as --lookahead")
+        lookahead = window
+    if lookahead < 1:
+        raise UsageError(f"--lookahead must be 1 or more, not {lookahead}")
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
     tokenizer = teach.tokenizer()
     failures = failure_log()
     stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
                         on_failure=failures)
-    return {"dataset": dataset, "stream": teach.correct(stream, window=window, on_failure=failures),
+    ranked = teach.correct(stream, lookahead=lookahead, on_failure=failures)
+    save = _saver(teach, model_out)
+
+    def on_exit() -> None:
+        ranked.close()
+        if save is not None:
+            save()
+
+    return {"dataset": dataset, "stream": ranked, "buffer": RANKED_BUFFER,
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None,
-            "forget": teach.forget if update else None, "on_exit": _saver(teach, model_out),
+            "forget": teach.forget if update else None, "on_exit": on_exit,
             "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures,
             "read_region": documents.region_reader()}

@@ -131,9 +131,9 @@ def test_model_out_is_saved_on_exit_and_a_batch_trained_model_continues(store, t
 
 def test_correct_prefills_predictions_and_learns_from_complete_answers(store, tmp_path):
     src, gold = source(tmp_path, n=40)
-    components = ner_correct("gold", "blank:en", str(src), label=LABELS, window=10)
+    components = ner_correct("gold", "blank:en", str(src), label=LABELS, lookahead=10)
     model = components["update"].__self__
-    controller = Controller(store, components)
+    controller = Controller(store, components, wait_s=60)  # the blank model is made first: over 1 s under load
     app = make_app(controller)
 
     def fix(task, _):
@@ -147,8 +147,7 @@ def test_correct_prefills_predictions_and_learns_from_complete_answers(store, tm
     code, body = wsgi(app, "GET", "/api/questions?n=10")
     first = body["tasks"]
     assert controller.view_id == "ner_manual" and len(first) == 10
-    confidences = [t["meta"]["confidence"] for t in first]
-    assert confidences == sorted(confidences)  # least confident first
+    assert all(t["meta"]["uncertainty"] >= 0 for t in first)  # the order: tests/test_lookahead.py
     answers = []
     for t in first:
         decision = fix(t, None)

@@ -27,6 +27,7 @@ class Components(TypedDict, total=False):
 
     dataset: str
     stream: Iterable[dict]
+    buffer: int | None  # tasks read ahead of the annotator (default 20); small for a stream that ranks by itself
     view_id: str
     config: dict
     exclude: list[str] | None
@@ -108,7 +109,7 @@ class Controller:
         self._on_exit = components.get("on_exit")
         self._failures = components.get("failures") or FailureLog()
         self._stream: Iterator[dict] = iter(_required(components, "stream"))
-        self._buffer_size, self._wait_s, self._fill_s = buffer, wait_s, fill_s
+        self._buffer_size, self._wait_s, self._fill_s = components.get("buffer") or buffer, wait_s, fill_s
         for name in self.exclude:
             store.get_dataset(name)  # DatasetNotFound names the missing one before the server starts
         # The dataset is made when the session goes live (or with its first answer), so a session

@@ -19,12 +19,15 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from .files import atomic_folder, check_output
 from .errors import UsageError
 from .failures import OnFailure, isolate
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
+
+if TYPE_CHECKING:
+    from .lookahead import Lookahead
 
 PATTERN_KEY = "pattern"
 Triple = tuple[int, int, str]
@@ -230,12 +233,13 @@ class TeachModel:
                 found.append((score, span_task(task, triple, round(score, 4))))
         return found
 
-    def predict_tasks(self, tasks: Sequence[dict]) -> list[tuple[float, dict]]:
+    def predict_tasks(self, tasks: Sequence[dict], measure: str = "corrections") -> list[tuple[float, dict]]:
         """``(confidence, task)`` per task: spans set to the model's best analysis, each with its probability.
 
-        Confidence is the probability of the best analysis in the beam: the least confident task
-        is the one the model is least sure how to annotate as a whole.
+        Confidence is the probability of the best analysis in the beam; ``meta.uncertainty`` is the
+        task's uncertainty by ``measure`` (``lookahead.MEASURES``), what ner.correct ranks by.
         """
+        from .lookahead import expected_corrections, normalised_logprob
         from .pipeline import predict_beams
 
         tasks = [t for t in tasks if t.get("tokens")]
@@ -251,29 +255,39 @@ class TeachModel:
             parses = [ner.moves.get_beam_parses(beam) for beam in beams]
         for task, scores, beam_parses in zip(tasks, scored, parses):
             best_p, best = max(beam_parses, key=lambda x: x[0]) if beam_parses else (1.0, [])
-            spans = [_span(task["tokens"], (s, e, label), round(min(1.0, scores.get((s, e, label), 0.0)), 4))
+            scores = {k: min(1.0, v) for k, v in scores.items() if k[2] in wanted}
+            if measure == "logprob":
+                uncertainty = normalised_logprob(float(best_p), len(task["tokens"]))
+            else:
+                uncertainty = expected_corrections(scores)
+            spans = [_span(task["tokens"], (s, e, label), round(scores.get((s, e, label), 0.0), 4))
                      for s, e, label in sorted(best) if label in wanted]
             eg = {k: v for k, v in task.items() if k not in ("spans", TASK_HASH)}
             eg["spans"] = spans
-            eg["meta"] = {**(task.get("meta") or {}), "confidence": round(float(best_p), 4)}
+            eg["meta"] = {**(task.get("meta") or {}), "confidence": round(float(best_p), 4),
+                          "uncertainty": round(uncertainty, 4)}
             set_hashes(eg)
             out.append((float(best_p), eg))
         return out
 
-    def correct(self, stream: Iterable[dict], window: int = 32, on_failure: OnFailure | None = None) -> Iterator[dict]:
-        """Lazily, tasks pre-filled with predictions, least confident first within each window of tasks.
+    def correct(self, stream: Iterable[dict], lookahead: int = 256, on_failure: OnFailure | None = None,
+                measure: str = "corrections", diversity: bool = True, deterministic: bool = False,
+                prefill: bool = True) -> Lookahead:
+        """Tasks pre-filled with predictions, the most uncertain of ``lookahead`` inputs read ahead first.
 
+        Scoring runs in the background (``lookahead.Lookahead``; close it to stop), re-scoring as
+        the model is updated. Without ``prefill`` the tasks keep their own spans (ranked only).
         A task that cannot be predicted goes to ``on_failure`` and the stream goes on.
         """
-        for held in _chunks(stream, window, 60 * window):
-            yield from self._least_confident_first(held, on_failure)
+        from .lookahead import Lookahead
 
-    def _least_confident_first(self, tasks: list[dict], on_failure: OnFailure | None) -> Iterator[dict]:
-        scored: list[tuple[float, dict]] = []
-        for batch in self._batches(tasks):
-            scored.extend(result for _task, result in isolate(self.predict_tasks, batch, on_failure))
-        for _conf, eg in sorted(scored, key=lambda x: x[0]):
-            yield eg
+        def score(batch: list[dict]) -> list[tuple[float, dict] | None]:
+            done = {id(task): eg for task, (_conf, eg) in isolate(lambda b: self.predict_tasks(b, measure), batch, on_failure)}
+            return [None if id(t) not in done else (done[id(t)]["meta"]["uncertainty"], done[id(t)] if prefill
+                    else {**t, "meta": done[id(t)]["meta"]}) for t in batch]
+
+        return Lookahead(stream, score, size=lookahead, batch=self.batch_size, max_words=40 * self.batch_size,
+                         version=lambda: self.updates, diversity=diversity, deterministic=deterministic)
 
     # learning -------------------------------------------------------------------------------------
 
