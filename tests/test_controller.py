@@ -183,6 +183,25 @@ def test_update_runs_in_the_background_and_its_errors_lose_nothing(store):
     assert store.count("news") == 2
 
 
+def test_close_drops_updates_queued_past_its_timeout_and_waits_for_the_one_under_way(store):
+    started, running = [], threading.Event()
+
+    def update(answers):
+        started.append(answers[0]["text"])
+        running.set()
+        time.sleep(0.4)
+
+    c = make(store, iter(texts(6)), update=update)
+    for task in c.questions(6):
+        c.answer(answered([task]), c.session)
+    assert running.wait(5)
+    c.close(timeout=0.1)
+    # no update thread is left inside the model when the process exits
+    assert not c._updater.is_alive()
+    assert 1 <= len(started) < 6 and store.count("news") == 6
+    assert c.update_errors == [f"{6 - len(started)} model updates still queued at exit were dropped (the answers are saved)"]
+
+
 def test_a_broken_source_is_reported_not_raised(store):
     def broken():
         yield {"text": "fine"}

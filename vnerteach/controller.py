@@ -132,6 +132,7 @@ class Controller:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vnerteach-store")
         self._reader: threading.Thread | None = None
         self._updates: queue.Queue | None = None
+        self._updater: threading.Thread | None = None
         self._update_errors: list[str] = []
         self._closed = False
         self._heartbeat: threading.Thread | None = None
@@ -373,8 +374,25 @@ class Controller:
         with self._cond:
             if self._updates is None:
                 self._updates = queue.Queue()
-                threading.Thread(target=self._run_updates, name="vnerteach-update", daemon=True).start()
+                self._updater = threading.Thread(target=self._run_updates, name="vnerteach-update", daemon=True)
+                self._updater.start()
         self._updates.put((call, answers))
+
+    def _drop_queued_updates(self) -> None:
+        """Past the close timeout, queued model updates are dropped (their answers are stored)."""
+        assert self._updates is not None
+        dropped = 0
+        while True:
+            try:
+                job = self._updates.get_nowait()
+            except queue.Empty:
+                break
+            self._updates.task_done()
+            dropped += job is not None
+        self._updates.put(None)
+        if dropped:
+            self._update_errors.append(f"{dropped} model updates still queued at exit were dropped "
+                                       "(the answers are saved)")
 
     def _run_updates(self) -> None:
         assert self._updates is not None
@@ -437,6 +455,11 @@ class Controller:
             deadline = time.monotonic() + timeout
             while self._updates.unfinished_tasks and time.monotonic() < deadline:
                 time.sleep(0.01)
+            self._drop_queued_updates()
+            # the update under way ends before the process does: exiting while a daemon thread is
+            # inside BLIS aborts the interpreter ("libblis: Aborting")
+            if self._updater is not None:
+                self._updater.join()
         on_exit, self._on_exit = self._on_exit, None
         if on_exit is not None:  # e.g. save the model updated in the loop; once, after the last update
             try:
