@@ -24,6 +24,7 @@ from web_fixtures import free_port
 
 BACKENDS = ["sqlite", "postgresql"]
 PG_USER = "vnerteach-pg"  # the system user that owns the cluster when the tests run as root
+FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # a test cluster need not survive a crash
 
 
 def pg_bin() -> Path | None:
@@ -59,7 +60,7 @@ def _as_owner() -> list[str]:
 class PostgresServer:
     """A cluster in its own temporary folder, serving on 127.0.0.1:port until stopped."""
 
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, settings: str = FAST):
         self.bin = bin_dir
         self.folder = Path(tempfile.mkdtemp(prefix="vnerteach-pg-"))  # in /tmp: PG_USER can reach it
         self.data = self.folder / "data"
@@ -70,7 +71,7 @@ class PostgresServer:
         self.port = free_port()
         self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c max_connections=200 {settings}")
         self._run("pg_ctl", "start", "-D", self.data, "-w", "-t", "60", "-l", self.folder / "server.log", "-o", options)
 
     def _run(self, program: str, *args) -> None:

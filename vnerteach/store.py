@@ -228,8 +228,9 @@ class Store:
         lock = {"lock_type": "IMMEDIATE"} if outer and not self.postgres else {}
         with self.db.atomic(**lock):
             if outer and self.postgres:
-                self.db.execute_sql(f"SET LOCAL lock_timeout = '{BUSY_TIMEOUT_S}s'")
-                self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_WRITE_LOCK,))
+                # One round trip: the timeout is set (for this transaction) before the lock is waited for.
+                self.db.execute_sql("SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+                                    (f"{BUSY_TIMEOUT_S}s", PG_WRITE_LOCK))
             yield
 
     @contextmanager
