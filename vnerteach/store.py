@@ -283,10 +283,12 @@ class Store:
             count = self.Link.delete().where(self.Link.dataset == dataset).execute()
             self.AnswerEvent.delete().where(self.AnswerEvent.dataset == name).execute()
             dataset.delete_instance()
-            kept = (self.Link.select(self.Link.example).join(self.Dataset).where(self.Dataset.session == False))  # noqa: E712
-            self.Example.delete().where(self.Example.id.not_in(kept)).execute()
-            self.Link.delete().where(self.Link.example.not_in(self.Example.select(self.Example.id))).execute()
-            self.Dataset.delete().where(self.Dataset.session & self.Dataset.id.not_in(self.Link.select(self.Link.dataset))).execute()
+            # NOT EXISTS, not NOT IN (subquery): PostgreSQL runs NOT IN over a large table row by row.
+            self.db.execute_sql("DELETE FROM example WHERE NOT EXISTS (SELECT 1 FROM link l JOIN dataset d "
+                                "ON d.id = l.dataset_id WHERE l.example_id = example.id AND NOT d.session)")
+            self.db.execute_sql("DELETE FROM link WHERE NOT EXISTS (SELECT 1 FROM example e WHERE e.id = link.example_id)")
+            self.db.execute_sql("DELETE FROM dataset WHERE session AND NOT EXISTS "
+                                "(SELECT 1 FROM link l WHERE l.dataset_id = dataset.id)")
         return count
 
     # live sessions
