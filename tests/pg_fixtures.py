@@ -22,7 +22,8 @@ import pytest
 
 from web_fixtures import free_port
 
-BACKENDS = ["sqlite", "postgresql"]
+# The PostgreSQL runs of a test are slow-marked: make test runs them, make test-fast stays on SQLite.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 PG_USER = "vnerteach-pg"  # the system user that owns the cluster when the tests run as root
 FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # a test cluster need not survive a crash
 

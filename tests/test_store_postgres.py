@@ -1,4 +1,4 @@
-"""Issue 15, point 1: the commands on a postgresql:// database give what they give on SQLite."""
+"""Issue 15, point 1: the commands on a postgresql:// database give what they give on SQLite (slow: a server)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def tasks(n: int) -> list[dict]:
              "answer": "reject" if i % 3 == 0 else "accept"} for i in range(n)]
 
 
+@pytest.mark.slow
 def test_db_in_stats_db_out_and_drop_on_postgres_match_sqlite(cli, db_url, tmp_path):
     src = write_jsonl(tmp_path / "news.jsonl", tasks(1200))
     sqlite = tmp_path / "same.db"
@@ -56,6 +57,7 @@ def test_db_in_stats_db_out_and_drop_on_postgres_match_sqlite(cli, db_url, tmp_p
         assert store.db.execute_sql("SELECT COUNT(*) FROM example").fetchone() == (0,)
 
 
+@pytest.mark.slow
 def test_a_server_that_does_not_answer_is_one_line_without_the_password(cli):
     result = cli("stats", "--db", f"postgresql://anna:secret@127.0.0.1:{free_port()}/annotations")
     assert result.exit_code == 1
