@@ -505,11 +505,13 @@ class Store:
 
     def iter_raw(self, dataset: str, answers: Sequence[str] | None = None) -> Iterator[str]:
         """The examples of a dataset as stored JSON text: the fast path for exports."""
-        query = (self.Example.select(self.Example.id, self.Example.content).join(self.Link)
+        # Paged by link.example_id, not example.id (the same value): the range is then one of the
+        # (dataset, example) index, which SQLite would otherwise rescan from the start for every page.
+        query = (self.Example.select(self.Link.example, self.Example.content).join(self.Link)
                  .where(self.Link.dataset == self.get_dataset(dataset)))
         if answers:
             query = query.where(self.Example.answer.in_(list(answers)))
-        return (content for _id, content in _pages(query, self.Example.id))
+        return (content for _id, content in _pages(query, self.Link.example))
 
     def latest_answers(self, dataset: str, session: str, n: int) -> list[dict]:
         """A session's last ``n`` answers in a dataset, oldest first; none before the session's first answer."""
