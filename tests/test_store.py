@@ -326,3 +326,25 @@ def test_postgres_that_does_not_answer_is_one_line_without_the_password():
     message = str(err.value)
     assert message.startswith(f"Cannot open database postgresql://anna:***@127.0.0.1:") and "refused" in message
     assert "\n" not in message and "secret" not in message
+
+
+@sqlite_only
+def test_a_late_page_costs_what_the_first_one_costs(store, monkeypatch):
+    monkeypatch.setattr(store_module, "PAGE", 100)
+    store.add_examples(examples(3000), ["news"])
+    store.add_examples(examples(3000, prefix="other"), ["other"])
+    steps = [0]  # SQLite virtual machine instructions run so far
+
+    def tick():
+        steps[0] += 1
+        return 0
+
+    store.db.connection().set_progress_handler(tick, 1)
+    per_page, last = [], 0
+    for i, _ in enumerate(store.iter_raw("news"), start=1):
+        if i % 100 == 1:  # the page holding this row was just read
+            per_page.append(steps[0] - last)
+            last = steps[0]
+    store.db.connection().set_progress_handler(None, 1)
+    assert len(per_page) == 30
+    assert max(per_page[1:]) < 2 * min(per_page[1:]), per_page  # no page rescans the ones before it
