@@ -60,6 +60,23 @@ def start(args: list, env: dict, port: int) -> subprocess.Popen:
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def serving_or_exit(proc: subprocess.Popen, port: int, timeout: float = 60) -> int | None:
+    """None once the recipe started with ``start`` answers on ``port``, or its exit code if it exits first
+    (not a fixed wait: on a loaded machine start-up alone can take seconds)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return proc.returncode
+        try:
+            if http("GET", f"http://127.0.0.1:{port}/api/project", timeout=1)[0] == 200:
+                return None
+        except OSError:  # not listening yet
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"the recipe neither served nor exited in {timeout} s")
+
+
 def exit_count(err: str, dataset: str) -> int:
     return int(re.search(rf"dataset '{dataset}' now has (\d+) examples", " ".join(err.split())).group(1))
 
@@ -118,11 +135,11 @@ def test_a_session_whose_heartbeat_stopped_no_longer_holds_its_dataset(tmp_path,
         while True:
             port = free_port()
             proc = start(manual("news", src), env, port)
-            try:
-                if proc.wait(timeout=5) == 1:  # refused while the beat is fresh
-                    assert time.monotonic() < deadline, proc.communicate()[1]
-                    continue
-            except subprocess.TimeoutExpired:  # serving: the stale beat did not hold it
+            code = serving_or_exit(proc, port)
+            if code == 1:  # refused while the beat is fresh
+                assert time.monotonic() < deadline, proc.communicate()[1]
+                continue
+            if code is None:  # serving: the stale beat did not hold it
                 proc.terminate()
                 assert proc.wait(timeout=30) == 0
                 break
