@@ -12,7 +12,7 @@ from vnerteach.cli import build_app, load_builtin
 from vnerteach.store import connect
 
 ROOT = Path(__file__).parent.parent
-pytest_plugins = ["browser_fixtures"]  # the Chromium fixtures, for every test file
+pytest_plugins = ["browser_fixtures", "pg_fixtures"]  # the Chromium and PostgreSQL fixtures, for every test file
 
 
 @pytest.fixture
@@ -25,20 +25,36 @@ def db_path(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def env(tmp_path, db_path) -> dict:
-    """The environment a recipe started as a process needs to use the test's database and home folder."""
-    return {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
+def backend() -> str:
+    """The test database's kind: SQLite, unless a test module parametrizes it over pg_fixtures.BACKENDS."""
+    return "sqlite"
 
 
 @pytest.fixture
-def store(db_path):
+def db_url(request, backend, db_path, monkeypatch) -> str:
+    """The test's database as --db takes it (also in VNERTEACH_DB): db_path, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return str(db_path)
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("VNERTEACH_DB", url)
+    return url
+
+
+@pytest.fixture
+def env(tmp_path, db_url) -> dict:
+    """The environment a recipe started as a process needs to use the test's database and home folder."""
+    return {"VNERTEACH_DB": db_url, "VNERTEACH_HOME": str(tmp_path / "home")}
+
+
+@pytest.fixture
+def store(db_url):
     """The store of the test's database, closed after the test."""
-    with connect(str(db_path)) as s:
+    with connect(db_url) as s:
         yield s
 
 
 @pytest.fixture
-def cli(db_path):
+def cli(db_url):
     """Run the CLI in-process: ``cli("stats")`` returns click's Result (stdout and stderr apart)."""
     load_builtin()
     app = build_app()

@@ -1,4 +1,4 @@
-"""Issue 11, point 5: several processes on one SQLite database, driven over HTTP on loopback."""
+"""Issue 11, point 5: several processes on one database, driven over HTTP on loopback; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,15 +12,42 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 
-from vnerteach.store import connect
+from vnerteach.store import PG_WRITE_LOCK, connect
 
 from conftest import ROOT, write_jsonl
+from pg_fixtures import BACKENDS
 from web_fixtures import ServedRecipe, annotate, free_port, http
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@contextmanager
+def another_writer(db_url: str):
+    """Another process's write transaction holding the database's write lock until the block ends
+    (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the store's advisory lock); yields a function that ends it early."""
+    if db_url.startswith("postgresql://"):
+        import psycopg2
+
+        conn = psycopg2.connect(db_url)
+        conn.autocommit = True
+        conn.cursor().execute("SELECT pg_advisory_lock(%s)", (PG_WRITE_LOCK,))
+        yield conn.close  # the lock goes with the connection
+        conn.close()
+    else:
+        conn = sqlite3.connect(db_url, timeout=10, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO dataset (name, created, meta, session) VALUES ('other', 0, '{}', 0)")
+        yield lambda: conn.execute("COMMIT")
+        conn.close()
 
 
 def manual(dataset: str, src) -> list:
@@ -33,11 +60,28 @@ def start(args: list, env: dict, port: int) -> subprocess.Popen:
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def serving_or_exit(proc: subprocess.Popen, port: int, timeout: float = 60) -> int | None:
+    """None once the recipe started with ``start`` answers on ``port``, or its exit code if it exits first
+    (not a fixed wait: on a loaded machine start-up alone can take seconds)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return proc.returncode
+        try:
+            if http("GET", f"http://127.0.0.1:{port}/api/project", timeout=1)[0] == 200:
+                return None
+        except OSError:  # not listening yet
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"the recipe neither served nor exited in {timeout} s")
+
+
 def exit_count(err: str, dataset: str) -> int:
     return int(re.search(rf"dataset '{dataset}' now has (\d+) examples", " ".join(err.split())).group(1))
 
 
-def test_two_servers_on_one_database_answer_every_request_and_store_each_answer_once(tmp_path, env, db_path):
+def test_two_servers_on_one_database_answer_every_request_and_store_each_answer_once(tmp_path, env, db_url):
     datasets = ("alpha", "beta")
     servers = {}
     for name in datasets:
@@ -51,7 +95,7 @@ def test_two_servers_on_one_database_answer_every_request_and_store_each_answer_
     errs = {name: s.stop()[2] for name, s in servers.items()}
     assert set(statuses) == {200}, statuses
     assert sum(map(len, acked.values())) == 1000
-    with connect(str(db_path)) as store:
+    with connect(db_url) as store:
         for name in datasets:
             mine = acked[name]
             stored = [e["_task_hash"] for e in store.iter_examples(name)]
@@ -91,11 +135,11 @@ def test_a_session_whose_heartbeat_stopped_no_longer_holds_its_dataset(tmp_path,
         while True:
             port = free_port()
             proc = start(manual("news", src), env, port)
-            try:
-                if proc.wait(timeout=5) == 1:  # refused while the beat is fresh
-                    assert time.monotonic() < deadline, proc.communicate()[1]
-                    continue
-            except subprocess.TimeoutExpired:  # serving: the stale beat did not hold it
+            code = serving_or_exit(proc, port)
+            if code == 1:  # refused while the beat is fresh
+                assert time.monotonic() < deadline, proc.communicate()[1]
+                continue
+            if code is None:  # serving: the stale beat did not hold it
                 proc.terminate()
                 assert proc.wait(timeout=30) == 0
                 break
@@ -142,19 +186,19 @@ print(len(store.datasets()))
 """
 
 
-def test_processes_creating_the_same_new_datasets_at_once_all_succeed(tmp_path):
-    db = tmp_path / "new.db"  # the database is new too: both processes create its tables
+def test_processes_creating_the_same_new_datasets_at_once_all_succeed(db_url):
+    db = db_url  # the database is new too: the processes create its tables
     start_at = time.time() + 3
     procs = [subprocess.Popen([sys.executable, "-c", CREATE, str(db), str(start_at), "300"], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     results = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, results):
         assert p.returncode == 0 and "Traceback" not in err, err
-    with connect(str(db)) as store:
+    with connect(db) as store:
         assert len(store.datasets()) == 300 and len(store.datasets(session=True)) == 300
 
 
-def test_an_answer_waits_for_another_writer_instead_of_failing(tmp_path, env, db_path):
+def test_an_answer_waits_for_another_writer_instead_of_failing(tmp_path, env, db_url):
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} about Acme"} for i in range(5)])
     served = ServedRecipe(manual("news", src), env, free_port())
     try:
@@ -162,29 +206,27 @@ def test_an_answer_waits_for_another_writer_instead_of_failing(tmp_path, env, db
         tasks = http("GET", served.url + "/api/questions?n=2")[1]["tasks"]
         # A session dataset must exist first: the answer then reads before it writes.
         assert http("POST", served.url + "/api/answers", {"session": session, "answers": [{**tasks[0], "answer": "accept"}]})[0] == 200
-        other = sqlite3.connect(db_path, timeout=10, isolation_level=None)
         result = {}
 
         def answer():
             result["r"] = http("POST", served.url + "/api/answers",
                                {"session": session, "answers": [{**tasks[1], "answer": "accept"}]}, timeout=30)
 
-        other.execute("BEGIN IMMEDIATE")  # another process writing (an import, another session)
-        other.execute("INSERT INTO dataset (name, created, meta, session) VALUES ('other', 0, '{}', 0)")
-        thread = threading.Thread(target=answer)
-        thread.start()
-        time.sleep(1.5)
-        other.execute("COMMIT")
-        other.close()
+        with another_writer(db_url) as commit:  # another process writing (an import, another session)
+            thread = threading.Thread(target=answer)
+            thread.start()
+            time.sleep(1.5)
+            assert "r" not in result  # waiting
+            commit()
         thread.join(timeout=30)
         assert result["r"][0] == 200, result
-        with connect(str(db_path)) as store:
+        with connect(db_url) as store:
             assert store.count("news") == 2
     finally:
         served.stop()
 
 
-def test_an_answer_delayed_past_the_busy_timeout_is_refused_as_busy_and_kept_for_a_resend(tmp_path, env, db_path):
+def test_an_answer_delayed_past_the_busy_timeout_is_refused_as_busy_and_kept_for_a_resend(tmp_path, env, db_url):
     from vnerteach.store import BUSY_TIMEOUT_S
 
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} about Acme"} for i in range(5)])
@@ -193,11 +235,8 @@ def test_an_answer_delayed_past_the_busy_timeout_is_refused_as_busy_and_kept_for
         session = http("GET", served.url + "/api/project")[1]["session"]
         [task] = http("GET", served.url + "/api/questions?n=1")[1]["tasks"]
         payload = {"session": session, "answers": [{**task, "answer": "accept"}]}
-        other = sqlite3.connect(db_path, timeout=10, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # an import holding the lock longer than the busy timeout
-        code, body = http("POST", served.url + "/api/answers", payload, timeout=BUSY_TIMEOUT_S + 20)
-        other.execute("ROLLBACK")
-        other.close()
+        with another_writer(db_url):  # an import holding the lock longer than the busy timeout
+            code, body = http("POST", served.url + "/api/answers", payload, timeout=BUSY_TIMEOUT_S + 20)
         assert code == 503 and "busy" in body["error"], (code, body)  # the app's outbox keeps it and sends it again
         assert http("POST", served.url + "/api/answers", payload)[1]["added"] == 1
     finally:

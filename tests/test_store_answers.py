@@ -1,4 +1,5 @@
-"""The store's answer path: one transaction per call, idempotent per session and task hash, replace on undo."""
+"""The store's answer path: one transaction per call, idempotent per session and task hash, replace on undo;
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import pytest
 
 from vnerteach.errors import UsageError
 from vnerteach.tasks import set_hashes
+
+from pg_fixtures import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
 
 
 def answer(text, kind="accept", **extra):

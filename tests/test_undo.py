@@ -1,4 +1,5 @@
-"""Issue 12, point 7: undo retracts an answer from the store, the counts and the model, and the task is asked again."""
+"""Issue 12, point 7: undo retracts an answer from the store, the counts and the model, and the task is asked again;
+on SQLite and PostgreSQL (the store, the API in-process and served)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from vnerteach.training import load_answers
 from conftest import write_jsonl
 from teach_fixtures import LABELS, sentences
 from web_fixtures import ServedRecipe, free_port, http, wsgi
+from pg_fixtures import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
 
 
 def answer(text, kind="accept", **extra):

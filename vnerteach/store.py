@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import peewee
-from peewee import (BigIntegerField, BooleanField, CharField, FloatField, ForeignKeyField, IntegerField, Model,
+from peewee import (BigIntegerField, BooleanField, CharField, DoubleField, ForeignKeyField, IntegerField, Model,
                     TextField, fn)
 
-from .errors import DatasetInUse, DatasetNotFound, StoreBusy, StoreError, UsageError
+from .errors import DatasetInUse, DatasetNotFound, DependencyError, StoreBusy, StoreError, UsageError
 from .tasks import INPUT_HASH, TASK_HASH
 
 BUSY_TIMEOUT_S = 10
 CHUNK = 1000
+PAGE = 1000  # rows per query when a dataset is streamed (keyset pagination): memory stays flat on any backend
+PG_WRITE_LOCK = 0x766E657274656163  # the advisory lock every PostgreSQL write transaction takes first ("vnerteac")
 EVENT_ROWS = 100  # answer events per INSERT: 8 parameters each, under SQLite's oldest limit of 999
 HEARTBEAT_S = 2.0  # how often a serving session renews its live_session row
 LIVE_BEATS = 3  # a session whose last beat is older than this many intervals serves no more
@@ -79,7 +81,7 @@ def _models(db: peewee.Database) -> tuple[type[Model], ...]:
         address = CharField()
         pid = IntegerField()
         host = CharField()
-        beat = FloatField()
+        beat = DoubleField()  # seconds since the epoch: PostgreSQL's REAL (FloatField) would round them to minutes
 
         class Meta:
             database = db
@@ -88,7 +90,7 @@ def _models(db: peewee.Database) -> tuple[type[Model], ...]:
     class AnswerEvent(Model):
         """The audit log of a session's answers: stored, replaced or retracted (undo), by dataset and session."""
 
-        time = FloatField()
+        time = DoubleField()
         event = CharField()
         dataset = CharField(index=True)
         session = CharField()
@@ -137,6 +139,7 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith(("postgres://", "postgresql://")):
         from playhouse.db_url import parse
 
+        _check_postgres_driver()
         return peewee.PostgresqlDatabase(**parse(url))
     if "://" in url and not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0]
@@ -152,6 +155,20 @@ def open_database(url: str) -> peewee.Database:
         # WAL + NORMAL: a committed answer survives a crash or SIGKILL of the process.
         "synchronous": "normal",
     })
+
+
+def _check_postgres_driver() -> None:
+    """DependencyError naming the extra when psycopg2, PostgreSQL's driver, is not installed."""
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        raise DependencyError("A postgresql:// database needs the psycopg2 driver: "
+                              "pip install 'vnerteach[postgres]'") from None
+
+
+def _one_line(err: BaseException) -> str:
+    """A driver's message on one line (psycopg2's span several), without any URL's password."""
+    return masked(" ".join(str(err).split()))
 
 
 def _check_sqlite_path(path: Path) -> None:
@@ -176,11 +193,16 @@ class Store:
         self.url = masked(url)  # as shown in titles and messages
         self.db = open_database(url)
         self.Dataset, self.Example, self.Link, self.LiveSession, self.AnswerEvent = _models(self.db)
+        self.postgres = isinstance(self.db, peewee.PostgresqlDatabase)
         try:
             self.db.connect(reuse_if_open=True)
-            self.db.create_tables([self.Dataset, self.Example, self.Link, self.LiveSession, self.AnswerEvent], safe=True)
+            # On PostgreSQL under the write lock: processes creating the tables of a new database at
+            # once would otherwise collide in the catalog (duplicate key in pg_type).
+            with self._locked():
+                self.db.create_tables([self.Dataset, self.Example, self.Link, self.LiveSession, self.AnswerEvent],
+                                      safe=True)
         except (peewee.DatabaseError, peewee.ImproperlyConfigured, sqlite3.Error) as err:
-            raise StoreError(f"Cannot open database {self.url}: {masked(str(err))}") from None
+            raise StoreError(f"Cannot open database {self.url}: {_one_line(err)}") from None
 
     def close(self) -> None:
         """Close the connection (the database stays on disk)."""
@@ -194,24 +216,41 @@ class Store:
         self.close()
 
     @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """A transaction that takes the database's one write lock first, waiting up to BUSY_TIMEOUT_S for it.
+
+        SQLite: ``BEGIN IMMEDIATE``. PostgreSQL: a transaction-scoped advisory lock (PG_WRITE_LOCK)
+        under a ``lock_timeout``, so writers queue one at a time as on SQLite, and a transaction
+        that reads before it writes (a claim, an answer) sees every write committed before it.
+        A nested call is a savepoint of the outer transaction, which holds the lock already.
+        """
+        outer = self.db.transaction_depth() == 0
+        lock = {"lock_type": "IMMEDIATE"} if outer and not self.postgres else {}
+        with self.db.atomic(**lock):
+            if outer and self.postgres:
+                # One round trip: the timeout is set (for this transaction) before the lock is waited for.
+                self.db.execute_sql("SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+                                    (f"{BUSY_TIMEOUT_S}s", PG_WRITE_LOCK))
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[None]:
-        """A write transaction; on SQLite ``BEGIN IMMEDIATE``, so waiting for another writer obeys the busy timeout.
+        """A write transaction under the write lock (``_locked``), so waiting for another writer obeys the busy timeout.
 
         A deferred transaction that reads before it writes fails at once when another process has
         written meanwhile; taking the lock first waits instead, up to BUSY_TIMEOUT_S (then StoreBusy).
-        Any other database error (disk full, I/O) becomes one StoreError, everything rolled back.
+        Any other database error (disk full, I/O, a server gone) becomes one StoreError, everything rolled back.
         """
-        lock = {"lock_type": "IMMEDIATE"} if isinstance(self.db, peewee.SqliteDatabase) else {}
         try:
-            with self.db.atomic(**lock):
+            with self._locked():
                 yield
         except (peewee.DatabaseError, sqlite3.Error) as err:
             while isinstance(err.__context__, (peewee.DatabaseError, sqlite3.Error)):
                 err = err.__context__  # the cause, not a failed rollback after it
-            if "locked" in str(err):
+            if "locked" in str(err) or "lock timeout" in str(err):
                 raise StoreBusy(f"The database {self.url} is busy: another process held its write lock "
                                 f"for over {BUSY_TIMEOUT_S} s") from None
-            raise StoreError(f"Cannot write to database {self.url}: {err}") from None
+            raise StoreError(f"Cannot write to database {self.url}: {_one_line(err)}") from None
 
     # datasets
 
@@ -244,10 +283,12 @@ class Store:
             count = self.Link.delete().where(self.Link.dataset == dataset).execute()
             self.AnswerEvent.delete().where(self.AnswerEvent.dataset == name).execute()
             dataset.delete_instance()
-            kept = (self.Link.select(self.Link.example).join(self.Dataset).where(self.Dataset.session == False))  # noqa: E712
-            self.Example.delete().where(self.Example.id.not_in(kept)).execute()
-            self.Link.delete().where(self.Link.example.not_in(self.Example.select(self.Example.id))).execute()
-            self.Dataset.delete().where(self.Dataset.session & self.Dataset.id.not_in(self.Link.select(self.Link.dataset))).execute()
+            # NOT EXISTS, not NOT IN (subquery): PostgreSQL runs NOT IN over a large table row by row.
+            self.db.execute_sql("DELETE FROM example WHERE NOT EXISTS (SELECT 1 FROM link l JOIN dataset d "
+                                "ON d.id = l.dataset_id WHERE l.example_id = example.id AND NOT d.session)")
+            self.db.execute_sql("DELETE FROM link WHERE NOT EXISTS (SELECT 1 FROM example e WHERE e.id = link.example_id)")
+            self.db.execute_sql("DELETE FROM dataset WHERE session AND NOT EXISTS "
+                                "(SELECT 1 FROM link l WHERE l.dataset_id = dataset.id)")
         return count
 
     # live sessions
@@ -403,13 +444,12 @@ class Store:
         """A dataset's answer events, oldest first: time, event (stored, replaced, retracted), session, hashes, answer."""
         self.get_dataset(dataset)
         A = self.AnswerEvent
-        query = (A.select(A.time, A.event, A.session, A.input_hash, A.task_hash, A.answer)
-                 .where(A.dataset == dataset).order_by(A.id))
+        query = A.select(A.id, A.time, A.event, A.session, A.input_hash, A.task_hash, A.answer).where(A.dataset == dataset)
         if answers:
             query = query.where(A.answer.in_(list(answers)))
         return ({"time": round(when, 3), "event": event, "session": session, INPUT_HASH: input_hash,
                  TASK_HASH: task_hash, "answer": answer}
-                for when, event, session, input_hash, task_hash, answer in query.tuples().iterator())
+                for _id, when, event, session, input_hash, task_hash, answer in _pages(query, A.id))
 
     def _dataset_id(self, name: str, session: bool) -> int:
         """The id of a dataset (created if missing) that must be a session dataset or must not be one."""
@@ -465,11 +505,13 @@ class Store:
 
     def iter_raw(self, dataset: str, answers: Sequence[str] | None = None) -> Iterator[str]:
         """The examples of a dataset as stored JSON text: the fast path for exports."""
-        query = (self.Example.select(self.Example.content).join(self.Link)
-                 .where(self.Link.dataset == self.get_dataset(dataset)).order_by(self.Example.id))
+        # Paged by link.example_id, not example.id (the same value): the range is then one of the
+        # (dataset, example) index, which SQLite would otherwise rescan from the start for every page.
+        query = (self.Example.select(self.Link.example, self.Example.content).join(self.Link)
+                 .where(self.Link.dataset == self.get_dataset(dataset)))
         if answers:
             query = query.where(self.Example.answer.in_(list(answers)))
-        return (content for (content,) in query.tuples().iterator())
+        return (content for _id, content in _pages(query, self.Link.example))
 
     def latest_answers(self, dataset: str, session: str, n: int) -> list[dict]:
         """A session's last ``n`` answers in a dataset, oldest first; none before the session's first answer."""
@@ -505,6 +547,23 @@ class Store:
         return DatasetStats(name=dataset.name, created=dataset.created, examples=sum(answers.values()),
                             accept=answers.get("accept", 0), reject=answers.get("reject", 0),
                             ignore=answers.get("ignore", 0), sessions=sessions or 0, last_activity=last)
+
+
+def _pages(query: peewee.Select, key: peewee.Field) -> Iterator[tuple]:
+    """A query's rows in ``key`` order (its first column), PAGE rows per query (``key > last``): bounded memory.
+
+    psycopg2 fetches a whole result on execute (peewee's ``.iterator()`` only saves model
+    instances), so one query over a large dataset would hold it all; a page at a time does not.
+    Rows committed meanwhile with a larger key are included.
+    """
+    last = None
+    while True:
+        page = query if last is None else query.where(key > last)
+        rows = list(page.order_by(key).limit(PAGE).tuples())
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        last = rows[-1][0]
 
 
 def _alive(session: Model) -> bool:

@@ -1,0 +1,98 @@
+"""Issue 15, point 1: the commands on a postgresql:// database give what they give on SQLite (slow: a server)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vnerteach.store import connect
+
+from conftest import ROOT, write_jsonl
+from train_fixtures import binary_tasks, manual_tasks
+from web_fixtures import free_port
+
+
+@pytest.fixture
+def backend() -> str:
+    return "postgresql"
+
+
+def tasks(n: int) -> list[dict]:
+    return [{"text": f"Anna Weber joined Acme in Köln {i} 😀", "spans": [{"start": 0, "end": 10, "label": "PERSON"}],
+             "answer": "reject" if i % 3 == 0 else "accept"} for i in range(n)]
+
+
+@pytest.mark.slow
+def test_db_in_stats_db_out_and_drop_on_postgres_match_sqlite(cli, db_url, tmp_path):
+    src = write_jsonl(tmp_path / "news.jsonl", tasks(1200))
+    sqlite = tmp_path / "same.db"
+    exported = {}
+    for db in (db_url, sqlite):
+        imported = cli("db-in", "news", src, "--db", db)
+        assert imported.exit_code == 0 and "Imported 1200 examples" in imported.stderr, imported.stderr
+        again = cli("db-in", "news", src, "--db", db)
+        assert again.exit_code == 0 and "Imported 0 examples" in again.stderr and "1200 already there" in again.stderr
+        out = tmp_path / f"{'pg' if db == db_url else 'sqlite'}.jsonl"
+        assert cli("db-out", "news", out, "--db", db).exit_code == 0
+        exported[db] = out.read_bytes()
+        rejects = cli("db-out", "news", "--answer", "reject", "--db", db)
+        assert rejects.exit_code == 0 and len(rejects.stdout.splitlines()) == 400
+        conll = cli("db-out", "news", "--format", "conll", "--db", db)
+        assert conll.exit_code == 0 and "B-PERSON" in conll.stdout, conll.stderr
+    assert exported[db_url] == exported[sqlite]
+    lines = exported[db_url].decode().splitlines()
+    assert len(lines) == 1200 and json.loads(lines[7])["text"] == "Anna Weber joined Acme in Köln 7 😀"
+
+    stats = cli("stats", "--db", db_url)
+    assert stats.exit_code == 0 and db_url in " ".join(stats.stdout.split()).replace(" ", "")
+    row = next(line.split() for line in stats.stdout.splitlines() if line.split()[:1] == ["news"])
+    assert row[1:6] == ["1200", "800", "400", "0", "0"]
+    dropped = cli("drop", "news", "--yes", "--db", db_url)
+    assert dropped.exit_code == 0 and "Dropped dataset 'news' (1200 examples)" in dropped.stderr
+    assert "No datasets yet" in cli("stats", "--db", db_url).stderr
+    with connect(db_url) as store:
+        assert store.db.execute_sql("SELECT COUNT(*) FROM example").fetchone() == (0,)
+
+
+@pytest.mark.slow
+def test_a_server_that_does_not_answer_is_one_line_without_the_password(cli):
+    result = cli("stats", "--db", f"postgresql://anna:secret@127.0.0.1:{free_port()}/annotations")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "postgresql://anna:***@127.0.0.1:" in result.stderr and "secret" not in result.stderr
+
+
+BLOCKED = """
+import sys
+sys.modules["psycopg2"] = None  # as when the driver is not installed
+from vnerteach.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_without_the_driver_a_postgres_url_is_one_line_naming_the_extra(tmp_path):
+    done = subprocess.run([sys.executable, "-c", BLOCKED, "stats", "--db", "postgresql://anna@127.0.0.1/annotations"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "pip install 'vnerteach[postgres]'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_batch_train_from_a_postgres_dataset_trains_the_model_sqlite_does(cli, db_url, tmp_path):
+    answers = manual_tasks(120) + binary_tasks(30, seed=3)
+    sqlite = tmp_path / "same.db"
+    meta = {}
+    for db in (db_url, sqlite):
+        with connect(str(db)) as store:
+            store.add_examples(answers, ["news"])
+        out = tmp_path / ("pg" if db == db_url else "sqlite")
+        result = cli("ner.batch-train", "news", "-o", out, "-n", 2, "--eval-split", 0.25, "--db", db)
+        assert result.exit_code == 0, result.stderr
+        meta[db] = json.loads((out / "meta.json").read_text())
+    assert meta[db_url]["vnerteach"]["datasets"] == {"news": len(answers)}
+    assert meta[db_url]["vnerteach"]["train_inputs"] + meta[db_url]["vnerteach"]["eval_inputs"] == 150
+    assert meta[db_url]["performance"] == meta[sqlite]["performance"]
+    assert meta[db_url]["performance"]["ents_f"] > 0.3
