@@ -276,23 +276,30 @@ def append_result(path: Path, row: dict) -> None:
 
 def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], seeds: list[int],
         minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print) -> int:
-    """Every (strategy, seed, minute) not yet in ``out``: simulate once per (strategy, seed), score each minute."""
-    done = {(r["strategy"], r["seed"], r["minute"]) for r in read_results(out) if r["corpus"] == corpus_name}
+    """Every (strategy, seed, minute) not yet in ``out``: simulate once per (strategy, seed), score each minute.
+
+    What is done is read again before each strategy, so runs of other seeds or strategies may share the file."""
+
+    def todo(strategy: str, seed: int) -> list[int]:
+        done = {r["minute"] for r in read_results(out)
+                if (r["corpus"], r["strategy"], r["seed"]) == (corpus_name, strategy, seed)}
+        return [m for m in minutes if m not in done]
+
     written = 0
     for seed in seeds:
-        todo = {s: [m for m in minutes if (s, seed, m) not in done] for s in strategies}
-        if not any(todo.values()):
+        if not any(todo(s, seed) for s in strategies):
             continue
         corpus = load(seed)
         for strategy in strategies:
-            if not todo[strategy]:
+            wanted = todo(strategy, seed)
+            if not wanted:
                 continue
             start = time.perf_counter()
-            answers, clock, exhausted = simulate(strategy, corpus, seed, 60 * max(todo[strategy]))
+            answers, clock, exhausted = simulate(strategy, corpus, seed, 60 * max(wanted))
             sim_s = time.perf_counter() - start
             say(f"{corpus_name} {strategy} seed {seed}: {len(answers)} answers in {clock[-1] if clock else 0:.0f} "
                 f"simulated s ({sim_s:.0f} s to simulate){'; pool exhausted' if exhausted else ''}")
-            for minute in todo[strategy]:
+            for minute in wanted:
                 n = sum(1 for c in clock if c <= 60 * minute)
                 start = time.perf_counter()
                 value, per, facts = score(corpus, answers[:n], epochs, seed)
@@ -314,10 +321,11 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
 
 
 def summary(rows: list[dict]) -> dict[tuple[str, int], tuple[float, float, int]]:
-    """(strategy, minute) -> (mean, standard deviation over seeds (0 for one), seeds)."""
-    groups: dict[tuple[str, int], list[float]] = {}
+    """(strategy, minute) -> (mean, standard deviation over seeds (0 for one), seeds); a seed measured twice counts once."""
+    groups: dict[tuple[str, int], dict[int, float]] = {}
     for r in rows:
-        groups.setdefault((r["strategy"], r["minute"]), []).append(r["score"])
+        groups.setdefault((r["strategy"], r["minute"]), {}).setdefault(r["seed"], r["score"])
+    groups = {k: list(v.values()) for k, v in groups.items()}
     return {k: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v)) for k, v in groups.items()}
 
 
