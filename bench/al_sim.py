@@ -134,6 +134,17 @@ def gold_merged(task: dict) -> Merged:
                   sorted((starts[s], ends[e], label) for s, e, label in task["gold"]), [], True)
 
 
+def gold_answer(task: dict) -> dict:
+    """The complete (ner_manual) answer a perfect annotator gives to a task: its gold spans, accepted."""
+    eg = {**{k: v for k, v in task.items() if k != "gold"}, "answer": "accept", "_view_id": "ner_manual",
+          "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in task["gold"]]}
+    starts = {t["start"]: i for i, t in enumerate(eg["tokens"])}
+    ends = {t["end"]: i for i, t in enumerate(eg["tokens"])}
+    for span in eg["spans"]:
+        span["token_start"], span["token_end"] = starts[span["start"]], ends[span["end"]]
+    return eg
+
+
 def frequent_patterns(tasks: list[dict], per_label: int) -> list[dict]:
     """The most frequent entity strings per label, as phrase patterns (the cold start a user would write)."""
     counts: dict[str, Counter] = {}
@@ -147,9 +158,9 @@ def frequent_patterns(tasks: list[dict], per_label: int) -> list[dict]:
 # --- training and scoring ------------------------------------------------------------------------------
 
 
-def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int):
+def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int, seed: int = 0):
     """A pipeline trained from blank on these merged answers, as ner.batch-train trains it."""
-    settings = Settings(n_iter=n_iter)
+    settings = Settings(n_iter=n_iter, seed=seed)
     nlp = blank_pipeline("en", labels, layout, settings)
     for _ in Trainer(nlp, merged, [], settings).epochs():
         pass
@@ -166,8 +177,9 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 # --- ner.teach -----------------------------------------------------------------------------------------
 
 
-def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int):
-    """Simulated ner.teach: the answers in the order given and the time it took."""
+def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], seed: int):
+    """Simulated ner.teach, lazily: each binary answer (accept exactly when the span is gold), the model
+    updated after every 10 (as the background worker does)."""
     import spacy
 
     model = TeachModel.load("blank:en", labels, seed=seed)
@@ -179,18 +191,25 @@ def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[d
         questions = prefer_uncertain(suggestions, pass_through=is_pattern_task)
     else:
         questions = random_order(suggestions, seed=seed, pass_through=is_pattern_task)
-    answers, batch = [], []
-    start = time.perf_counter()
+    batch = []
     for task in questions:
         span = task["spans"][0]
         accept = (span["start"], span["end"], span["label"]) in gold[task["_input_hash"]]
         eg = {k: v for k, v in task.items() if k != "gold"}
         eg.update(answer="accept" if accept else "reject", _view_id="ner")
-        answers.append(eg)
         batch.append(eg)
         if len(batch) == 10:
             model.update(batch)
             batch = []
+        yield eg
+
+
+def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int):
+    """Simulated ner.teach: the answers in the order given and the time it took."""
+    answers = []
+    start = time.perf_counter()
+    for eg in teach_stream(pool, labels, sorter, patterns, seed):
+        answers.append(eg)
         if len(answers) >= n_max:
             break
     return answers, time.perf_counter() - start
@@ -227,14 +246,8 @@ def correct_order(pool: list[dict], labels: list[str], k_max: int, seed: int, st
     stream = model.correct((dict(t) for t in pool), lookahead=lookahead, measure=measure, deterministic=True)
     for task in stream:
         full = gold[task["_input_hash"]]
-        eg = {**{k: v for k, v in full.items() if k != "gold"}, "answer": "accept", "_view_id": "ner_manual",
-              "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in full["gold"]]}
-        starts = {t["start"]: i for i, t in enumerate(eg["tokens"])}
-        ends = {t["end"]: i for i, t in enumerate(eg["tokens"])}
-        for span in eg["spans"]:
-            span["token_start"], span["token_end"] = starts[span["start"]], ends[span["end"]]
         asked.append(full)
-        batch.append(eg)
+        batch.append(gold_answer(full))
         if len(batch) == 10:
             model.update(batch)
             batch = []

@@ -255,34 +255,48 @@ def funsd() -> list[str]:
 # --- SROIE: fields from our own OCR ------------------------------------------------------------------------
 
 
+def sroie_keys(n: int) -> list[str]:
+    """The first n SROIE receipts by name."""
+    return sorted(p.stem for p in (DATA / "sroie" / "img").glob("*.jpg"))[:n]
+
+
+def sroie_tasks(keys: list[str]) -> tuple[list[dict], dict[str, dict]]:
+    """SROIE receipts OCR'd by vnerteach.documents (page cache under BENCH_DIR) as complete page tasks
+    labelled by sroie_labels (``meta.key`` the receipt), and the gold fields per receipt."""
+    from vnerteach.documents import DocumentOptions, iter_documents, page_task
+    from vnerteach.tasks import set_hashes
+
+    root = DATA / "sroie"
+    os.environ["VNERTEACH_HOME"] = str(WORK / "home")
+    results = iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2))
+    tasks, gold = [], {}
+    for key, result in zip(keys, results):
+        task = page_task(result)
+        fields = json.loads((root / "entities" / f"{key}.txt").read_text())
+        gold[key] = fields
+        task.update(spans=label_spans(task["tokens"], fields), answer="accept", _view_id="ner_manual")
+        task["meta"]["key"] = key
+        tasks.append(set_hashes(task))
+    return tasks, gold
+
+
 def sroie() -> list[str]:
     """OCR 150 receipts (vnerteach.documents), label words by matching gold strings, train on 120 with layout,
     extract the four fields on the 30 held out (fields.best_fields), exact match (fields.field_match)."""
     import spacy
 
-    from vnerteach.documents import DocumentOptions, iter_documents, page_task
     from vnerteach.fields import best_fields, field_match
-    from vnerteach.tasks import set_hashes
 
     n_iter = int(os.environ.get("BENCH_SROIE_EPOCHS", "20"))
-    root = DATA / "sroie"
-    keys = sorted(p.stem for p in (root / "img").glob("*.jpg"))[:int(os.environ.get("BENCH_SROIE_N", "150"))]
+    keys = sroie_keys(int(os.environ.get("BENCH_SROIE_N", "150")))
     n_train = len(keys) * 4 // 5
-    os.environ["VNERTEACH_HOME"] = str(WORK / "home")
     start = time.perf_counter()
-    results = list(iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2)))
+    tasks, gold = sroie_tasks(keys)
     ocr_s = time.perf_counter() - start
-    tasks, gold, matched = [], {}, {f: 0 for f in FIELDS}
-    for key, result in zip(keys, results):
-        task = page_task(result)
-        fields = json.loads((root / "entities" / f"{key}.txt").read_text())
-        gold[key] = fields
-        spans = label_spans(task["tokens"], fields)
-        for span in spans:
+    matched = {f: 0 for f in FIELDS}
+    for task in tasks:
+        for span in task["spans"]:
             matched[span["label"].lower()] += 1
-        task.update(spans=spans, answer="accept", _view_id="ner_manual")
-        task["meta"]["key"] = key
-        tasks.append(set_hashes(task))
     env = fresh_db("sroie")
     store_tasks(env, "sroie_train", tasks[:n_train])
     store_tasks(env, "sroie_eval", tasks[n_train:])

@@ -1,0 +1,493 @@
+"""Quality per annotator-minute: a simulated annotator answering from gold data, charged a fixed cost per action.
+
+Each strategy produces answers one at a time with the seconds a person would spend on each (the cost
+model below). At each checkpoint (simulated minutes) a pipeline is trained from blank on the answers so
+far with ner.batch-train's trainer and scored on held-out data: entity F1 (CoNLL-2003, FUNSD) or field
+exact match averaged over the four fields (SROIE). One JSON line per corpus/strategy/seed/minute is
+appended to the results file as soon as it is measured, so a rerun skips what is done.
+
+Strategies (each a small adapter over the public TeachModel methods the recipes use):
+  manual             ner.manual in source order, no pattern pre-fills (the baseline)
+  correct_order      ner.correct in source order (look-ahead 1: each input pre-filled by the latest model)
+  correct_uncertain  ner.correct most uncertain first (the recipe's look-ahead)
+  teach_uncertain    ner.teach with prefer_uncertain, cold-start patterns mixed in
+  teach_random       ner.teach with the random sorter, the same patterns
+  recommended        ner.manual for the first RECOMMENDED_MANUAL_S, then ner.correct uncertain-first
+                     with the in-loop model that learnt from them
+The in-loop models (ner.teach and ner.correct) start blank and learn from every 10 answers.
+
+Usage:
+  python bench/annotator_time.py --corpus conll [--seeds 0,1,2] [--minutes 5,10,15,30,60,120]
+  python bench/annotator_time.py --corpus sroie --quick          # a few minutes: checks the harness
+  python bench/annotator_time.py --corpus conll --report         # table and bench/annotator_time-conll.png
+Data: bench/data.py's data_dir() (or --data, a folder with conll2003/, funsd/, sroie/), never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from al_sim import (conll_sentences, frequent_patterns, funsd_forms, gold_answer,  # noqa: E402
+                    gold_merged, task_of, teach_stream, train_blank)
+
+# --- the cost model (fixed: results are only comparable under the same costs) ------------------------------
+
+BINARY_S = 2.0  # one accept/reject decision in ner.teach
+READ_SENTENCE_S = 3.0  # reading a sentence before annotating it completely (ner.manual, ner.correct)
+READ_PAGE_S = 6.0  # reading a page before annotating it completely
+EDIT_S = 2.5  # a span added, removed or relabelled; a boundary fix counts as one
+KEEP_S = 0.5  # a pre-filled span kept as suggested
+RECOMMENDED_MANUAL_S = 180.0  # the recommended workflow labels by hand for its first 3 minutes
+UPDATE_EVERY = 10  # answers per update of the in-loop model (as the background worker)
+LOOKAHEAD = 256  # ner.correct's default --lookahead: inputs read ahead and ranked
+
+MINUTES = (5, 10, 15, 30, 60, 120)
+SEEDS = (0, 1, 2)
+SPLIT_SEED = 1234  # the held-out set is the same for every seed; the seed draws the pool's order
+
+Triple = tuple[int, int, str]
+
+
+def complete_cost(suggested: list[Triple], gold: list[Triple], read_s: float) -> float:
+    """Seconds to turn the suggested spans (character offsets) into the gold annotation of one input."""
+    suggested, gold = {tuple(s) for s in suggested}, {tuple(g) for g in gold}
+    kept = suggested & gold
+    wrong, missing = sorted(suggested - gold), sorted(gold - suggested)
+    edits = 0
+    for g in missing:  # a wrong span overlapping a missing one is fixed in one action (boundary or label)
+        hit = next((w for w in wrong if w[0] < g[1] and g[0] < w[1]), None)
+        if hit is not None:
+            wrong.remove(hit)
+        edits += 1
+    edits += len(wrong)  # the rest removed
+    return read_s + EDIT_S * edits + KEEP_S * len(kept)
+
+
+# --- corpora ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    """Tasks to annotate (with ``gold`` spans), the held-out data and how it is scored."""
+
+    name: str
+    labels: list[str]
+    layout: bool
+    read_s: float
+    lookahead: int
+    pool: list[dict]
+    held: list  # Merged (entity F1) or (pages, gold fields) per document (field exact match)
+    patterns: list[dict] = field(default_factory=list)
+    fields: bool = False
+
+    def by_hash(self) -> dict[int, dict]:
+        """Pool tasks by input hash."""
+        return {t["_input_hash"]: t for t in self.pool}
+
+
+def conll_corpus(data: Path, seed: int, pool: int, heldout: int) -> Corpus:
+    """CoNLL-2003: the pool from eng.train (>= 3 tokens) in the seed's order; held-out eng.testa sentences."""
+    train = [s for s in conll_sentences(data / "conll2003" / "eng.train") if len(s[0]) >= 3]
+    test = [s for s in conll_sentences(data / "conll2003" / "eng.testa") if len(s[0]) >= 3]
+    random.Random(seed).shuffle(train)
+    random.Random(SPLIT_SEED).shuffle(test)
+    rest = [task_of(w, e) for w, e in train[pool:pool + 3000]]
+    return Corpus("conll", ["LOC", "MISC", "ORG", "PER"], False, READ_SENTENCE_S, LOOKAHEAD,
+                  [task_of(w, e) for w, e in train[:pool]], [gold_merged(task_of(w, e)) for w, e in test[:heldout]],
+                  frequent_patterns(rest, 10))
+
+
+def funsd_corpus(data: Path, seed: int, pool: int, heldout: int) -> Corpus:
+    """FUNSD training forms: a fixed held-out part, the rest the pool in the seed's order."""
+    forms = funsd_forms(data / "funsd" / "training_data")
+    random.Random(SPLIT_SEED).shuffle(forms)
+    held, rest = forms[:heldout], forms[heldout:]
+    random.Random(seed).shuffle(rest)
+    rest = rest[:pool]
+    # 149 forms leave no third part: patterns come from the pool's own gold (as in al_sim)
+    return Corpus("funsd", ["ANSWER", "HEADER", "QUESTION"], True, READ_PAGE_S, LOOKAHEAD, rest,
+                  [gold_merged(t) for t in held], frequent_patterns(rest, 10))
+
+
+def sroie_corpus(data: Path, seed: int, pool: int, heldout: int) -> Corpus:
+    """SROIE receipts OCR'd as bench_train does (cached), labelled by sroie_labels; held-out: the last receipts."""
+    import bench_train
+    from sroie_labels import FIELDS
+
+    tasks, gold = bench_train.sroie_tasks(bench_train.sroie_keys(pool + heldout))
+    for task in tasks:
+        task["gold"] = [[s["start"], s["end"], s["label"]] for s in task.pop("spans")]
+        for key in ("answer", "_view_id"):
+            task.pop(key, None)
+    held, rest = tasks[len(tasks) - heldout:], tasks[:len(tasks) - heldout]
+    random.Random(seed).shuffle(rest)
+    documents = [([{k: v for k, v in t.items() if k != "gold"}],
+                  {f.upper(): {gold[t["meta"]["key"]][f]} for f in FIELDS if gold[t["meta"]["key"]].get(f)})
+                 for t in held]
+    return Corpus("sroie", [f.upper() for f in FIELDS], True, READ_PAGE_S, LOOKAHEAD, rest, documents,
+                  frequent_patterns(rest, 10), fields=True)
+
+
+CORPORA = {"conll": conll_corpus, "funsd": funsd_corpus, "sroie": sroie_corpus}
+# pool, held-out, epochs of each batch-train: full runs and --quick
+SIZES = {"conll": (3000, 500, 5), "funsd": (119, 30, 10), "sroie": (120, 30, 10)}
+QUICK = {"conll": (300, 100, 2), "funsd": (20, 10, 2), "sroie": (20, 10, 2)}
+QUICK_MINUTES = (2, 5)
+
+
+# --- strategies: (answer, seconds) one at a time ----------------------------------------------------------------
+
+Answers = Iterator[tuple[dict, float]]
+
+
+def _model(corpus: Corpus, seed: int):
+    from vnerteach.model import TeachModel
+
+    return TeachModel.load("blank:en", corpus.labels, seed=seed)
+
+
+def _fresh(tasks: list[dict]) -> Iterator[dict]:
+    return (dict(t) for t in tasks)
+
+
+def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int) -> Answers:
+    """The gold answer to each pre-filled task ner.correct shows (most uncertain of ``lookahead`` read
+    ahead first; 1 is source order), charged for the edits; the model learns."""
+    gold, batch = corpus.by_hash(), []
+    stream = model.correct(_fresh(tasks), lookahead=lookahead, deterministic=True)
+    try:
+        for task in stream:
+            full = gold[task["_input_hash"]]
+            eg = gold_answer(full)
+            yield eg, complete_cost([(s["start"], s["end"], s["label"]) for s in task.get("spans") or []],
+                                    full["gold"], corpus.read_s)
+            batch.append(eg)
+            if len(batch) == UPDATE_EVERY:
+                model.update(batch)
+                batch = []
+    finally:
+        stream.close()
+
+
+def manual(corpus: Corpus, seed: int) -> Answers:
+    """ner.manual in source order: every span added by hand."""
+    for task in corpus.pool:
+        yield gold_answer(task), complete_cost([], task["gold"], corpus.read_s)
+
+
+def correct_order(corpus: Corpus, seed: int) -> Answers:
+    """ner.correct in source order: each input pre-filled by the latest in-loop model."""
+    model = _model(corpus, seed)
+    yield from _corrected(corpus, model, corpus.pool, lookahead=1)
+
+
+def correct_uncertain(corpus: Corpus, seed: int) -> Answers:
+    """ner.correct as the recipe runs it: the most uncertain of the inputs read ahead first."""
+    model = _model(corpus, seed)
+    yield from _corrected(corpus, model, corpus.pool, lookahead=corpus.lookahead)
+
+
+def teach_uncertain(corpus: Corpus, seed: int) -> Answers:
+    """ner.teach with prefer_uncertain and cold-start patterns."""
+    for eg in teach_stream(corpus.pool, corpus.labels, "prefer_uncertain", corpus.patterns, seed):
+        yield eg, BINARY_S
+
+
+def teach_random(corpus: Corpus, seed: int) -> Answers:
+    """ner.teach with the random sorter and the same patterns."""
+    for eg in teach_stream(corpus.pool, corpus.labels, "random", corpus.patterns, seed):
+        yield eg, BINARY_S
+
+
+def recommended(corpus: Corpus, seed: int) -> Answers:
+    """By hand for the first RECOMMENDED_MANUAL_S, then ner.correct uncertain-first by a model that learnt from them."""
+    model, spent, first = _model(corpus, seed), 0.0, []
+    for task in corpus.pool:
+        if spent >= RECOMMENDED_MANUAL_S:
+            break
+        eg, cost = gold_answer(task), complete_cost([], task["gold"], corpus.read_s)
+        spent += cost
+        first.append(eg)
+        yield eg, cost
+    model.update(first)
+    done = {eg["_input_hash"] for eg in first}
+    rest = [t for t in corpus.pool if t["_input_hash"] not in done]
+    yield from _corrected(corpus, model, rest, lookahead=corpus.lookahead)
+
+
+STRATEGIES: dict[str, Callable[[Corpus, int], Answers]] = {
+    f.__name__: f for f in (manual, correct_order, correct_uncertain, teach_uncertain, teach_random, recommended)}
+
+
+# --- checkpoints ---------------------------------------------------------------------------------------------
+
+
+def simulate(strategy: str, corpus: Corpus, seed: int, limit_s: float) -> tuple[list[dict], list[float], bool]:
+    """The answers given within ``limit_s`` simulated seconds, the clock after each, and whether the pool ran out."""
+    answers, clock, now = [], [], 0.0
+    for eg, cost in STRATEGIES[strategy](corpus, seed):
+        if now + cost > limit_s:
+            return answers, clock, False
+        now += cost
+        answers.append(eg)
+        clock.append(now)
+    return answers, clock, True
+
+
+def score(corpus: Corpus, answers: list[dict], epochs: int, seed: int) -> tuple[float, dict[str, float], dict]:
+    """Train from blank on the answers (ner.batch-train's trainer) and score on the held-out data."""
+    from vnerteach.evaluation import evaluate
+    from vnerteach.fields import score_fields
+    from vnerteach.merge import merge_answers
+
+    merged = merge_answers(answers, corpus.labels).merged
+    facts = {"inputs": len(merged), "entities": sum(len(m.ents) for m in merged)}
+    if not facts["entities"]:
+        return 0.0, {label: 0.0 for label in corpus.labels}, facts
+    nlp = train_blank(merged, corpus.labels, corpus.layout, epochs, seed)
+    if corpus.fields:
+        per = score_fields(nlp, corpus.held, corpus.labels).per_label
+        match = {label: per[label].tp / len(corpus.held) for label in corpus.labels}
+        return sum(match.values()) / len(match), match, facts
+    scores = evaluate(nlp, corpus.held)
+    return scores.overall.f, {label: scores.per_label[label].f for label in corpus.labels
+                              if label in scores.per_label}, facts
+
+
+def read_results(path: Path) -> list[dict]:
+    """The result lines written so far (none if the file is missing)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
+
+
+def append_result(path: Path, row: dict) -> None:
+    """One result line, flushed at once (a run that is stopped keeps every point it finished)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf8") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], seeds: list[int],
+        minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print) -> int:
+    """Every (strategy, seed, minute) not yet in ``out``: simulate once per (strategy, seed), score each minute.
+
+    What is done is read again before each strategy, so runs of other seeds or strategies may share the file."""
+
+    def todo(strategy: str, seed: int) -> list[int]:
+        done = {r["minute"] for r in read_results(out)
+                if (r["corpus"], r["strategy"], r["seed"]) == (corpus_name, strategy, seed)}
+        return [m for m in minutes if m not in done]
+
+    written = 0
+    for seed in seeds:
+        if not any(todo(s, seed) for s in strategies):
+            continue
+        corpus = load(seed)
+        for strategy in strategies:
+            wanted = todo(strategy, seed)
+            if not wanted:
+                continue
+            start = time.perf_counter()
+            answers, clock, exhausted = simulate(strategy, corpus, seed, 60 * max(wanted))
+            sim_s = time.perf_counter() - start
+            say(f"{corpus_name} {strategy} seed {seed}: {len(answers)} answers in {clock[-1] if clock else 0:.0f} "
+                f"simulated s ({sim_s:.0f} s to simulate){'; pool exhausted' if exhausted else ''}")
+            for minute in wanted:
+                n = sum(1 for c in clock if c <= 60 * minute)
+                start = time.perf_counter()
+                value, per, facts = score(corpus, answers[:n], epochs, seed)
+                row = {"corpus": corpus_name, "strategy": strategy, "seed": seed, "minute": minute,
+                       "score": round(value, 4), "per_label": {k: round(v, 4) for k, v in per.items()},
+                       "answers": n, "accepted": sum(a["answer"] == "accept" for a in answers[:n]), **facts,
+                       "seconds": round(clock[n - 1], 1) if n else 0.0,
+                       "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
+                       "pool": len(corpus.pool), "held_out": len(corpus.held), "epochs": epochs,
+                       "train_s": round(time.perf_counter() - start, 1), "sim_s": round(sim_s, 1)}
+                append_result(out, row)
+                written += 1
+                say(f"  minute {minute:>4}: {n:>5} answers, {facts['entities']:>5} entities, "
+                    f"score {100 * value:5.1f} ({row['train_s']:.0f} s)")
+    return written
+
+
+# --- report ---------------------------------------------------------------------------------------------------
+
+
+def summary(rows: list[dict]) -> dict[tuple[str, int], tuple[float, float, int]]:
+    """(strategy, minute) -> (mean, standard deviation over seeds (0 for one), seeds); a seed measured twice counts once."""
+    groups: dict[tuple[str, int], dict[int, float]] = {}
+    for r in rows:
+        groups.setdefault((r["strategy"], r["minute"]), {}).setdefault(r["seed"], r["score"])
+    groups = {k: list(v.values()) for k, v in groups.items()}
+    return {k: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v)) for k, v in groups.items()}
+
+
+def table(rows: list[dict]) -> str:
+    """A Markdown table of mean ± standard deviation (percent) per strategy and minute, seeds in brackets."""
+    stats = summary(rows)
+    minutes = sorted({m for _, m in stats})
+    names = [s for s in STRATEGIES if any((s, m) in stats for m in minutes)]
+    lines = ["| strategy | " + " | ".join(f"{m} min" for m in minutes) + " |",
+             "|---|" + "---|" * len(minutes)]
+    for name in names:
+        cells = []
+        for m in minutes:
+            if (name, m) in stats:
+                mean, sd, n = stats[(name, m)]
+                cells.append(f"{100 * mean:.1f} ± {100 * sd:.1f} ({n})")
+            else:
+                cells.append("-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def goals(corpus: str, rows: list[dict]) -> list[str]:
+    """The issue's goals for this corpus, each with the measured means."""
+    stats = summary(rows)
+
+    def mean(s: str, m: int) -> float | None:
+        return stats[(s, m)][0] if (s, m) in stats else None
+
+    pairs = {"conll": [(15, 30), (30, 60), (60, 120)], "funsd": [(30, 60)]}.get(corpus, [])
+    out = []
+    for m, m2 in pairs:
+        a, b = mean("recommended", m), mean("manual", m2)
+        if a is not None and b is not None:
+            out.append(f"recommended at {m} min {100 * a:.1f} vs manual at {m2} min {100 * b:.1f}: "
+                       f"{'met' if a >= b else 'not met'}")
+    if corpus == "sroie":
+        a = mean("recommended", 30)
+        if a is not None:
+            out.append(f"recommended at 30 min {100 * a:.1f}% field exact match (goal 90%): "
+                       f"{'met' if a >= 0.9 else 'not met'}")
+    return out
+
+
+def plot(corpus: str, rows: list[dict], path: Path) -> None:
+    """Score against simulated minutes, one line per strategy with the seeds' spread, as a PNG."""
+    try:
+        import matplotlib
+    except ImportError:
+        sys.exit("--report draws its plot with matplotlib: pip install -e '.[bench]'")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stats = summary(rows)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for name in STRATEGIES:
+        points = sorted((m, v) for (s, m), v in stats.items() if s == name)
+        if points:
+            ax.errorbar([m for m, _ in points], [100 * v[0] for _, v in points],
+                        yerr=[100 * v[1] for _, v in points], marker="o", capsize=3, label=name)
+    ax.set_xscale("log")
+    ticks = sorted({m for _, m in stats})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel("simulated annotator minutes")
+    ax.set_ylabel("field exact match (%)" if corpus == "sroie" else "entity F1 (%)")
+    ax.set_title(f"{corpus}: quality per annotator-minute (mean ± sd over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)  # written whole or not at all
+
+
+def report(corpus: str, out: Path, plot_path: Path | None) -> None:
+    """Print the table (and per-field table for SROIE) and the goals; draw the plot."""
+    rows = [r for r in read_results(out) if r["corpus"] == corpus]
+    if not rows:
+        sys.exit(f"{out}: no results for {corpus} yet")
+    print(f"{corpus}: {len(rows)} points from {out}")
+    print(table(rows))
+    if corpus == "sroie":
+        for label in sorted({k for r in rows for k in r["per_label"]}):
+            print(f"\n{label} exact match")
+            print(table([{**r, "score": r["per_label"].get(label, 0.0)} for r in rows]))
+    for line in goals(corpus, rows):
+        print(line)
+    if plot_path is not None:
+        plot(corpus, rows, plot_path)
+        print(f"plot: {plot_path}")
+
+
+# --- command line ----------------------------------------------------------------------------------------------
+
+
+def int_list(text: str) -> list[int]:
+    """'5,10,15' -> [5, 10, 15]."""
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, not {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers >= 0, not {text!r}")
+    return values
+
+
+def strategy_list(text: str) -> list[str]:
+    """'manual,recommended' -> the names, each checked."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown or not names:
+        named = ", ".join(unknown) or repr(text)
+        raise argparse.ArgumentTypeError(f"unknown strategy {named}; choose from {', '.join(STRATEGIES)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     epilog="Example: python bench/annotator_time.py --corpus conll --quick")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), required=True)
+    parser.add_argument("--strategies", type=strategy_list, default=list(STRATEGIES))
+    parser.add_argument("--seeds", type=int_list, default=list(SEEDS))
+    parser.add_argument("--minutes", type=int_list, default=list(MINUTES), help="checkpoints (simulated minutes)")
+    parser.add_argument("--quick", action="store_true", help="tiny pools, 1 seed, 2 checkpoints, 2 epochs")
+    parser.add_argument("--pool", type=int, help="override the pool size (inputs)")
+    parser.add_argument("--heldout", type=int, help="override the held-out size (inputs)")
+    parser.add_argument("--epochs", type=int, help="override the epochs of each batch-train")
+    parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
+    parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
+    parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
+    parser.add_argument("--plot", type=Path, help="the plot's path (default bench/annotator_time-CORPUS.png; "
+                                                  "bench/out/ for --quick)")
+    args = parser.parse_args(argv)
+    suffix = "-quick" if args.quick else ""
+    out = args.out or BENCH / "out" / f"annotator_time-{args.corpus}{suffix}.jsonl"
+    if args.report:
+        default_plot = (BENCH / "out" if args.quick else BENCH) / f"annotator_time-{args.corpus}.png"
+        report(args.corpus, out, args.plot or default_plot)
+        return
+    pool, heldout, epochs = (QUICK if args.quick else SIZES)[args.corpus]
+    pool, heldout, epochs = args.pool or pool, args.heldout or heldout, args.epochs or epochs
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    minutes = list(QUICK_MINUTES) if args.quick and args.minutes == list(MINUTES) else args.minutes
+    if args.data is None:
+        from data import data_dir
+
+        args.data = data_dir()
+    elif not args.data.is_dir():
+        sys.exit(f"--data: {args.data} is not a folder")
+    print(f"{args.corpus}: pool {pool}, held-out {heldout}, {epochs} epochs, seeds {seeds}, minutes {minutes}; "
+          f"results in {out}", flush=True)
+    started = time.perf_counter()
+    written = run(args.corpus, lambda seed: CORPORA[args.corpus](args.data, seed, pool, heldout), args.strategies,
+                  seeds, minutes, epochs, out, lambda line: print(line, flush=True))
+    print(f"{written} new points in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

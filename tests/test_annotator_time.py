@@ -1,0 +1,126 @@
+"""bench/annotator_time.py: the cost model, the strategies' accounting, resuming, --quick (synthetic CoNLL corpus)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import annotator_time as at  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+FIRST = ["Anna", "Boris", "Carla", "Dmitri", "Elena", "Farid"]
+LAST = ["Berg", "Costa", "Novak", "Okafor", "Ruiz", "Sato"]
+PLACES = ["Paris", "Lagos", "Osaka", "Lima", "Oslo", "Quito"]
+ORGS = ["Acme", "Globex", "Initech", "Umbrella"]
+FILLER = ["met", "people", "in", "yesterday", "with", "the", "team", "at", "near", "and"]
+
+
+def _sentence(rng: random.Random) -> list[tuple[str, str]]:
+    words = [(w, "O") for w in rng.sample(FILLER, 3)]
+    words.insert(rng.randrange(4), (rng.choice(FIRST), "I-PER"))
+    i = next(k for k, (_, t) in enumerate(words) if t == "I-PER")
+    words.insert(i + 1, (rng.choice(LAST), "I-PER"))
+    words.append((rng.choice(PLACES), "I-LOC"))
+    if rng.random() < 0.5:
+        words += [("for", "O"), (rng.choice(ORGS), "I-ORG")]
+    return words + [(".", "O")]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """A CoNLL-2003-shaped folder (IOB1, -DOCSTART-) of generated sentences: 80 to annotate, 30 held out."""
+    root = tmp_path_factory.mktemp("bench-data")
+    (root / "conll2003").mkdir()
+    rng = random.Random(7)
+    for name, n in (("eng.train", 80), ("eng.testa", 30)):
+        lines = ["-DOCSTART- -X- -X- O", ""]
+        for _ in range(n):
+            lines += [f"{w} NN I-NP {t}" for w, t in _sentence(rng)] + [""]
+        (root / "conll2003" / name).write_text("\n".join(lines), encoding="utf8")
+    return root
+
+
+def _corpus(data: Path, seed: int = 0) -> at.Corpus:
+    return at.conll_corpus(data, seed, pool=80, heldout=30)
+
+
+def test_complete_cost_follows_the_cost_model():
+    ann, bob, cara = (0, 5, "PER"), (10, 13, "PER"), (20, 25, "LOC")
+    # two spans kept as suggested and one added
+    assert at.complete_cost([ann, bob], [ann, bob, cara], at.READ_SENTENCE_S) == \
+        at.READ_SENTENCE_S + 2 * at.KEEP_S + at.EDIT_S
+    # a boundary fix and a relabel are one action each; a spurious span is one removal
+    assert at.complete_cost([(0, 4, "PER"), (20, 25, "ORG"), (30, 33, "ORG")], [ann, cara], at.READ_PAGE_S) == \
+        at.READ_PAGE_S + 3 * at.EDIT_S
+    # by hand: every span added
+    assert at.complete_cost([], [ann, bob, cara], at.READ_SENTENCE_S) == at.READ_SENTENCE_S + 3 * at.EDIT_S
+
+
+def test_strategies_charge_what_the_cost_model_states(data):
+    corpus = _corpus(data)
+    gold = corpus.by_hash()
+    answers, clock, exhausted = at.simulate("manual", corpus, 0, 120)
+    costs = [at.complete_cost([], gold[a["_input_hash"]]["gold"], at.READ_SENTENCE_S) for a in answers]
+    assert not exhausted and answers
+    assert clock == pytest.approx([sum(costs[:i + 1]) for i in range(len(costs))])
+    assert clock[-1] <= 120 < clock[-1] + at.READ_SENTENCE_S + 5 * at.EDIT_S
+    assert all(a["answer"] == "accept" and len(a["spans"]) == len(gold[a["_input_hash"]]["gold"]) for a in answers)
+
+    answers, clock, _ = at.simulate("teach_random", corpus, 0, 60)
+    assert len(answers) == int(60 // at.BINARY_S)
+    assert clock == pytest.approx([at.BINARY_S * (i + 1) for i in range(len(answers))])
+    assert {a["answer"] for a in answers} <= {"accept", "reject"}
+
+    # ner.correct: each answer costs what turning the model's pre-fill into gold costs, never less than reading
+    answers, clock, _ = at.simulate("correct_order", corpus, 0, 300)
+    steps = [b - a for a, b in zip([0.0] + clock, clock)]
+    assert answers and all(s >= at.READ_SENTENCE_S for s in steps)
+
+
+def test_recommended_starts_by_hand(data):
+    corpus = _corpus(data)
+    answers, clock, _ = at.simulate("recommended", corpus, 0, 400)
+    manual, _, _ = at.simulate("manual", corpus, 0, at.RECOMMENDED_MANUAL_S + 60)
+    by_hand = next(i for i, c in enumerate(clock) if c >= at.RECOMMENDED_MANUAL_S) + 1
+    assert [a["_input_hash"] for a in answers[:by_hand]] == [a["_input_hash"] for a in manual[:by_hand]]
+    assert len({a["_input_hash"] for a in answers}) == len(answers)  # nothing asked twice
+
+
+def test_results_resume_where_they_stopped(data, tmp_path):
+    out = tmp_path / "results.jsonl"
+    load = lambda seed: _corpus(data, seed)  # noqa: E731
+    assert at.run("conll", load, ["manual"], [0, 1], [1, 2], 1, out, say=lambda _: None) == 4
+    rows = at.read_results(out)
+    assert sorted((r["seed"], r["minute"]) for r in rows) == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert at.run("conll", load, ["manual"], [0, 1], [1, 2], 1, out, say=lambda _: None) == 0
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows if (r["seed"], r["minute"]) != (1, 2)))
+    assert at.run("conll", load, ["manual"], [0, 1], [1, 2], 1, out, say=lambda _: None) == 1
+    assert len(at.read_results(out)) == 4
+
+
+def test_quick_writes_a_line_per_strategy_and_checkpoint(data, tmp_path, capsys):
+    out = tmp_path / "quick.jsonl"
+    at.main(["--corpus", "conll", "--quick", "--data", str(data), "--out", str(out)])
+    rows = at.read_results(out)
+    assert sorted((r["strategy"], r["minute"]) for r in rows) == \
+        sorted((s, m) for s in at.STRATEGIES for m in at.QUICK_MINUTES)
+    assert all(0.0 <= r["score"] <= 1.0 and r["seed"] == 0 for r in rows)
+    manual = {r["minute"]: r for r in rows if r["strategy"] == "manual"}
+    assert manual[5]["answers"] > manual[2]["answers"] > 0
+    table = at.table(rows)
+    assert all(f"| {s} |" in table for s in at.STRATEGIES)
+
+
+def test_bad_flags_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        at.main(["--corpus", "conll", "--strategies", "manual,nope"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--strategies: unknown strategy nope; choose from manual" in err and "Traceback" not in err
