@@ -91,6 +91,11 @@ def layout_features(doc: Doc) -> numpy.ndarray:
     return feats
 
 
+def uses_layout(model: Model) -> bool:
+    """Whether a thinc model reads token boxes (has a v1 or v2 layout feature layer)."""
+    return any(node.name in ("layout_features", "neighbour_features") for node in model.walk())
+
+
 def LayoutFeatures() -> Model:
     """A thinc layer with no weights: docs -> Ragged of their tokens' layout features."""
 
