@@ -17,6 +17,7 @@ import numpy
 
 NONE = -1
 SLOTS = ("left", "above", "line", "right", "below")
+BLOCK = 256
 
 
 @dataclass
@@ -49,16 +50,19 @@ def neighbourhood(boxes: Sequence[Sequence[float] | None]) -> Neighbourhood:
     x0, y0, x1, y1 = (box[:, k] for k in range(4))
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     height = numpy.maximum(y1 - y0, 1e-6)
-    pair = has[:, None] & has[None, :] & ~numpy.eye(n, dtype=bool)
-    v_overlap = numpy.minimum(y1[:, None], y1[None, :]) - numpy.maximum(y0[:, None], y0[None, :])
-    same_line = pair & (v_overlap >= 0.5 * numpy.minimum(height[:, None], height[None, :]))
-    h_overlap = numpy.minimum(x1[:, None], x1[None, :]) - numpy.maximum(x0[:, None], x0[None, :])
-    column = pair & (h_overlap > 0) & ~same_line
-    # [i, j]: j is a candidate for i; the nearest has the largest (left, above) or smallest (right, below) edge
-    left = _nearest(same_line & (x1[None, :] <= cx[:, None]) & (cx[None, :] < cx[:, None]), x1)
-    right = _nearest(same_line & (x0[None, :] >= cx[:, None]) & (cx[None, :] > cx[:, None]), -x0)
-    above = _nearest(column & (y1[None, :] <= cy[:, None]) & (cy[None, :] < cy[:, None]), y1)
-    below = _nearest(column & (y0[None, :] >= cy[:, None]) & (cy[None, :] > cy[:, None]), -y0)
+    left, right, above, below = (numpy.full(n, NONE, dtype="int64") for _ in range(4))
+    for a in range(0, n, BLOCK):  # rows in blocks: a page of thousands of boxes stays within a few MB per matrix
+        r = slice(a, min(n, a + BLOCK))
+        pair = has[r, None] & has[None, :] & (numpy.arange(a, r.stop)[:, None] != numpy.arange(n)[None, :])
+        v_overlap = numpy.minimum(y1[r, None], y1[None, :]) - numpy.maximum(y0[r, None], y0[None, :])
+        same_line = pair & (v_overlap >= 0.5 * numpy.minimum(height[r, None], height[None, :]))
+        h_overlap = numpy.minimum(x1[r, None], x1[None, :]) - numpy.maximum(x0[r, None], x0[None, :])
+        column = pair & (h_overlap > 0) & ~same_line
+        # [i, j]: j is a candidate for i; the nearest has the largest (left, above) or smallest (right, below) edge
+        left[r] = _nearest(same_line & (x1[None, :] <= cx[r, None]) & (cx[None, :] < cx[r, None]), x1)
+        right[r] = _nearest(same_line & (x0[None, :] >= cx[r, None]) & (cx[None, :] > cx[r, None]), -x0)
+        above[r] = _nearest(column & (y1[None, :] <= cy[r, None]) & (cy[None, :] < cy[r, None]), y1)
+        below[r] = _nearest(column & (y0[None, :] >= cy[r, None]) & (cy[None, :] > cy[r, None]), -y0)
     first, position = _chains(left)
     roots, line_size = numpy.unique(first[has], return_counts=True) if has.any() else (numpy.zeros(0, int),) * 2
     size = numpy.zeros(n, dtype="int64")
