@@ -2,8 +2,9 @@
 
 The pipeline is ``spacy.blank(lang)`` plus one ``beam_ner`` component (named ``ner``) whose
 tok2vec is MultiHashEmbed + MaxoutWindowEncoder (spaCy's CNN), or with layout features
-(``vnerteach.LayoutEmbed.v2``: the token's box and its 2-D neighbourhood) when the examples have boxes. ``beam_ner`` gives ner.teach its
-candidate probabilities (``scored_ents``) and learns from rejected spans (``incorrect_spans_key``).
+(``vnerteach.LayoutEmbed.v2``: the token's box and its 2-D neighbourhood) when the examples have
+boxes. ``beam_ner`` gives ner.teach its candidate probabilities (``scored_ents``) and learns from
+rejected spans (``incorrect_spans_key``).
 """
 
 from __future__ import annotations
