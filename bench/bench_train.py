@@ -357,22 +357,28 @@ def sroie_tasks() -> tuple[list[dict], dict[str, dict], float, dict[str, int]]:
     return tasks, gold, ocr_s, matched
 
 
-def field_bound(nlp, task: dict, field: str, gold: str) -> str:
-    """What bounds one held-out field: 'ocr' (gold not in the page text), 'tokens' (not a window of whole tokens),
-    else the model's: 'right', 'candidate' (wrong, but a beam candidate had the gold value) or 'absent'."""
+def field_bounds(nlp, task: dict, gold: dict) -> dict[str, str]:
+    """What bounds each field of a held-out receipt: 'ocr' (gold not in the page text), 'tokens' (not a window of
+    whole tokens), else the model's: 'right', 'candidate' (wrong, but a beam candidate had the gold value) or
+    'absent' (wrong, and no candidate of that label had it)."""
     from vnerteach.fields import best_fields, field_match, make_field, normalise, page_scores
 
     words = [t["text"] for t in task["tokens"]]
-    if normalise(gold) not in normalise("".join(words)):
-        return "ocr"
-    if not any(field_match("".join(words[s:e]), gold) for s, e in match_windows(words, gold)):
-        return "tokens"
-    found = best_fields(nlp, [task], [field.upper()]).get(field.upper())
-    if found is not None and field_match(found.text, gold):
-        return "right"
+    found = best_fields(nlp, [task], [f.upper() for f in FIELDS])
     candidates = page_scores(nlp, [task], prune=False)[0]
-    return "candidate" if any(label == field.upper() and field_match(make_field(task, (s, e, label), 0).text, gold)
-                              for s, e, label in candidates) else "absent"
+    out = {}
+    for field in FIELDS:
+        value, label = gold.get(field, ""), field.upper()
+        if normalise(value) not in normalise("".join(words)):
+            out[field] = "ocr"
+        elif not any(field_match("".join(words[s:e]), value) for s, e in match_windows(words, value)):
+            out[field] = "tokens"
+        elif label in found and field_match(found[label].text, value):
+            out[field] = "right"
+        else:
+            out[field] = "candidate" if any(lab == label and field_match(make_field(task, (s, e, lab), 0).text, value)
+                                            for s, e, lab in candidates) else "absent"
+    return out
 
 
 BOUNDS = ("ocr", "tokens", "right", "candidate", "absent")
@@ -384,9 +390,8 @@ def sroie_run(variant: str, seed: int, n_iter: int, tasks: list[dict], gold: dic
                                             tasks[n_train:])
     bounds = {f: dict.fromkeys(BOUNDS, 0) for f in FIELDS}
     for task in tasks[n_train:]:
-        fields = gold[task["meta"]["key"]]
-        for field in FIELDS:
-            bounds[field][field_bound(nlp, task, field, fields.get(field, ""))] += 1
+        for field, bound in field_bounds(nlp, task, gold[task["meta"]["key"]]).items():
+            bounds[field][bound] += 1
     return {"bounds": bounds, "f": 100 * trainer.best.scores.overall.f, "epoch": trainer.best.epoch,
             "wall": wall, "cpu": cpu}
 
