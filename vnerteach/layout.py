@@ -108,19 +108,23 @@ def LayoutFeatures() -> Model:
     return Model("layout_features", forward, dims={"nO": N_LAYOUT_FEATURES})
 
 
-@registry.architectures(LAYOUT_ARCH_V1)
-def LayoutEmbed(width: int, attrs: list[str], rows: list[int]) -> Model:
-    """MultiHashEmbed (NORM, PREFIX, ... hash tables) plus layout features, mixed by one Maxout layer."""
+def _lexical(width: int, attrs: list[str], rows: list[int]) -> Model:
+    """MultiHashEmbed's hash tables: one HashEmbed per attribute (NORM, PREFIX, ...), concatenated, as Ragged."""
     from spacy.ml.featureextractor import FeatureExtractor
     from thinc.api import HashEmbed
 
     if len(rows) != len(attrs):
         raise ValueError(f"Mismatched lengths: {len(rows)} rows vs {len(attrs)} attrs")
     embeddings = [HashEmbed(width, rows[i], column=i, seed=8 + i, dropout=0.0) for i in range(len(attrs))]
-    lexical = chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*embeddings)))
-    concat_size = width * len(embeddings) + N_LAYOUT_FEATURES
+    return chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*embeddings)))
+
+
+@registry.architectures(LAYOUT_ARCH_V1)
+def LayoutEmbed(width: int, attrs: list[str], rows: list[int]) -> Model:
+    """MultiHashEmbed (NORM, PREFIX, ... hash tables) plus layout features, mixed by one Maxout layer."""
+    concat_size = width * len(attrs) + N_LAYOUT_FEATURES
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
-    return chain(concatenate(lexical, LayoutFeatures()), mix, ragged2list())
+    return chain(concatenate(_lexical(width, attrs, rows), LayoutFeatures()), mix, ragged2list())
 
 
 def neighbour_features(doc: Doc) -> numpy.ndarray:
@@ -190,16 +194,12 @@ def NeighbourIds(slots: Sequence[str]) -> Model:
 def LayoutEmbedV2(width: int, attrs: list[str], rows: list[int], neighbours: list[str] = NEIGHBOURS,
                   neighbour_rows: int = NEIGHBOUR_ROWS) -> Model:
     """v1 plus the neighbourhood: line and column geometry, and NORM embeddings of the ``neighbours`` slots."""
-    from spacy.ml.featureextractor import FeatureExtractor
     from thinc.api import HashEmbed
 
-    if len(rows) != len(attrs):
-        raise ValueError(f"Mismatched lengths: {len(rows)} rows vs {len(attrs)} attrs")
     unknown = [s for s in neighbours if s not in SLOTS]
     if unknown:
         raise ValueError(f"Unknown neighbour slots {unknown}: choose from {list(SLOTS)}")
-    embeddings = [HashEmbed(width, rows[i], column=i, seed=8 + i, dropout=0.0) for i in range(len(attrs))]
-    parts = [chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*embeddings)))]
+    parts = [_lexical(width, attrs, rows)]
     if neighbours:
         near = [HashEmbed(width, neighbour_rows, column=k, seed=8 + len(attrs) + k, dropout=0.0)
                 for k in range(len(neighbours))]
