@@ -1,8 +1,10 @@
-"""Training benchmarks: CoNLL-2003 against spacy train, FUNSD text vs layout, SROIE fields, memory.
+"""Training benchmarks: CoNLL-2003 against spacy train, FUNSD and SROIE per layout variant, memory.
 
 Usage: python bench/bench_train.py [conll|funsd|sroie|memory ...] (default: all). Environment:
 BENCH_DIR (work folder, default /tmp/vnerteach-bench), BENCH_EPOCHS (CoNLL, 5), BENCH_FUNSD_EPOCHS (20),
-BENCH_SROIE_EPOCHS (20), BENCH_SROIE_N (150), BENCH_MEMORY_N (50000). Data: bench/data.py's data_dir() (never copied).
+BENCH_SROIE_EPOCHS (20), BENCH_SROIE_N (150), BENCH_MEMORY_N (50000); FUNSD and SROIE train every variant
+of BENCH_LAYOUTS (v1,v2; see VARIANTS) with every seed of BENCH_SEEDS (0,1,2) in BENCH_JOBS (2) processes.
+Data: bench/data.py's data_dir() (never copied).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from data import data_dir  # noqa: E402  (bench/ is the script's folder)
-from sroie_labels import FIELDS, label_spans  # noqa: E402
+from sroie_labels import FIELDS, label_spans, match_windows  # noqa: E402
 
 DATA = data_dir()
 
@@ -197,7 +199,71 @@ def _row(name: str, f: float, wall: float, words: int, peak: float | None, cpu: 
             f"CPU {cpu:6.0f} s {words / cpu:6.0f} words/CPU-s  peak MB {mem}")
 
 
-# --- FUNSD: text-only against layout features ------------------------------------------------------------
+# --- layout variants: architectures compared in one run, over seeds, in worker processes ----------------
+
+# name -> (layout on, Settings.layout_arch, config overrides); the slots are layout.NEIGHBOURS by default
+_SLOTS = "components.ner.model.tok2vec.embed.neighbours"
+VARIANTS = {
+    "text": (False, None, {}),
+    "v1": (True, "vnerteach.LayoutEmbed.v1", {}),
+    "v2": (True, "vnerteach.LayoutEmbed.v2", {}),
+    "v2-geometry": (True, "vnerteach.LayoutEmbed.v2", {_SLOTS: []}),
+    "v2-left-above": (True, "vnerteach.LayoutEmbed.v2", {_SLOTS: ["left", "above"]}),
+    "v2-five": (True, "vnerteach.LayoutEmbed.v2", {_SLOTS: ["left", "above", "line", "right", "below"]}),
+}
+
+
+def variant_runs() -> list[tuple[str, int]]:
+    """(variant, seed) pairs from BENCH_LAYOUTS (default v1,v2) and BENCH_SEEDS (default 0,1,2)."""
+    names = os.environ.get("BENCH_LAYOUTS", "v1,v2").split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"BENCH_LAYOUTS: unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    seeds = [int(x) for x in os.environ.get("BENCH_SEEDS", "0,1,2").split(",")]
+    return [(name, seed) for name in names for seed in seeds]
+
+
+def run_variants(fn, runs: list[tuple[str, int]], *args) -> dict[tuple[str, int], dict]:
+    """fn(variant, seed, *args) for every run in BENCH_JOBS (default 2) worker processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = int(os.environ.get("BENCH_JOBS", "2"))
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {run: pool.submit(fn, *run, *args) for run in runs}
+        return {run: f.result() for run, f in futures.items()}
+
+
+def train_variant(variant: str, seed: int, n_iter: int, labels: list[str], train: list[dict], dev: list[dict]):
+    """A pipeline of the variant trained on complete tasks (best epoch on ``dev`` kept); (nlp, trainer, wall s, CPU s)."""
+    import spacy
+
+    from vnerteach.merge import merge_answers
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import Trainer
+
+    layout, arch, overrides = VARIANTS[variant]
+    settings = Settings(n_iter=n_iter, seed=seed, **({"layout_arch": arch} if arch else {}))
+    tokenizer = spacy.blank("en")
+    train_m = merge_answers(train, tokenizer_nlp=tokenizer).merged
+    dev_m = merge_answers(dev, tokenizer_nlp=tokenizer).merged
+    nlp = blank_pipeline("en", labels, layout, settings, overrides)
+    start, cpu = time.perf_counter(), time.process_time()
+    trainer = Trainer(nlp, train_m, dev_m, settings)
+    for _ in trainer.epochs():
+        pass
+    return nlp, trainer, time.perf_counter() - start, time.process_time() - cpu
+
+
+def spread(values: list[float]) -> str:
+    """Mean, standard deviation and range of a few runs' figures."""
+    import statistics
+
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):5.1f} ± {sd:4.1f} [{min(values):5.1f}, {max(values):5.1f}]"
+
+
+# --- FUNSD: layout variants ------------------------------------------------------------
 
 
 def funsd_tasks() -> list[dict]:
@@ -232,22 +298,33 @@ def funsd_tasks() -> list[dict]:
     return tasks
 
 
-def funsd() -> list[str]:
-    """119 forms for training, 30 held out (the last 30 by file name); ner.batch-train --no-layout vs --layout."""
-    n_iter = int(os.environ.get("BENCH_FUNSD_EPOCHS", "20"))
+def funsd_run(variant: str, seed: int, n_iter: int) -> dict:
+    """One FUNSD training run (worker process): entity F1 overall and per label on the 30 held out."""
     tasks = funsd_tasks()
-    env = fresh_db("funsd")
-    store_tasks(env, "funsd_train", tasks[:119])
-    store_tasks(env, "funsd_eval", tasks[119:])
-    lines = [f"FUNSD: {len(tasks[:119])} forms for training, {len(tasks[119:])} held out; words in the annotation "
-             f"order (as the published BERT/LayoutLM set-up); {n_iter} epochs; entity F1 on QUESTION/ANSWER/HEADER"]
-    for flag in ("--no-layout", "--layout"):
-        out = WORK / f"funsd{flag}"
-        wall, _ = run([*VNERTEACH, "ner.batch-train", "funsd_train", "--eval-dataset", "funsd_eval", "--output", out,
-                       "--n-iter", n_iter, flag], env, WORK / f"funsd{flag}.log")
-        perf = json.loads((out / "meta.json").read_text())["performance"]
-        per = "  ".join(f"{k} {100 * v['f']:.1f}" for k, v in sorted(perf["ents_per_type"].items()))
-        lines.append(f"ner.batch-train {flag:<12} F {100 * perf['ents_f']:5.2f}  ({per})  {wall:6.1f} s")
+    _, trainer, wall, cpu = train_variant(variant, seed, n_iter, ["ANSWER", "HEADER", "QUESTION"], tasks[:119],
+                                          tasks[119:])
+    scores = trainer.best.scores
+    return {"f": 100 * scores.overall.f, "per": {k: 100 * v.f for k, v in scores.per_label.items()},
+            "epoch": trainer.best.epoch, "wall": wall, "cpu": cpu}
+
+
+def funsd() -> list[str]:
+    """119 forms for training, 30 held out (the last 30 by file name); layout variants x seeds (BENCH_LAYOUTS, BENCH_SEEDS)."""
+    n_iter = int(os.environ.get("BENCH_FUNSD_EPOCHS", "20"))
+    runs = variant_runs()
+    results = run_variants(funsd_run, runs, n_iter)
+    lines = [f"FUNSD: 119 forms for training, 30 held out; words in the annotation order (as the published "
+             f"BERT/LayoutLM set-up); {n_iter} epochs, best epoch on the held-out forms; entity F1 on "
+             "QUESTION/ANSWER/HEADER; per run:"]
+    for (variant, seed), r in results.items():
+        per = "  ".join(f"{k} {v:.1f}" for k, v in sorted(r["per"].items()))
+        lines.append(f"  {variant:<14} seed {seed}  F {r['f']:5.2f}  ({per})  best epoch {r['epoch']:2d}  "
+                     f"wall {r['wall']:5.0f} s  CPU {r['cpu']:5.0f} s")
+    lines.append(f"  {'variant':<14} {'runs':>4}  F1 mean ± sd [min, max]          CPU s (mean)")
+    for variant in dict.fromkeys(v for v, _ in runs):
+        mine = [r for (v, _), r in results.items() if v == variant]
+        lines.append(f"  {variant:<14} {len(mine):4d}  {spread([r['f'] for r in mine])}  "
+                     f"{sum(r['cpu'] for r in mine) / len(mine):6.0f}")
     lines.append("published (FUNSD test set, entity F1): BERT-base 60.3, LayoutLM-base 78.7")
     return lines
 
@@ -280,46 +357,83 @@ def sroie_tasks(keys: list[str]) -> tuple[list[dict], dict[str, dict]]:
     return tasks, gold
 
 
+def field_bounds(nlp, task: dict, gold: dict) -> dict[str, str]:
+    """What bounds each field of a held-out receipt: 'ocr' (gold not in the page text), 'tokens' (not a window of
+    whole tokens), else the model's: 'right', 'candidate' (wrong, but a beam candidate had the gold value) or
+    'absent' (wrong, and no candidate of that label had it)."""
+    from vnerteach.fields import best_fields, field_match, make_field, normalise, page_scores
+
+    words = [t["text"] for t in task["tokens"]]
+    found = best_fields(nlp, [task], [f.upper() for f in FIELDS])
+    candidates = page_scores(nlp, [task], prune=False)[0]
+    out = {}
+    for field in FIELDS:
+        value, label = gold.get(field, ""), field.upper()
+        if normalise(value) not in normalise("".join(words)):
+            out[field] = "ocr"
+        elif not any(field_match("".join(words[s:e]), value) for s, e in match_windows(words, value)):
+            out[field] = "tokens"
+        elif label in found and field_match(found[label].text, value):
+            out[field] = "right"
+        else:
+            out[field] = "candidate" if any(lab == label and field_match(make_field(task, (s, e, lab), 0).text, value)
+                                            for s, e, lab in candidates) else "absent"
+    return out
+
+
+BOUNDS = ("ocr", "tokens", "right", "candidate", "absent")
+
+
+def sroie_run(variant: str, seed: int, n_iter: int, tasks: list[dict], gold: dict, n_train: int) -> dict:
+    """One SROIE training run (worker process): per field, the held-out receipts in each of BOUNDS."""
+    nlp, trainer, wall, cpu = train_variant(variant, seed, n_iter, [f.upper() for f in FIELDS], tasks[:n_train],
+                                            tasks[n_train:])
+    bounds = {f: dict.fromkeys(BOUNDS, 0) for f in FIELDS}
+    for task in tasks[n_train:]:
+        for field, bound in field_bounds(nlp, task, gold[task["meta"]["key"]]).items():
+            bounds[field][bound] += 1
+    return {"bounds": bounds, "f": 100 * trainer.best.scores.overall.f, "epoch": trainer.best.epoch,
+            "wall": wall, "cpu": cpu}
+
+
 def sroie() -> list[str]:
-    """OCR 150 receipts (vnerteach.documents), label words by matching gold strings, train on 120 with layout,
-    extract the four fields on the 30 held out (fields.best_fields), exact match (fields.field_match)."""
-    import spacy
-
-    from vnerteach.fields import best_fields, field_match
-
+    """OCR 150 receipts, train on 120 per layout variant and seed, extract the four fields on the 30 held out
+    (fields.best_fields), exact match (fields.field_match), and what bounds each field that is missed."""
     n_iter = int(os.environ.get("BENCH_SROIE_EPOCHS", "20"))
-    keys = sroie_keys(int(os.environ.get("BENCH_SROIE_N", "150")))
-    n_train = len(keys) * 4 // 5
     start = time.perf_counter()
-    tasks, gold = sroie_tasks(keys)
+    tasks, gold = sroie_tasks(sroie_keys(int(os.environ.get("BENCH_SROIE_N", "150"))))
     ocr_s = time.perf_counter() - start
     matched = {f: 0 for f in FIELDS}
     for task in tasks:
         for span in task["spans"]:
             matched[span["label"].lower()] += 1
-    env = fresh_db("sroie")
-    store_tasks(env, "sroie_train", tasks[:n_train])
-    store_tasks(env, "sroie_eval", tasks[n_train:])
-    out = WORK / "sroie-model"
-    wall, _ = run([*VNERTEACH, "ner.batch-train", "sroie_train", "--eval-dataset", "sroie_eval", "--output", out,
-                   "--n-iter", n_iter], env, WORK / "sroie.log")
-    nlp = spacy.load(out)
-    held = tasks[n_train:]
-    correct, missing = {f: 0 for f in FIELDS}, {f: 0 for f in FIELDS}
-    for task in held:  # the one field extractor, as predict --fields and ner.evaluate --fields
-        fields, found = gold[task["meta"]["key"]], best_fields(nlp, [task], [f.upper() for f in FIELDS])
+    n_train = len(tasks) * 4 // 5
+    n = len(tasks) - n_train
+    runs = variant_runs()
+    results = run_variants(sroie_run, runs, n_iter, tasks, gold, n_train)
+    lines = [f"SROIE: {len(tasks)} receipts OCR'd by vnerteach.documents (Tesseract, no preprocessing) in {ocr_s:.0f} s; "
+             f"gold strings matched to OCR words: " + ", ".join(f"{f} {matched[f]}/{len(tasks)}" for f in FIELDS),
+             f"trained on {n_train}, {n_iter} epochs (best epoch on the held out by word-label F1); exact match on "
+             f"the {n} held out (highest-scoring beam candidate per field, spaces and case ignored); per run:"]
+    for (variant, seed), r in results.items():
+        lines.append(f"  {variant:<14} seed {seed}  " + "  ".join(f"{f} {r['bounds'][f]['right']:2d}/{n}"
+                                                                   for f in FIELDS)
+                     + f"  word-label F {r['f']:4.1f}  best epoch {r['epoch']:2d}  CPU {r['cpu']:4.0f} s")
+    lines.append(f"  {'variant':<14} exact match %, mean ± sd [min, max] over seeds")
+    for variant in dict.fromkeys(v for v, _ in runs):
+        mine = [r for (v, _), r in results.items() if v == variant]
+        for field in FIELDS + ("average",):
+            vals = [100 * (sum(r["bounds"][f]["right"] for f in FIELDS) / len(FIELDS) if field == "average"
+                           else r["bounds"][field]["right"]) / n for r in mine]
+            lines.append(f"  {variant:<14} {field:<8} {spread(vals)}")
+    lines.append(f"  what bounds each field on the {n} held out (mean over seeds): ocr = gold not in the OCR text, "
+                 "tokens = in the text but not a window of whole tokens, right, candidate = wrong but the gold "
+                 "value was a beam candidate, absent = wrong and not a candidate")
+    for variant in dict.fromkeys(v for v, _ in runs):
+        mine = [r for (v, _), r in results.items() if v == variant]
         for field in FIELDS:
-            value = found.get(field.upper())
-            missing[field] += value is None
-            correct[field] += value is not None and field_match(value.text, fields.get(field, ""))
-    f1 = json.loads((out / "meta.json").read_text())["performance"]["ents_f"]
-    n = len(held)
-    lines = [f"SROIE: {len(keys)} receipts OCR'd by vnerteach.documents (Tesseract, no preprocessing) in {ocr_s:.0f} s; "
-             f"gold strings matched to OCR words: " + ", ".join(f"{f} {matched[f]}/{len(keys)}" for f in FIELDS),
-             f"ner.batch-train (layout) on {n_train}, {n_iter} epochs, {wall:.0f} s; word-label entity F1 on the "
-             f"{n} held out: {100 * f1:.1f}",
-             f"exact match on the {n} held out (highest-scoring candidate per field, spaces and case ignored): "
-             + ", ".join(f"{f} {correct[f]}/{n} ({100 * correct[f] / n:.0f}%, {missing[f]} missing)" for f in FIELDS)]
+            lines.append(f"  {variant:<14} {field:<8} " + "  ".join(
+                f"{b} {sum(r['bounds'][field][b] for r in mine) / len(mine):4.1f}" for b in BOUNDS))
     return lines
 
 

@@ -134,7 +134,8 @@ def test_page_tasks_get_a_layout_model_that_saves_and_loads(tmp_path):
     model.update([{**out[0][1], "answer": "reject", "_view_id": "ner"}])
     path = model.to_disk(tmp_path / "layout")
     nlp = spacy.load(path)  # the architecture is registered through the spacy_architectures entry point
-    assert any(node.name == "layout_features" for node in nlp.get_pipe("ner").model.walk())
+    assert any(node.name == "neighbour_features" for node in nlp.get_pipe("ner").model.walk())  # v2, the default
+    assert TeachModel.load(str(path), ["TOTAL", "DATE"]).layout
 
 
 def test_correct_prefills_the_best_analysis_most_uncertain_first():

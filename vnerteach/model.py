@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from .files import atomic_folder, check_output
 from .errors import UsageError
 from .failures import OnFailure, isolate
+from .layout import uses_layout
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class TeachModel:
             self._optimizer = nlp.initialize()
         if self.learn_rate is not None:
             self._optimizer = Adam(self.learn_rate)
-        self.layout = any(node.name == "layout_features" for node in ner.model.walk())
+        self.layout = uses_layout(ner.model)
         self._nlp = nlp
 
     def ensure(self, task: dict | None = None) -> Any:

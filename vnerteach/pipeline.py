@@ -2,8 +2,9 @@
 
 The pipeline is ``spacy.blank(lang)`` plus one ``beam_ner`` component (named ``ner``) whose
 tok2vec is MultiHashEmbed + MaxoutWindowEncoder (spaCy's CNN), or with layout features
-(``vnerteach.LayoutEmbed.v1``) when the examples have boxes. ``beam_ner`` gives ner.teach its
-candidate probabilities (``scored_ents``) and learns from rejected spans (``incorrect_spans_key``).
+(``vnerteach.LayoutEmbed.v2``: the token's box and its 2-D neighbourhood) when the examples have
+boxes. ``beam_ner`` gives ner.teach its candidate probabilities (``scored_ents``) and learns from
+rejected spans (``incorrect_spans_key``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from .errors import ModelLoadError, UsageError
 from .merge import INCORRECT_SPANS_KEY
-from .layout import LAYOUT_ARCH  # importing layout registers LAYOUT_ARCH with spaCy
+from .layout import LAYOUT_ARCH, LAYOUT_ARCH_V1, NEIGHBOUR_ROWS, NEIGHBOURS  # importing layout registers them
 
 COMPONENTS = ("beam_ner", "ner")
 EMBED_ATTRS = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
@@ -34,6 +35,7 @@ class Settings:
     beam_width: int = 16
     width: int = 96
     depth: int = 4
+    layout_arch: str = LAYOUT_ARCH  # LAYOUT_ARCH_V1 for the token's own box only
 
 
 # --- config -------------------------------------------------------------------------------------------
@@ -43,8 +45,12 @@ def model_config(lang: str, layout: bool, settings: Settings = Settings()) -> st
     """The spaCy config ([nlp] and [components]) of the pipeline vnerteach trains."""
     if settings.component not in COMPONENTS:
         raise UsageError(f"component must be one of {', '.join(COMPONENTS)}, not {settings.component!r}")
-    embed = (f'@architectures = "{LAYOUT_ARCH}"' if layout else
+    if settings.layout_arch not in (LAYOUT_ARCH, LAYOUT_ARCH_V1):
+        raise UsageError(f"layout_arch must be {LAYOUT_ARCH} or {LAYOUT_ARCH_V1}, not {settings.layout_arch!r}")
+    embed = (f'@architectures = "{settings.layout_arch}"' if layout else
              '@architectures = "spacy.MultiHashEmbed.v2"\ninclude_static_vectors = false')
+    if layout and settings.layout_arch == LAYOUT_ARCH:
+        embed += f"\nneighbours = {NEIGHBOURS}\nneighbour_rows = {NEIGHBOUR_ROWS}"
     beam = (f"beam_width = {settings.beam_width}\nbeam_density = 0.01\nbeam_update_prob = 0.5\n"
             if settings.component == "beam_ner" else "")
     return f"""
@@ -153,8 +159,11 @@ ents_per_type = null
 # --- pipelines ----------------------------------------------------------------------------------------
 
 
-def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Settings = Settings()) -> Any:
-    """A blank pipeline of ``lang`` with an untrained NER component that knows ``labels``."""
+def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Settings = Settings(),
+                   overrides: dict[str, Any] | None = None) -> Any:
+    """A blank pipeline of ``lang`` with an untrained NER component that knows ``labels``.
+
+    ``overrides`` sets config values by dotted path (as ``spacy train``'s), e.g. the neighbour slots."""
     import spacy
     from thinc.api import Config
 
@@ -162,7 +171,7 @@ def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Set
         spacy.util.get_lang_class(lang)
     except ImportError:
         raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
-    config = Config().from_str(model_config(lang, layout, settings))
+    config = Config().from_str(model_config(lang, layout, settings), overrides=overrides or {})
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     ner = nlp.get_pipe("ner")
     for label in sorted(labels):

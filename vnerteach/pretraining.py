@@ -4,7 +4,7 @@ spaCy's characters objective (``spacy.PretrainCharacters.v1``): a share of the t
 and the tok2vec, with a small output layer on top, learns to predict the first and last
 characters of each masked token from its context. Unlike ``spacy pretrain``, which reads JSONL
 texts, the loop runs here on our own Docs (``layout.task_doc``), so a page keeps its token boxes
-and a layout tok2vec (``vnerteach.LayoutEmbed.v1``) is pretrained exactly as it will be trained.
+and a layout tok2vec (``vnerteach.LayoutEmbed``, the version the pipeline config names) is pretrained exactly as it will be trained.
 The weights are the tok2vec of ``pipeline.blank_pipeline`` (``tok2vec.bin``, thinc's bytes) with a
 ``meta.json`` that records that tok2vec's config; a pipeline uses them only if its tok2vec config
 is the same (``load_pretrained``, ``apply_pretrained``).
