@@ -13,7 +13,7 @@ from conftest import write_jsonl
 from doc_fixtures import digital_pdf
 from train_fixtures import manual_tasks
 from vnerteach.errors import UsageError
-from vnerteach.layout import make_doc
+from vnerteach.layout import LAYOUT_ARCH, make_doc
 from vnerteach.pipeline import Settings, blank_pipeline
 from vnerteach.pretraining import (PretrainEpoch, PretrainSettings, apply_pretrained, check_pretrained,
                                    load_pretrained, pretrain, pretraining_meta, pretraining_pipeline,
@@ -66,7 +66,7 @@ def test_pretrain_command_reads_texts_and_a_pdf_page_and_writes_the_folder(cli, 
     assert sorted(p.name for p in out.iterdir()) == ["meta.json", "tok2vec.bin"]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["docs"] == len(LINES) + 1 and meta["layout"] is True  # the PDF page has boxes: auto turns layout on
-    assert meta["tok2vec_config"]["embed"]["@architectures"] == "vnerteach.LayoutEmbed.v1"
+    assert meta["tok2vec_config"]["embed"]["@architectures"] == LAYOUT_ARCH
     assert len(meta["loss"]) == 2 and meta["epochs"] == 2 and meta["width"] == 96 and meta["depth"] == 4
     assert meta["words"] > sum(len(line.split()) for line in LINES)
     text = " ".join(result.stderr.split())
