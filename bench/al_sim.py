@@ -40,7 +40,7 @@ from vnerteach.merge import Merged, merge_answers  # noqa: E402
 from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
 from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
-from vnerteach.sorters import prefer_uncertain, random_order  # noqa: E402
+from vnerteach.sorters import sort  # noqa: E402
 from vnerteach.tasks import set_hashes  # noqa: E402
 from vnerteach.training import Trainer  # noqa: E402
 
@@ -146,9 +146,12 @@ def frequent_patterns(tasks: list[dict], per_label: int) -> list[dict]:
 # --- training and scoring ------------------------------------------------------------------------------
 
 
+SPREAD_REJECTS = True  # --no-spread: batch-train without merge.spread_rejects, for comparison
+
+
 def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int):
     """A pipeline trained from blank on these merged answers, as ner.batch-train trains it."""
-    settings = Settings(n_iter=n_iter)
+    settings = Settings(n_iter=n_iter, spread_rejects=SPREAD_REJECTS)
     nlp = blank_pipeline("en", labels, layout, settings)
     for _ in Trainer(nlp, merged, [], settings).epochs():
         pass
@@ -165,19 +168,19 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 # --- ner.teach -----------------------------------------------------------------------------------------
 
 
+SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
+
+
 def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int):
     """Simulated ner.teach: the answers in the order given and the time it took."""
     import spacy
 
-    model = TeachModel.load("blank:en", labels, seed=seed)
+    model = TeachModel.load("blank:en", labels, seed=seed, **SCHEDULE)
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)
     suggestions = model.suggest(stream, matcher)
-    if sorter == "prefer_uncertain":
-        questions = prefer_uncertain(suggestions, pass_through=is_pattern_task)
-    else:
-        questions = random_order(suggestions, seed=seed, pass_through=is_pattern_task)
+    questions = sort(sorter, suggestions, pass_through=is_pattern_task, warmup=model.warmup)
     answers, batch = [], []
     start = time.perf_counter()
     for task in questions:
@@ -195,9 +198,9 @@ def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[d
     return answers, time.perf_counter() - start
 
 
-def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max):
+def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max, sorters=("prefer_uncertain", "random")):
     results = {}
-    for sorter in ("prefer_uncertain", "random"):
+    for sorter in sorters:
         answers, seconds = teach_run(pool, labels, sorter, patterns, n_max, seed)
         accepted = sum(a["answer"] == "accept" for a in answers)
         from_patterns = sum(is_pattern_task(a) for a in answers)
@@ -273,10 +276,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-n", type=int, default=max(TEACH_N), help="stop ner.teach after this many decisions")
     parser.add_argument("--skip", choices=("teach", "correct"), default=None)
+    parser.add_argument("--sorters", default="prefer_uncertain,random", help="ner.teach sorters to run")
+    parser.add_argument("--passes", type=int, default=None, help="TeachModel passes per update")
+    parser.add_argument("--replay", type=int, default=None, help="TeachModel earlier inputs replayed per pass")
+    parser.add_argument("--update-batch", type=int, default=None, help="TeachModel inputs per update step")
+    parser.add_argument("--learn-rate", type=float, default=None, help="TeachModel Adam learning rate")
+    parser.add_argument("--no-spread", action="store_true", help="batch-train without spreading rejects")
     parser.add_argument("--correct-seed", type=int, default=100,
                         help="documents outside the pool that ner.correct's start model is trained on")
     args = parser.parse_args()
     args.data = args.data or data_dir()
+    global SPREAD_REJECTS
+    SPREAD_REJECTS = not args.no_spread
+    SCHEDULE.update({k: v for k, v in (("passes", args.passes), ("replay", args.replay),
+                                       ("update_batch", args.update_batch), ("learn_rate", args.learn_rate))
+                     if v is not None})
     rng = random.Random(args.seed)
     if args.corpus == "conll":
         train = [s for s in conll_sentences(args.data / "conll2003" / "eng.train") if len(s[0]) >= 3]
@@ -305,10 +319,12 @@ def main() -> None:
     def out(line: str) -> None:
         print(line, flush=True)
 
-    out(f"{what}; {len(patterns)} patterns; batch-train {args.n_iter} epochs from blank per point")
+    out(f"{what}; {len(patterns)} patterns; batch-train {args.n_iter} epochs from blank per point; "
+        f"in-loop schedule {SCHEDULE or 'default'}; spread rejects {SPREAD_REJECTS}")
     started = time.perf_counter()
     if args.skip != "teach":
-        teach = teach_curve(pool, held, labels, patterns, layout, args.n_iter, args.seed, out, args.max_n)
+        teach = teach_curve(pool, held, labels, patterns, layout, args.n_iter, args.seed, out, args.max_n,
+                            tuple(args.sorters.split(",")))
         for n in TEACH_N:
             if ("prefer_uncertain", n) in teach and ("random", 2 * n) in teach:
                 out(f"teach: prefer_uncertain at N={n}: {100 * teach[('prefer_uncertain', n)]:.1f}; "

@@ -37,6 +37,25 @@ def _counted(questions: Iterable[dict], seen: Seen) -> Iterator[dict]:
         yield task
 
 
+def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> None:
+    """Unless --fresh, start from a model trained on the dataset's answers (in the background; the stream starts now)."""
+    if fresh or db is None:
+        return
+    from vnerteach.warmstart import WarmStart, warm_start
+
+    def done(state: WarmStart) -> None:
+        if state.trained_on:
+            info(f"Warm start: now using a model trained on {state.trained_on} answered inputs of '{dataset}' "
+                 f"({state.seconds:.0f} s)")
+        else:
+            info(f"Warm start: kept the base model ({state.note})")
+
+    state = warm_start(teach, db, dataset, on_done=done)
+    if state.thread is not None:
+        info(f"Warm start: {state.recalled} earlier answers in '{dataset}' counted; training a model on them in the "
+             "background (--fresh to skip)")
+
+
 def _check_model_out(model_out: Path | None) -> None:
     """Fail before the session, not after it, when --model-out cannot be written."""
     if model_out is not None:
@@ -54,7 +73,10 @@ def ner_teach(
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
     sorter: Annotated[str, Opt("Which suggestions to ask: prefer_uncertain, prefer_high_scores or random")] = "prefer_uncertain",
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
+    fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
+    *,
+    db: str | None = None,
 ) -> Components:
     """Accept or reject entities suggested by a model that learns from every answer.
 
@@ -64,27 +86,30 @@ def ner_teach(
     if unsure. Accepts and rejects update the model in the background. Pattern matches are
     mixed in for the cold start, tagged with their pattern. Questions already answered in the
     dataset are never asked again, across restarts. Images and PDFs work the same way: the span
-    is highlighted on the page. Afterwards, train with ner.batch-train and restart ner.teach
-    with the trained model to continue where it is uncertain.
+    is highlighted on the page. On a dataset that already has answers, the model in the loop
+    is soon replaced by one trained from blank on them (in the background; --fresh skips it),
+    words rejected with a label are not suggested with it again, and patterns whose matches
+    keep being rejected are asked less.
 
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
 
     Example: vnerteach ner.teach receipts ./model scans/ --label TOTAL,DATE --model-out ./model-loop
     """
     from vnerteach.model import TeachModel, is_pattern_task
-    from vnerteach.sorters import get_sorter
+    from vnerteach.sorters import get_sorter, sort
 
     labels = check_labels(label, required=True)
     check_exclude_by(exclude_by)
-    choose = get_sorter(sorter)
+    get_sorter(sorter)
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels)
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
+    _warm_start(teach, dataset, db, fresh)
     failures = failure_log()
     stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=failures), on_failure=failures)
-    questions = _counted(choose(teach.suggest(stream, matcher, on_failure=failures), pass_through=is_pattern_task),
-                         teach.seen)
+    suggestions = teach.suggest(stream, matcher, on_failure=failures)
+    questions = _counted(sort(sorter, suggestions, pass_through=is_pattern_task, warmup=teach.warmup), teach.seen)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "update": teach.update, "forget": teach.forget,
             "on_exit": _saver(teach, model_out), "total": source_size(source, documents.password),
@@ -102,14 +127,18 @@ def ner_correct(
     update: Annotated[bool, Opt("Update the model from each corrected answer")] = True,
     window: Annotated[int, Opt("Inputs scored together; within each, the least confident comes first")] = 32,
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
+    fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
+    *,
+    db: str | None = None,
 ) -> Components:
     """Correct a model's entities, pre-filled in the manual view, least confident inputs first.
 
     Each input shows the model's best analysis; fix it (add, remove or relabel spans) and accept
     it as complete. Within each window of inputs the model is least sure of come first. Each
     accepted answer updates the model in the background, so later suggestions improve. Images
-    and PDFs show the predicted entities as boxes on the page.
+    and PDFs show the predicted entities as boxes on the page. On a dataset that already has
+    answers, the model is soon replaced by one trained from blank on them (--fresh skips it).
 
     Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON
 
@@ -125,6 +154,7 @@ def ner_correct(
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels)
     tokenizer = teach.tokenizer()
+    _warm_start(teach, dataset, db, fresh)
     failures = failure_log()
     stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
                         on_failure=failures)

@@ -34,6 +34,7 @@ class Settings:
     beam_width: int = 16
     width: int = 96
     depth: int = 4
+    spread_rejects: bool = True  # rejected words are incorrect spans wherever they occur (merge.spread_rejects)
 
 
 # --- config -------------------------------------------------------------------------------------------
