@@ -171,11 +171,12 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
 
 
-def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int):
+def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int,
+              **model_options):
     """Simulated ner.teach: the answers in the order given and the time it took."""
     import spacy
 
-    model = TeachModel.load("blank:en", labels, seed=seed, **SCHEDULE)
+    model = TeachModel.load("blank:en", labels, seed=seed, **{**SCHEDULE, **model_options})
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)

@@ -72,7 +72,7 @@ class TeachModel:
     def __init__(self, nlp: Any, labels: Sequence[str], *, lang: str | None = None, settings: Any = None,
                  batch_size: int = 16, min_score: float = 0.01, min_candidates: int = 2, replay: int = 64, passes: int = 3,
                  update_batch: int = 16, drop: float = 0.1, learn_rate: float | None = 0.002, seed: int = 0,
-                 warm_accepts: int = 50):
+                 warm_accepts: int = 50, sensible: bool = True):
         """Wrap a pipeline (or ``nlp=None`` and ``lang``: a blank one made on the first task)."""
         if not labels:
             raise UsageError("--label: name the labels to annotate")
@@ -101,7 +101,9 @@ class TeachModel:
         self.seen = Seen()  # counted by suggest(); questions by whoever sorts its output
         self.memory = AnswerMemory(seed)
         self.warm_accepts = warm_accepts
+        self.sensible = sensible  # False: every candidate is asked (the baseline of bench/coldstart.py)
         self.recalled = 0  # answers of earlier sessions counted by recall()
+        self.warm: Any = None  # the warmstart.WarmStart under way, if any
         if nlp is not None:
             self._adopt(nlp, trained=True)
 
@@ -228,7 +230,8 @@ class TeachModel:
             triple = (span["token_start"], span["token_end"] + 1, span["label"])
             score = round(scores.pop(triple, 0.0), 4)
             found.append((score, span_task(task, triple, score, pattern=span.get(PATTERN_KEY))))
-        scores = {t: v for t, v in scores.items() if self._sensible(task["tokens"], t)}
+        if self.sensible:
+            scores = {t: v for t, v in scores.items() if self._sensible(task["tokens"], t)}
         # candidates above min_score, and always the task's best few: a model that has learnt to
         # predict nothing (after many rejects) still gets questions, so the stream never runs dry
         top = set(sorted(scores, key=scores.__getitem__, reverse=True)[:self.min_candidates])

@@ -37,7 +37,7 @@ def warm_start(model: Any, db: str, dataset: str, n_iter: int = 5,
     """Recall the dataset's answers now and train on them in the background (nothing to do for a new dataset)."""
     from .store import connect
 
-    state = WarmStart(dataset)
+    state = model.warm = WarmStart(dataset)
     store = connect(db)
     if dataset not in store.datasets():
         state.note = "a new dataset"
