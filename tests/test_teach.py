@@ -272,3 +272,26 @@ def test_a_restart_does_not_ask_again_about_a_span_rejected_in_the_first_run(sto
     second += annotate(make_app(again), 40, gold2)
     again.close()
     assert len(second) >= 10 and not [a for a in second if about_disney(a)], len(second)
+
+
+def test_correct_starts_from_a_model_trained_on_the_datasets_answers_unless_fresh(store, db_path, tmp_path):
+    src, gold = source(tmp_path, n=40)
+    store.add_examples([set_hashes({"text": t, "answer": "accept", "_view_id": "ner_manual",
+                                    "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in spans]})
+                        for t, spans in list(gold.items())[:20]], ["gold"])
+    fresh = ner_correct("gold", "blank:en", str(src), label=LABELS, fresh=True, db=str(db_path))
+    assert fresh["update"].__self__.warm is None
+    components = ner_correct("gold", "blank:en", str(src), label=LABELS, db=str(db_path))
+    model = components["update"].__self__
+    assert model.warm.wait(120) and model.warm.trained_on == 20, model.warm
+    assert model.recalled == 20
+    held = list(add_tokens(spacy.blank("en"), sentences(60, seed=2, held_out=True)))
+    assert f1(model, held) > f1(fresh["update"].__self__, held) + 0.2  # it learnt the 20 complete answers
+    assert ner_teach("new", "blank:en", str(src), label=LABELS, db=str(db_path))["update"].__self__.warm.note \
+        == "a new dataset"
+    [task] = add_tokens(spacy.blank("en"), [{"text": "Disneyland was full ."}])
+    store.add_examples([set_hashes({**task, "answer": "reject", "_view_id": "ner", "spans": [
+        {"start": 0, "end": 10, "token_start": 0, "token_end": 0, "label": "PERSON"}]})], ["rejects"])
+    rejects = ner_teach("rejects", "blank:en", str(src), label=LABELS, db=str(db_path))["update"].__self__
+    assert rejects.warm.wait(60) and not rejects.warm.trained_on and "only rejected" in rejects.warm.note
+    assert rejects.memory.rejected(("Disneyland",), "PERSON")  # still counted: not asked again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Iterable
 
@@ -11,7 +12,11 @@ from .tasks import TaskError, span_tokens, token_offsets
 
 
 class AnswerMemory:
-    """Counts kept from every answer of the dataset and the session (an undo takes its answer back out)."""
+    """Counts kept from every answer of the dataset and the session (an undo takes its answer back out).
+
+    Answers are added in the update thread while the stream's thread reads: what it reads is kept
+    in plain values and dicts read by key, and writers take a lock.
+    """
 
     def __init__(self, seed: int = 0, min_accepts: int = 3, slack: int = 1):
         self.min_accepts, self.slack = min_accepts, slack
@@ -19,14 +24,16 @@ class AnswerMemory:
         self.lengths: dict[str, Counter[int]] = {}  # accepted entity lengths in tokens, per label
         self.words: dict[tuple[Words, str], list[int]] = {}  # (words, label) -> [accepts, rejects]
         self.patterns = PatternScores(seed)
-
-    @property
-    def accepted(self) -> int:
-        """Accepted entities of every label."""
-        return sum(self.accepts.values())
+        self.accepted = 0  # accepted entities of every label
+        self._longest: dict[str, int] = {}  # per label, the longest accepted entity in tokens
+        self._lock = threading.Lock()
 
     def add(self, answer: dict, sign: int = 1) -> None:
         """Count an answer's spans (``sign=-1``: take an answer back)."""
+        with self._lock:
+            self._add(answer, sign)
+
+    def _add(self, answer: dict, sign: int) -> None:
         decision = answer.get("answer")
         if decision not in ("accept", "reject") or not answer.get("tokens"):
             return
@@ -50,6 +57,8 @@ class AnswerMemory:
                 lengths[len(words)] += sign
                 if lengths[len(words)] <= 0:
                     del lengths[len(words)]
+                self._longest[label] = max(lengths, default=0)
+        self.accepted = sum(self.accepts.values())
 
     def add_all(self, answers: Iterable[dict]) -> int:
         """Count many answers (e.g. a dataset's, on a restart); return how many."""
@@ -67,14 +76,16 @@ class AnswerMemory:
     def rejected_words(self) -> dict[Words, set[str]]:
         """Every (words, labels) rejected and never accepted, as ``merge.spread_rejects`` takes them."""
         out: dict[Words, set[str]] = {}
-        for (words, label), (accepts, rejects) in self.words.items():
+        with self._lock:
+            items = list(self.words.items())
+        for (words, label), (accepts, rejects) in items:
             if rejects and not accepts:
                 out.setdefault(words, set()).add(label)
         return out
 
     def too_long(self, n_tokens: int, label: str) -> bool:
         """Whether a span is longer than any accepted for its label, plus ``slack`` tokens (once a label has a few)."""
-        lengths = self.lengths.get(label)
-        if not lengths or self.accepts[label] < self.min_accepts:
+        longest = self._longest.get(label)
+        if not longest or self.accepts.get(label, 0) < self.min_accepts:
             return False
-        return n_tokens > max(lengths) + self.slack
+        return n_tokens > longest + self.slack
