@@ -8,6 +8,7 @@ from typing import Iterable
 
 from .merge import Words, is_binary
 from .patterns import PatternScores
+from .sensible import crosses_line
 from .tasks import TaskError, span_tokens, token_offsets
 
 
@@ -25,6 +26,7 @@ class AnswerMemory:
         self.words: dict[tuple[Words, str], list[int]] = {}  # (words, label) -> [accepts, rejects]
         self.patterns = PatternScores(seed)
         self.accepted = 0  # accepted entities of every label
+        self.multiline: Counter[str] = Counter()  # accepted entities that run over a line break, per label
         self._longest: dict[str, int] = {}  # per label, the longest accepted entity in tokens
         self._lock = threading.Lock()
 
@@ -58,6 +60,8 @@ class AnswerMemory:
                 if lengths[len(words)] <= 0:
                     del lengths[len(words)]
                 self._longest[label] = max(lengths, default=0)
+                if crosses_line(tokens, first, last + 1):
+                    self.multiline[label] = max(0, self.multiline[label] + sign)
         self.accepted = sum(self.accepts.values())
 
     def add_all(self, answers: Iterable[dict]) -> int:
@@ -82,6 +86,10 @@ class AnswerMemory:
             if rejects and not accepts:
                 out.setdefault(words, set()).add(label)
         return out
+
+    def crosses_lines(self, label: str) -> bool:
+        """Whether an accepted entity of this label ran over a line break (a form's address can)."""
+        return self.multiline.get(label, 0) > 0
 
     def too_long(self, n_tokens: int, label: str) -> bool:
         """Whether a span is longer than any accepted for its label, plus ``slack`` tokens (once a label has a few)."""

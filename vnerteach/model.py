@@ -243,7 +243,10 @@ class TeachModel:
     def _sensible(self, tokens: list[dict], triple: Triple) -> bool:
         """Whether an annotator might accept this candidate, given the tokens and the answers so far."""
         start, end, label = triple
-        if self.memory.too_long(end - start, label) or unlikely(tokens, start, end):
+        if self.memory.too_long(end - start, label):
+            return False
+        why = unlikely(tokens, start, end)
+        if why is not None and not (why == "crosses a line" and self.memory.crosses_lines(label)):
             return False
         return not self.memory.rejected(tuple(t["text"] for t in tokens[start:end]), label)
 
