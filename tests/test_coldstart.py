@@ -185,3 +185,12 @@ def test_line_crossing_candidates_come_back_once_such_an_entity_of_their_label_i
     assert model.memory.crosses_lines("ADDRESS") and not model.memory.crosses_lines("NAME")
     assert model._sensible(tokens, (3, 6, "ADDRESS")) and not model._sensible(tokens, (3, 6, "NAME"))
     assert not model._sensible(tokens, (2, 3, "ADDRESS"))  # ":" alone is still never asked
+
+
+def test_a_pattern_match_of_punctuation_only_is_not_asked():
+    nlp = spacy.blank("en")
+    matcher = PatternMatcher(nlp, [{"label": "CITY", "pattern": ":", "id": "colon"},
+                                   {"label": "CITY", "pattern": "Paris", "id": "paris"}])
+    model = TeachModel.load("blank:en", LABELS)
+    found = [eg["spans"][0].get("pattern") for _s, eg in model.suggest(iter(tokenized("Paris : Rome")), matcher)]
+    assert "paris" in found and "colon" not in found

@@ -225,9 +225,11 @@ class TeachModel:
         self.seen.inputs += 1
         found = []
         for span in _pattern_spans(matcher, task) if matcher is not None else []:
+            triple = (span["token_start"], span["token_end"] + 1, span["label"])
+            if self.sensible and not self._sensible(task["tokens"], triple, pattern=True):
+                continue
             if not self.memory.patterns.ask(span[PATTERN_KEY]):
                 continue  # asked less: the model may still ask about the span as its own candidate
-            triple = (span["token_start"], span["token_end"] + 1, span["label"])
             score = round(scores.pop(triple, 0.0), 4)
             found.append((score, span_task(task, triple, score, pattern=span.get(PATTERN_KEY))))
         if self.sensible:
@@ -240,15 +242,19 @@ class TeachModel:
                 found.append((score, span_task(task, triple, round(score, 4))))
         return found
 
-    def _sensible(self, tokens: list[dict], triple: Triple) -> bool:
-        """Whether an annotator might accept this candidate, given the tokens and the answers so far."""
+    def _sensible(self, tokens: list[dict], triple: Triple, pattern: bool = False) -> bool:
+        """Whether an annotator might accept this candidate, given the tokens and the answers so far.
+
+        A pattern's match is held to the tokens only: its length is the pattern's, its rejects count in its score.
+        """
         start, end, label = triple
-        if self.memory.too_long(end - start, label):
-            return False
         why = unlikely(tokens, start, end)
         if why is not None and not (why == "crosses a line" and self.memory.crosses_lines(label)):
             return False
-        return not self.memory.rejected(tuple(t["text"] for t in tokens[start:end]), label)
+        if pattern:
+            return True
+        return not self.memory.too_long(end - start, label) and \
+            not self.memory.rejected(tuple(t["text"] for t in tokens[start:end]), label)
 
     def predict_tasks(self, tasks: Sequence[dict]) -> list[tuple[float, dict]]:
         """``(confidence, task)`` per task: spans set to the model's best analysis, each with its probability.
