@@ -168,6 +168,7 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 # --- ner.teach -----------------------------------------------------------------------------------------
 
 
+ABLATE: dict = {}  # --no-length-limit, --ask-rejected: one of the cold-start rules off, for comparison
 SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
 
 
@@ -177,6 +178,10 @@ def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[d
     import spacy
 
     model = TeachModel.load("blank:en", labels, seed=seed, **{**SCHEDULE, **model_options})
+    if ABLATE.get("no_length_limit"):
+        model.memory.min_accepts = 10 ** 9  # never enough accepts for the length limit
+    if ABLATE.get("ask_rejected"):
+        model.memory.rejected = lambda words, label: False  # rejected words are asked again (still spread)
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)
@@ -283,12 +288,15 @@ def main() -> None:
     parser.add_argument("--update-batch", type=int, default=None, help="TeachModel inputs per update step")
     parser.add_argument("--learn-rate", type=float, default=None, help="TeachModel Adam learning rate")
     parser.add_argument("--no-spread", action="store_true", help="batch-train without spreading rejects")
+    parser.add_argument("--no-length-limit", action="store_true", help="ask spans longer than any accepted too")
+    parser.add_argument("--ask-rejected", action="store_true", help="ask words rejected with their label again")
     parser.add_argument("--correct-seed", type=int, default=100,
                         help="documents outside the pool that ner.correct's start model is trained on")
     args = parser.parse_args()
     args.data = args.data or data_dir()
     global SPREAD_REJECTS
     SPREAD_REJECTS = not args.no_spread
+    ABLATE.update(no_length_limit=args.no_length_limit, ask_rejected=args.ask_rejected)
     SCHEDULE.update({k: v for k, v in (("passes", args.passes), ("replay", args.replay),
                                        ("update_batch", args.update_batch), ("learn_rate", args.learn_rate))
                      if v is not None})
@@ -321,7 +329,8 @@ def main() -> None:
         print(line, flush=True)
 
     out(f"{what}; {len(patterns)} patterns; batch-train {args.n_iter} epochs from blank per point; "
-        f"in-loop schedule {SCHEDULE or 'default'}; spread rejects {SPREAD_REJECTS}")
+        f"in-loop schedule {SCHEDULE or 'default'}; spread rejects {SPREAD_REJECTS}; "
+        f"off: {', '.join(k for k, v in ABLATE.items() if v) or 'nothing'}")
     started = time.perf_counter()
     if args.skip != "teach":
         teach = teach_curve(pool, held, labels, patterns, layout, args.n_iter, args.seed, out, args.max_n,
