@@ -42,7 +42,7 @@ from vnerteach.merge import Merged, merge_answers  # noqa: E402
 from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
 from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
-from vnerteach.sorters import prefer_uncertain, random_order  # noqa: E402
+from vnerteach.sorters import sort  # noqa: E402
 from vnerteach.tasks import set_hashes  # noqa: E402
 from vnerteach.training import Trainer  # noqa: E402
 
@@ -158,9 +158,12 @@ def frequent_patterns(tasks: list[dict], per_label: int) -> list[dict]:
 # --- training and scoring ------------------------------------------------------------------------------
 
 
+SPREAD_REJECTS = True  # --no-spread: batch-train without merge.spread_rejects, for comparison
+
+
 def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int, seed: int = 0):
     """A pipeline trained from blank on these merged answers, as ner.batch-train trains it."""
-    settings = Settings(n_iter=n_iter, seed=seed)
+    settings = Settings(n_iter=n_iter, seed=seed, spread_rejects=SPREAD_REJECTS)
     nlp = blank_pipeline("en", labels, layout, settings)
     for _ in Trainer(nlp, merged, [], settings).epochs():
         pass
@@ -177,20 +180,25 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 # --- ner.teach -----------------------------------------------------------------------------------------
 
 
-def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], seed: int):
+ABLATE: dict = {}  # --no-length-limit, --ask-rejected: one of the cold-start rules off, for comparison
+SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
+
+
+def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], seed: int, **model_options):
     """Simulated ner.teach, lazily: each binary answer (accept exactly when the span is gold), the model
     updated after every 10 (as the background worker does)."""
     import spacy
 
-    model = TeachModel.load("blank:en", labels, seed=seed)
+    model = TeachModel.load("blank:en", labels, seed=seed, **{**SCHEDULE, **model_options})
+    if ABLATE.get("no_length_limit"):
+        model.memory.min_accepts = 10 ** 9  # never enough accepts for the length limit
+    if ABLATE.get("ask_rejected"):
+        model.memory.rejected = lambda words, label: False  # rejected words are asked again (still spread)
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)
     suggestions = model.suggest(stream, matcher)
-    if sorter == "prefer_uncertain":
-        questions = prefer_uncertain(suggestions, pass_through=is_pattern_task)
-    else:
-        questions = random_order(suggestions, seed=seed, pass_through=is_pattern_task)
+    questions = sort(sorter, suggestions, pass_through=is_pattern_task, warmup=model.warmup)
     batch = []
     for task in questions:
         span = task["spans"][0]
@@ -204,20 +212,21 @@ def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: lis
         yield eg
 
 
-def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int):
+def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int,
+              **model_options):
     """Simulated ner.teach: the answers in the order given and the time it took."""
     answers = []
     start = time.perf_counter()
-    for eg in teach_stream(pool, labels, sorter, patterns, seed):
+    for eg in teach_stream(pool, labels, sorter, patterns, seed, **model_options):
         answers.append(eg)
         if len(answers) >= n_max:
             break
     return answers, time.perf_counter() - start
 
 
-def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max):
+def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max, sorters=("prefer_uncertain", "random")):
     results = {}
-    for sorter in ("prefer_uncertain", "random"):
+    for sorter in sorters:
         answers, seconds = teach_run(pool, labels, sorter, patterns, n_max, seed)
         accepted = sum(a["answer"] == "accept" for a in answers)
         from_patterns = sum(is_pattern_task(a) for a in answers)
@@ -298,10 +307,24 @@ def main() -> None:
     parser.add_argument("--skip", choices=("teach", "correct"), default=None)
     parser.add_argument("--lookahead", type=int, default=1000, help="ner.correct's look-ahead")
     parser.add_argument("--measures", default="corrections,logprob", help="uncertainties to rank ner.correct by")
+    parser.add_argument("--sorters", default="prefer_uncertain,random", help="ner.teach sorters to run")
+    parser.add_argument("--passes", type=int, default=None, help="TeachModel passes per update")
+    parser.add_argument("--replay", type=int, default=None, help="TeachModel earlier inputs replayed per pass")
+    parser.add_argument("--update-batch", type=int, default=None, help="TeachModel inputs per update step")
+    parser.add_argument("--learn-rate", type=float, default=None, help="TeachModel Adam learning rate")
+    parser.add_argument("--no-spread", action="store_true", help="batch-train without spreading rejects")
+    parser.add_argument("--no-length-limit", action="store_true", help="ask spans longer than any accepted too")
+    parser.add_argument("--ask-rejected", action="store_true", help="ask words rejected with their label again")
     parser.add_argument("--correct-seed", type=int, default=100,
                         help="documents outside the pool that ner.correct's start model is trained on")
     args = parser.parse_args()
     args.data = args.data or data_dir()
+    global SPREAD_REJECTS
+    SPREAD_REJECTS = not args.no_spread
+    ABLATE.update(no_length_limit=args.no_length_limit, ask_rejected=args.ask_rejected)
+    SCHEDULE.update({k: v for k, v in (("passes", args.passes), ("replay", args.replay),
+                                       ("update_batch", args.update_batch), ("learn_rate", args.learn_rate))
+                     if v is not None})
     rng = random.Random(args.seed)
     if args.corpus == "conll":
         train = [s for s in conll_sentences(args.data / "conll2003" / "eng.train") if len(s[0]) >= 3]
@@ -330,10 +353,13 @@ def main() -> None:
     def out(line: str) -> None:
         print(line, flush=True)
 
-    out(f"{what}; {len(patterns)} patterns; batch-train {args.n_iter} epochs from blank per point")
+    out(f"{what}; {len(patterns)} patterns; batch-train {args.n_iter} epochs from blank per point; "
+        f"in-loop schedule {SCHEDULE or 'default'}; spread rejects {SPREAD_REJECTS}; "
+        f"off: {', '.join(k for k, v in ABLATE.items() if v) or 'nothing'}")
     started = time.perf_counter()
     if args.skip != "teach":
-        teach = teach_curve(pool, held, labels, patterns, layout, args.n_iter, args.seed, out, args.max_n)
+        teach = teach_curve(pool, held, labels, patterns, layout, args.n_iter, args.seed, out, args.max_n,
+                            tuple(args.sorters.split(",")))
         for n in TEACH_N:
             if ("prefer_uncertain", n) in teach and ("random", 2 * n) in teach:
                 out(f"teach: prefer_uncertain at N={n}: {100 * teach[('prefer_uncertain', n)]:.1f}; "

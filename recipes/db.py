@@ -36,12 +36,21 @@ def _when(timestamp: int | None) -> str:
 
 
 @recipe("stats")
-def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all datasets)")] = None, *, db: str) -> None:
+def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all datasets)")] = None,
+          patterns: Annotated[bool, Opt("Show the dataset's patterns: the answers to each one's matches and its score")]
+          = False, *, db: str) -> None:
     """Show datasets with their examples, answers, sessions and last activity.
 
     Example: vnerteach stats news_ner
+
+    Example: vnerteach stats news_ner --patterns
     """
     store = connect(db)
+    if patterns:
+        if dataset is None:
+            raise UsageError("--patterns: name the dataset, e.g. vnerteach stats news_ner --patterns")
+        _pattern_table(store, dataset)
+        return
     rows = store.stats(dataset)
     table = Table(title=f"Datasets in {store.url}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     longest = max((len(s.name) for s in rows), default=7)
@@ -56,6 +65,24 @@ def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all data
         stdout.print(table)
     else:
         info(f"No datasets yet in {store.url}")
+
+
+def _pattern_table(store, dataset: str) -> None:
+    """The answers to each pattern's matches in a dataset, with the score ner.teach asks it by."""
+    from vnerteach.patterns import pattern_counts
+
+    counts = pattern_counts(store.iter_examples(dataset))
+    if not counts:
+        info(f"No answers to pattern matches in '{dataset}'")
+        return
+    table = Table(title=f"Patterns in '{dataset}'", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("Pattern", overflow="fold")
+    table.add_column("Label", overflow="fold")
+    for column in ("Accept", "Reject", "Ignore", "Score"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for pattern, c in sorted(counts.items(), key=lambda item: (item[1].score, item[0])):
+        table.add_row(pattern, c.label or "-", str(c.accept), str(c.reject), str(c.ignore), f"{c.score:.2f}")
+    stdout.print(table)
 
 
 @recipe("db-in")

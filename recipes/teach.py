@@ -18,6 +18,7 @@ from .common import RANKED_BUFFER, check_exclude_by, check_labels, failure_log, 
 
 if TYPE_CHECKING:
     from vnerteach.model import Seen
+    from vnerteach.warmstart import WarmStart
 
 
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
@@ -49,6 +50,36 @@ def _pretrained(init_tok2vec: Path | None) -> Any:
     return pretrained
 
 
+def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> WarmStart | None:
+    """Unless --fresh, start from a model trained on the dataset's answers (in the background; the stream starts now)."""
+    if fresh or db is None:
+        return None
+    from vnerteach.warmstart import WarmStart, warm_start
+
+    def done(state: WarmStart) -> None:
+        if state.trained_on:
+            info(f"Warm start: now using a model trained on {state.trained_on} answered inputs of '{dataset}' "
+                 f"({state.seconds:.0f} s)")
+        else:
+            info(f"Warm start: kept the base model ({state.note})")
+
+    state = warm_start(teach, db, dataset, on_done=done)
+    if state.thread is not None:
+        info(f"Warm start: {state.recalled} earlier answers in '{dataset}' counted; training a model on them in the "
+             "background (--fresh to skip)")
+    return state
+
+
+def _on_exit(*steps: Callable[[], None] | None) -> Callable[[], None]:
+    """One exit callback running the given steps in order (None: skipped)."""
+    def run() -> None:
+        for step in steps:
+            if step is not None:
+                step()
+
+    return run
+
+
 def _check_model_out(model_out: Path | None) -> None:
     """Fail before the session, not after it, when --model-out cannot be written."""
     if model_out is not None:
@@ -68,7 +99,10 @@ def ner_teach(
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
+    fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
+    *,
+    db: str | None = None,
 ) -> Components:
     """Accept or reject entities suggested by a model that learns from every answer.
 
@@ -78,8 +112,10 @@ def ner_teach(
     if unsure. Accepts and rejects update the model in the background. Pattern matches are
     mixed in for the cold start, tagged with their pattern. Questions already answered in the
     dataset are never asked again, across restarts. Images and PDFs work the same way: the span
-    is highlighted on the page. Afterwards, train with ner.batch-train and restart ner.teach
-    with the trained model to continue where it is uncertain.
+    is highlighted on the page. On a dataset that already has answers, the model in the loop
+    is soon replaced by one trained from blank on them (in the background; --fresh skips it),
+    words rejected with a label are not suggested with it again, and patterns whose matches
+    keep being rejected are asked less.
 
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
 
@@ -88,23 +124,24 @@ def ner_teach(
     Example: vnerteach ner.teach receipts blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
     """
     from vnerteach.model import TeachModel, is_pattern_task
-    from vnerteach.sorters import get_sorter
+    from vnerteach.sorters import get_sorter, sort
 
     labels = check_labels(label, required=True)
     check_exclude_by(exclude_by)
-    choose = get_sorter(sorter)
+    get_sorter(sorter)
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
+    warm = _warm_start(teach, dataset, db, fresh)
     failures = failure_log()
     stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=failures), on_failure=failures)
-    questions = _counted(choose(teach.suggest(stream, matcher, on_failure=failures), pass_through=is_pattern_task),
-                         teach.seen)
+    suggestions = teach.suggest(stream, matcher, on_failure=failures)
+    questions = _counted(sort(sorter, suggestions, pass_through=is_pattern_task, warmup=teach.warmup), teach.seen)
     return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "update": teach.update, "forget": teach.forget,
-            "on_exit": _saver(teach, model_out), "total": source_size(source, documents.password),
-            "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
+            "on_exit": _on_exit(warm.cancel if warm else None, _saver(teach, model_out)),
+            "total": source_size(source, documents.password), "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
 
 
 @recipe("ner.correct")
@@ -121,7 +158,10 @@ def ner_correct(
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
+    fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
+    *,
+    db: str | None = None,
 ) -> Components:
     """Correct a model's entities, pre-filled in the manual view, the most uncertain inputs first.
 
@@ -131,7 +171,8 @@ def ner_correct(
     already shown wait (twenty receipts from one shop teach little more than one). A document's
     pages come together, in order. Each accepted answer updates the model in the background, so
     the scores and later suggestions improve. Images and PDFs show the predicted entities as
-    boxes on the page.
+    boxes on the page. On a dataset that already has answers, the model is soon replaced by one
+    trained from blank on them (--fresh skips it).
 
     Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON --lookahead 1000
 
@@ -153,20 +194,15 @@ def ner_correct(
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
     tokenizer = teach.tokenizer()
+    warm = _warm_start(teach, dataset, db, fresh)
     failures = failure_log()
     stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
                         on_failure=failures)
     ranked = teach.correct(stream, lookahead=lookahead, on_failure=failures)
-    save = _saver(teach, model_out)
-
-    def on_exit() -> None:
-        ranked.close()
-        if save is not None:
-            save()
-
     return {"dataset": dataset, "stream": ranked, "buffer": RANKED_BUFFER,
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None,
-            "forget": teach.forget if update else None, "on_exit": on_exit,
+            "forget": teach.forget if update else None,
+            "on_exit": _on_exit(warm.cancel if warm else None, ranked.close, _saver(teach, model_out)),
             "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures,
             "read_region": documents.region_reader()}

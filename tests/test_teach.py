@@ -17,7 +17,7 @@ from vnerteach.model import TeachModel
 from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.sorters import uncertainty
 from vnerteach.server import make_app
-from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens
+from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
 from web_fixtures import wsgi
 
 pytestmark = pytest.mark.slow  # trains models in the loop: minutes, not seconds
@@ -201,3 +201,99 @@ def test_teach_needs_labels_and_a_known_sorter(tmp_path):
         ner_teach("news", "blank:en", str(src))
     with pytest.raises(UsageError, match="--sorter"):
         ner_teach("news", "blank:en", str(src), label=LABELS, sorter="best")
+
+
+def disney_sentences(n, seed, wrong=False):
+    """Sentences where Disneyland stands where a person would (the forum thread's case), every other one.
+
+    Its gold has no PERSON there; with ``wrong``, Disneyland is a PERSON (what the base model learnt).
+    """
+    data = sentences(n, seed)
+    for t in data[::2]:
+        (ps, pe, _), (cs, ce, _) = t["gold"]
+        person, city = t["text"][ps:pe], t["text"][cs:ce]
+        t["text"] = t["text"].replace(person, "Disneyland")
+        at = t["text"].index(city)
+        t["gold"] = [[at, at + len(city), "CITY"]]
+        if wrong:
+            d = t["text"].index("Disneyland")
+            t["gold"].append([d, d + len("Disneyland"), "PERSON"])
+    return data
+
+
+def disney_source(path, n, seed):
+    """A JSONL source of disney_sentences and the gold the annotator answers by."""
+    data = disney_sentences(n, seed)
+    write_jsonl(path, [{"text": t["text"]} for t in data])
+    return path, {t["text"]: t["gold"] for t in data}
+
+
+def about_disney(task):
+    span = task["spans"][0]
+    return span["label"] == "PERSON" and task["text"][span["start"]:span["end"]] == "Disneyland"
+
+
+def test_a_restart_does_not_ask_again_about_a_span_rejected_in_the_first_run(store, db_path, tmp_path):
+    """The forum thread: a base model that takes Disneyland for a PERSON, ner.teach run once per file."""
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import Trainer, prepare_data, save_model
+
+    # the base model: batch-trained on complete annotations in which Disneyland was (wrongly) a PERSON
+    store.add_examples([set_hashes({"text": t["text"], "answer": "accept", "spans": [
+        {"start": s, "end": e, "label": lab} for s, e, lab in t["gold"]]}) for t in disney_sentences(160, 7, True)],
+        ["base"])
+    settings = Settings(n_iter=8)
+    data = prepare_data(store, ["base"], eval_split=0.0)
+    nlp = blank_pipeline("en", data.labels, False, settings)
+    trainer = Trainer(nlp, data.train, [], settings)
+    for _ in trainer.epochs():
+        pass
+    base = save_model(nlp, tmp_path / "base-model", data, trainer.best, False, settings)
+
+    first_src, gold = disney_source(tmp_path / "day1.jsonl", 80, seed=11)
+    # prefer_high_scores: what the model believes is asked, so a candidate that is left is sure to come
+    first = Controller(store, ner_teach("news", str(base), str(first_src), label=LABELS, sorter="prefer_high_scores",
+                                        db=str(db_path)))
+    answers = annotate(make_app(first), 80, gold)
+    first.close()
+    assert sum(about_disney(a) and a["answer"] == "reject" for a in answers) >= 1  # asked and rejected on day 1
+
+    second_src, gold2 = disney_source(tmp_path / "day2.jsonl", 60, seed=12)  # new sentences
+    fresh = Controller(store, ner_teach("news", str(base), str(second_src), label=LABELS, fresh=True,
+                                        sorter="prefer_high_scores", db=str(db_path)), wait_s=120)
+    assert any(about_disney(t) for t in fresh.questions(30))  # the base model alone asks about it again
+    fresh.close()
+
+    components = ner_teach("news", str(base), str(second_src), label=LABELS, sorter="prefer_high_scores",
+                           db=str(db_path))
+    model = components["update"].__self__
+    assert model.recalled == len(answers)
+    again = Controller(store, components)
+    second = annotate(make_app(again), 60, gold2)
+    assert model.warm is not None and model.warm.wait(120) and model.warm.trained_on > 0, model.warm
+    second += annotate(make_app(again), 40, gold2)
+    again.close()
+    assert len(second) >= 10 and not [a for a in second if about_disney(a)], len(second)
+
+
+def test_correct_starts_from_a_model_trained_on_the_datasets_answers_unless_fresh(store, db_path, tmp_path):
+    src, gold = source(tmp_path, n=40)
+    store.add_examples([set_hashes({"text": t, "answer": "accept", "_view_id": "ner_manual",
+                                    "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in spans]})
+                        for t, spans in list(gold.items())[:20]], ["gold"])
+    fresh = ner_correct("gold", "blank:en", str(src), label=LABELS, fresh=True, db=str(db_path))
+    assert fresh["update"].__self__.warm is None
+    components = ner_correct("gold", "blank:en", str(src), label=LABELS, db=str(db_path))
+    model = components["update"].__self__
+    assert model.warm.wait(120) and model.warm.trained_on == 20, model.warm
+    assert model.recalled == 20
+    held = list(add_tokens(spacy.blank("en"), sentences(60, seed=2, held_out=True)))
+    assert f1(model, held) > f1(fresh["update"].__self__, held) + 0.2  # it learnt the 20 complete answers
+    assert ner_teach("new", "blank:en", str(src), label=LABELS, db=str(db_path))["update"].__self__.warm.note \
+        == "a new dataset"
+    [task] = add_tokens(spacy.blank("en"), [{"text": "Disneyland was full ."}])
+    store.add_examples([set_hashes({**task, "answer": "reject", "_view_id": "ner", "spans": [
+        {"start": 0, "end": 10, "token_start": 0, "token_end": 0, "label": "PERSON"}]})], ["rejects"])
+    rejects = ner_teach("rejects", "blank:en", str(src), label=LABELS, db=str(db_path))["update"].__self__
+    assert rejects.warm.wait(60) and not rejects.warm.trained_on and "only rejected" in rejects.warm.note
+    assert rejects.memory.rejected(("Disneyland",), "PERSON")  # still counted: not asked again

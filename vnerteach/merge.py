@@ -7,7 +7,9 @@ the entities of the text. Rejected complete tasks and ``ignore`` answers are not
 
 Merging one input's answers: accepted binary spans become entities and rejected ones incorrect
 spans, with every other token missing (unknown, neither entity nor O); for training, the spans an
-accepted entity rules out are incorrect spans too (:func:`implied_negatives`). A complete
+accepted entity rules out are incorrect spans too (:func:`implied_negatives`), and so is every other
+occurrence, in a binary input, of words rejected with a label that no answer ever accepted with
+it (:func:`rejected_words`, :func:`spread_rejects`). A complete
 annotation sets every token (entity or O). Contradictions are counted and dropped: a span both accepted and
 rejected, two accepted entities that overlap, two complete annotations that differ (the input is
 dropped), a binary answer that disagrees with the input's complete annotation (the binary answer
@@ -20,7 +22,7 @@ or two overlapping spans in one accepted answer. With ``strict`` the first one i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from spacy.tokens import Doc, Span
@@ -313,6 +315,46 @@ def implied_negatives(merged: Merged, labels: Iterable[str], reach: int = 3) -> 
             for end in range(max(start + 1, a + 1), min(n, b + reach) + 1):
                 negs.update((start, end, label) for label in labels)
     return sorted(negs - set(merged.ents))
+
+
+Words = tuple[str, ...]
+
+
+def rejected_words(merged: Iterable[Merged]) -> dict[Words, set[str]]:
+    """Words rejected with a label in some binary input and never an entity of that label in any input."""
+    rejected: dict[Words, set[str]] = {}
+    accepted: set[tuple[Words, str]] = set()
+    for m in merged:
+        accepted.update((m.words[s:e], label) for s, e, label in m.ents)
+        if not m.complete:
+            for s, e, label in m.negs:
+                rejected.setdefault(m.words[s:e], set()).add(label)
+    for words, labels in list(rejected.items()):
+        labels.difference_update(label for label in list(labels) if (words, label) in accepted)
+        if not labels:
+            del rejected[words]
+    return rejected
+
+
+def spread_rejects(merged: Merged, rejected: Mapping[Words, set[str]]) -> Merged:
+    """A binary input with every occurrence of rejected words (:func:`rejected_words`) as incorrect spans of their labels.
+
+    Rejects then count beyond their own sentence: "Disneyland" rejected as PERSON once is not a
+    PERSON in the next input either, where the annotator was never asked about it.
+    """
+    if merged.complete or not rejected:
+        return merged
+    by_first: dict[str, set[int]] = {}
+    for words in rejected:
+        by_first.setdefault(words[0], set()).add(len(words))
+    ents = set(merged.ents)
+    negs = set(merged.negs)
+    for i, word in enumerate(merged.words):
+        for n in by_first.get(word, ()):
+            words = merged.words[i:i + n]
+            if len(words) == n and words in rejected:
+                negs.update(t for label in rejected[words] if (t := (i, i + n, label)) not in ents)
+    return replace(merged, negs=sorted(negs)) if len(negs) > len(merged.negs) else merged
 
 
 def reference_doc(vocab: Any, merged: Merged, labels: Iterable[str] = ()) -> Doc:

@@ -5,6 +5,10 @@ has token boxes) or a model folder written by ``ner.batch-train``. Docs are made
 own tokens (``layout.task_doc``), so OCR and PDF tokens keep their boxes. The beam gives each
 candidate ``(start, end, label)`` a probability; :meth:`TeachModel.suggest` turns them into binary
 tasks with one span each, :meth:`TeachModel.correct` into pre-filled ``ner_manual`` tasks.
+Candidates no annotator would accept are not asked (``sensible.unlikely``; words rejected with
+their label and never accepted; spans longer than any accepted for their label), and a pattern the
+annotator keeps rejecting is asked less (``memory.AnswerMemory``, which also counts the answers of
+earlier sessions: :meth:`TeachModel.recall`).
 
 :meth:`TeachModel.update` learns from answers (accepted spans are entities with every other token
 missing, rejected ones incorrect spans, complete answers all entities; via ``merge.merge_answers``)
@@ -25,12 +29,14 @@ from .files import atomic_folder, check_output
 from .errors import UsageError
 from .failures import OnFailure, isolate
 from .layout import uses_layout
+from .memory import AnswerMemory
+from .patterns import PATTERN_KEY
+from .sensible import unlikely
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
 
 if TYPE_CHECKING:
     from .lookahead import Lookahead
 
-PATTERN_KEY = "pattern"
 Triple = tuple[int, int, str]
 
 
@@ -70,8 +76,8 @@ class TeachModel:
 
     def __init__(self, nlp: Any, labels: Sequence[str], *, lang: str | None = None, settings: Any = None,
                  batch_size: int = 16, min_score: float = 0.01, min_candidates: int = 2, replay: int = 64, passes: int = 3,
-                 update_batch: int = 16,
-                 drop: float = 0.1, learn_rate: float | None = 0.002, seed: int = 0, init_tok2vec: Any = None):
+                 update_batch: int = 16, drop: float = 0.1, learn_rate: float | None = 0.002, seed: int = 0,
+                 init_tok2vec: Any = None, warm_accepts: int = 50, sensible: bool = True):
         """Wrap a pipeline (or ``nlp=None`` and ``lang``: a blank one made on the first task).
 
         ``init_tok2vec`` (``pretraining.Pretrained``, blank only) starts the blank one's tok2vec from
@@ -111,6 +117,11 @@ class TeachModel:
 
             check_pretrained(blank_pipeline(lang or "en", self.labels, init_tok2vec.layout, settings or Settings()),
                              init_tok2vec)
+        self.memory = AnswerMemory(seed)
+        self.warm_accepts = warm_accepts
+        self.sensible = sensible  # False: every candidate is asked (the baseline of bench/coldstart.py)
+        self.recalled = 0  # answers of earlier sessions counted by recall()
+        self.warm: Any = None  # the warmstart.WarmStart under way, if any
         if nlp is not None:
             self._adopt(nlp, trained=True)
 
@@ -127,6 +138,24 @@ class TeachModel:
             raise UsageError(f"--init-tok2vec: pretrained weights start a blank model only, not MODEL '{model}'; "
                              "use blank:LANG")
         return cls(load_pipeline(model, beam=True), labels, **kwargs)
+
+    def swap(self, nlp: Any) -> None:
+        """Score and learn with this trained pipeline from now on (a warm start), then catch up on the session's answers."""
+        with self.lock:
+            self._adopt(nlp, trained=True)
+        known = list(self._known.values())
+        for i in range(0, len(known), self.update_batch):
+            self._step(known[i:i + self.update_batch], {})
+
+    def recall(self, answers: Iterable[dict]) -> int:
+        """Count the answers of earlier sessions (span lengths, rejected words, pattern scores); return how many."""
+        n = self.memory.add_all(answers)
+        self.recalled += n
+        return n
+
+    def warmup(self) -> float:
+        """How much the sorter should still prefer high scores to uncertain ones: 1 with no accept, 0 after ``warm_accepts``."""
+        return max(0.0, 1.0 - self.memory.accepted / self.warm_accepts) if self.warm_accepts else 0.0
 
     def _adopt(self, nlp: Any, trained: bool) -> None:
         from thinc.api import Adam, fix_random_seed
@@ -224,8 +253,14 @@ class TeachModel:
         found = []
         for span in _pattern_spans(matcher, task) if matcher is not None else []:
             triple = (span["token_start"], span["token_end"] + 1, span["label"])
+            if self.sensible and not self._sensible(task["tokens"], triple, pattern=True):
+                continue
+            if not self.memory.patterns.ask(span[PATTERN_KEY]):
+                continue  # asked less: the model may still ask about the span as its own candidate
             score = round(scores.pop(triple, 0.0), 4)
             found.append((score, span_task(task, triple, score, pattern=span.get(PATTERN_KEY))))
+        if self.sensible:
+            scores = {t: v for t, v in scores.items() if self._sensible(task["tokens"], t)}
         # candidates above min_score, and always the task's best few: a model that has learnt to
         # predict nothing (after many rejects) still gets questions, so the stream never runs dry
         top = set(sorted(scores, key=scores.__getitem__, reverse=True)[:self.min_candidates])
@@ -233,6 +268,20 @@ class TeachModel:
             if score >= self.min_score or triple in top:
                 found.append((score, span_task(task, triple, round(score, 4))))
         return found
+
+    def _sensible(self, tokens: list[dict], triple: Triple, pattern: bool = False) -> bool:
+        """Whether an annotator might accept this candidate, given the tokens and the answers so far.
+
+        A pattern's match is held to the tokens only: its length is the pattern's, its rejects count in its score.
+        """
+        start, end, label = triple
+        why = unlikely(tokens, start, end)
+        if why is not None and not (why == "crosses a line" and self.memory.crosses_lines(label)):
+            return False
+        if pattern:
+            return True
+        return not self.memory.too_long(end - start, label) and \
+            not self.memory.rejected(tuple(t["text"] for t in tokens[start:end]), label)
 
     def predict_tasks(self, tasks: Sequence[dict], measure: str = "corrections") -> list[tuple[float, dict]]:
         """``(confidence, task)`` per task: spans set to the model's best analysis, each with its probability.
@@ -297,9 +346,6 @@ class TeachModel:
 
         A new answer to a question answered before in the same session replaces the earlier one.
         """
-        from .merge import answers_to_examples
-        from .training import update_skipping
-
         touched = []
         for eg in answers:
             if eg.get("answer") not in ("accept", "reject") or not eg.get("tokens"):
@@ -309,7 +355,11 @@ class TeachModel:
             if key is None:
                 key = set_hashes(eg)[INPUT_HASH]
             slim = {k: v for k, v in eg.items() if k not in ("image", "meta")}
+            for old in self._answers.get(key, []):
+                if _same_question(old, slim):
+                    self.memory.add(old, -1)
             self._answers[key] = [a for a in self._answers.get(key, []) if not _same_question(a, slim)] + [slim]
+            self.memory.add(slim)
             touched.append(key)
         if not touched:
             return 0.0
@@ -327,14 +377,22 @@ class TeachModel:
             items = batch + replayed
             self._rng.shuffle(items)
             for i in range(0, len(items), self.update_batch):
-                # small steps, each under the lock: scoring gets the model in between, every ~50 ms
-                with self.lock:
-                    examples = answers_to_examples(self._nlp, items[i:i + self.update_batch])
-                    self.skipped += update_skipping(self._nlp, examples, self._optimizer, self.drop, losses)
+                self._step(items[i:i + self.update_batch], losses)
         self.updates += 1
         loss = float(losses.get("ner", 0.0))
         self.losses.append(loss)
         return loss
+
+    def _step(self, items: list[Any], losses: dict[str, float]) -> None:
+        """One small update under the lock (scoring gets the model in between, every ~50 ms); rejects spread."""
+        from .merge import answers_to_examples, spread_rejects
+        from .training import update_skipping
+
+        rejected = self.memory.rejected_words()
+        items = [spread_rejects(m, rejected) for m in items]
+        with self.lock:
+            examples = answers_to_examples(self._nlp, items)
+            self.skipped += update_skipping(self._nlp, examples, self._optimizer, self.drop, losses)
 
     def forget(self, answers: Sequence[dict]) -> None:
         """Drop answers that were retracted (undo): later updates neither merge nor replay them.
@@ -345,6 +403,9 @@ class TeachModel:
         for eg in answers:
             key = eg.get(INPUT_HASH)
             kept = [a for a in self._answers.get(key, []) if not _same_question(a, eg)]
+            for old in self._answers.get(key, []):
+                if _same_question(old, eg):
+                    self.memory.add(old, -1)
             if key in self._answers and len(kept) < len(self._answers[key]):
                 self._answers[key] = kept
                 touched.append(key)

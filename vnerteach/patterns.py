@@ -1,17 +1,25 @@
-"""Pattern matches for the cold start: spaCy Matcher/PhraseMatcher patterns from JSONL, as task spans."""
+"""Pattern matches for the cold start: spaCy Matcher/PhraseMatcher patterns from JSONL, as task spans.
+
+Each pattern also keeps a score from its answers (:class:`PatternScores`): a pattern whose matches
+the annotator keeps rejecting is asked less.
+"""
 
 from __future__ import annotations
 
 import json
+import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import InputError
 from .failures import OnFailure, isolate
 
+PATTERN_KEY = "pattern"  # a span's field naming the pattern that matched it
+
 
 def read_patterns(path: str | Path) -> list[dict]:
-    """Patterns from a JSONL file: ``{"label": "ORG", "pattern": "Apple"}`` or a list of token dicts."""
+    """Patterns from a JSONL file: ``{"label": "ORG", "pattern": "Apple"}`` (``"lower": true``: any case) or token dicts."""
     patterns = []
     try:
         f = open(path, encoding="utf8")
@@ -41,6 +49,8 @@ def _problem(entry: Any) -> str | None:
     if not isinstance(entry.get("label"), str) or not entry["label"]:
         return "a pattern needs a 'label' string"
     pattern = entry.get("pattern")
+    if "lower" in entry and not isinstance(entry["lower"], bool):
+        return "'lower' must be true or false (true: a phrase pattern matches in any case)"
     if isinstance(pattern, str):
         return None if pattern.strip() else "'pattern' is an empty string"
     if isinstance(pattern, list) and pattern and all(isinstance(t, dict) and t for t in pattern):
@@ -57,13 +67,15 @@ class PatternMatcher:
         self.nlp = nlp
         self.matcher = Matcher(nlp.vocab, validate=True)
         self.phrases = PhraseMatcher(nlp.vocab)
+        self.phrases_lower = PhraseMatcher(nlp.vocab, attr="LOWER")  # phrase patterns with "lower": true
         self.by_key: dict[str, dict] = {}
         for i, entry in enumerate(patterns):
             key = f"p{i}"
             self.by_key[key] = entry
             try:
                 if isinstance(entry["pattern"], str):
-                    self.phrases.add(key, [nlp.make_doc(entry["pattern"])])
+                    phrases = self.phrases_lower if entry.get("lower") else self.phrases
+                    phrases.add(key, [nlp.make_doc(entry["pattern"])])
                 else:
                     self.matcher.add(key, [entry["pattern"]])
             except (ValueError, KeyError) as err:
@@ -91,7 +103,7 @@ class PatternMatcher:
             return task
         doc = Doc(self.nlp.vocab, words=[t["text"] for t in tokens], spaces=[bool(t.get("ws", True)) for t in tokens])
         keys: dict[tuple[int, int], str] = {}
-        for matcher in (self.phrases, self.matcher):
+        for matcher in (self.phrases, self.phrases_lower, self.matcher):
             if not len(matcher):
                 continue  # spaCy warns when an empty matcher runs
             for key, start, end in matcher(doc):
@@ -105,8 +117,71 @@ class PatternMatcher:
             entry = self.by_key[keys[(span.start, span.end)]]
             first, last = tokens[span.start], tokens[span.end - 1]
             spans.append({"start": first["start"], "end": last["end"], "token_start": span.start,
-                          "token_end": span.end - 1, "label": entry["label"], "pattern": entry["id"]})
+                          "token_end": span.end - 1, "label": entry["label"], PATTERN_KEY: entry["id"]})
             taken.update(range(span.start, span.end))
         if spans:
             task["spans"] = sorted(spans, key=lambda sp: sp["start"])
         return task
+
+
+@dataclass
+class PatternCount:
+    """The answers to one pattern's matches: accepted, rejected, skipped."""
+
+    label: str | None = None
+    accept: int = 0
+    reject: int = 0
+    ignore: int = 0
+
+    @property
+    def score(self) -> float:
+        """The mean of Beta(1 + accepts, 1 + rejects): the estimated share of its matches that are right."""
+        return (1 + self.accept) / (2 + self.accept + self.reject)
+
+
+def answer_patterns(answer: dict) -> list[tuple[str, str | None]]:
+    """The (pattern id, label) of each span of an answer that a pattern matched."""
+    return [(str(span[PATTERN_KEY]), span.get("label")) for span in answer.get("spans") or []
+            if isinstance(span, dict) and span.get(PATTERN_KEY) is not None]
+
+
+
+def pattern_counts(answers: Iterable[dict]) -> dict[str, PatternCount]:
+    """Per pattern id, the answers to its matches (from each span's ``pattern`` field), in first-seen order."""
+    counts: dict[str, PatternCount] = {}
+    for answer in answers:
+        for pattern, label in answer_patterns(answer):
+            count = counts.setdefault(pattern, PatternCount(label))
+            if answer.get("answer") in ("accept", "reject", "ignore"):
+                setattr(count, answer["answer"], getattr(count, answer["answer"]) + 1)
+    return counts
+
+
+class PatternScores:
+    """Each pattern's answers so far, and whether to ask about its next match (asked less the more it is rejected).
+
+    A match is asked with probability ``min(1, 2 p)``, ``p`` drawn from Beta(1 + accepts, 1 +
+    rejects): a pattern right at least half the time is always asked, one the annotator keeps
+    rejecting seldom (after 10 rejects and no accept, about 1 match in 6). A pattern with fewer
+    than ``min_answers`` answers is always asked.
+    """
+
+    def __init__(self, seed: int = 0, min_answers: int = 3):
+        self.counts: dict[str, PatternCount] = {}
+        self.min_answers = min_answers
+        self._rng = random.Random(seed)
+
+    def add(self, answer: dict, sign: int = 1) -> None:
+        """Count an answer to a pattern's match (``sign=-1``: take it back, after an undo)."""
+        if answer.get("answer") not in ("accept", "reject"):
+            return
+        for pattern, label in answer_patterns(answer):
+            count = self.counts.setdefault(pattern, PatternCount(label))
+            setattr(count, answer["answer"], max(0, getattr(count, answer["answer"]) + sign))
+
+    def ask(self, pattern: str) -> bool:
+        """Whether to ask about this pattern's next match."""
+        count = self.counts.get(pattern)
+        if count is None or count.accept + count.reject < self.min_answers:
+            return True
+        return self._rng.random() < min(1.0, 2 * self._rng.betavariate(1 + count.accept, 1 + count.reject))

@@ -36,6 +36,7 @@ class Settings:
     width: int = 96
     depth: int = 4
     layout_arch: str = LAYOUT_ARCH  # LAYOUT_ARCH_V1 for the token's own box only
+    spread_rejects: bool = True  # rejected words are incorrect spans wherever they occur (merge.spread_rejects)
 
 
 # --- config -------------------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ is at least ``mean + bias * std``. So they work whatever the model's calibration
 beam scores are small, a trained model's close to 0 and 1). They never hold the stream back: when
 ``patience`` candidates in a row were passed over, or ``max_wait`` seconds went by without one
 passing, the best of those passed over goes out (and at the end of the stream).
+
+``prefer_uncertain`` takes a ``warmup`` (0 to 1, read for every candidate): while a model has seen
+few accepts it blends the score into the priority, so confident candidates come before the
+uncertain ones of a model that knows little yet.
 """
 
 from __future__ import annotations
@@ -87,9 +91,17 @@ def _prefer(stream: Iterable[Scored], priority: Callable[[float], float], bias: 
 
 def prefer_uncertain(stream: Iterable[Scored], bias: float = 1.0, patience: int = 10, max_wait: float = 0.5,
                      alpha: float = 0.05, pass_through: PassThrough | None = None,
-                     clock: Callable[[], float] = time.monotonic) -> Iterator[dict]:
+                     clock: Callable[[], float] = time.monotonic,
+                     warmup: Callable[[], float] | None = None) -> Iterator[dict]:
     """Tasks whose score is closer to 0.5 than is usual so far in the stream (see the module docstring)."""
-    return _prefer(stream, uncertainty, bias, patience, max_wait, alpha, pass_through, clock)
+    if warmup is None:
+        return _prefer(stream, uncertainty, bias, patience, max_wait, alpha, pass_through, clock)
+
+    def blended(score: float) -> float:
+        w = min(1.0, max(0.0, warmup()))
+        return (1 - w) * uncertainty(score) + w * score
+
+    return _prefer(stream, blended, bias, patience, max_wait, alpha, pass_through, clock)
 
 
 def prefer_high_scores(stream: Iterable[Scored], bias: float = 1.0, patience: int = 10, max_wait: float = 0.5,
@@ -132,3 +144,12 @@ def get_sorter(name: str) -> Callable[..., Iterator[dict]]:
         return SORTERS[name]
     except KeyError:
         raise UsageError(f"--sorter: use one of {', '.join(SORTERS)}, not '{name}'") from None
+
+
+def sort(name: str, stream: Iterable[Scored], pass_through: PassThrough | None = None,
+         warmup: Callable[[], float] | None = None) -> Iterator[dict]:
+    """The named sorter over a stream of suggestions (``warmup`` goes to prefer_uncertain, the others ignore it)."""
+    sorter = get_sorter(name)
+    if sorter is prefer_uncertain:
+        return prefer_uncertain(stream, pass_through=pass_through, warmup=warmup)
+    return sorter(stream, pass_through=pass_through)

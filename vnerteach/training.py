@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from .files import atomic_folder, check_output
 from .errors import InputError, UsageError
 from .evaluation import Scores, evaluate
-from .merge import Merged, MergeResult, Unusable, answers_to_examples, merge_answers
+from .merge import Merged, MergeResult, Unusable, answers_to_examples, merge_answers, rejected_words, spread_rejects
 from .pipeline import Settings
 from .tasks import stable_hash
 
@@ -236,6 +236,9 @@ class Trainer:
                  init_tok2vec: Any = None):
         self.nlp, self.train, self.dev, self.settings = nlp, list(train), list(dev), settings
         self.init_tok2vec = init_tok2vec
+        if settings.spread_rejects:
+            rejected = rejected_words(self.train)
+            self.train = [spread_rejects(m, rejected) for m in self.train]
         self.best: EpochDone | None = None
         self.skipped = 0  # example updates the beam search could not make (see update_skipping)
         self._best_weights: bytes | None = None

@@ -1,0 +1,73 @@
+"""Cold-start questions of ner.teach: the share no annotator would accept (punctuation only, across a line).
+
+A simulated ner.teach session from blank:en with the same cold-start patterns as bench/al_sim.py
+(the most frequent gold entity strings per label), answered from gold and updated every 10
+answers, once with the candidate filter (``TeachModel(sensible=True)``, the default) and once
+without it (the baseline), same seed, same pool, same run. For the first N questions it prints how
+many are punctuation-only or cross a line (``vnerteach.sensible.unlikely``), how many the
+annotator accepted, and how many came from patterns. CoNLL-2003 sentences have no lines; FUNSD
+forms are page tasks with word boxes.
+
+Usage: python bench/coldstart.py [--corpus conll|funsd|both] [--questions 300] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from al_sim import conll_sentences, frequent_patterns, funsd_forms, task_of, teach_run  # noqa: E402
+from data import data_dir  # noqa: E402
+from vnerteach.model import is_pattern_task  # noqa: E402
+from vnerteach.sensible import unlikely  # noqa: E402
+
+
+def corpus(name: str, data: Path, pool_size: int, seed: int) -> tuple[list[dict], list[dict], list[str]]:
+    """The pool of tasks, the cold-start patterns and the labels of a corpus (as al_sim makes them)."""
+    rng = random.Random(seed)
+    if name == "conll":
+        train = [s for s in conll_sentences(data / "conll2003" / "eng.train") if len(s[0]) >= 3]
+        rng.shuffle(train)
+        pool = [task_of(w, e) for w, e in train[:pool_size]]
+        patterns = frequent_patterns([task_of(w, e) for w, e in train[pool_size:pool_size + 3000]], 10)
+        return pool, patterns, ["LOC", "MISC", "ORG", "PER"]
+    forms = funsd_forms(data / "funsd" / "training_data")
+    rng.shuffle(forms)
+    return forms[:pool_size], frequent_patterns(forms, 10), ["ANSWER", "HEADER", "QUESTION"]
+
+
+def measure(name: str, data: Path, pool_size: int, questions: int, seed: int) -> None:
+    pool, patterns, labels = corpus(name, data, pool_size, seed)
+    for sensible in (False, True):
+        answers, seconds = teach_run(pool, labels, "prefer_uncertain", patterns, questions, seed, sensible=sensible)
+        reasons = [unlikely(a["tokens"], a["spans"][0]["token_start"], a["spans"][0]["token_end"] + 1) for a in answers]
+        punct, line = reasons.count("punctuation only"), reasons.count("crosses a line")
+        accepted = sum(a["answer"] == "accept" for a in answers)
+        print(f"{name:<6} {'filter' if sensible else 'baseline':<8} {len(answers)} questions in {seconds:.0f} s: "
+              f"punctuation only {punct} ({100 * punct / len(answers):.1f}%), crossing a line {line} "
+              f"({100 * line / len(answers):.1f}%), accepted {accepted} ({100 * accepted / len(answers):.1f}%), "
+              f"from patterns {sum(is_pattern_task(a) for a in answers)}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", choices=("conll", "funsd", "both"), default="both")
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--questions", type=int, default=300, help="questions of each cold start")
+    parser.add_argument("--pool", type=int, default=3000, help="CoNLL sentences (FUNSD: all 149 forms)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    data = args.data or data_dir()
+    started = time.perf_counter()
+    for name in ("conll", "funsd") if args.corpus == "both" else (args.corpus,):
+        measure(name, data, args.pool if name == "conll" else 149, args.questions, args.seed)
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
