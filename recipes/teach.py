@@ -67,6 +67,8 @@ def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> WarmSt
     if state.thread is not None:
         info(f"Warm start: {state.recalled} earlier answers in '{dataset}' counted; training a model on them in the "
              "background (--fresh to skip)")
+    elif state.recalled:
+        info(f"Warm start: {state.recalled} earlier answers in '{dataset}' counted; no training ({state.note})")
     return state
 
 

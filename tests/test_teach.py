@@ -297,3 +297,28 @@ def test_correct_starts_from_a_model_trained_on_the_datasets_answers_unless_fres
     rejects = ner_teach("rejects", "blank:en", str(src), label=LABELS, db=str(db_path))["update"].__self__
     assert rejects.warm.wait(60) and not rejects.warm.trained_on and "only rejected" in rejects.warm.note
     assert rejects.memory.rejected(("Disneyland",), "PERSON")  # still counted: not asked again
+
+
+def test_no_warm_start_for_a_model_batch_trained_on_the_dataset_as_it_is(store, db_path, tmp_path):
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import Trainer, prepare_data, save_model
+
+    src, gold = source(tmp_path, n=30)
+    store.add_examples([set_hashes({"text": t, "answer": "accept", "_view_id": "ner_manual",
+                                    "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in spans]})
+                        for t, spans in list(gold.items())[:10]], ["gold"])
+    settings = Settings(n_iter=2)
+    data = prepare_data(store, ["gold"], eval_split=0.0)
+    nlp = blank_pipeline("en", data.labels, False, settings)
+    trainer = Trainer(nlp, data.train, data.dev, settings)
+    for _ in trainer.epochs():
+        pass
+    save_model(nlp, tmp_path / "trained", data, trainer.best, False, settings)
+    model = ner_correct("gold", str(tmp_path / "trained"), str(src), label=LABELS, db=str(db_path))["update"].__self__
+    # the model already knows these answers: a 5-epoch warm start would only replace it with a weaker one
+    assert model.warm.thread is None and model.warm.note == "MODEL was trained on these answers already"
+    assert model.recalled == 10
+    store.add_examples([set_hashes({"text": "One more answer .", "answer": "accept", "_view_id": "ner_manual",
+                                    "spans": []})], ["gold"])
+    newer = ner_correct("gold", str(tmp_path / "trained"), str(src), label=LABELS, db=str(db_path))["update"].__self__
+    assert newer.warm.wait(120) and newer.warm.trained_on == 11

@@ -122,6 +122,7 @@ class TeachModel:
         self.sensible = sensible  # False: every candidate is asked (the baseline of bench/coldstart.py)
         self.recalled = 0  # answers of earlier sessions counted by recall()
         self.warm: Any = None  # the warmstart.WarmStart under way, if any
+        self.started_trained = nlp is not None  # a trained MODEL is past its cold start: no warmup
         if nlp is not None:
             self._adopt(nlp, trained=True)
 
@@ -154,8 +155,11 @@ class TeachModel:
         return n
 
     def warmup(self) -> float:
-        """How much the sorter should still prefer high scores to uncertain ones: 1 with no accept, 0 after ``warm_accepts``."""
-        return max(0.0, 1.0 - self.memory.accepted / self.warm_accepts) if self.warm_accepts else 0.0
+        """How much the sorter should still prefer high scores to uncertain ones: from blank, 1 with no accept
+        and 0 after ``warm_accepts``; 0 for a trained MODEL."""
+        if self.started_trained or not self.warm_accepts:
+            return 0.0
+        return max(0.0, 1.0 - self.memory.accepted / self.warm_accepts)
 
     def _adopt(self, nlp: Any, trained: bool) -> None:
         from thinc.api import Adam, fix_random_seed

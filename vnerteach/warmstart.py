@@ -51,6 +51,10 @@ def warm_start(model: Any, db: str, dataset: str, n_iter: int = 5,
             state.done.set()
             return state
         state.recalled = model.recall(store.iter_examples(dataset))
+        if _trained_on_these(model, dataset, store.count(dataset)):
+            state.note = "MODEL was trained on these answers already"
+            state.done.set()
+            return state
     if not state.recalled:
         state.note = "no answers yet"
         state.done.set()
@@ -71,6 +75,15 @@ def warm_start(model: Any, db: str, dataset: str, n_iter: int = 5,
     state.thread = threading.Thread(target=run, name="vnerteach-warm-start", daemon=True)
     state.thread.start()
     return state
+
+
+def _trained_on_these(model: Any, dataset: str, examples: int) -> bool:
+    """Whether MODEL is ner.batch-train's output on this dataset when it had no fewer answers than now."""
+    if not model.started_trained:
+        return False
+    meta = model.nlp.meta.get("vnerteach") or {}
+    return dataset in (meta.get("datasets") or []) and \
+        meta.get("train_inputs", 0) + meta.get("eval_inputs", 0) >= examples
 
 
 def _train(model: Any, db: str, dataset: str, n_iter: int, state: WarmStart) -> None:
