@@ -55,13 +55,18 @@ def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = Docum
 
     Options are checked, and the OCR engine looked for (unless ocr="never"), before anything is read.
     Text-layer pages and cached pages are read in this process; OCR runs in `options.workers`
-    processes (default: the number of cores) with at most `window` pages in flight.
+    processes (default: the number of cores), or on the Dask cluster of `options.scheduler` (connected
+    to here), with at most `window` pages in flight.
     """
     from .pool import default_workers
 
     engine = options.check()
-    workers = default_workers() if options.workers is None else options.workers
     cache = PageCache((Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve())
+    if options.scheduler is not None:  # connect now, so an unreachable scheduler fails before any work
+        from .cluster import ClusterExecutor
+
+        return _stream_cluster(paths, options, cache, engine or "", window, ClusterExecutor(options.scheduler))
+    workers = default_workers() if options.workers is None else options.workers
     return _stream(paths, options, cache, engine or "", workers, window or max(4, 3 * workers))
 
 
@@ -72,6 +77,23 @@ def _stream(paths, options: DocumentOptions, cache: PageCache, engine: str, work
 
     yield from ordered(_plan(paths, options, cache, engine), lambda item: isinstance(item, OcrJob),
                        run_ocr_job, _job_failed, workers, window, _describe)
+
+
+def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: str, window: int | None,
+                    executor) -> Iterator[PageResult | PageFailure]:
+    """As _stream, with the OCR jobs run by a ClusterExecutor (Dask) and their results cached here."""
+    from .cluster import RemotePage, lost_errors, run_remote, settle
+    from .pool import ordered
+
+    workers = executor.threads if options.workers is None else options.workers
+    window = window or max(4, 3 * workers)
+    try:
+        for item in ordered(_plan(paths, options, cache, engine), lambda item: isinstance(item, OcrJob),
+                            run_remote, _job_failed, workers, window, _describe, start=lambda: executor,
+                            lost=lost_errors()):
+            yield settle(item, cache) if isinstance(item, RemotePage) else item
+    finally:
+        executor.shutdown()
 
 
 def _describe(job: OcrJob) -> str:
