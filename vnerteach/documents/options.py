@@ -27,7 +27,7 @@ class DocumentOptions:
     lang: str = _opt("eng", "Tesseract language(s), e.g. eng or eng+deu")
     password: str | None = _opt(None, "Password of encrypted PDFs")
     cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")
-    workers: int | None = _opt(None, "OCR worker processes (default: number of cores; with --scheduler, pages in flight / 3)")
+    workers: int | None = _opt(None, "OCR worker processes (default: number of cores); with --scheduler, sizes the pages in flight (default: the cluster's threads)")
     scheduler: str | None = _opt(None, "OCR on a Dask cluster: its scheduler's address, e.g. tcp://10.0.0.5:8786 (pip install 'vnerteach[cluster]')")
 
     @property
