@@ -67,6 +67,21 @@ def cpu_per_page(paths) -> float:
     return used / len(jobs)
 
 
+def client_cpu_per_page(paths) -> float:
+    """CPU seconds per page this process spends to plan an OCR job (type, SHA-256, cache look-up) and read its bytes."""
+    from vnerteach.documents import DocumentOptions
+    from vnerteach.documents.cache import PageCache
+    from vnerteach.documents.pages import _plan
+
+    options = DocumentOptions()
+    engine = options.check()
+    started = time.process_time()
+    jobs = list(_plan(paths, options, PageCache(tempfile.mkdtemp()), engine))
+    sent = sum(len(Path(job.source.path).read_bytes()) for job in jobs)
+    assert sent > 0
+    return (time.process_time() - started) / len(jobs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=40, help="SROIE receipts to OCR per run")
@@ -127,6 +142,9 @@ def main() -> None:
     per_worker_hour = 3600 / per_page
     print(f"CPU per page (one at a time, this process + Tesseract, {args.cpu_pages} pages): {per_page:.2f} s "
           f"-> {per_worker_hour:.0f} pages/hour per single-threaded worker (one core)")
+    client = client_cpu_per_page(paths)
+    print(f"client CPU per page (plan the job, read the file's bytes; not the OCR): {client * 1000:.1f} ms "
+          f"-> one client feeds at most {3600 / client:,.0f} pages/hour")
     efficiency = min(1.0, cluster_rate / local_rate)
     core_hours = 1_000_000 / per_worker_hour / efficiency
     for workers in (8, 32, 128):

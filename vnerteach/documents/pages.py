@@ -7,7 +7,7 @@ import tempfile
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..errors import DependencyError, InputError, VnerteachError
 from .cache import PageCache, default_cache_dir, image_key, ocr_key
@@ -15,6 +15,9 @@ from .detect import file_kind, file_sha256
 from .options import DocumentOptions
 from .page_images import Made, Source, make_png
 from .results import PageFailure, PageResult
+
+if TYPE_CHECKING:
+    from .cluster import ClusterExecutor
 
 
 RETRY_STEPS = ("grayscale", "upscale", "adaptive")
@@ -80,7 +83,7 @@ def _stream(paths, options: DocumentOptions, cache: PageCache, engine: str, work
 
 
 def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: str, window: int | None,
-                    executor) -> Iterator[PageResult | PageFailure]:
+                    executor: ClusterExecutor) -> Iterator[PageResult | PageFailure]:
     """As _stream, with the OCR jobs run by a ClusterExecutor (Dask) and their results cached here."""
     from .cluster import RemotePage, lost_errors, run_remote, settle
     from .pool import ordered
