@@ -98,8 +98,8 @@ def main() -> None:
           f"on average; load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     started = time.perf_counter()
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                                  worker_dashboard_address=None, silence_logs=40) as cluster:
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
+                                  worker_dashboard_address=":0", silence_logs=40) as cluster:
         print(f"LocalCluster of 2 worker processes started in {time.perf_counter() - started:.1f} s (not timed below)")
         remote = DocumentOptions(scheduler=cluster.scheduler_address)
         local = DocumentOptions(workers=2)

@@ -14,6 +14,7 @@ from doc_fixtures import image_only_pdf, scanned_page, text_image
 from PIL import Image
 
 from vnerteach.documents import DocumentOptions, PageCache, PageFailure, iter_documents, page_image
+from vnerteach.errors import VnerteachError
 
 distributed = pytest.importorskip("distributed")
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster():
     """Two single-threaded worker processes (with nannies, which restart a killed worker)."""
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
                                   worker_dashboard_address=None) as local:
         yield local
 
@@ -113,6 +114,27 @@ def test_a_worker_killed_mid_run_loses_and_repeats_no_page(cluster, tmp_path):
         assert killed not in client.run(os.getpid).values()
     finally:
         client.close()
+
+
+def test_losing_the_scheduler_mid_run_is_one_error_naming_the_flag(tmp_path):
+    paths = small_scans(tmp_path / "scans", 6)
+    with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=":0",
+                                  worker_dashboard_address=None) as short_lived:
+        address = short_lived.scheduler_address
+        stream = iter_documents(paths, DocumentOptions(scheduler=address), cache_dir=tmp_path / "c")
+        first = next(stream)
+        short_lived.close()
+        with pytest.raises(VnerteachError, match=f"--scheduler {address}: lost the connection to the Dask scheduler"):
+            list(stream)
+    assert first.words and PageCache(tmp_path / "c").read_ocr(_ocr_key(first)) is not None
+
+
+def _ocr_key(result) -> str:
+    """The cache key of a Tesseract page's OCR, as pages.py makes it."""
+    from vnerteach.documents.cache import ocr_key
+    from vnerteach.documents.ocr import tesseract_version
+
+    return ocr_key(result.image_key, "eng", f"tesseract {tesseract_version()}")
 
 
 def test_unreachable_scheduler_is_one_line_naming_the_flag(cli, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import CancelledError
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -95,6 +96,9 @@ def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: s
                             run_remote, _job_failed, workers, window, _describe, start=lambda: executor,
                             lost=lost_errors()):
             yield settle(item, cache) if isinstance(item, RemotePage) else item
+    except CancelledError:  # Dask cancels every future when the client cannot reconnect to the scheduler
+        raise VnerteachError(f"--scheduler {executor.address}: lost the connection to the Dask scheduler; the "
+                             "pages done so far are cached, run again to go on") from None
     finally:
         executor.shutdown()
 
