@@ -137,6 +137,24 @@ def _ocr_key(result) -> str:
     return ocr_key(result.image_key, "eng", f"tesseract {tesseract_version()}")
 
 
+def test_a_worker_without_tesseract_is_named(tmp_path, monkeypatch):
+    import socket
+
+    from vnerteach.documents.cache import image_key, ocr_key
+    from vnerteach.documents.cluster import run_remote
+    from vnerteach.documents.page_images import Source
+    from vnerteach.documents.pages import OcrJob
+    from vnerteach.errors import DependencyError
+
+    path = small_scans(tmp_path / "scans", 1)[0]
+    key = image_key("0" * 64, 1, None, ())
+    job = OcrJob(str(path), Source(str(path), "png", 0, 1, "0" * 64, None), key, ocr_key(key, "eng", "t"),
+                 DocumentOptions(), str(tmp_path / "unused"))
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # as on a worker without Tesseract
+    with pytest.raises(DependencyError, match=f"on the Dask worker {socket.gethostname()}: Tesseract OCR is not"):
+        run_remote(job, path.read_bytes())
+
+
 def test_unreachable_scheduler_is_one_line_naming_the_flag(cli, tmp_path):
     small_scans(tmp_path / "scans", 1)
     started = time.monotonic()

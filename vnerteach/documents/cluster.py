@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
@@ -86,7 +87,10 @@ def run_remote(job, data: bytes) -> RemotePage:
         copy = Path(tmp) / ("source" + Path(src.path).suffix)
         copy.write_bytes(data)
         local = replace(job, source=replace(src, path=str(copy)), cache_dir=str(Path(tmp) / "cache"))
-        result = run_ocr_job(local)
+        try:
+            result = run_ocr_job(local)
+        except DependencyError as e:  # raised again in the client, which must say where Tesseract is missing
+            raise DependencyError(f"on the Dask worker {socket.gethostname()}: {e}") from None
         if isinstance(result, PageFailure) or not job.options.cache:
             return RemotePage(result)
         cache = PageCache(local.cache_dir)
