@@ -37,6 +37,8 @@ def ocr(
     reported in the summary, and the run goes on.
 
     Example: vnerteach ocr receipts/ --output receipts.jsonl --preprocess grayscale,deskew --workers 2
+
+    On a Dask cluster: vnerteach ocr receipts/ --output receipts.jsonl --scheduler tcp://10.0.0.5:8786
     """
     if output is not None:
         check_output(output)

@@ -107,6 +107,33 @@ def _pair_square(job) -> int:
     return _square(job[1])
 
 
+class WorkerGone(Exception):
+    """Stands for Dask's KilledWorker: the job's workers kept dying."""
+
+
+def _square_unless_seven(job) -> int:
+    if job[1] == 7:
+        raise WorkerGone
+    return _square(job[1])
+
+
+def test_ordered_runs_on_another_executor_and_records_a_lost_job():
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = []
+
+    def start():
+        started.append(ThreadPoolExecutor(2))
+        return started[-1]
+
+    items = [("job", n) if n % 3 else n for n in range(10)]
+    out = list(ordered(items, lambda x: isinstance(x, tuple), _square_unless_seven, lambda job, msg: (job, msg),
+                       workers=2, window=3, start=start, lost=(WorkerGone,)))
+    assert out[:7] == [n * n if n % 3 else n for n in range(7)] and out[8:] == [64, 9]
+    assert out[7][0] == ("job", 7) and "died" in out[7][1]
+    assert len(started) == 1 and started[0]._shutdown
+
+
 def test_many_documents_stream_in_input_order(tmp_path):
     paths = []
     for i in range(4):

@@ -27,7 +27,8 @@ class DocumentOptions:
     lang: str = _opt("eng", "Tesseract language(s), e.g. eng or eng+deu")
     password: str | None = _opt(None, "Password of encrypted PDFs")
     cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")
-    workers: int | None = _opt(None, "OCR worker processes (default: number of cores)")
+    workers: int | None = _opt(None, "OCR worker processes (default: number of cores); with --scheduler, sizes the pages in flight (default: the cluster's threads)")
+    scheduler: str | None = _opt(None, "OCR on a Dask cluster: its scheduler's address, e.g. tcp://10.0.0.5:8786 (pip install 'vnerteach[cluster]')")
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -60,6 +61,12 @@ class DocumentOptions:
             raise UsageError(f"workers must be 1 or more, not {self.workers!r}")
         if self.ocr_engine not in OCR_ENGINES:
             raise UsageError(f"ocr_engine must be one of {', '.join(OCR_ENGINES)}, not {self.ocr_engine!r}")
+        if self.scheduler is not None:
+            from .cluster import require_distributed
+
+            if not self.scheduler.strip():
+                raise UsageError("scheduler must be a Dask scheduler's address, e.g. tcp://10.0.0.5:8786, not ''")
+            require_distributed()
         if self.ocr == "never":
             return None
         if self.ocr_engine == "rapidocr":

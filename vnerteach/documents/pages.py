@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import CancelledError
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..errors import DependencyError, InputError, VnerteachError
 from .cache import PageCache, default_cache_dir, image_key, ocr_key
@@ -15,6 +16,9 @@ from .detect import file_kind, file_sha256
 from .options import DocumentOptions
 from .page_images import Made, Source, make_png
 from .results import PageFailure, PageResult
+
+if TYPE_CHECKING:
+    from .cluster import ClusterExecutor
 
 
 RETRY_STEPS = ("grayscale", "upscale", "adaptive")
@@ -55,13 +59,18 @@ def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = Docum
 
     Options are checked, and the OCR engine looked for (unless ocr="never"), before anything is read.
     Text-layer pages and cached pages are read in this process; OCR runs in `options.workers`
-    processes (default: the number of cores) with at most `window` pages in flight.
+    processes (default: the number of cores), or on the Dask cluster of `options.scheduler` (connected
+    to here), with at most `window` pages in flight.
     """
     from .pool import default_workers
 
     engine = options.check()
-    workers = default_workers() if options.workers is None else options.workers
     cache = PageCache((Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve())
+    if options.scheduler is not None:  # connect now, so an unreachable scheduler fails before any work
+        from .cluster import ClusterExecutor
+
+        return _stream_cluster(paths, options, cache, engine or "", window, ClusterExecutor(options.scheduler))
+    workers = default_workers() if options.workers is None else options.workers
     return _stream(paths, options, cache, engine or "", workers, window or max(4, 3 * workers))
 
 
@@ -72,6 +81,26 @@ def _stream(paths, options: DocumentOptions, cache: PageCache, engine: str, work
 
     yield from ordered(_plan(paths, options, cache, engine), lambda item: isinstance(item, OcrJob),
                        run_ocr_job, _job_failed, workers, window, _describe)
+
+
+def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: str, window: int | None,
+                    executor: ClusterExecutor) -> Iterator[PageResult | PageFailure]:
+    """As _stream, with the OCR jobs run by a ClusterExecutor (Dask) and their results cached here."""
+    from .cluster import RemotePage, lost_errors, run_remote, settle
+    from .pool import ordered
+
+    workers = executor.threads if options.workers is None else options.workers
+    window = window or max(4, 3 * workers)
+    try:
+        for item in ordered(_plan(paths, options, cache, engine), lambda item: isinstance(item, OcrJob),
+                            run_remote, _job_failed, workers, window, _describe, start=lambda: executor,
+                            lost=lost_errors()):
+            yield settle(item, cache) if isinstance(item, RemotePage) else item
+    except CancelledError:  # Dask cancels every future when the client cannot reconnect to the scheduler
+        raise VnerteachError(f"--scheduler {executor.address}: lost the connection to the Dask scheduler; the "
+                             "pages done so far are cached, run again to go on") from None
+    finally:
+        executor.shutdown()
 
 
 def _describe(job: OcrJob) -> str:

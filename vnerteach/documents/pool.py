@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -33,14 +33,18 @@ def make_executor(workers: int) -> ProcessPoolExecutor:
 
 def ordered(items: Iterable[R | J], is_job: Callable[[object], bool], run: Callable[[J], R],
             failed: Callable[[J, str], R], workers: int, window: int,
-            describe: Callable[[J], str] | None = None) -> Iterator[R]:
+            describe: Callable[[J], str] | None = None, *, start: Callable[[], Executor] | None = None,
+            lost: tuple[type[BaseException], ...] = ()) -> Iterator[R]:
     """Results of items in input order: jobs run in the pool (started at the first job), others pass through.
 
+    ``start`` makes the executor (default: a local pool of ``workers`` processes; cluster.py's runs on
+    Dask); a job whose future raises one of ``lost`` (its worker died for good) becomes a failure.
     While it waits for an unfinished job, the consuming thread notes ``describe(job)`` (see ``activity``).
     """
     # At most `window` items wait, so memory stays flat however long the input; a finished head is
     # yielded at once, so the caller can show progress. A job whose worker dies becomes failed(job, message).
-    executor: ProcessPoolExecutor | None = None
+    start = start or (lambda: make_executor(workers))
+    executor: Executor | None = None
     pending: deque = deque()
 
     def resolve(entry) -> R:
@@ -59,12 +63,14 @@ def ordered(items: Iterable[R | J], is_job: Callable[[object], bool], run: Calla
                 executor.shutdown(wait=False, cancel_futures=True)
             executor = None
             return failed(job, "the OCR worker process died (out of memory or killed)")
+        except lost:
+            return failed(job, "the OCR worker died on this page too often (out of memory or killed)")
 
     try:
         for item in items:
             if is_job(item):
                 if executor is None:
-                    executor = make_executor(workers)
+                    executor = start()
                 pending.append((item, _submit(executor, run, item)))
             else:
                 pending.append(item)
@@ -80,7 +86,7 @@ def ordered(items: Iterable[R | J], is_job: Callable[[object], bool], run: Calla
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _submit(executor: ProcessPoolExecutor, run: Callable, job) -> Future:
+def _submit(executor: Executor, run: Callable, job) -> Future:
     """Submit a job; a pool broken by an earlier death is replaced by the caller on the next resolve."""
     try:
         return executor.submit(run, job)
