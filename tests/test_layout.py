@@ -69,6 +69,7 @@ def position_pages(n: int, seed: int) -> list[dict]:
     return tasks
 
 
+@pytest.mark.slow
 def test_layout_features_learn_what_text_cannot_and_the_model_loads_with_spacy(tmp_path):
     nlp0 = spacy.blank("en")
     train = merge_answers(position_pages(120, 0), tokenizer_nlp=nlp0).merged

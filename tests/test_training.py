@@ -115,6 +115,7 @@ def test_eval_split_is_deterministic_across_processes():
     assert json.loads(other.stdout) == here
 
 
+@pytest.mark.slow
 def test_small_dataset_trains_to_a_real_f1_in_seconds(nlp0):
     tasks = manual_tasks(240)
     train = [t for t in tasks if not in_eval_split(t["_input_hash"], 0.2)]
@@ -124,6 +125,7 @@ def test_small_dataset_trains_to_a_real_f1_in_seconds(nlp0):
     assert best.scores.mode == "complete" and best.scores.complete == len(dev)
 
 
+@pytest.mark.slow
 def test_the_best_epoch_is_kept(nlp0):
     from vnerteach.training import EpochDone
 
@@ -145,6 +147,7 @@ def test_binary_only_data_trains_on_accepts_and_rejects(nlp0):
     assert best.scores.overall.tp > 0
 
 
+@pytest.mark.slow
 def test_a_rejected_span_lowers_that_prediction(nlp0):
     no_lima = [t for t in manual_tasks(200) if "Lima" not in t["text"]]
     rejects = [t for t in binary_tasks(200, seed=4, reject=("Lima", "CITY"), wrong=0)
@@ -161,6 +164,7 @@ def test_a_rejected_span_lowers_that_prediction(nlp0):
     assert entity_scores(negative, [probe])[0].get((1, 3, "PERSON"), 0.0) > 0.5
 
 
+@pytest.mark.slow
 def test_evaluate_scores_binary_answers_on_accepts_and_rejects(nlp0):
     nlp, _ = train_model(manual_tasks(150), nlp0)
     text = "Yesterday Mara Novak moved to Oslo with family . Ref 5"
@@ -173,6 +177,7 @@ def test_evaluate_scores_binary_answers_on_accepts_and_rejects(nlp0):
     assert scores.overall.tp + scores.overall.fp == 1
 
 
+@pytest.mark.slow
 def test_batch_train_command_saves_a_model_that_spacy_loads(cli, tmp_path, db_path):
     connect(str(db_path)).add_examples(manual_tasks(200) + binary_tasks(40, seed=3), ["news"])
     out = tmp_path / "model"
@@ -266,6 +271,7 @@ def test_train_curve_prints_each_share_and_a_reading(cli, db_path):
     assert curve_reading([(0.25, 0.7), (0.5, 0.7), (0.75, 0.7), (1.0, 0.7)]).startswith("flat")
 
 
+@pytest.mark.slow
 def test_evaluate_complete_answers_and_contradictions_are_reported(cli, tmp_path, db_path):
     tasks = manual_tasks(150)
     contradiction = [set_hashes({"text": "Lena Ortiz met Bruno Costa .", "answer": answer, "_view_id": "ner",
