@@ -157,6 +157,8 @@ def ner_correct(
     update: Annotated[bool, Opt("Update the model from each corrected answer")] = True,
     lookahead: Annotated[int, Opt("Inputs read ahead and scored in the background; the most uncertain comes first")] = 256,
     window: Annotated[int | None, Opt("Old name of --lookahead")] = None,
+    min_prefill: Annotated[float, Opt("Pre-fill the entities the model gives at least this probability "
+                                      "(0: its whole best analysis)")] = 0.5,
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
@@ -193,6 +195,8 @@ def ner_correct(
         lookahead = window
     if lookahead < 1:
         raise UsageError(f"--lookahead must be 1 or more, not {lookahead}")
+    if not 0.0 <= min_prefill <= 1.0:
+        raise UsageError(f"--min-prefill must be from 0 to 1, not {min_prefill}")
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
     tokenizer = teach.tokenizer()
@@ -200,7 +204,7 @@ def ner_correct(
     failures = failure_log()
     stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
                         on_failure=failures)
-    ranked = teach.correct(stream, lookahead=lookahead, on_failure=failures)
+    ranked = teach.correct(stream, lookahead=lookahead, on_failure=failures, min_prefill=min_prefill)
     return {"dataset": dataset, "stream": ranked, "buffer": RANKED_BUFFER,
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None,

@@ -159,6 +159,22 @@ def test_correct_prefills_the_best_analysis_most_uncertain_first():
         assert all(s["label"] in LABELS and 0 <= s["score"] <= 1 for s in eg["spans"])
 
 
+def test_correct_prefills_nothing_from_an_untaught_blank_model_and_only_likely_entities_after():
+    model = TeachModel.load("blank:en", LABELS)
+    tasks = tokenized(8)
+    # a blank model's beam is sure of noise (spans at probability 1.0): none of it is pre-filled
+    assert all(eg["spans"] == [] for _c, eg in model.predict_tasks([dict(t) for t in tasks]))
+    gold = sentences(40, seed=5)
+    model.update([{**t, "spans": [{"start": a, "end": b, "label": lab} for a, b, lab in g["gold"]],
+                   "answer": "accept", "_view_id": "ner_manual"}
+                  for t, g in zip(add_tokens(spacy.blank("en"), [{"text": g["text"]} for g in gold]), gold)])
+    everything = model.predict_tasks([dict(t) for t in tasks], min_score=0.0)
+    likely = model.predict_tasks([dict(t) for t in tasks], min_score=0.5)
+    assert sum(len(eg["spans"]) for _c, eg in everything) > 0
+    for (_c, all_of), (_c2, some) in zip(everything, likely):
+        assert some["spans"] == [s for s in all_of["spans"] if s["score"] >= 0.5]
+
+
 def test_fair_lock_lets_a_waiting_thread_in_between_a_greedy_one():
     lock, order, stop = FairLock(), [], threading.Event()
 

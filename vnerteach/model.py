@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from .lookahead import Lookahead
 
 Triple = tuple[int, int, str]
+# ner.correct pre-fills the entities the model thinks more likely right than wrong: a wrong pre-fill
+# costs a fix to remove, a right one left out a fix to add (bench/annotator_time.py's costs break
+# even at 5/9). A blank model's guesses are below it, so a cold start shows clean pages.
+MIN_PREFILL = 0.5
 
 
 class FairLock:
@@ -106,6 +110,7 @@ class TeachModel:
         self._known: dict[int, Any] = {}  # input hash -> Merged
         self._recent: deque[int] = deque(maxlen=5000)
         self.updates = 0
+        self.taught = False  # trained, swapped in or updated: until then its guesses are noise
         self.losses: list[float] = []
         self.seen = Seen()  # counted by suggest(); questions by whoever sorts its output
         self.init_tok2vec = init_tok2vec
@@ -176,6 +181,7 @@ class TeachModel:
         if self.learn_rate is not None:
             self._optimizer = Adam(self.learn_rate)
         self.layout = uses_layout(ner.model)
+        self.taught = self.taught or trained
         self._nlp = nlp
 
     def ensure(self, task: dict | None = None) -> Any:
@@ -287,8 +293,10 @@ class TeachModel:
         return not self.memory.too_long(end - start, label) and \
             not self.memory.rejected(tuple(t["text"] for t in tokens[start:end]), label)
 
-    def predict_tasks(self, tasks: Sequence[dict], measure: str = "corrections") -> list[tuple[float, dict]]:
-        """``(confidence, task)`` per task: spans set to the model's best analysis, each with its probability.
+    def predict_tasks(self, tasks: Sequence[dict], measure: str = "corrections",
+                      min_score: float = 0.0) -> list[tuple[float, dict]]:
+        """``(confidence, task)`` per task: spans set to the model's best analysis (those with a probability of
+        at least ``min_score``; none from a blank model not yet taught), each with its probability.
 
         Confidence is the probability of the best analysis in the beam; ``meta.uncertainty`` is the
         task's uncertainty by ``measure`` (``lookahead.MEASURES``), what ner.correct ranks by.
@@ -315,7 +323,8 @@ class TeachModel:
             else:
                 uncertainty = expected_corrections(scores)
             spans = [_span(task["tokens"], (s, e, label), round(scores.get((s, e, label), 0.0), 4))
-                     for s, e, label in sorted(best) if label in wanted]
+                     for s, e, label in sorted(best)
+                     if self.taught and label in wanted and scores.get((s, e, label), 0.0) >= min_score]
             eg = {k: v for k, v in task.items() if k not in ("spans", TASK_HASH)}
             eg["spans"] = spans
             eg["meta"] = {**(task.get("meta") or {}), "confidence": round(float(best_p), 4),
@@ -326,17 +335,21 @@ class TeachModel:
 
     def correct(self, stream: Iterable[dict], lookahead: int = 256, on_failure: OnFailure | None = None,
                 measure: str = "corrections", diversity: bool = True, deterministic: bool = False,
-                prefill: bool = True) -> Lookahead:
+                prefill: bool = True, min_prefill: float = MIN_PREFILL) -> Lookahead:
         """Tasks pre-filled with predictions, the most uncertain of ``lookahead`` inputs read ahead first.
 
         Scoring runs in the background (``lookahead.Lookahead``; close it to stop), re-scoring as
-        the model is updated. Without ``prefill`` the tasks keep their own spans (ranked only).
+        the model is updated. Without ``prefill`` the tasks keep their own spans (ranked only); with
+        it, the best analysis's entities of probability ``min_prefill`` or more are pre-filled.
         A task that cannot be predicted goes to ``on_failure`` and the stream goes on.
         """
         from .lookahead import Lookahead
 
+        def predict(batch: list[dict]) -> list[tuple[float, dict]]:
+            return self.predict_tasks(batch, measure, min_prefill)
+
         def score(batch: list[dict]) -> list[tuple[float, dict] | None]:
-            done = {id(task): eg for task, (_conf, eg) in isolate(lambda b: self.predict_tasks(b, measure), batch, on_failure)}
+            done = {id(task): eg for task, (_conf, eg) in isolate(predict, batch, on_failure)}
             return [None if id(t) not in done else (done[id(t)]["meta"]["uncertainty"], done[id(t)] if prefill
                     else {**t, "meta": done[id(t)]["meta"]}) for t in batch]
 
@@ -383,6 +396,7 @@ class TeachModel:
             for i in range(0, len(items), self.update_batch):
                 self._step(items[i:i + self.update_batch], losses)
         self.updates += 1
+        self.taught = True
         loss = float(losses.get("ner", 0.0))
         self.losses.append(loss)
         return loss
