@@ -117,14 +117,10 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
         times.append(time.perf_counter() - start)
         empty += not got
         queue += got
-    server.shutdown()
-    server.server_close()
-    controller.close()
-    ms = sorted(1000 * t for t in times)
-    p95 = ms[int(0.95 * (len(ms) - 1))]
+    _stop(server, controller)
     print(f"ner.correct answer -> next question over HTTP, --lookahead {lookahead}: first questions after {first:.1f} s "
-          f"(blank model made on the first task); {len(ms)} rounds, think {think} s: "
-          f"p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {ms[-1]:.0f} ms; {empty} empty answers; "
+          f"(blank model made on the first task); {len(times)} rounds, think {think} s: "
+          f"{_percentiles(times)}; {empty} empty answers; "
           f"{model.updates} background updates; {ranked.scored} scorings in the background (re-scoring included)",
           flush=True)
 
@@ -189,14 +185,22 @@ def latency(rounds: int, think: float) -> None:
         answered += len(answers)
         if not tasks:
             break
+    _stop(server, controller)
+    print(f"answer -> next batch over HTTP: {len(times)} rounds of 10 answers, think {think} s: "
+          f"{_percentiles(times)}; "
+          f"{model.updates} background updates done during the run ({answered} answers)", flush=True)
+
+
+def _stop(server, controller) -> None:
     server.shutdown()
     server.server_close()
     controller.close()
+
+
+def _percentiles(times: list[float]) -> str:
+    """p50, p95 and max of request times in seconds, as milliseconds."""
     ms = sorted(1000 * t for t in times)
-    p95 = ms[int(0.95 * (len(ms) - 1))]
-    print(f"answer -> next batch over HTTP: {len(ms)} rounds of 10 answers, think {think} s: "
-          f"p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {ms[-1]:.0f} ms; "
-          f"{model.updates} background updates done during the run ({answered} answers)", flush=True)
+    return f"p50 {statistics.median(ms):.0f} ms, p95 {ms[int(0.95 * (len(ms) - 1))]:.0f} ms, max {ms[-1]:.0f} ms"
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ so every test file gets the fixtures; helpers are imported from here.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from needs import need
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,11 +34,7 @@ def _unavailable() -> str | None:
 
 @pytest.fixture(scope="module")
 def playwright():
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run under CI: {reason}")
-        pytest.skip(reason)
+    need(_unavailable(), "browser tests")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from needs import need
 
 from web_fixtures import free_port
 
@@ -116,11 +117,7 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def pg_server():
     """The session's PostgreSQL server; skipped without PostgreSQL, except under CI=true."""
-    reason = _unavailable()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL tests must run under CI: {reason}")
-        pytest.skip(reason)
+    need(_unavailable(), "PostgreSQL tests")
     server = PostgresServer(pg_bin())
     yield server
     server.stop()
