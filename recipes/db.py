@@ -52,19 +52,28 @@ def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all data
         _pattern_table(store, dataset)
         return
     rows = store.stats(dataset)
-    table = Table(title=f"Datasets in {store.url}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    if not rows:
+        info(f"No datasets yet in {store.url}")
+        return
+    stdout.print(_stats_table(f"Datasets in {store.url}", "Dataset", rows))
+    if dataset is not None and (sessions := store.session_stats(dataset)):
+        stdout.print(_stats_table(f"Sessions of '{dataset}': each annotator (/?session=NAME) or run", "Session",
+                                  sessions))
+
+
+def _stats_table(title: str, first: str, rows: list) -> Table:
+    """Examples, answers (and sessions) and last activity per dataset or session, as a rich table."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     longest = max((len(s.name) for s in rows), default=7)
-    table.add_column("Dataset", overflow="fold", min_width=min(longest, 20))  # folded onto more lines, never cut
-    for column in ("Total", "Accept", "Reject", "Ignore", "Sessions"):
+    table.add_column(first, overflow="fold", min_width=min(longest, 20))  # folded onto more lines, never cut
+    sessions = first == "Dataset"
+    for column in ("Total", "Accept", "Reject", "Ignore", *["Sessions"] * sessions):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("Last activity", no_wrap=True)
     for s in rows:
         table.add_row(s.name, str(s.examples), str(s.accept), str(s.reject), str(s.ignore),
-                      str(s.sessions), _when(s.last_activity))
-    if rows:
-        stdout.print(table)
-    else:
-        info(f"No datasets yet in {store.url}")
+                      *[str(s.sessions)] * sessions, _when(s.last_activity))
+    return table
 
 
 def _pattern_table(store, dataset: str) -> None:

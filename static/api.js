@@ -70,7 +70,11 @@ export class Api {
     }
   }
 
-  project(timeoutMs = 0) { return this.request("GET", "/api/project", undefined, undefined, false, timeoutMs); }
+  // The project as this app's annotator sees it (the name of ?session=alice, if any).
+  project(timeoutMs = 0) {
+    const query = this.annotator ? "?" + new URLSearchParams({ session: this.annotator }) : "";
+    return this.request("GET", "/api/project" + query, undefined, undefined, false, timeoutMs);
+  }
 
   questions(session, n, restart) {
     const q = new URLSearchParams({ session, n: String(n) });

@@ -38,6 +38,7 @@ class App {
     const params = new URLSearchParams(location.search);
     this.api = new Api(params.get("token") || sessionStorage.getItem("vnerteach:token"));
     if (params.get("token")) sessionStorage.setItem("vnerteach:token", params.get("token"));
+    this.api.annotator = params.get("session") || null; // a named annotator: /?session=alice
     this.perf = new Perf();
     this.queue = [];
     this.history = [];
@@ -58,6 +59,7 @@ class App {
   async start() {
     this.bindKeys();
     this.bindButtons();
+    this.bindAnnotator();
     for (let wait = 500; ; wait = Math.min(wait * 2, 5000)) {
       try {
         this.project = await this.api.project();
@@ -65,6 +67,7 @@ class App {
       } catch (err) {
         this.setStatus("offline", `Cannot reach the server (${err.message}); retrying…`);
         if (err.status === 401) return this.showMessage("Access token required", "Open the address the command printed, including its ?token=… part.");
+        if (err.status === 400) return this.showMessage("Annotator name not accepted", err.message);
         await new Promise((r) => setTimeout(r, wait));
       }
     }
@@ -74,6 +77,8 @@ class App {
     $("p-dataset").textContent = p.dataset;
     $("p-view").textContent = p.view_id;
     $("p-session").textContent = p.session;
+    $("p-session").title = p.session;
+    $("annotator-name").value = p.annotator || "";
     document.title = `${p.dataset} · vnerteach`;
     this.renderLabels();
     this.updateProgress(p.progress);
@@ -556,6 +561,17 @@ class App {
     $("help-button").addEventListener("click", () => this.toggleHelp());
     $("help-close").addEventListener("click", () => this.toggleHelp(false));
     $("help").addEventListener("click", (e) => { if (e.target === $("help")) this.toggleHelp(false); });
+  }
+
+  // Annotate under another name: the page reloads as /?session=NAME (an empty name: the run's own session).
+  bindAnnotator() {
+    $("annotator").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const params = new URLSearchParams(location.search);
+      const name = $("annotator-name").value.trim();
+      if (name) params.set("session", name); else params.delete("session");
+      location.search = params.toString();
+    });
   }
 
   bindKeys() {

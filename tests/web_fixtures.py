@@ -216,3 +216,36 @@ def annotate(url: str, quota: int, deadline: float, acked: list) -> Counter:
     except (OSError, http_client.HTTPException):
         statuses["gone"] += 1
     return statuses
+
+
+def annotate_as(url: str, name: str, deadline: float, away_s: float = 0.0, batch: int = 10) -> list[int]:
+    """A named annotator's app (``/?session=NAME``) answering until the server has nothing left for them.
+
+    With ``away_s``, they take a first batch, leave it unanswered for that long (an idle browser tab)
+    and come back as a reloaded app. Returns the task hashes whose answers the server acknowledged.
+    """
+    from urllib.parse import quote
+
+    session = http("GET", f"{url}/api/project?session={quote(name)}")[1]["session"]
+    ask = f"{url}/api/questions?session={quote(session)}&n={batch}"
+    if away_s:
+        http("GET", ask)
+        time.sleep(away_s)
+    acked, restart = [], bool(away_s)
+    while time.monotonic() < deadline:
+        code, body = http("GET", ask + "&restart=1" * restart, timeout=30)
+        restart = False
+        if code != 200:
+            time.sleep(0.1)
+            continue
+        if not body["tasks"]:
+            if body["progress"]["done"]:
+                return acked
+            time.sleep(0.1)  # others hold tasks still: one may go idle and leave them to us
+            continue
+        for task in body["tasks"]:
+            code, _ = http("POST", url + "/api/answers", {"session": session, "answers": [{**task, "answer": "accept"}]},
+                           timeout=30)
+            if code == 200:
+                acked.append(int(task["_task_hash"]))
+    raise TimeoutError(f"annotator {name} was still answering at the deadline ({len(acked)} answers)")

@@ -17,7 +17,8 @@ from typer.core import TyperGroup
 
 from . import registry
 from .controller import Components
-from .errors import RecipeError, VnerteachError
+from .errors import RecipeError, UsageError, VnerteachError
+from .feed import IDLE_S
 from .output import fail, good, plural, stderr, warn
 from .registry import Arg, Opt
 from .paths import DB_ENV, default_db, home
@@ -37,6 +38,8 @@ class RecipeGroup(TyperGroup):
                 ctx.fail(str(err))
         return super().resolve_command(ctx, args)
 
+
+SERVER_DEFAULTS = {"host": None, "port": None, "access_token": None, "feed_overlap": False, "idle_timeout": IDLE_S}
 
 def _typer_param(param: inspect.Parameter, hint: Any) -> inspect.Parameter:
     """The typer parameter for one recipe parameter, from its ``Annotated[type, Arg|Opt]`` hint."""
@@ -115,7 +118,7 @@ def make_command(func: Callable) -> Callable:
                 db = kwargs[DB_PARAM] = db or default_db()
             components = func(**kwargs)
             if isinstance(components, dict) and "stream" in components:  # annotated or not: serve it
-                _serve(components, db or default_db(), **{"host": None, "port": None, "access_token": None, **server})
+                _serve(components, db or default_db(), **{**SERVER_DEFAULTS, **server})
         except VnerteachError as err:
             fail(str(err))
             raise typer.Exit(err.exit_code) from None
@@ -145,9 +148,9 @@ def _detach_stdout() -> None:
 
 
 def _server_options() -> list[inspect.Parameter]:
-    """--host, --port and --access-token, added to every recipe that returns components."""
+    """--host, --port, --access-token and how tasks go to several annotators, added to every recipe that serves."""
     def option(name: str, annotation: Any, *flags: str, help: str) -> inspect.Parameter:
-        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=SERVER_DEFAULTS[name],
                                  annotation=Annotated[annotation, typer.Option(*flags, help=help)])
 
     return [
@@ -156,10 +159,15 @@ def _server_options() -> list[inspect.Parameter]:
         option("access_token", str | None, "--access-token",
                help=f"Token every API call must carry (required with a --host other than loopback; "
                     f"default: ${TOKEN_ENV})"),
+        option("feed_overlap", bool, "--feed-overlap",
+               help="Named annotators (/?session=alice) each see every task; without it, each task goes to one"),
+        option("idle_timeout", float, "--idle-timeout",
+               help="Seconds without a question or answer after which an annotator's unanswered tasks go to others"),
     ]
 
 
-def _serve(components: Components, db: str, host: str | None, port: int | None, access_token: str | None) -> None:
+def _serve(components: Components, db: str, host: str | None, port: int | None, access_token: str | None,
+           feed_overlap: bool, idle_timeout: float) -> None:
     """Run the annotation server for a recipe's components and report what was saved."""
     from .server import DEFAULT_HOST, serve
 
@@ -168,8 +176,10 @@ def _serve(components: Components, db: str, host: str | None, port: int | None, 
             warn(note)
         good(f"Annotating '{components.get('dataset')}' at {url}  (Ctrl+C to stop)")
 
-    summary = serve(components, db, host or DEFAULT_HOST, port,
-                    access_token or os.environ.get(TOKEN_ENV) or None, on_ready=ready)
+    if idle_timeout <= 0:
+        raise UsageError(f"--idle-timeout: expected a number of seconds above 0, not {idle_timeout:g}")
+    summary = serve(components, db, host or DEFAULT_HOST, port, access_token or os.environ.get(TOKEN_ENV) or None,
+                    overlap=feed_overlap, idle_s=idle_timeout, on_ready=ready)
     for problem in summary.update_errors[:3]:
         warn(f"Model update failed: {problem}")
     if summary.failed:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
-from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,11 +15,13 @@ from .activity import waiting
 from .added import Asked, asked, check_added
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .failures import FailureLog
+from .feed import IDLE_S, Annotator, Feed
 from .store import HEARTBEAT_S, Store, to_json
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
 EXCLUDE_BY = ("task", "input")
 MAX_SESSION_NAME = 200
+ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
 class Components(TypedDict, total=False):
@@ -54,6 +56,8 @@ class Progress:
     failed: int = 0
     failures: list[str] = field(default_factory=list)
     counts: dict | None = None  # the stream's counts of inputs, candidates and questions (ner.teach)
+    team: int | None = None  # answers of all annotators this run, when they share the tasks
+
 
     def as_dict(self) -> dict:
         """The JSON form served by the API: ``progress`` a fraction when the total is known, ``estimated`` if a guess.
@@ -62,7 +66,7 @@ class Progress:
         are estimated from the questions per input so far.
         """
         fraction, estimated, counts = None, False, self.counts or {}
-        handled = self.skipped + self.failed + self.answered
+        handled = self.skipped + self.failed + (self.answered if self.team is None else self.team)
         if self.total and self.done:
             fraction = 1.0
         elif self.total and not self.counts:
@@ -83,16 +87,27 @@ def session_name(dataset: str, now: float | None = None) -> str:
     return f"{dataset}-{datetime.fromtimestamp(time.time() if now is None else now).strftime('%Y-%m-%dT%H-%M-%S')}"
 
 
+def annotator_session(dataset: str, name: str) -> str:
+    """The session dataset of a named annotator (``/?session=alice``): ``DATASET-alice``, the same in every run."""
+    if not isinstance(name, str) or not ANNOTATOR_NAME.fullmatch(name):
+        raise AnswerError(f"annotator name {str(name)[:80]!r}: use 1-64 letters, digits and _ . @ - "
+                          "(starting with a letter or digit)")
+    return f"{dataset}-{name}"
+
+
 class Controller:
     """Hands out a recipe's tasks in batches and stores the answers; safe to call from many threads.
 
-    A background reader pulls the stream ahead of the annotator (a small buffer, so a slow source
+    A background reader pulls the stream ahead of the annotators (a small buffer, so a slow source
     such as OCR does not stall a request) and skips tasks whose hash is already in the dataset or
-    an excluded dataset. Answers are committed before :meth:`answer` returns.
+    an excluded dataset. Several annotators may share the server, each under their own session
+    (see :mod:`vnerteach.feed`); without one named, requests belong to the run's own session.
+    Answers are committed before :meth:`answer` returns.
     """
 
     def __init__(self, store: Store, components: Components, session: str | None = None,
-                 buffer: int = 20, wait_s: float = 1.0, fill_s: float = 0.25):
+                 buffer: int = 20, wait_s: float = 1.0, fill_s: float = 0.25,
+                 overlap: bool = False, idle_s: float = IDLE_S):
         self.store = store
         self.dataset = _required(components, "dataset")
         self.view_id = _required(components, "view_id")
@@ -114,17 +129,18 @@ class Controller:
             store.get_dataset(name)  # DatasetNotFound names the missing one before the server starts
         # The dataset is made when the session goes live (or with its first answer), so a session
         # that never starts (port taken, dataset in use) leaves no empty dataset behind.
-        known = self.dataset in store
+        self._known = self.dataset in store
+        self._key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
         # Done before this run, by task or input hash; within the run a question is never asked
         # twice (task hash), but other questions about an input still are (ner.teach's candidates).
-        self._done = store.hashes([self.dataset] * known + self.exclude, kind=self.exclude_by)
+        # With overlap, what each annotator answered is theirs to skip (their session dataset's).
+        shared = [self.dataset] * (self._known and not overlap)
+        self._done = store.hashes(shared + self.exclude, kind=self.exclude_by)
         self._asked: set[int] = set()
-        self._dataset_count = store.count(self.dataset) if known else 0
+        self._dataset_count = store.count(self.dataset) if self._known else 0
         self._answered = 0
         self._skipped = 0
-        self._ready: deque[dict] = deque()
-        self._pending: OrderedDict[int, dict] = OrderedDict()  # handed out, not yet answered
-        self._again: set[int] = set()  # asked again after an undo: they come first, also after a reload
+        self._feed = Feed(overlap, idle_s, self._key)
         self._asked_pages: dict[int, Asked] = {}  # page questions as handed out: answers may only append tokens
         self._exhausted = False
         self._error: str | None = None
@@ -168,20 +184,19 @@ class Controller:
                 self._reader.start()
 
     def _read(self) -> None:
-        key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
         try:
             for task in self._stream:
                 set_hashes(task)
                 with self._cond:
-                    if task[key] in self._done or task[TASK_HASH] in self._asked:
+                    if task[self._key] in self._done or task[TASK_HASH] in self._asked:
                         self._skipped += 1
                         continue
                     self._asked.add(task[TASK_HASH])
-                    while len(self._ready) >= self._buffer_size and not self._closed:
+                    while not self._feed.wants_more(self._buffer_size) and not self._closed:
                         self._cond.wait()
                     if self._closed:
                         return
-                    self._ready.append(task)
+                    self._feed.add(task)
                     self._cond.notify_all()
         except Exception as err:  # a broken source line: shown in the app and at the end, not a crash
             with self._cond:
@@ -191,50 +206,60 @@ class Controller:
                 self._exhausted = True
                 self._cond.notify_all()
 
-    def questions(self, n: int = 10, restart: bool = False) -> list[dict]:
-        """Up to ``n`` tasks to ask, fewer only when the stream ends or is slow.
+    def questions(self, n: int = 10, restart: bool = False, session: Any = None) -> list[dict]:
+        """Up to ``n`` tasks to ask a session's annotator, fewer only when the stream ends or is slow.
 
         Waits up to ``wait_s`` for a first task, then up to ``fill_s`` more for the rest, so a
         slow source (OCR) answers with what it has. With ``restart`` (a browser that has just
-        loaded), tasks handed out earlier in this run and not answered yet come first, so a
-        reload loses no question.
+        loaded), tasks handed to this annotator earlier in this run and not answered yet come
+        first, so a reload loses no question.
         """
         self.start()
         n = max(1, min(int(n), 100))
         deadline = time.monotonic() + self._wait_s
+        annotator = self._annotator(session)
         with self._cond:
-            while restart and self._ready and self._ready[0][TASK_HASH] in self._again:
-                self._hand_out(self._ready.popleft())
-            out = list(self._pending.values())[:n] if restart else []
+            annotator = self._feed.join(annotator.session)
+            out = self._feed.resume(annotator)[:n] if restart else []
             if out:
                 deadline = min(deadline, time.monotonic() + self._fill_s)
             while len(out) < n:
-                if self._ready:
-                    task = self._ready.popleft()
-                    self._hand_out(task)
+                got = self._feed.take(annotator, n - len(out))
+                if got:
                     if not out:
                         deadline = min(deadline, time.monotonic() + self._fill_s)
-                    out.append(task)
+                    out += got
                     self._cond.notify_all()
                     continue
                 remaining = deadline - time.monotonic()
                 if self._exhausted or remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            return [self._question(t) for t in out]
+            for task in out:
+                if (page := asked(task)) is not None:
+                    self._asked_pages[task[TASK_HASH]] = page
+            return [self._question(t, annotator.session) for t in out]
 
-    def _hand_out(self, task: dict) -> None:
-        """Record a task as handed out (with the lock held); one asked again after an undo goes first."""
-        key = task[TASK_HASH]
-        self._pending[key] = task
-        if (page := asked(task)) is not None:
-            self._asked_pages[key] = page
-        if key in self._again:
-            self._again.discard(key)
-            self._pending.move_to_end(key, last=False)
+    def _annotator(self, session: Any) -> Annotator:
+        """The annotator of a session, joined to the feed (with overlap, knowing what they answered before)."""
+        session = self._check_session(session)
+        with self._cond:
+            known = self._feed.annotators.get(session)
+        if known is not None:
+            return known
+        done = None
+        if self._feed.overlap:  # read outside the lock: the store's writer thread takes it at close
+            mine = session if session != self.session else self.dataset
+            done = self._writer.submit(self._hashes_of, mine).result()
+        with self._cond:
+            return self._feed.join(session, done)
 
-    def _question(self, task: dict) -> dict:
-        return {**_wire(task), "_view_id": self.view_id, "_session_id": self.session}
+    def _hashes_of(self, dataset: str) -> set[int]:
+        """The hashes of a dataset's examples, none if it does not exist (writer thread)."""
+        return self.store.hashes([dataset], kind=self.exclude_by) if dataset in self.store else set()
+
+    def _question(self, task: dict, session: str) -> dict:
+        return {**_wire(task), "_view_id": self.view_id, "_session_id": session}
 
     @property
     def error(self) -> str | None:
@@ -254,7 +279,8 @@ class Controller:
         A malformed request (no list of answers, a bad session) raises :class:`AnswerError` and
         stores nothing.
         """
-        session = self._check_session(session)
+        annotator = self._annotator(session)
+        session = annotator.session
         if not isinstance(answers, list):
             raise AnswerError("'answers' must be a list of tasks")
         checked, results = [], []
@@ -272,26 +298,25 @@ class Controller:
             raise AnswerError(str(err)) from None
         done = {eg[TASK_HASH] for eg in checked}
         with self._cond:
+            annotator = self._feed.join(session)
             self._answered += saved.added
+            annotator.answered += saved.added
             self._dataset_count += saved.added
-            for key in done:
-                self._pending.pop(key, None)
-            self._asked |= done
-            self._again -= done
-            if any(t[TASK_HASH] in done for t in self._ready):  # answered elsewhere (a resend after a restart)
-                self._ready = deque(t for t in self._ready if t[TASK_HASH] not in done)
+            self._feed.answered(annotator, done, checked)
+            if not self._feed.overlap:  # a resend after a restart: not to be read and asked again
+                self._asked |= done
         if self._update is not None and checked:
             self._queue(self._update, checked)
         return {"saved": len(checked), "refused": len(answers) - len(checked), "added": saved.added,
                 "replaced": saved.replaced, "unchanged": saved.unchanged, "results": results,
-                "progress": self.progress().as_dict()}
+                "progress": self.progress(session).as_dict()}
 
     def undo(self, task_hash: Any, session: Any = None) -> dict:
         """Retract a session's answer (undo): out of the store and the counts, asked again first, not learnt from again.
 
         Undoing a question that has no stored answer changes nothing, so a resent undo is harmless.
         """
-        session = self._check_session(session)
+        session = self._annotator(session).session
         try:
             task_hash = check_hash(task_hash, TASK_HASH)
         except TaskError as err:
@@ -300,31 +325,30 @@ class Controller:
             removed, still_done = self._writer.submit(self._retract, session, task_hash).result()
         except UsageError as err:  # e.g. a session named like a regular dataset
             raise AnswerError(str(err)) from None
-        key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
+        key, overlap = self._key, self._feed.overlap
         with self._cond:
+            annotator = self._feed.join(session)
             self._dataset_count -= len(removed)
-            if session == self.session:
-                self._answered -= len(removed)
+            self._answered = max(0, self._answered - len(removed))  # an answer of an earlier run may go too
+            annotator.answered = max(0, annotator.answered - len(removed))
             for eg in removed:
                 if eg[key] not in still_done:
                     self._done.discard(eg[key])
-            queued = task_hash in self._pending or any(t[TASK_HASH] == task_hash for t in self._ready)
-            if removed and removed[0][key] not in still_done and not queued:
-                self._ready.appendleft(_unanswered(removed[0]))
+            if removed and (overlap or removed[0][key] not in still_done):
+                self._feed.ask_again(annotator, _unanswered(removed[0]))
                 self._asked.add(task_hash)
-                self._again.add(task_hash)
                 self._cond.notify_all()
         if self._forget is not None and removed:
             self._queue(self._forget, removed)
-        return {"retracted": len(removed), "progress": self.progress().as_dict()}
+        return {"retracted": len(removed), "progress": self.progress(session).as_dict()}
 
     def _retract(self, session: str, task_hash: int) -> tuple[list[dict], set[int]]:
         """The examples retracted, and which of their hashes the dataset or excluded datasets still hold (writer thread)."""
         removed = self.store.retract(self.dataset, session, task_hash)
         if not removed:
             return removed, set()
-        key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
-        return removed, self.store.hashes([self.dataset, *self.exclude], self.exclude_by, among={eg[key] for eg in removed})
+        among = {eg[self._key] for eg in removed}
+        return removed, self.store.hashes([self.dataset, *self.exclude], self.exclude_by, among=among)
 
     def history(self, session: Any = None, n: int = 100) -> list[dict]:
         """A session's latest stored answers, oldest first, as the app shows them (hashes as strings)."""
@@ -410,19 +434,30 @@ class Controller:
 
     # state
 
-    def progress(self) -> Progress:
-        """Answers this run, the dataset's size, tasks skipped as done, the source's size, and bad tasks skipped."""
+    def progress(self, session: str | None = None) -> Progress:
+        """Answers this run (of one session's annotator, or all), the dataset's size, skips, the source's size, bad tasks."""
         with self._cond:
-            done = self._exhausted and not self._ready and not self._pending
+            annotator = self._feed.annotators.get(session) if session is not None else None
+            done = self._exhausted and self._feed.empty(annotator)
             counts = self._counts() if self._counts is not None else None
-            return Progress(self._answered, self._dataset_count, self._skipped, self.total, done,
-                            self._failures.count, self._failures.messages(), counts)
+            answered = self._answered if session is None else annotator.answered if annotator else 0
+            team = None if session is None or self._feed.overlap else self._answered
+            return Progress(answered, self._dataset_count, self._skipped, self.total, done,
+                            self._failures.count, self._failures.messages(), counts, team)
 
-    def project(self) -> dict:
-        """What the web app needs to set itself up."""
+    def annotators(self) -> list[dict]:
+        """Each annotator of this run: session, answers added, questions in hand, and whether idle."""
+        with self._cond:
+            return [{"session": a.session, "answered": a.answered, "pending": len(a.pending) + len(a.again),
+                     "idle": self._feed.idle(a)} for a in self._feed.annotators.values()]
+
+    def project(self, name: str | None = None) -> dict:
+        """What the web app needs to set itself up, for the annotator ``name`` (``/?session=alice``) or the run's own."""
+        session = annotator_session(self.dataset, name) if name else self.session
         return {"dataset": self.dataset, "view_id": self.view_id, "labels": list(self.config.get("labels") or []),
-                "config": self.config, "session": self.session, "progress": self.progress().as_dict(),
-                "error": self._error}
+                "config": self.config, "session": session, "annotator": name or None,
+                "feed_overlap": self._feed.overlap, "progress": self.progress(session).as_dict(),
+                "annotators": self.annotators(), "error": self._error}
 
     def _close_store(self) -> None:
         """Read the dataset's true size (other processes may have added to it) and close the writer's connection."""

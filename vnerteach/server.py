@@ -21,6 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from bottle import Bottle, HTTPResponse, Route, request, static_file
 
 from .controller import AnswerError, Components, Controller
+from .feed import IDLE_S
 from .errors import InputError, StoreBusy, TaskError, UsageError, VnerteachError
 from .tasks import parse_json
 from .store import Store, connect
@@ -243,7 +244,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
 
     def project():
         assert controller is not None
-        return _json({**controller.project(), "max_body": max_body})
+        return _json({**controller.project(request.query.get("session") or None), "max_body": max_body})
 
     def questions():
         assert controller is not None
@@ -251,9 +252,10 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
             n = int(request.query.get("n") or 10)
         except ValueError:
             return _error(400, "'n' must be a number")
-        tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"))
-        return _json({"tasks": tasks, "progress": controller.progress().as_dict(), "error": controller.error,
-                      "waiting": controller.waiting})
+        session = request.query.get("session") or None
+        tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"), session=session)
+        return _json({"tasks": tasks, "progress": controller.progress(session or controller.session).as_dict(),
+                      "error": controller.error, "waiting": controller.waiting})
 
     def answers():
         assert controller is not None
@@ -392,19 +394,20 @@ def url_for(host: str, port: int, access_token: str | None = None) -> str:
 
 
 def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, port: int | None = None,
-          access_token: str | None = None, *,
+          access_token: str | None = None, *, overlap: bool = False, idle_s: float = IDLE_S,
           on_ready: Callable[[str, list[str]], None] | None = None,
           ready: threading.Event | None = None) -> ServeSummary:
     """Serve a recipe's components until Ctrl+C or SIGTERM; every answer is stored before it is acknowledged.
 
     ``db`` is an open store or a database path or URL. ``on_ready(url, notes)`` is called once
-    the server listens. Another host than loopback requires an access token.
+    the server listens. Another host than loopback requires an access token. ``overlap`` and
+    ``idle_s`` say how tasks go to several named annotators (:class:`vnerteach.feed.Feed`).
     """
     if not is_loopback(host) and not access_token:
         raise UsageError(f"--host {host} lets other machines connect: set --access-token too "
                          "(every API call must then carry it)")
     store = db if isinstance(db, Store) else connect(db)
-    controller = Controller(store, components)
+    controller = Controller(store, components, overlap=overlap, idle_s=idle_s)
     allowed = None if not is_loopback(host) else {"localhost", "127.0.0.1", "::1", host.strip("[]")}
     app = make_app(controller, images=components.get("images"), access_token=access_token, allowed_hosts=allowed,
                    read_region=components.get("read_region"))

@@ -548,6 +548,26 @@ class Store:
                             accept=answers.get("accept", 0), reject=answers.get("reject", 0),
                             ignore=answers.get("ignore", 0), sessions=sessions or 0, last_activity=last)
 
+    def session_stats(self, name: str) -> list[DatasetStats]:
+        """Counts of a dataset's examples per session that answered them (one row per annotator or run), oldest first."""
+        dataset, sessions, link = self.get_dataset(name), self.Dataset.alias(), self.Link.alias()
+        query = (self.Link.select(sessions.id, sessions.name, sessions.created, self.Example.answer,
+                                  fn.COUNT(self.Example.id), fn.MAX(self.Example.created))
+                 .join(link, on=(link.example == self.Link.example))
+                 .join(sessions, on=(link.dataset == sessions.id))
+                 .switch(self.Link).join(self.Example, on=(self.Link.example == self.Example.id))
+                 .where((self.Link.dataset == dataset) & sessions.session)
+                 .group_by(sessions.id, sessions.name, sessions.created, self.Example.answer).tuples())
+        rows: dict[int, dict] = {}
+        for sid, sname, created, answer, count, last in query:
+            row = rows.setdefault(sid, {"name": sname, "created": created, "answers": {}, "last": None})
+            row["answers"][answer] = count
+            row["last"] = max(last, row["last"] or 0)
+        return [DatasetStats(name=r["name"], created=r["created"], examples=sum(r["answers"].values()),
+                             accept=r["answers"].get("accept", 0), reject=r["answers"].get("reject", 0),
+                             ignore=r["answers"].get("ignore", 0), sessions=1, last_activity=r["last"])
+                for _sid, r in sorted(rows.items())]
+
 
 def _pages(query: peewee.Select, key: peewee.Field) -> Iterator[tuple]:
     """A query's rows in ``key`` order (its first column), PAGE rows per query (``key > last``): bounded memory.

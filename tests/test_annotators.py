@@ -1,0 +1,197 @@
+"""Named annotators on one server: own session datasets, undo and dedup per annotator, overlap, idle hand-over."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import write_jsonl
+from pg_fixtures import BACKENDS
+from web_fixtures import ServedRecipe, annotate_as, free_port, http, wsgi
+
+from vnerteach.controller import AnswerError, Controller
+from vnerteach.server import make_app
+from vnerteach.tasks import INPUT_HASH, TASK_HASH, set_hashes
+
+
+def texts(n):
+    return [{"text": f"text {i}"} for i in range(n)]
+
+
+def make(store, n=10, **options):
+    components = {"dataset": "news", "stream": iter(texts(n)), "view_id": "ner_manual", "config": {"labels": ["ORG"]},
+                  "total": n}
+    return Controller(store, components, wait_s=2, fill_s=0.2, **options)
+
+
+def answer(c, session, tasks, kind="accept"):
+    return c.answer([{**t, "answer": kind} for t in tasks], session)
+
+
+def names(tasks):
+    return [t["text"] for t in tasks]
+
+
+def test_a_named_annotator_has_their_own_session_dataset(store):
+    c = make(store)
+    project = c.project("alice")
+    assert project["session"] == "news-alice" and project["annotator"] == "alice"
+    tasks = c.questions(3, session="news-alice")
+    assert all(t["_session_id"] == "news-alice" for t in tasks)
+    answer(c, "news-alice", tasks)
+    assert store.count("news-alice") == 3 and store.count("news") == 3
+    assert [(s.name, s.accept) for s in store.session_stats("news")] == [("news-alice", 3)]
+    assert c.project("alice")["progress"]["answered"] == 3
+    c.close()
+
+
+@pytest.mark.parametrize("name", ["", " ", "a b", "../x", "x" * 65, "-x"])
+def test_annotator_names_are_checked(store, name):
+    c = make(store)
+    with pytest.raises(AnswerError, match="annotator name"):
+        c.project(name or " ")
+    c.close()
+
+
+def test_without_overlap_each_task_goes_to_one_annotator(store):
+    c = make(store, n=10)
+    alice, bob = c.questions(4, session="news-alice"), c.questions(4, session="news-bob")
+    assert names(alice) == [f"text {i}" for i in range(4)] and names(bob) == [f"text {i}" for i in range(4, 8)]
+    answer(c, "news-alice", alice)
+    answer(c, "news-bob", bob)
+    rest = c.questions(10, session="news-alice")
+    assert names(rest) == ["text 8", "text 9"]
+    answer(c, "news-alice", rest)
+    assert c.progress("news-bob").done and store.count("news") == 10
+    per = {s.name: s.examples for s in store.session_stats("news")}
+    assert per == {"news-alice": 6, "news-bob": 4}
+    c.close()
+
+
+def test_with_overlap_every_annotator_sees_every_task_once(store):
+    c = make(store, n=6, overlap=True)
+    alice = c.questions(10, session="news-alice")
+    answer(c, "news-alice", alice[:4])
+    bob = c.questions(10, session="news-bob")
+    assert names(alice) == names(bob) == [f"text {i}" for i in range(6)]
+    answer(c, "news-bob", bob)
+    assert c.questions(10, session="news-bob") == [] and c.progress("news-bob").done
+    assert not c.progress("news-alice").done  # two of hers unanswered
+    c.close()
+    # dedup per annotator across runs: alice is asked what she has not answered, carol everything
+    again = make(store, n=6, overlap=True)
+    assert names(again.questions(10, session="news-alice")) == ["text 4", "text 5"]
+    assert len(again.questions(10, session="news-carol")) == 6
+    again.close()
+
+
+def test_undo_retracts_only_that_annotators_answer(store):
+    c = make(store, n=3, overlap=True)
+    alice, bob = c.questions(1, session="news-alice"), c.questions(1, session="news-bob")
+    answer(c, "news-alice", alice)
+    answer(c, "news-bob", bob, "reject")
+    assert store.count("news") == 2
+    undone = c.undo(alice[0][TASK_HASH], "news-alice")
+    assert undone["retracted"] == 1 and store.count("news-alice") == 0 and store.count("news-bob") == 1
+    assert [eg["answer"] for eg in store.iter_examples("news")] == ["reject"]
+    # asked again to alice first, not to bob, who has answered it
+    assert names(c.questions(1, session="news-alice")) == ["text 0"]
+    assert names(c.questions(1, session="news-bob")) == ["text 1"]
+    c.close()
+
+
+def test_an_idle_annotators_tasks_go_to_another(store):
+    c = make(store, n=6, idle_s=0.3)
+    held = c.questions(4, session="news-alice")
+    assert names(c.questions(10, session="news-bob")) == ["text 4", "text 5"]
+    assert c.questions(10, session="news-bob") == []  # alice is not idle yet: her four stay hers
+    time.sleep(0.35)
+    assert [a["idle"] for a in c.annotators() if a["session"] == "news-alice"] == [True]
+    handed = c.questions(10, session="news-bob")
+    assert names(handed) == names(held)
+    answer(c, "news-bob", handed)
+    # alice comes back (a reloaded app): nothing of hers is left to ask, and she is not asked bob's
+    assert c.questions(10, restart=True, session="news-alice") == []
+    assert [a["pending"] for a in c.annotators()] == [0, 2]
+    c.close()
+
+
+def test_dedup_without_overlap_is_by_the_dataset(store):
+    c = make(store, n=4)
+    answer(c, "news-alice", c.questions(2, session="news-alice"))
+    c.close()
+    again = make(store, n=4)
+    assert names(again.questions(10, session="news-bob")) == ["text 2", "text 3"]
+    again.close()
+
+
+def test_the_api_serves_each_annotator(store):
+    c = make(store, n=4)
+    app = make_app(c)
+    code, project = wsgi(app, "GET", "/api/project?session=alice")
+    assert code == 200 and project["session"] == "news-alice"
+    code, body = wsgi(app, "GET", "/api/questions?session=news-alice&n=2")
+    assert code == 200 and [t["_session_id"] for t in body["tasks"]] == ["news-alice"] * 2
+    code, saved = wsgi(app, "POST", "/api/answers", {"session": "news-alice",
+                                                     "answers": [{**t, "answer": "accept"} for t in body["tasks"]]})
+    assert code == 200 and saved["progress"]["answered"] == 2
+    code, project = wsgi(app, "GET", "/api/project?session=bob")
+    assert project["progress"]["answered"] == 0 and project["progress"]["progress"] == 0.5  # the team's share
+    assert {a["session"]: a["answered"] for a in project["annotators"]} == {"news-alice": 2}
+    code, refused = wsgi(app, "GET", "/api/project?session=a%20b")
+    assert code == 400 and "annotator name" in refused["error"]
+    c.close()
+
+
+def test_stats_shows_each_annotator(cli, store):
+    c = make(store, n=5)
+    answer(c, "news-alice", c.questions(3, session="news-alice"))
+    answer(c, "news-bob", c.questions(2, session="news-bob"), "reject")
+    c.close()
+    result = cli("stats", "news")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[1:5] for line in result.output.splitlines() if line.strip().startswith("news-")}
+    assert rows == {"news-alice": ["3", "3", "0", "0"], "news-bob": ["2", "0", "2", "0"]}
+
+
+def test_the_feed_options_are_checked(cli, tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", texts(2))
+    result = cli("ner.manual", "news", "blank:en", str(source), "--label", "ORG", "--idle-timeout", "0")
+    assert result.exit_code == 2 and "--idle-timeout" in result.output
+    assert "--feed-overlap" in cli("ner.manual", "--help").output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("overlap", [False, True], ids=["one-each", "overlap"])
+def test_four_annotators_lose_nothing_and_answer_nothing_twice(tmp_path, env, store, overlap):
+    """Four annotators over HTTP, one of them away with a batch in hand: every task answered, none twice."""
+    n = 40 if overlap else 120
+    source = write_jsonl(tmp_path / "in.jsonl", texts(n))
+    served = ServedRecipe(["mark", "news", source, "--view-id", "classification", "--idle-timeout", "1",
+                           *["--feed-overlap"] * overlap], env, free_port())
+    try:
+        deadline = time.monotonic() + 120
+        team = {"alice": 0.0, "bob": 0.0, "carol": 0.0, "dave": 2.5}  # dave leaves his first batch for 2.5 s
+        with ThreadPoolExecutor(len(team)) as pool:
+            futures = {name: pool.submit(annotate_as, served.url, name, deadline, away) for name, away in team.items()}
+            acked = {name: f.result() for name, f in futures.items()}
+    finally:
+        code, _, err = served.stop()
+    assert code == 0, err
+    hashes = {set_hashes(t)[TASK_HASH] for t in texts(n)}
+    for name, got in acked.items():
+        assert len(got) == len(set(got)), f"{name} answered a task twice"
+        session = f"news-{name}"
+        stored = [eg[TASK_HASH] for eg in store.iter_examples(session)] if session in store else []
+        assert sorted(stored) == sorted(got), f"{name}: acknowledged answers missing from the store"
+    everyone = Counter(h for got in acked.values() for h in got)
+    if overlap:
+        assert all(set(acked[name]) == hashes for name in ("alice", "bob", "carol", "dave"))
+    else:
+        assert set(everyone) == hashes and max(everyone.values()) == 1  # none unasked, each once
+    assert store.count("news") == sum(everyone.values())
+    assert {eg[INPUT_HASH] for eg in store.iter_examples("news")} == {set_hashes(t)[INPUT_HASH] for t in texts(n)}
