@@ -195,3 +195,45 @@ def test_four_annotators_lose_nothing_and_answer_nothing_twice(tmp_path, env, st
         assert set(everyone) == hashes and max(everyone.values()) == 1  # none unasked, each once
     assert store.count("news") == sum(everyone.values())
     assert {eg[INPUT_HASH] for eg in store.iter_examples("news")} == {set_hashes(t)[INPUT_HASH] for t in texts(n)}
+
+
+@pytest.mark.slow
+def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, store, tmp_path):
+    """Alice opens /?session=alice; Bob types his name into the app: each answers their own tasks, saved apart."""
+    from browser_fixtures import open_page, wait_saved
+
+    source = write_jsonl(tmp_path / "in.jsonl", texts(30))  # more than one app's batch: Alice holds 10
+    served = ServedRecipe(["ner.manual", "news", "blank:en", source, "--label", "ORG"], env, free_port())
+    view = {"width": 1366, "height": 800}
+    try:
+        with open_page(playwright, tmp_path / "alice", view) as alice, open_page(playwright, tmp_path / "bob", view) as bob:
+            alice.goto(served.url + "/?session=alice")
+            alice.wait_for_function("() => window.vnerteach.current")
+            bob.goto(served.url + "/")
+            bob.wait_for_function("() => window.vnerteach.current")
+            bob.fill("#annotator-name", "bob")
+            bob.press("#annotator-name", "Enter")  # typing "b" in the field is not a shortcut
+            bob.wait_for_url("**/?session=bob")
+            bob.wait_for_function("() => window.vnerteach.current && window.vnerteach.project.session === 'news-bob'")
+            for page in (alice, bob):
+                page.keyboard.press("a")
+                wait_saved(page)
+            shot = tmp_path / "alice.png"
+            alice.screenshot(path=str(shot))
+            geometry = alice.evaluate("""() => {
+              const r = (id) => { const b = document.getElementById(id).getBoundingClientRect();
+                                  return [b.left, b.top, b.right, b.bottom]; };
+              return {field: r("annotator-name"), go: r("annotator").concat(), progress: r("progress"),
+                      session: document.getElementById("p-session").textContent,
+                      value: document.getElementById("annotator-name").value};
+            }""")
+            assert geometry["session"] == "news-alice" and geometry["value"] == "alice"
+            x0, y0, x1, y1 = geometry["field"]
+            assert 0 <= x0 < x1 <= view["width"] and 0 <= y0 < y1 <= view["height"], geometry  # in view
+            assert y1 <= geometry["progress"][1], geometry  # above the progress bar, not over it
+            assert "1 this session" in alice.locator("#progress-text").inner_text()
+    finally:
+        served.stop()
+    answered = {name: [eg["text"] for eg in store.iter_examples(f"news-{name}")] for name in ("alice", "bob")}
+    assert len(answered["alice"]) == len(answered["bob"]) == 1 and answered["alice"] != answered["bob"]
+    assert shot.stat().st_size > 5000
