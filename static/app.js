@@ -95,7 +95,11 @@ class App {
     this.renderHistory();
     this.onOutbox(this.outbox.size ? "sending" : "saved");
     this.api.onReach = (ok) => this.onReach(ok);
-    this.heartbeat = new Heartbeat(this.api, (project) => this.updateProgress(project.progress));
+    this.renderTeam(p.annotators);
+    this.heartbeat = new Heartbeat(this.api, (project) => {
+      this.updateProgress(project.progress);
+      this.renderTeam(project.annotators);
+    });
     const sent = this.outbox.kick();
     if (this.outbox.undoing) await sent; // an undone task is asked again first: tell the server before asking
     window.addEventListener("online", () => this.outbox.kick());
@@ -432,7 +436,7 @@ class App {
     const parts = [`${progress.answered} this session`, `${progress.dataset} in dataset`];
     if (progress.candidates) parts.unshift(`${progress.questions} questions from ${progress.candidates} candidates`);
     if (frac !== null) {
-      const handled = progress.answered + progress.skipped + (progress.failed || 0);
+      const handled = (progress.team ?? progress.answered) + progress.skipped + (progress.failed || 0);
       parts.unshift(progress.estimated ? `~${Math.round(frac * 100)}%` : `${Math.round(frac * 100)}% (${handled} of ${progress.total})`);
     }
     $("progress-text").textContent = parts.join(" · ");
@@ -441,6 +445,14 @@ class App {
       this.exhausted = true;
       this.show(null);
     }
+  }
+
+  // The other annotators of this run, with their answers (and who is idle), once there is more than one.
+  renderTeam(annotators) {
+    const team = annotators || [];
+    $("team").hidden = team.length < 2;
+    $("team").textContent = "Team: " + team.map((a) => `${a.name || "unnamed"} ${a.answered}${a.idle ? " (idle)" : ""}`)
+      .join(" · ");
   }
 
   // Tasks of the source that could not be used: how many, and the latest ones with file, line and reason.

@@ -218,12 +218,13 @@ def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, stor
             for page in (alice, bob):
                 page.keyboard.press("a")
                 wait_saved(page)
+            alice.wait_for_function("() => /alice 1\\b.*bob 1\\b/.test(document.getElementById('team').textContent)")
             shot = tmp_path / "alice.png"
             alice.screenshot(path=str(shot))
             geometry = alice.evaluate("""() => {
               const r = (id) => { const b = document.getElementById(id).getBoundingClientRect();
                                   return [b.left, b.top, b.right, b.bottom]; };
-              return {field: r("annotator-name"), go: r("annotator").concat(), progress: r("progress"),
+              return {field: r("annotator-name"), progress: r("progress"), team: r("team"),
                       session: document.getElementById("p-session").textContent,
                       value: document.getElementById("annotator-name").value};
             }""")
@@ -231,6 +232,7 @@ def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, stor
             x0, y0, x1, y1 = geometry["field"]
             assert 0 <= x0 < x1 <= view["width"] and 0 <= y0 < y1 <= view["height"], geometry  # in view
             assert y1 <= geometry["progress"][1], geometry  # above the progress bar, not over it
+            assert geometry["team"][3] <= view["height"], geometry
             assert "1 this session" in alice.locator("#progress-text").inner_text()
     finally:
         served.stop()

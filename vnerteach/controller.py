@@ -79,6 +79,8 @@ class Progress:
                "failed": self.failed, "failures": self.failures}
         if self.counts:
             out["candidates"], out["questions"] = counts.get("candidates"), counts.get("questions")
+        if self.team is not None:
+            out["team"] = self.team
         return out
 
 
@@ -446,10 +448,13 @@ class Controller:
                             self._failures.count, self._failures.messages(), counts, team)
 
     def annotators(self) -> list[dict]:
-        """Each annotator of this run: session, answers added, questions in hand, and whether idle."""
+        """Each annotator of this run: name (None for the run's own session), session, answers, questions held, idle."""
+        prefix = self.dataset + "-"
         with self._cond:
-            return [{"session": a.session, "answered": a.answered, "pending": len(a.pending) + len(a.again),
-                     "idle": self._feed.idle(a)} for a in self._feed.annotators.values()]
+            return [{"name": None if a.session == self.session or not a.session.startswith(prefix)
+                     else a.session[len(prefix):], "session": a.session, "answered": a.answered,
+                     "pending": len(a.pending) + len(a.again), "idle": self._feed.idle(a)}
+                    for a in self._feed.annotators.values()]
 
     def project(self, name: str | None = None) -> dict:
         """What the web app needs to set itself up, for the annotator ``name`` (``/?session=alice``) or the run's own."""
