@@ -239,3 +239,27 @@ def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, stor
     answered = {name: [eg["text"] for eg in store.iter_examples(f"news-{name}")] for name in ("alice", "bob")}
     assert len(answered["alice"]) == len(answered["bob"]) == 1 and answered["alice"] != answered["bob"]
     assert shot.stat().st_size > 5000
+
+
+def test_the_feed_alone_without_a_store():
+    """The feed's rules on plain dicts: overlap walks every annotator through the log; idle hands tasks on."""
+    from vnerteach.feed import Feed
+
+    now = [0.0]
+    tasks = [set_hashes({"text": f"t{i}"}) for i in range(4)]
+    shared = Feed(idle_s=10, clock=lambda: now[0])
+    for t in tasks:
+        shared.add(t)
+    a, b = shared.join("a"), shared.join("b")
+    assert [t["text"] for t in shared.take(a, 3)] == ["t0", "t1", "t2"]
+    now[0] = 11.0
+    b = shared.join("b")  # b asks: a has been idle for 11 s
+    assert [t["text"] for t in shared.take(b, 10)] == ["t0", "t1", "t2", "t3"] and not a.pending
+    overlap = Feed(overlap=True)
+    for t in tasks:
+        overlap.add(t)
+    a, b = overlap.join("a", {tasks[0][TASK_HASH]}), overlap.join("b")
+    assert [t["text"] for t in overlap.take(a, 10)] == ["t1", "t2", "t3"]
+    assert [t["text"] for t in overlap.take(b, 10)] == ["t0", "t1", "t2", "t3"]
+    overlap.answered(b, [t[TASK_HASH] for t in tasks], tasks)
+    assert overlap.empty(b) and not overlap.empty(a) and not overlap.empty()

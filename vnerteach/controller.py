@@ -58,7 +58,6 @@ class Progress:
     counts: dict | None = None  # the stream's counts of inputs, candidates and questions (ner.teach)
     team: int | None = None  # answers of all annotators this run, when they share the tasks
 
-
     def as_dict(self) -> dict:
         """The JSON form served by the API: ``progress`` a fraction when the total is known, ``estimated`` if a guess.
 
@@ -131,15 +130,15 @@ class Controller:
             store.get_dataset(name)  # DatasetNotFound names the missing one before the server starts
         # The dataset is made when the session goes live (or with its first answer), so a session
         # that never starts (port taken, dataset in use) leaves no empty dataset behind.
-        self._known = self.dataset in store
+        known = self.dataset in store
         self._key = TASK_HASH if self.exclude_by == "task" else INPUT_HASH
         # Done before this run, by task or input hash; within the run a question is never asked
         # twice (task hash), but other questions about an input still are (ner.teach's candidates).
         # With overlap, what each annotator answered is theirs to skip (their session dataset's).
-        shared = [self.dataset] * (self._known and not overlap)
+        shared = [self.dataset] * (known and not overlap)
         self._done = store.hashes(shared + self.exclude, kind=self.exclude_by)
         self._asked: set[int] = set()
-        self._dataset_count = store.count(self.dataset) if self._known else 0
+        self._dataset_count = store.count(self.dataset) if known else 0
         self._answered = 0
         self._skipped = 0
         self._feed = Feed(overlap, idle_s, self._key)
@@ -221,7 +220,6 @@ class Controller:
         deadline = time.monotonic() + self._wait_s
         annotator = self._annotator(session)
         with self._cond:
-            annotator = self._feed.join(annotator.session)
             out = self._feed.resume(annotator)[:n] if restart else []
             if out:
                 deadline = min(deadline, time.monotonic() + self._fill_s)
@@ -243,16 +241,13 @@ class Controller:
             return [self._question(t, annotator.session) for t in out]
 
     def _annotator(self, session: Any) -> Annotator:
-        """The annotator of a session, joined to the feed (with overlap, knowing what they answered before)."""
+        """The annotator of a session, seen now (new, with overlap: knowing what they answered before)."""
         session = self._check_session(session)
         with self._cond:
-            known = self._feed.annotators.get(session)
-        if known is not None:
-            return known
-        done = None
-        if self._feed.overlap:  # read outside the lock: the store's writer thread takes it at close
-            mine = session if session != self.session else self.dataset
-            done = self._writer.submit(self._hashes_of, mine).result()
+            if session in self._feed.annotators or not self._feed.overlap:
+                return self._feed.join(session)
+        # read outside the lock: the store's writer thread takes it at close
+        done = self._writer.submit(self._hashes_of, session if session != self.session else self.dataset).result()
         with self._cond:
             return self._feed.join(session, done)
 
@@ -300,7 +295,6 @@ class Controller:
             raise AnswerError(str(err)) from None
         done = {eg[TASK_HASH] for eg in checked}
         with self._cond:
-            annotator = self._feed.join(session)
             self._answered += saved.added
             annotator.answered += saved.added
             self._dataset_count += saved.added
@@ -318,7 +312,8 @@ class Controller:
 
         Undoing a question that has no stored answer changes nothing, so a resent undo is harmless.
         """
-        session = self._annotator(session).session
+        annotator = self._annotator(session)
+        session = annotator.session
         try:
             task_hash = check_hash(task_hash, TASK_HASH)
         except TaskError as err:
@@ -329,7 +324,6 @@ class Controller:
             raise AnswerError(str(err)) from None
         key, overlap = self._key, self._feed.overlap
         with self._cond:
-            annotator = self._feed.join(session)
             self._dataset_count -= len(removed)
             self._answered = max(0, self._answered - len(removed))  # an answer of an earlier run may go too
             annotator.answered = max(0, annotator.answered - len(removed))

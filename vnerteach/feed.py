@@ -52,7 +52,7 @@ class Feed:
         """The annotator of a session, added on first sight (``done``: with overlap, what they answered before)."""
         annotator = self.annotators.get(session)
         if annotator is None:
-            annotator = self.annotators[session] = Annotator(session, done if self.overlap else None)
+            annotator = self.annotators[session] = Annotator(session, set(done or ()) if self.overlap else None)
         annotator.seen = self.clock()
         return annotator
 
