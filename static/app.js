@@ -35,6 +35,12 @@ class Perf {
   }
 }
 
+// A version's spans as the editor takes them: copies, only those on this input's tokens; none for a reject.
+function versionSpans(version) {
+  if (version.answer === "reject") return [];
+  return (version.spans || []).filter((s) => typeof s.token_start === "number").map((s) => ({ ...s }));
+}
+
 class App {
   constructor() {
     const params = new URLSearchParams(location.search);
@@ -213,7 +219,8 @@ class App {
     };
     this.renderMeta(card, task, inHead); // before the view, which sizes itself to the room left
     if (viewId === REVIEW_VIEW) {
-      this.current.versions = new VersionsPanel(card, body, task, { colors: this.colors, onChoose: (k) => this.chooseVersion(k) });
+      this.current.versions = new VersionsPanel(card, body, task, { colors: this.colors,
+        onChoose: (k) => this.chooseVersion(k), onPreview: (k) => this.previewVersion(k) });
     }
     if (page) this.current.view = new PageView(body, task, shown, options);
     else this.current.view = new TextView(body, task, shown, options);
@@ -321,11 +328,18 @@ class App {
     const version = versions[k];
     if (!version) return;
     cur.chosen = k;
-    cur.spans = version.answer === "reject" ? []
-      : (version.spans || []).filter((s) => typeof s.token_start === "number").map((s) => ({ ...s }));
+    cur.spans = versionSpans(version);
     cur.view.setSpans(cur.spans);
     cur.versions.setChosen(k);
     if (version.answer === "reject") this.toast("This version rejected the input: press x to reject it, or mark entities and accept");
+  }
+
+  // Review on a page: while a version is hovered, the page shows its spans (read-only); then the editor's again.
+  previewVersion(k) {
+    const cur = this.current;
+    if (!cur || !cur.view || !cur.versions) return;
+    const version = k === null ? null : cur.task.versions[k];
+    cur.view.setSpans(version ? versionSpans(version) : cur.spans);
   }
 
   // A rectangle drawn over no token: read the text there (or have it typed) and mark it.

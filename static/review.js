@@ -6,7 +6,7 @@ import { TextView } from "./text.js";
 import { el, isPageTask } from "./util.js";
 
 export class VersionsPanel {
-  // options: {colors(label), onChoose(k)}
+  // options: {colors(label), onChoose(k), onPreview(k or null): a page shows the hovered version's spans}
   constructor(container, before, task, options) {
     this.root = el("div", "versions");
     this.colors = options.colors;
@@ -34,6 +34,10 @@ export class VersionsPanel {
       if (v.answer !== "reject" && !spans.length && !(v.rejected || []).length) body.appendChild(el("span", "muted", "no entities"));
       item.appendChild(body);
       item.addEventListener("click", () => options.onChoose(k));
+      if (!onText && options.onPreview) {
+        item.addEventListener("pointerenter", () => options.onPreview(k));
+        item.addEventListener("pointerleave", () => options.onPreview(null));
+      }
       this.root.appendChild(item);
       this.items.push(item);
     });

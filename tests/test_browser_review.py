@@ -103,6 +103,10 @@ def test_review_a_page_input_versions_over_the_page(browser, cli, store, env, tm
         browser.keyboard.press("1")
         assert browser.locator(".card-body .box.ent").count() == 2 + 1  # ACME STORE: two boxes; 9.45: one
         browser.screenshot(path=str(tmp_path / "review-page.png"))
+        browser.locator(".version").nth(1).hover()  # the page shows forms-bob's version while it is hovered
+        assert browser.locator(".card-body .box.ent").count() == 1
+        browser.mouse.move(5, 5)
+        assert browser.locator(".card-body .box.ent").count() == 3
         browser.keyboard.press("2")
         assert current_spans(browser) == [["ACME", "COMPANY"]]
         browser.keyboard.press("1")

@@ -91,7 +91,7 @@ def _version(tasks: list[dict]) -> Version | None:
     """One annotator's version of an input from their answers to it (latest complete one, else binary merged)."""
     complete = [t for t in tasks if not is_binary(t)]
     if complete:
-        last = complete[-1]
+        last = max(enumerate(complete), key=lambda it: (it[1].get("_timestamp") or 0, it[0]))[1]
         return Version(last["answer"], _spans(last.get("spans")) if last["answer"] == "accept" else ())
     merged = merge_answers(tasks).merged
     if not merged:
