@@ -63,9 +63,12 @@ def collect(sources: Mapping[str, Iterable[dict]], nlp: Any = None) -> list[Revi
     """Answers by dataset name -> the inputs with their versions, in the order inputs were first answered.
 
     Tasks without tokens get them from ``nlp`` (a blank pipeline); without it they are left out.
-    The same example in two datasets (a dataset and its session dataset) counts once.
+    The same example in two datasets (a dataset and its session dataset) counts once. Of each
+    input, one task is kept (the one with the most tokens) and, of each annotator, their latest
+    complete version, or their binary answers to merge: memory is about one task per input.
     """
-    answers: dict[int, dict[str, list[dict]]] = {}
+    inputs: dict[int, _Answers] = {}
+    seq = 0
     for dataset, stream in sources.items():
         stream = tokenized(nlp, stream) if nlp is not None else stream
         for task in stream:
@@ -73,26 +76,53 @@ def collect(sources: Mapping[str, Iterable[dict]], nlp: Any = None) -> list[Revi
                 continue
             key = task.get(INPUT_HASH)
             key = input_hash(task) if key is None else key
-            who = task.get("_session_id") or dataset
-            answers.setdefault(key, {}).setdefault(who, []).append(task)
+            entry = inputs.get(key)
+            if entry is None:
+                entry = inputs[key] = _Answers(task)
+            seq += 1
+            entry.add(task.get("_session_id") or dataset, task, seq)
     out = []
-    for key, by_who in answers.items():
-        versions = {who: v for who, tasks in by_who.items() if (v := _version(tasks)) is not None}
-        if not versions:
-            continue
-        base = max((t for tasks in by_who.values() for t in tasks), key=lambda t: len(t["tokens"]))
-        item = ReviewInput(key, {k: base[k] for k in INPUT_KEYS if k in base}, versions)
-        item.versions = group(versions)
-        out.append(item)
+    for key, entry in inputs.items():
+        versions = entry.versions()
+        if versions:
+            base = entry.base
+            out.append(ReviewInput(key, {k: base[k] for k in INPUT_KEYS if k in base}, versions, group(versions)))
     return out
 
 
-def _version(tasks: list[dict]) -> Version | None:
-    """One annotator's version of an input from their answers to it (latest complete one, else binary merged)."""
-    complete = [t for t in tasks if not is_binary(t)]
-    if complete:
-        last = max(enumerate(complete), key=lambda it: (it[1].get("_timestamp") or 0, it[0]))[1]
-        return Version(last["answer"], _spans(last.get("spans")) if last["answer"] == "accept" else ())
+class _Answers:
+    """One input's answers while collecting: its task with the most tokens, each annotator's latest complete
+    version (by time, then order read), and each annotator's binary answers."""
+
+    __slots__ = ("base", "complete", "binary")
+
+    def __init__(self, task: dict):
+        self.base = task
+        self.complete: dict[str, tuple[tuple[int, int], Version]] = {}
+        self.binary: dict[str, list[dict]] = {}
+
+    def add(self, who: str, task: dict, seq: int) -> None:
+        if len(task["tokens"]) > len(self.base["tokens"]):
+            self.base = task
+        if is_binary(task):
+            self.binary.setdefault(who, []).append(task)
+            return
+        when = (task.get("_timestamp") or 0, seq)
+        if who not in self.complete or when >= self.complete[who][0]:
+            spans = _spans(task.get("spans")) if task["answer"] == "accept" else ()
+            self.complete[who] = (when, Version(task["answer"], spans))
+
+    def versions(self) -> dict[str, Version]:
+        """Each annotator's version: their latest complete one, else their binary answers merged."""
+        out = {who: version for who, (_when, version) in self.complete.items()}
+        for who, tasks in self.binary.items():
+            if who not in out and (version := _binary_version(tasks)) is not None:
+                out[who] = version
+        return out
+
+
+def _binary_version(tasks: list[dict]) -> Version | None:
+    """An annotator's binary answers to one input merged: the spans they accepted, and those they rejected."""
     merged = merge_answers(tasks).merged
     if not merged:
         return None
