@@ -103,6 +103,17 @@ def test_review_task_carries_the_versions_and_prefills_only_an_agreed_one():
     assert stored["_task_hash"] != task["_task_hash"]
 
 
+def test_an_agreed_version_off_the_inputs_tokens_is_shown_not_stored_unasked():
+    text = TEXTS[0]
+    cut = manual(text, [("Apple", "ORG")], "alice")
+    cut["tokens"] = tokens_of(text)[:3] + [  # tokens that do not end where the span does
+        {"text": "Apple in", "start": 14, "end": 22, "id": 3, "ws": True},
+        {"text": "Cupertino", "start": 23, "end": 32, "id": 4, "ws": False}]
+    item, = collect({"news": [cut]})
+    assert item.agreed and not item.auto
+    assert review_task(item)["spans"] == [] and review_task(item)["versions"][0]["spans"][0]["start"] == 14
+
+
 def test_agreement_per_label_is_pairwise_span_f1_from_the_construction():
     rng = random.Random(7)
     labels = ["ORG", "PERSON"]

@@ -55,8 +55,11 @@ class ReviewInput:
 
     @property
     def auto(self) -> bool:
-        """Whether ``--auto-accept`` stores it unasked: agreed, and complete (binary claims are not a whole answer)."""
-        return self.agreed and not self.versions[0].binary
+        """Whether ``--auto-accept`` stores it unasked: agreed, complete (binary claims are not a whole answer),
+        and its spans on the input's tokens (else the reviewer sees it)."""
+        version = self.versions[0]
+        return (len(self.versions) == 1 and not version.binary
+                and all("token_start" in s for s in span_dicts(version.spans, self.task.get("tokens") or [])))
 
 
 def collect(sources: Mapping[str, Iterable[dict]], nlp: Any = None) -> list[ReviewInput]:
@@ -179,7 +182,8 @@ def review_task(item: ReviewInput) -> dict:
     """The question the reviewer sees: the input, its versions, and the spans of the agreed version (else none)."""
     task = {**item.task, "versions": versions_record(item), INPUT_HASH: item.input_hash}
     agreed = item.versions[0] if item.agreed and item.versions[0].answer == "accept" else None
-    task["spans"] = span_dicts(agreed.spans, task.get("tokens") or []) if agreed else []
+    spans = span_dicts(agreed.spans, task.get("tokens") or []) if agreed else []
+    task["spans"] = [s for s in spans if "token_start" in s]  # the editor takes spans on the input's tokens only
     task[TASK_HASH] = stable_hash({"input": item.input_hash, "review": [list(v.key()) for v in item.versions]})
     return task
 
