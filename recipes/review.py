@@ -31,6 +31,8 @@ def review(
     the versions it was chosen from, ready for ner.batch-train; inputs already in DATASET are not
     asked again. With --auto-accept, inputs whose versions all agree are stored at once.
 
+    When every input is in DATASET already, it says so and starts no server.
+
     Example: vnerteach review news_final news-alice,news-bob --auto-accept
 
     Example: vnerteach review news_final news --label ORG,PERSON
@@ -48,9 +50,13 @@ def review(
         stored = store.add_examples((auto_answer(item) for item in agreed), [dataset], skip_duplicates=True)
         todo = [item for item in todo if not item.auto]
         good(f"Auto-accepted {plural(stored, 'input')} every annotator agreed on into '{dataset}'")
+    already = len(items) - len(todo) - stored
+    if not todo:
+        good(f"Nothing left to review: every input of {', '.join(repr(n) for n in names)} is in '{dataset}'")
+        return None
     disagreed = sum(not item.agreed for item in todo)
     info(f"{plural(len(todo), 'input')} to review ({disagreed} with different versions)"
-         + (f"; {len(items) - len(todo) - stored} already in '{dataset}'" if len(items) > len(todo) + stored else ""))
+         + (f"; {already} already in '{dataset}'" if already else ""))
     labels = check_labels(label, required=False) or sorted(
         {s[2] for item in items for v in item.versions for s in (*v.spans, *v.rejected)})
     return {"dataset": dataset, "stream": (review_task(item) for item in todo), "view_id": REVIEW_VIEW,

@@ -182,6 +182,8 @@ def test_review_auto_accepts_agreed_inputs_and_streams_the_others(store, db_url)
     # Again: what is in the output is neither stored twice nor asked
     components = review("final", ["news"], auto_accept=True, db=db_url)
     assert [t["text"] for t in components["stream"]] == [TEXTS[0]] and store.count("final") == 2
+    store.add_examples([{**tasks[0], "answer": "accept"}], ["final"])  # as the reviewer's answer would be
+    assert review("final", ["news"], auto_accept=True, db=db_url) is None
 
 
 def test_review_without_auto_accept_asks_every_input(store, db_url):
