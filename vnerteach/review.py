@@ -55,8 +55,7 @@ class ReviewInput:
 
     @property
     def auto(self) -> bool:
-        """Whether ``--auto-accept`` stores it unasked: agreed, complete (binary claims are not a whole answer),
-        and its spans on the input's tokens (else the reviewer sees it)."""
+        """Whether --auto-accept stores it unasked: agreed, complete (binary claims are partial), spans on its tokens."""
         version = self.versions[0]
         return (len(self.versions) == 1 and not version.binary
                 and all("token_start" in s for s in span_dicts(version.spans, self.task.get("tokens") or [])))
@@ -94,8 +93,7 @@ def collect(sources: Mapping[str, Iterable[dict]], nlp: Any = None) -> list[Revi
 
 
 class _Answers:
-    """One input's answers while collecting: its task with the most tokens, each annotator's latest complete
-    version (by time, then order read), and each annotator's binary answers."""
+    """One input's answers while collecting: its longest-tokenized task, latest complete versions, binary answers."""
 
     __slots__ = ("base", "complete", "binary")
 
