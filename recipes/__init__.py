@@ -5,3 +5,4 @@ from . import manual  # noqa: F401
 from . import teach  # noqa: F401
 from . import predict  # noqa: F401
 from . import pretrain  # noqa: F401
+from . import review  # noqa: F401

@@ -53,6 +53,14 @@ def source_size(source: str, password: str | None = None) -> int | None:
     return total
 
 
+def dataset_names(value: str) -> list[str]:
+    """Dataset names given comma-separated (``news,news_teach``); UsageError for none."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise UsageError("Name at least one dataset")
+    return names
+
+
 def check_labels(label: list[str] | None, required: bool) -> list[str]:
     """The --label values without repeats; UsageError when labels are required and none were given."""
     labels = list(dict.fromkeys(label or []))

@@ -20,7 +20,7 @@ from vnerteach.sources import get_stream
 from vnerteach.store import connect, to_json
 from vnerteach.tasks import ANSWERS, set_hashes
 
-from .common import report_merge
+from .common import dataset_names, report_merge
 
 
 
@@ -36,16 +36,28 @@ def _when(timestamp: int | None) -> str:
 
 
 @recipe("stats")
-def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all datasets)")] = None,
+def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all datasets); comma-separated datasets "
+                                             "with --agreement")] = None,
           patterns: Annotated[bool, Opt("Show the dataset's patterns: the answers to each one's matches and its score")]
-          = False, *, db: str) -> None:
+          = False,
+          agreement: Annotated[bool, Opt("Show the agreement between annotators per label: span-level F1 over the "
+                                         "inputs two annotators annotated")] = False,
+          lang: Annotated[str, Opt("--agreement: language for tokenizing answers without tokens")] = "en",
+          *, db: str) -> None:
     """Show datasets with their examples, answers, sessions and last activity.
 
     Example: vnerteach stats news_ner
 
     Example: vnerteach stats news_ner --patterns
+
+    Example: vnerteach stats news-alice,news-bob --agreement
     """
     store = connect(db)
+    if agreement:
+        if dataset is None:
+            raise UsageError("--agreement: name the dataset(s), e.g. vnerteach stats news_ner --agreement")
+        _agreement_table(store, dataset_names(dataset), lang)
+        return
     if patterns:
         if dataset is None:
             raise UsageError("--patterns: name the dataset, e.g. vnerteach stats news_ner --patterns")
@@ -74,6 +86,38 @@ def _stats_table(title: str, first: str, rows: list) -> Table:
         table.add_row(s.name, str(s.examples), str(s.accept), str(s.reject), str(s.ignore),
                       *[str(s.sessions)] * sessions, _when(s.last_activity))
     return table
+
+
+def _agreement_table(store, names: list[str], lang: str) -> None:
+    """Span-level F1 between annotators per label and overall, with the inputs and annotators it rests on."""
+    from vnerteach.agreement import agreement
+    from vnerteach.pipeline import load_pipeline
+    from vnerteach.review import collect, complete_annotations
+
+    for name in names:
+        store.get_dataset(name)  # DatasetNotFound before anything is read
+    items = collect({name: store.iter_examples(name) for name in names}, load_pipeline(f"blank:{lang}"))
+    annotations, left_out = complete_annotations(items)
+    result = agreement(annotations)
+    where = ", ".join(repr(n) for n in names)
+    if left_out:
+        info(f"{plural(left_out, 'version')} left out: rejected inputs and binary (ner.teach) answers are not compared")
+    if not result.pairs:
+        warn(f"No input in {where} was annotated completely by two annotators: no agreement to show "
+             f"({plural(result.single, 'input')} with one annotator)")
+        return
+    table = Table(title=f"Agreement between annotators in {where}", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    table.add_column("Label", overflow="fold")
+    for column in ("F1", "Agreed", "Disagreed", "Inputs", "Annotators"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in [*result.labels, result.overall]:
+        f1 = "-" if row.f1 is None else f"{100 * row.f1:.1f}"
+        table.add_row(row.label or "All labels", f1, str(row.agreed), str(row.disagreed), str(row.inputs),
+                      str(row.annotators), end_section=row is result.labels[-1] if result.labels else False)
+    stdout.print(table)
+    info(f"{plural(result.overall.inputs, 'input')} compared ({plural(result.pairs, 'annotator pair')}); "
+         f"{plural(result.single, 'input')} with one annotator not compared. Agreed and Disagreed count spans per pair.")
 
 
 def _pattern_table(store, dataset: str) -> None:

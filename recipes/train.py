@@ -17,19 +17,12 @@ from vnerteach.output import good, info, stderr, stdout, warn
 from vnerteach.registry import option
 from vnerteach.store import connect
 
-from .common import failure_log, report_merge
+from .common import dataset_names, failure_log, report_merge
 
 if TYPE_CHECKING:
     from vnerteach.pipeline import Settings
     from vnerteach.pretraining import Pretrained
     from vnerteach.training import TrainingData
-
-
-def _names(value: str) -> list[str]:
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    if not names:
-        raise UsageError("Name at least one dataset")
-    return names
 
 
 def _f(x: float) -> str:
@@ -120,7 +113,7 @@ class TrainOptions:
         """The merged answers of the datasets, split into training and evaluation inputs."""
         from vnerteach.training import prepare_data
 
-        return prepare_data(connect(db), _names(datasets), lang=self.lang, eval_dataset=self.eval_dataset,
+        return prepare_data(connect(db), dataset_names(datasets), lang=self.lang, eval_dataset=self.eval_dataset,
                             eval_split=self.eval_split, labels=self.label, strict=self.strict)
 
     def pretrained(self) -> "Pretrained | None":

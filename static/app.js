@@ -5,6 +5,7 @@
 import { Api, Heartbeat, Outbox } from "./api.js";
 import { PageView } from "./page.js";
 import { addMissedText, addedTokens } from "./region.js";
+import { VersionsPanel } from "./review.js";
 import { TextView } from "./text.js";
 import { el, isPageTask, labelColor, placeOf, preview } from "./util.js";
 
@@ -12,7 +13,8 @@ const BATCH = 10;
 const LOW_WATER = 4;
 const HISTORY_SHOWN = 12;
 const HISTORY_KEPT = 100;
-const MANUAL_VIEWS = new Set(["ner_manual"]);
+const REVIEW_VIEW = "review"; // the versions of an input, read-only, over an editor like ner_manual's
+const MANUAL_VIEWS = new Set(["ner_manual", REVIEW_VIEW]);
 const ICONS = { accept: "✓", reject: "✗", ignore: "⊘" };
 const BANNER_MS = 4000; // how long "All N answers saved" stays
 
@@ -31,6 +33,12 @@ class Perf {
       (this.all[name + "Frame"] = this.all[name + "Frame"] || []).push(frame);
     });
   }
+}
+
+// A version's spans as the editor takes them: copies, only those on this input's tokens; none for a reject.
+function versionSpans(version) {
+  if (version.answer === "reject") return [];
+  return (version.spans || []).filter((s) => typeof s.token_start === "number").map((s) => ({ ...s }));
 }
 
 class App {
@@ -181,6 +189,7 @@ class App {
     const t0 = performance.now();
     const card = $("card");
     if (this.current && this.current.view) this.current.view.destroy();
+    if (this.current && this.current.versions) this.current.versions.destroy();
     card.textContent = "";
     card.className = "card";
     this.current = null;
@@ -198,7 +207,7 @@ class App {
     const editable = MANUAL_VIEWS.has(viewId);
     const page = isPageTask(task);
     card.classList.add(page ? "is-page" : "is-text", "view-" + viewId);
-    this.current = { task, spans, view: null, viewId, editable };
+    this.current = { task, spans, view: null, viewId, editable, versions: null, chosen: null };
     const inHead = this.renderHeader(card, task, viewId, spans);
     // The header shows the question's score or pattern: its view shows the span without them.
     const shown = inHead.size ? spans.map(({ score, ...rest }) => rest) : spans;
@@ -218,6 +227,10 @@ class App {
       onRegion: (box, t) => this.addRegion(box, t),
     };
     this.renderMeta(card, task, inHead); // before the view, which sizes itself to the room left
+    if (viewId === REVIEW_VIEW) {
+      this.current.versions = new VersionsPanel(card, body, task, { colors: this.colors,
+        onChoose: (k) => this.chooseVersion(k), onPreview: (k) => this.previewVersion(k) });
+    }
     if (page) this.current.view = new PageView(body, task, shown, options);
     else this.current.view = new TextView(body, task, shown, options);
     this.updateButtons();
@@ -278,13 +291,14 @@ class App {
     const bar = $("labels");
     bar.textContent = "";
     const manual = MANUAL_VIEWS.has(this.project.view_id);
+    const numbered = this.project.view_id !== REVIEW_VIEW; // in review, keys 1-9 choose a version
     bar.hidden = !manual || !this.labels.length;
     this.labels.forEach((label, i) => {
       const b = el("button", "label-btn" + (i === this.activeLabel ? " active" : ""));
       b.type = "button";
       b.style.setProperty("--c", this.colors(label));
       b.appendChild(el("span", "label-name", label));
-      if (i < 9) b.appendChild(el("kbd", null, String(i + 1)));
+      if (i < 9 && numbered) b.appendChild(el("kbd", null, String(i + 1)));
       b.addEventListener("click", () => this.setLabel(i));
       bar.appendChild(b);
     });
@@ -314,6 +328,27 @@ class App {
     cur.view.setSpans(kept);
     cur.view.root.getBoundingClientRect();
     this.perf.mark("select", start);
+  }
+
+  // Review: start the editor from version k (its spans; none for a version that rejected the input).
+  chooseVersion(k) {
+    const cur = this.current;
+    const versions = cur && cur.viewId === REVIEW_VIEW && Array.isArray(cur.task.versions) ? cur.task.versions : [];
+    const version = versions[k];
+    if (!version) return;
+    cur.chosen = k;
+    cur.spans = versionSpans(version);
+    cur.view.setSpans(cur.spans);
+    cur.versions.setChosen(k);
+    if (version.answer === "reject") this.toast("This version rejected the input: press x to reject it, or mark entities and accept");
+  }
+
+  // Review on a page: while a version is hovered, the page shows its spans (read-only); then the editor's again.
+  previewVersion(k) {
+    const cur = this.current;
+    if (!cur || !cur.view || !cur.versions) return;
+    const version = k === null ? null : cur.task.versions[k];
+    cur.view.setSpans(version ? versionSpans(version) : cur.spans);
   }
 
   // A rectangle drawn over no token: read the text there (or have it typed) and mark it.
@@ -349,6 +384,7 @@ class App {
     const answer = { ...cur.task, spans: cur.spans.map((s) => ({ ...s })), answer: kind,
       _view_id: cur.viewId, _timestamp: Math.floor(Date.now() / 1000) };
     if (!cur.editable && !cur.task.spans) delete answer.spans;
+    if (cur.viewId === REVIEW_VIEW) answer.chosen_version = cur.chosen;
     const added = addedTokens(cur.task);
     if (added.length) answer.added_tokens = added;
     this.outbox.put(this.project.session, answer);
@@ -606,6 +642,8 @@ class App {
       } else if (key === "Backspace") {
         e.preventDefault();
         if (!e.repeat) this.undo();
+      } else if (/^[1-9]$/.test(key) && this.current && this.current.viewId === REVIEW_VIEW) {
+        this.chooseVersion(Number(key) - 1);
       } else if (/^[1-9]$/.test(key)) {
         this.setLabel(Number(key) - 1);
       } else if (view instanceof PageView && (key === "+" || key === "=")) {

@@ -29,7 +29,7 @@ def test_builtin_recipes_load_once_under_the_package_name():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert eval(out[0]) == ["vnerteach.recipes", "vnerteach.recipes.common", "vnerteach.recipes.db", "vnerteach.recipes.manual",
                             "vnerteach.recipes.ocr", "vnerteach.recipes.predict", "vnerteach.recipes.pretrain",
-                            "vnerteach.recipes.teach",
+                            "vnerteach.recipes.review", "vnerteach.recipes.teach",
                             "vnerteach.recipes.train"]
     assert "ner.teach" in eval(out[1])
 
