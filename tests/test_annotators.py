@@ -263,3 +263,20 @@ def test_the_feed_alone_without_a_store():
     assert [t["text"] for t in overlap.take(b, 10)] == ["t0", "t1", "t2", "t3"]
     overlap.answered(b, [t[TASK_HASH] for t in tasks], tasks)
     assert overlap.empty(b) and not overlap.empty(a) and not overlap.empty()
+
+
+def test_agreement_between_named_annotators_of_one_dataset(cli, store):
+    """Overlapping named annotators answer into one dataset; stats --agreement compares them by session."""
+    c = make(store, n=4, overlap=True)
+    for session, label in (("news-alice", "ORG"), ("news-bob", "ORG"), ("news-carol", "PERSON")):
+        tasks = c.questions(4, session=session)
+        answer(c, session, [{**t, "spans": [{"start": 0, "end": 4, "label": label}]} for t in tasks])
+    c.close()
+    result = cli("stats", "news", "--agreement")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[1:] for line in result.output.splitlines() if line.strip()}
+    # per input, alice and bob agree on their ORG span (1 agreed), and each pair with carol has two
+    # spans that disagree (her PERSON, their ORG): ORG F1 = 2 * 4 / (2 * 4 + 8)
+    agreed, disagreed = 4, 2 * 4
+    assert rows["ORG"][:3] == [f"{100 * 2 * agreed / (2 * agreed + disagreed):.1f}", str(agreed), str(disagreed)], rows
+    assert rows["PERSON"][0] == "0.0" and rows["All"][-1] == "3", rows
