@@ -262,7 +262,7 @@ def test_the_feed_alone_without_a_store():
     assert [t["text"] for t in overlap.take(a, 10)] == ["t1", "t2", "t3"]
     assert [t["text"] for t in overlap.take(b, 10)] == ["t0", "t1", "t2", "t3"]
     overlap.answered(b, [t[TASK_HASH] for t in tasks], tasks)
-    assert overlap.empty(b) and not overlap.empty(a) and not overlap.empty()
+    assert overlap.finished("b") and not overlap.finished("a") and not overlap.finished() and not overlap.finished("c")
 
 
 def test_agreement_between_named_annotators_of_one_dataset(cli, store):
@@ -280,3 +280,45 @@ def test_agreement_between_named_annotators_of_one_dataset(cli, store):
     agreed, disagreed = 4, 2 * 4
     assert rows["ORG"][:3] == [f"{100 * 2 * agreed / (2 * agreed + disagreed):.1f}", str(agreed), str(disagreed)], rows
     assert rows["PERSON"][0] == "0.0" and rows["All"][-1] == "3", rows
+
+
+def test_a_newcomer_with_overlap_is_not_told_everything_is_done(store):
+    c = make(store, n=3, overlap=True)
+    answer(c, "news-bob", c.questions(10, session="news-bob"))
+    time.sleep(0.2)  # the reader has reached the end of the source
+    assert c.progress("news-bob").done
+    assert not c.project("alice")["progress"]["done"]  # her app would stop before asking
+    assert names(c.questions(10, session="news-alice")) == ["text 0", "text 1", "text 2"]
+    c.close()
+
+
+def test_a_returning_annotator_with_overlap_gets_what_she_has_not_answered(store):
+    """Her answers cover the whole buffer read ahead: the reader must read on past them."""
+    c = make(store, n=40, overlap=True)
+    first = [t for _ in range(4) for t in c.questions(10, session="news-alice")][:31]
+    answer(c, "news-alice", first)
+    c.close()
+    again = make(store, n=40, overlap=True)
+    again.start()
+    time.sleep(0.3)  # the reader fills its buffer with tasks she has answered
+    assert names(again.questions(10, session="news-alice")) == [f"text {i}" for i in range(31, 40)]
+    again.close()
+
+
+def test_an_undone_task_goes_back_to_the_annotator_who_undid_it(store):
+    c = make(store, n=30)
+    alice, bob = c.questions(5, session="news-alice"), c.questions(5, session="news-bob")
+    answer(c, "news-alice", alice[:1])
+    c.undo(alice[0][TASK_HASH], "news-alice")
+    assert "text 0" not in names(c.questions(5, session="news-bob"))
+    assert names(c.questions(1, session="news-alice")) == ["text 0"]
+    assert names(c.questions(5, restart=True, session="news-alice"))[0] == "text 0"
+    c.close()
+
+
+def test_a_name_that_would_be_a_regular_dataset_is_refused(store):
+    store.create_dataset("news-eval")
+    c = make(store)
+    with pytest.raises(AnswerError, match="regular dataset"):
+        c.project("eval")
+    c.close()

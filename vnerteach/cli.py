@@ -176,7 +176,7 @@ def _serve(components: Components, db: str, host: str | None, port: int | None, 
             warn(note)
         good(f"Annotating '{components.get('dataset')}' at {url}  (Ctrl+C to stop)")
 
-    if idle_timeout <= 0:
+    if not idle_timeout > 0:  # nan too
         raise UsageError(f"--idle-timeout: expected a number of seconds above 0, not {idle_timeout:g}")
     summary = serve(components, db, host or DEFAULT_HOST, port, access_token or os.environ.get(TOKEN_ENV) or None,
                     overlap=feed_overlap, idle_s=idle_timeout, on_ready=ready)

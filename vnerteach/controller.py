@@ -135,13 +135,14 @@ class Controller:
         # Done before this run, by task or input hash; within the run a question is never asked
         # twice (task hash), but other questions about an input still are (ner.teach's candidates).
         # With overlap, what each annotator answered is theirs to skip (their session dataset's).
-        shared = [self.dataset] * (known and not overlap)
+        shared = [self.dataset] if known and not overlap else []
         self._done = store.hashes(shared + self.exclude, kind=self.exclude_by)
         self._asked: set[int] = set()
         self._dataset_count = store.count(self.dataset) if known else 0
         self._answered = 0
         self._skipped = 0
         self._feed = Feed(overlap, idle_s, self._key)
+        self._named: set[str] = set()  # annotators' session names checked against the regular datasets
         self._asked_pages: dict[int, Asked] = {}  # page questions as handed out: answers may only append tokens
         self._exhausted = False
         self._error: str | None = None
@@ -234,6 +235,7 @@ class Controller:
                 remaining = deadline - time.monotonic()
                 if self._exhausted or remaining <= 0:
                     break
+                self._cond.notify_all()  # the reader may read on: this annotator's place in the feed moved
                 self._cond.wait(remaining)
             for task in out:
                 if (page := asked(task)) is not None:
@@ -250,6 +252,12 @@ class Controller:
         done = self._writer.submit(self._hashes_of, session if session != self.session else self.dataset).result()
         with self._cond:
             return self._feed.join(session, done)
+
+    def _check_named(self, session: str) -> None:
+        """Refuse a name whose session dataset would be a regular dataset (writer thread)."""
+        if session in self.store.datasets():
+            raise AnswerError(f"annotator name {session[len(self.dataset) + 1:]!r}: '{session}' is a regular dataset, "
+                              "not a session; choose another name")
 
     def _hashes_of(self, dataset: str) -> set[int]:
         """The hashes of a dataset's examples, none if it does not exist (writer thread)."""
@@ -301,6 +309,7 @@ class Controller:
             self._feed.answered(annotator, done, checked)
             if not self._feed.overlap:  # a resend after a restart: not to be read and asked again
                 self._asked |= done
+            self._cond.notify_all()
         if self._update is not None and checked:
             self._queue(self._update, checked)
         return {"saved": len(checked), "refused": len(answers) - len(checked), "added": saved.added,
@@ -434,7 +443,7 @@ class Controller:
         """Answers this run (of one session's annotator, or all), the dataset's size, skips, the source's size, bad tasks."""
         with self._cond:
             annotator = self._feed.annotators.get(session) if session is not None else None
-            done = self._exhausted and self._feed.empty(annotator)
+            done = self._exhausted and self._feed.finished(session)
             counts = self._counts() if self._counts is not None else None
             answered = self._answered if session is None else annotator.answered if annotator else 0
             team = None if session is None or self._feed.overlap else self._answered
@@ -452,7 +461,12 @@ class Controller:
 
     def project(self, name: str | None = None) -> dict:
         """What the web app needs to set itself up, for the annotator ``name`` (``/?session=alice``) or the run's own."""
-        session = annotator_session(self.dataset, name) if name else self.session
+        session = self.session
+        if name:
+            session = annotator_session(self.dataset, name)
+            if session not in self._named:
+                self._writer.submit(self._check_named, session).result()
+                self._named.add(session)
         return {"dataset": self.dataset, "view_id": self.view_id, "labels": list(self.config.get("labels") or []),
                 "config": self.config, "session": session, "annotator": name or None,
                 "feed_overlap": self._feed.overlap, "progress": self.progress(session).as_dict(),

@@ -23,11 +23,12 @@ class Annotator:
     """One annotator's place in the feed: tasks handed out and not answered, and what to ask again first."""
 
     session: str  # their session dataset, e.g. news-alice
-    done: set[int] | None = None  # with overlap: the hashes they answered already (None: the dataset's)
+    done: set[int] = field(default_factory=set)  # with overlap: the hashes they answered already
     pending: OrderedDict[int, dict] = field(default_factory=OrderedDict)
-    again: deque = field(default_factory=deque)  # with overlap: their answers undone, asked again first
+    again: deque = field(default_factory=deque)  # their answers undone: asked again before anything else
     cursor: int = 0  # with overlap: their next position in the feed's log
-    seen: float = field(default_factory=time.monotonic)  # the last question or answer
+    seen: float = field(default_factory=time.monotonic)  # the last question, answer or undo
+    asking: bool = False  # has asked for questions in this run (one that only undid is asked nothing)
     answered: int = 0  # answers added in this run
 
 
@@ -35,9 +36,10 @@ class Feed:
     """Tasks read from the stream, handed to annotators; ``overlap`` gives every annotator every task.
 
     Without overlap a task goes to one annotator; when that annotator is idle for ``idle_s``, the
-    tasks they were handed go back to the front of the queue for the next one who asks. With
-    overlap the tasks read are kept (a log) so each annotator walks through all of them, skipping
-    those they answered before (``key`` names the hash compared: task or input).
+    tasks they hold go back to the front of the queue for the next one who asks. With overlap the
+    tasks read are kept (a log) so each annotator walks through all of them, skipping those they
+    answered before (``key`` names the hash compared: task or input). An undone answer is asked
+    again of the annotator who undid it.
     """
 
     def __init__(self, overlap: bool = False, idle_s: float = IDLE_S, key: str = TASK_HASH,
@@ -45,14 +47,13 @@ class Feed:
         self.overlap, self.idle_s, self.key, self.clock = overlap, idle_s, key, clock
         self.annotators: dict[str, Annotator] = {}
         self._queue: deque[dict] = deque()  # without overlap: read and not handed out
-        self._again: set[int] = set()  # without overlap: undone answers at the queue's front, asked again first
         self._log: list[dict] = []  # with overlap: every task read, in order
 
     def join(self, session: str, done: set[int] | None = None) -> Annotator:
-        """The annotator of a session, added on first sight (``done``: with overlap, what they answered before)."""
+        """The annotator of a session, seen now; added on first sight (``done``: with overlap, what they answered)."""
         annotator = self.annotators.get(session)
         if annotator is None:
-            annotator = self.annotators[session] = Annotator(session, set(done or ()) if self.overlap else None)
+            annotator = self.annotators[session] = Annotator(session, set(done or ()))
         annotator.seen = self.clock()
         return annotator
 
@@ -68,8 +69,17 @@ class Feed:
             return len(self._log) < buffer
         return any(len(self._log) - a.cursor < buffer for a in self.annotators.values())
 
+    def resume(self, annotator: Annotator) -> list[dict]:
+        """A reloaded app's questions: their undone answers, then what they were handed and not answered."""
+        annotator.asking = True
+        self._hand_on_idle(annotator)
+        while annotator.again:
+            self._hand_out(annotator, annotator.again.popleft(), first=True)
+        return list(annotator.pending.values())
+
     def take(self, annotator: Annotator, n: int) -> list[dict]:
         """Up to ``n`` tasks not yet handed to this annotator: their undone answers first, then fresh ones."""
+        annotator.asking = True
         self._hand_on_idle(annotator)
         out = []
         while len(out) < n and annotator.again:
@@ -91,23 +101,22 @@ class Feed:
                 return task
         return None
 
-    def _hand_out(self, annotator: Annotator, task: dict, first: bool = False) -> dict:
-        key = task[TASK_HASH]
-        annotator.pending[key] = task
-        if first or key in self._again:
-            self._again.discard(key)
-            annotator.pending.move_to_end(key, last=False)
+    @staticmethod
+    def _hand_out(annotator: Annotator, task: dict, first: bool = False) -> dict:
+        annotator.pending[task[TASK_HASH]] = task
+        if first:
+            annotator.pending.move_to_end(task[TASK_HASH], last=False)
         return task
 
     def _hand_on_idle(self, asking: Annotator) -> None:
-        """Without overlap: the tasks of annotators idle too long go to the front of the queue."""
+        """Without overlap: what idle annotators hold (or one that never asks) goes to the front of the queue."""
         if self.overlap:
             return
-        now = self.clock()
         for other in self.annotators.values():
-            if other is asking or now - other.seen < self.idle_s or not (other.pending or other.again):
+            if other is asking or not (other.pending or other.again) or not (self.idle(other) or not other.asking):
                 continue
-            self._queue.extendleft(reversed(other.pending.values()))
+            self._queue.extendleft(reversed([*other.again, *other.pending.values()]))
+            other.again.clear()
             other.pending.clear()
 
     def answered(self, annotator: Annotator, keys: Iterable[int], answers: Iterable[dict] = ()) -> None:
@@ -117,42 +126,32 @@ class Feed:
         for holder in holders:
             for key in keys:
                 holder.pending.pop(key, None)
+            if any(t[TASK_HASH] in keys for t in holder.again):
+                holder.again = deque(t for t in holder.again if t[TASK_HASH] not in keys)
         if self.overlap:
             annotator.done.update(eg[self.key] for eg in answers)
-            if any(t[TASK_HASH] in keys for t in annotator.again):
-                annotator.again = deque(t for t in annotator.again if t[TASK_HASH] not in keys)
-            return
-        self._again -= keys
-        if any(t[TASK_HASH] in keys for t in self._queue):  # answered elsewhere (a resend after a restart)
+        elif any(t[TASK_HASH] in keys for t in self._queue):  # answered elsewhere (a resend after a restart)
             self._queue = deque(t for t in self._queue if t[TASK_HASH] not in keys)
 
     def ask_again(self, annotator: Annotator, task: dict) -> None:
-        """An undone answer's question, asked again before anything else (with overlap, of this annotator)."""
+        """An undone answer's question: asked of the annotator who undid it before anything else."""
         key = task[TASK_HASH]
-        if self.overlap:
-            annotator.done.discard(task[self.key])
-            if key not in annotator.pending and all(t[TASK_HASH] != key for t in annotator.again):
-                annotator.again.appendleft(task)
-        elif all(key not in a.pending for a in self.annotators.values()) and all(
-                t[TASK_HASH] != key for t in self._queue):
-            self._queue.appendleft(task)
-            self._again.add(key)
+        annotator.done.discard(task[self.key])
+        holders = [annotator] if self.overlap else list(self.annotators.values())
+        if any(key in a.pending or any(t[TASK_HASH] == key for t in a.again) for a in holders):
+            return
+        if not self.overlap and any(t[TASK_HASH] == key for t in self._queue):
+            self._queue = deque(t for t in self._queue if t[TASK_HASH] != key)
+        annotator.again.appendleft(task)
 
-    def resume(self, annotator: Annotator) -> list[dict]:
-        """A reloaded app's questions: undone answers, then what this annotator was handed and not answered."""
-        while annotator.again:
-            self._hand_out(annotator, annotator.again.popleft(), first=True)
-        while self._queue and self._queue[0][TASK_HASH] in self._again:
-            self._hand_out(annotator, self._queue.popleft())
-        return list(annotator.pending.values())
-
-    def empty(self, annotator: Annotator | None = None) -> bool:
-        """Nothing left to hand out (to this annotator; without one, to anyone) and nothing awaiting an answer."""
-        if self.overlap:
-            people = [annotator] if annotator is not None else list(self.annotators.values())
-            return all(not a.pending and not a.again and a.cursor >= len(self._log) for a in people) and (
-                annotator is not None or bool(self.annotators) or not self._log)
-        return not self._queue and all(not a.pending and not a.again for a in self.annotators.values())
+    def finished(self, session: str | None = None) -> bool:
+        """Nothing left to hand out and nothing awaiting an answer: for one session's annotator, or anyone's."""
+        if not self.overlap:
+            return not self._queue and all(not a.pending and not a.again for a in self.annotators.values())
+        people = list(self.annotators.values()) if session is None else [self.annotators.get(session)]
+        if not people or None in people:  # no one yet, or a newcomer: they walk the whole log
+            return not self._log
+        return all(not a.pending and not a.again and a.cursor >= len(self._log) for a in people)
 
     def idle(self, annotator: Annotator) -> bool:
         """Whether an annotator has asked or answered nothing for ``idle_s``."""
