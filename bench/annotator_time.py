@@ -12,8 +12,9 @@ Strategies (each a small adapter over the public TeachModel methods the recipes 
   correct_uncertain  ner.correct most uncertain first (the recipe's look-ahead)
   teach_uncertain    ner.teach with prefer_uncertain, cold-start patterns mixed in
   teach_random       ner.teach with the random sorter, the same patterns
-  recommended        ner.manual for the first RECOMMENDED_MANUAL_S, then ner.correct uncertain-first
-                     with the in-loop model that learnt from them
+  recommended        the README's workflow: ner.manual for the first RECOMMENDED_MANUAL_S, ner.batch-train
+                     from blank on those answers (--eval-split 0, its default 10 epochs), then ner.correct
+                     uncertain-first (its default look-ahead) starting from that model
 The in-loop models (ner.teach and ner.correct) start blank and learn from every 10 answers.
 
 Usage:
@@ -49,6 +50,7 @@ READ_PAGE_S = 6.0  # reading a page before annotating it completely
 EDIT_S = 2.5  # a span added, removed or relabelled; a boundary fix counts as one
 KEEP_S = 0.5  # a pre-filled span kept as suggested
 RECOMMENDED_MANUAL_S = 180.0  # the recommended workflow labels by hand for its first 3 minutes
+RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model the recommended workflow corrects with
 UPDATE_EVERY = 10  # answers per update of the in-loop model (as the background worker)
 LOOKAHEAD = 256  # ner.correct's default --lookahead: inputs read ahead and ranked
 
@@ -211,8 +213,14 @@ def teach_random(corpus: Corpus, seed: int) -> Answers:
 
 
 def recommended(corpus: Corpus, seed: int) -> Answers:
-    """By hand for the first RECOMMENDED_MANUAL_S, then ner.correct uncertain-first by a model that learnt from them."""
-    model, spent, first = _model(corpus, seed), 0.0, []
+    """The README's workflow: by hand for RECOMMENDED_MANUAL_S, ner.batch-train on those answers, then ner.correct
+    uncertain-first with the saved model (loaded as the recipe loads MODEL)."""
+    import tempfile
+
+    from vnerteach.merge import merge_answers
+    from vnerteach.model import TeachModel
+
+    spent, first = 0.0, []
     for task in corpus.pool:
         if spent >= RECOMMENDED_MANUAL_S:
             break
@@ -220,7 +228,13 @@ def recommended(corpus: Corpus, seed: int) -> Answers:
         spent += cost
         first.append(eg)
         yield eg, cost
-    model.update(first)
+    merged = merge_answers(first, corpus.labels).merged
+    if not any(m.ents for m in merged):  # nothing to train on: ner.correct from blank
+        model = _model(corpus, seed)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed).to_disk(folder)
+            model = TeachModel.load(folder, corpus.labels, seed=seed)
     done = {eg["_input_hash"] for eg in first}
     rest = [t for t in corpus.pool if t["_input_hash"] not in done]
     yield from _corrected(corpus, model, rest, lookahead=corpus.lookahead)
