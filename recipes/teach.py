@@ -118,7 +118,7 @@ def ner_teach(
     is highlighted on the page. On a dataset that already has answers, the model in the loop
     is soon replaced by one trained from blank on them (in the background; --fresh skips it),
     words rejected with a label are not suggested with it again, and patterns whose matches
-    keep being rejected are asked less.
+    keep being rejected are asked less. Without --label, the labels are a trained MODEL's.
 
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
 
@@ -179,9 +179,11 @@ def ner_correct(
     pages come together, in order. Each accepted answer updates the model in the background, so
     the scores and later suggestions improve. Images and PDFs show the predicted entities as
     boxes on the page. On a dataset that already has answers, the model is soon replaced by one
-    trained from blank on them (--fresh skips it).
+    trained from blank on them (--fresh skips it). Without --label, the labels are a trained MODEL's.
 
     Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON --lookahead 1000
+
+    Example: vnerteach ner.correct news ./model-1 news.jsonl   (after ner.batch-train news --output ./model-1)
 
     Example: vnerteach ner.correct receipts_gold ./model scans/ --label TOTAL,DATE --ocr auto
 
