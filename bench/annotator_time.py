@@ -12,9 +12,11 @@ Strategies (each a small adapter over the public TeachModel methods the recipes 
   correct_uncertain  ner.correct most uncertain first (the recipe's look-ahead)
   teach_uncertain    ner.teach with prefer_uncertain, cold-start patterns mixed in
   teach_random       ner.teach with the random sorter, the same patterns
-  recommended        the README's workflow: ner.manual for the first RECOMMENDED_MANUAL_S, ner.batch-train
-                     from blank on those answers (--eval-split 0, its default 10 epochs), then ner.correct
-                     uncertain-first (its default look-ahead) starting from that model
+  hand_then_correct  ner.manual for the first RECOMMENDED_MANUAL_S, ner.batch-train from blank on those answers
+                     (--eval-split 0, its default 10 epochs), then ner.correct uncertain-first (its default
+                     look-ahead) starting from that model
+  recommended        the README's workflow: hand_then_correct on text, correct_uncertain (ner.correct from
+                     blank:LANG) on pages
 The in-loop models (ner.teach and ner.correct) start blank and learn from every 10 answers.
 
 Usage:
@@ -49,8 +51,8 @@ READ_SENTENCE_S = 3.0  # reading a sentence before annotating it completely (ner
 READ_PAGE_S = 6.0  # reading a page before annotating it completely
 EDIT_S = 2.5  # a span added, removed or relabelled; a boundary fix counts as one
 KEEP_S = 0.5  # a pre-filled span kept as suggested
-RECOMMENDED_MANUAL_S = 180.0  # the recommended workflow labels by hand for its first 3 minutes
-RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model the recommended workflow corrects with
+RECOMMENDED_MANUAL_S = 180.0  # hand_then_correct labels by hand for its first 3 minutes
+RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model hand_then_correct corrects with
 UPDATE_EVERY = 10  # answers per update of the in-loop model (as the background worker)
 LOOKAHEAD = 256  # ner.correct's default --lookahead: inputs read ahead and ranked
 
@@ -212,9 +214,9 @@ def teach_random(corpus: Corpus, seed: int) -> Answers:
         yield eg, BINARY_S
 
 
-def recommended(corpus: Corpus, seed: int) -> Answers:
-    """The README's workflow: by hand for RECOMMENDED_MANUAL_S, ner.batch-train on those answers, then ner.correct
-    uncertain-first with the saved model (loaded as the recipe loads MODEL)."""
+def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
+    """By hand for RECOMMENDED_MANUAL_S, ner.batch-train on those answers, then ner.correct uncertain-first with the
+    saved model (loaded as the recipe loads MODEL)."""
     import tempfile
 
     from vnerteach.merge import merge_answers
@@ -240,8 +242,14 @@ def recommended(corpus: Corpus, seed: int) -> Answers:
     yield from _corrected(corpus, model, rest, lookahead=corpus.lookahead)
 
 
+def recommended(corpus: Corpus, seed: int) -> Answers:
+    """The README's recommended workflow: on text a few minutes by hand first; on pages ner.correct from the start."""
+    return correct_uncertain(corpus, seed) if corpus.layout else hand_then_correct(corpus, seed)
+
+
 STRATEGIES: dict[str, Callable[[Corpus, int], Answers]] = {
-    f.__name__: f for f in (manual, correct_order, correct_uncertain, teach_uncertain, teach_random, recommended)}
+    f.__name__: f for f in (manual, correct_order, correct_uncertain, teach_uncertain, teach_random, hand_then_correct,
+                            recommended)}
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
