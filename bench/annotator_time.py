@@ -414,6 +414,7 @@ def plot(corpus: str, rows: list[dict], path: Path) -> None:
             ax.errorbar([m for m, _ in points], [100 * v[0] for _, v in points],
                         yerr=[100 * v[1] for _, v in points], marker="o", capsize=3, label=name)
     ax.set_xscale("log")
+    ax.minorticks_off()  # a log axis over less than a decade labels its minor ticks (6x10^0) too
     ticks = sorted({m for _, m in stats})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel("simulated annotator minutes")
