@@ -12,8 +12,11 @@ Strategies (each a small adapter over the public TeachModel methods the recipes 
   correct_uncertain  ner.correct most uncertain first (the recipe's look-ahead)
   teach_uncertain    ner.teach with prefer_uncertain, cold-start patterns mixed in
   teach_random       ner.teach with the random sorter, the same patterns
-  recommended        ner.manual for the first RECOMMENDED_MANUAL_S, then ner.correct uncertain-first
-                     with the in-loop model that learnt from them
+  hand_then_correct  ner.manual for the first RECOMMENDED_MANUAL_S, ner.batch-train from blank on those answers
+                     (--eval-split 0, its default 10 epochs), then ner.correct uncertain-first (its default
+                     look-ahead) starting from that model
+  recommended        the README's workflow: hand_then_correct on text, correct_uncertain (ner.correct from
+                     blank:LANG) on pages
 The in-loop models (ner.teach and ner.correct) start blank and learn from every 10 answers.
 
 Usage:
@@ -48,7 +51,8 @@ READ_SENTENCE_S = 3.0  # reading a sentence before annotating it completely (ner
 READ_PAGE_S = 6.0  # reading a page before annotating it completely
 EDIT_S = 2.5  # a span added, removed or relabelled; a boundary fix counts as one
 KEEP_S = 0.5  # a pre-filled span kept as suggested
-RECOMMENDED_MANUAL_S = 180.0  # the recommended workflow labels by hand for its first 3 minutes
+RECOMMENDED_MANUAL_S = 180.0  # hand_then_correct labels by hand for its first 3 minutes
+RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model hand_then_correct corrects with
 UPDATE_EVERY = 10  # answers per update of the in-loop model (as the background worker)
 LOOKAHEAD = 256  # ner.correct's default --lookahead: inputs read ahead and ranked
 
@@ -210,9 +214,15 @@ def teach_random(corpus: Corpus, seed: int) -> Answers:
         yield eg, BINARY_S
 
 
-def recommended(corpus: Corpus, seed: int) -> Answers:
-    """By hand for the first RECOMMENDED_MANUAL_S, then ner.correct uncertain-first by a model that learnt from them."""
-    model, spent, first = _model(corpus, seed), 0.0, []
+def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
+    """By hand for RECOMMENDED_MANUAL_S, ner.batch-train on those answers, then ner.correct uncertain-first with the
+    saved model (loaded as the recipe loads MODEL)."""
+    import tempfile
+
+    from vnerteach.merge import merge_answers
+    from vnerteach.model import TeachModel
+
+    spent, first = 0.0, []
     for task in corpus.pool:
         if spent >= RECOMMENDED_MANUAL_S:
             break
@@ -220,14 +230,26 @@ def recommended(corpus: Corpus, seed: int) -> Answers:
         spent += cost
         first.append(eg)
         yield eg, cost
-    model.update(first)
+    merged = merge_answers(first, corpus.labels).merged
+    if not any(m.ents for m in merged):  # nothing to train on: ner.correct from blank
+        model = _model(corpus, seed)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed).to_disk(folder)
+            model = TeachModel.load(folder, corpus.labels, seed=seed)
     done = {eg["_input_hash"] for eg in first}
     rest = [t for t in corpus.pool if t["_input_hash"] not in done]
     yield from _corrected(corpus, model, rest, lookahead=corpus.lookahead)
 
 
+def recommended(corpus: Corpus, seed: int) -> Answers:
+    """The README's recommended workflow: on text a few minutes by hand first; on pages ner.correct from the start."""
+    return correct_uncertain(corpus, seed) if corpus.layout else hand_then_correct(corpus, seed)
+
+
 STRATEGIES: dict[str, Callable[[Corpus, int], Answers]] = {
-    f.__name__: f for f in (manual, correct_order, correct_uncertain, teach_uncertain, teach_random, recommended)}
+    f.__name__: f for f in (manual, correct_order, correct_uncertain, teach_uncertain, teach_random, hand_then_correct,
+                            recommended)}
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
@@ -392,6 +414,7 @@ def plot(corpus: str, rows: list[dict], path: Path) -> None:
             ax.errorbar([m for m, _ in points], [100 * v[0] for _, v in points],
                         yerr=[100 * v[1] for _, v in points], marker="o", capsize=3, label=name)
     ax.set_xscale("log")
+    ax.minorticks_off()  # a log axis over less than a decade labels its minor ticks (6x10^0) too
     ticks = sorted({m for _, m in stats})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel("simulated annotator minutes")

@@ -93,7 +93,8 @@ def ner_teach(
     dataset: Annotated[str, Arg("Dataset to save the answers to")],
     model: Annotated[str, Arg("blank:LANG (e.g. blank:en) or a model folder written by ner.batch-train")],
     source: Annotated[str, Arg("JSONL or text file, image or PDF, a folder of them, or - for stdin")],
-    label: Annotated[list[str] | None, Opt("Labels to suggest, e.g. ORG,PERSON (added to the model if new)", "-l")] = None,
+    label: Annotated[list[str] | None, Opt("Labels to suggest, e.g. ORG,PERSON (added to the model if new; default: "
+                                           "a trained MODEL's)", "-l")] = None,
     patterns: Annotated[Path | None, Opt("JSONL of spaCy Matcher/PhraseMatcher patterns: matches are asked too (cold start)")] = None,
     exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
@@ -117,7 +118,7 @@ def ner_teach(
     is highlighted on the page. On a dataset that already has answers, the model in the loop
     is soon replaced by one trained from blank on them (in the background; --fresh skips it),
     words rejected with a label are not suggested with it again, and patterns whose matches
-    keep being rejected are asked less.
+    keep being rejected are asked less. Without --label, the labels are a trained MODEL's.
 
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns patterns.jsonl
 
@@ -128,11 +129,12 @@ def ner_teach(
     from vnerteach.model import TeachModel, is_pattern_task
     from vnerteach.sorters import get_sorter, sort
 
-    labels = check_labels(label, required=True)
+    labels = check_labels(label, required=model.startswith("blank:"))
     check_exclude_by(exclude_by)
     get_sorter(sorter)
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
+    labels = teach.labels
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
     warm = _warm_start(teach, dataset, db, fresh)
@@ -151,7 +153,8 @@ def ner_correct(
     dataset: Annotated[str, Arg("Dataset to save the annotations to")],
     model: Annotated[str, Arg("A model folder written by ner.batch-train (or blank:LANG)")],
     source: Annotated[str, Arg("JSONL or text file, image or PDF, a folder of them, or - for stdin")],
-    label: Annotated[list[str] | None, Opt("Labels to annotate, e.g. ORG,PERSON (keys 1-9 in that order)", "-l")] = None,
+    label: Annotated[list[str] | None, Opt("Labels to annotate, e.g. ORG,PERSON (keys 1-9 in that order; default: "
+                                           "a trained MODEL's)", "-l")] = None,
     exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "input",
     update: Annotated[bool, Opt("Update the model from each corrected answer")] = True,
@@ -176,9 +179,11 @@ def ner_correct(
     pages come together, in order. Each accepted answer updates the model in the background, so
     the scores and later suggestions improve. Images and PDFs show the predicted entities as
     boxes on the page. On a dataset that already has answers, the model is soon replaced by one
-    trained from blank on them (--fresh skips it).
+    trained from blank on them (--fresh skips it). Without --label, the labels are a trained MODEL's.
 
     Example: vnerteach ner.correct news_gold ./model news.jsonl --label ORG,PERSON --lookahead 1000
+
+    Example: vnerteach ner.correct news ./model-1 news.jsonl   (after ner.batch-train news --output ./model-1)
 
     Example: vnerteach ner.correct receipts_gold ./model scans/ --label TOTAL,DATE --ocr auto
 
@@ -188,7 +193,7 @@ def ner_correct(
     from vnerteach.model import TeachModel
     from vnerteach.output import warn
 
-    labels = check_labels(label, required=True)
+    labels = check_labels(label, required=model.startswith("blank:"))
     check_exclude_by(exclude_by)
     if window is not None:
         warn("--window is now called --lookahead (inputs read ahead and ranked); using it as --lookahead")
@@ -199,6 +204,7 @@ def ner_correct(
         raise UsageError(f"--min-prefill must be from 0 to 1, not {min_prefill}")
     _check_model_out(model_out)
     teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
+    labels = teach.labels
     tokenizer = teach.tokenizer()
     warm = _warm_start(teach, dataset, db, fresh)
     failures = failure_log()

@@ -84,13 +84,24 @@ def test_strategies_charge_what_the_cost_model_states(data):
     assert answers and all(s >= at.READ_SENTENCE_S for s in steps)
 
 
-def test_recommended_starts_by_hand(data):
+def test_hand_then_correct_starts_by_hand(data):
     corpus = _corpus(data)
-    answers, clock, _ = at.simulate("recommended", corpus, 0, 400)
+    answers, clock, _ = at.simulate("hand_then_correct", corpus, 0, 400)
     manual, _, _ = at.simulate("manual", corpus, 0, at.RECOMMENDED_MANUAL_S + 60)
     by_hand = next(i for i, c in enumerate(clock) if c >= at.RECOMMENDED_MANUAL_S) + 1
     assert [a["_input_hash"] for a in answers[:by_hand]] == [a["_input_hash"] for a in manual[:by_hand]]
     assert len({a["_input_hash"] for a in answers}) == len(answers)  # nothing asked twice
+
+
+def test_recommended_is_the_readmes_workflow_for_the_kind_of_corpus(data):
+    from dataclasses import replace
+
+    text = _corpus(data)
+    pages = replace(text, layout=True)  # only the kind changes: the strategies never read boxes themselves
+    hashes = lambda name, corpus: [a["_input_hash"] for a in at.simulate(name, corpus, 0, 300)[0]]  # noqa: E731
+    assert hashes("recommended", text) == hashes("hand_then_correct", text)
+    assert hashes("recommended", pages) == hashes("correct_uncertain", pages)
+    assert hashes("hand_then_correct", text) != hashes("correct_uncertain", text)
 
 
 def test_results_resume_where_they_stopped(data, tmp_path):

@@ -82,11 +82,12 @@ class TeachModel:
                  batch_size: int = 16, min_score: float = 0.01, min_candidates: int = 2, replay: int = 64, passes: int = 3,
                  update_batch: int = 16, drop: float = 0.1, learn_rate: float | None = 0.002, seed: int = 0,
                  init_tok2vec: Any = None, warm_accepts: int = 50, sensible: bool = True):
-        """Wrap a pipeline (or ``nlp=None`` and ``lang``: a blank one made on the first task).
+        """Wrap a pipeline (or ``nlp=None`` and ``lang``: a blank one made on the first task); no ``labels``: the pipeline's.
 
         ``init_tok2vec`` (``pretraining.Pretrained``, blank only) starts the blank one's tok2vec from
         pretrained weights; its layout features are then those the weights were pretrained with.
         """
+        labels = labels or (list(nlp.get_pipe("ner").labels) if nlp is not None else [])  # a trained MODEL's own
         if not labels:
             raise UsageError("--label: name the labels to annotate")
         if nlp is None and lang is None:
