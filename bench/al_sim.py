@@ -42,7 +42,7 @@ from vnerteach.merge import Merged, merge_answers  # noqa: E402
 from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
 from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
-from vnerteach.sorters import sort  # noqa: E402
+from vnerteach.sorters import get_sorter, prefer_uncertain, random_order  # noqa: E402
 from vnerteach.tasks import set_hashes  # noqa: E402
 from vnerteach.training import Trainer  # noqa: E402
 
@@ -170,11 +170,12 @@ def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: i
     return nlp
 
 
-def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str], layout: bool, n_iter: int) -> float:
+def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str], layout: bool, n_iter: int,
+                    seed: int = 0) -> float:
     """Train from blank on these merged answers (as ner.batch-train does) and return F1 on the held-out set."""
     if not any(m.ents for m in merged):
         return 0.0
-    return evaluate(train_blank(merged, labels, layout, n_iter), held).overall.f
+    return evaluate(train_blank(merged, labels, layout, n_iter, seed), held).overall.f
 
 
 # --- ner.teach -----------------------------------------------------------------------------------------
@@ -182,6 +183,22 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 
 ABLATE: dict = {}  # --no-length-limit, --ask-rejected: one of the cold-start rules off, for comparison
 SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
+
+
+def never_waited() -> float:
+    """A clock that stands still: the simulated sorter never lets a candidate through for lack of time."""
+    return 0.0
+
+
+def sorted_questions(sorter: str, suggestions, model: TeachModel, seed: int):
+    """The sorter's questions as ner.teach asks them, but independent of wall time (the live sorter lets the
+    best passed-over candidate through after 0.5 s without a question, which under load made runs differ)
+    and seeded: the same seed gives the same questions on any machine."""
+    if sorter == "random":
+        return random_order(suggestions, seed=seed, pass_through=is_pattern_task)
+    if sorter == "prefer_uncertain":
+        return prefer_uncertain(suggestions, pass_through=is_pattern_task, warmup=model.warmup, clock=never_waited)
+    return get_sorter(sorter)(suggestions, pass_through=is_pattern_task, clock=never_waited)
 
 
 def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], seed: int, **model_options):
@@ -197,8 +214,7 @@ def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: lis
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)
-    suggestions = model.suggest(stream, matcher)
-    questions = sort(sorter, suggestions, pass_through=is_pattern_task, warmup=model.warmup)
+    questions = sorted_questions(sorter, model.suggest(stream, matcher), model, seed)
     batch = []
     for task in questions:
         span = task["spans"][0]
@@ -236,7 +252,7 @@ def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max, 
             if n > len(answers):
                 continue
             merged = merge_answers(answers[:n], labels).merged
-            f = train_and_score(merged, held, labels, layout, n_iter)
+            f = train_and_score(merged, held, labels, layout, n_iter, seed)
             acc_n = sum(a["answer"] == "accept" for a in answers[:n])
             results[(sorter, n)] = f
             out(f"teach {sorter:<16} N={n:>5}  accepted {acc_n:>4}  inputs {len(merged):>4}  F1 {100 * f:5.1f}")
@@ -287,7 +303,7 @@ def correct_curve(pool, held, labels, layout, n_iter, seed, out, seed_docs, look
     for name, docs in orders.items():
         for k in CORRECT_K:
             merged = seeded + [gold_merged(t) for t in docs[:k]]
-            f = train_and_score(merged, held, labels, layout, n_iter)
+            f = train_and_score(merged, held, labels, layout, n_iter, seed)
             ents = sum(len(m.ents) for m in merged)
             results[(name, k)] = f
             out(f"correct {name:<16} K={k:>4}  entities {ents:>5}  F1 {100 * f:5.1f}")
@@ -302,7 +318,8 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=1000, help="held-out sentences or forms")
     parser.add_argument("--patterns", type=int, default=10, help="cold-start patterns per label (0: none)")
     parser.add_argument("--n-iter", type=int, default=10, help="epochs of each batch-train")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="draws the pool and held-out set; seeds the in-loop model, the random sorter, batch-train")
     parser.add_argument("--max-n", type=int, default=max(TEACH_N), help="stop ner.teach after this many decisions")
     parser.add_argument("--skip", choices=("teach", "correct"), default=None)
     parser.add_argument("--lookahead", type=int, default=1000, help="ner.correct's look-ahead")
