@@ -248,9 +248,10 @@ def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max, 
         from_patterns = sum(is_pattern_task(a) for a in answers)
         out(f"teach {sorter:<16} {len(answers)} answers in {seconds:.0f} s; {accepted} accepted, "
             f"{from_patterns} from patterns")
-        for n in TEACH_N:
-            if n > len(answers):
-                continue
+        points = [n for n in TEACH_N if n <= len(answers)]
+        if len(answers) < min(n_max, max(TEACH_N)) and len(answers) not in points:
+            points.append(len(answers))  # the pool ran out of questions first: a last point on all there are
+        for n in points:
             merged = merge_answers(answers[:n], labels).merged
             f = train_and_score(merged, held, labels, layout, n_iter, seed)
             acc_n = sum(a["answer"] == "accept" for a in answers[:n])
