@@ -181,7 +181,7 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 # --- ner.teach -----------------------------------------------------------------------------------------
 
 
-ABLATE: dict = {}  # --no-length-limit, --ask-rejected: one of the cold-start rules off, for comparison
+ABLATE: dict = {}  # --no-length-limit, --ask-rejected, --ask-unlikely: cold-start rules off, for comparison
 SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
 
 
@@ -211,6 +211,8 @@ def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: lis
         model.memory.min_accepts = 10 ** 9  # never enough accepts for the length limit
     if ABLATE.get("ask_rejected"):
         model.memory.rejected = lambda words, label: False  # rejected words are asked again (still spread)
+    if ABLATE.get("ask_unlikely"):
+        model.sensible = False  # every candidate is asked: none of the cold-start filters (issue 14 point 3)
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)
@@ -333,13 +335,16 @@ def main() -> None:
     parser.add_argument("--no-spread", action="store_true", help="batch-train without spreading rejects")
     parser.add_argument("--no-length-limit", action="store_true", help="ask spans longer than any accepted too")
     parser.add_argument("--ask-rejected", action="store_true", help="ask words rejected with their label again")
+    parser.add_argument("--ask-unlikely", action="store_true",
+                        help="ask every candidate (no punctuation/line filter, length limit or rejected words)")
     parser.add_argument("--correct-seed", type=int, default=100,
                         help="documents outside the pool that ner.correct's start model is trained on")
     args = parser.parse_args()
     args.data = args.data or data_dir()
     global SPREAD_REJECTS
     SPREAD_REJECTS = not args.no_spread
-    ABLATE.update(no_length_limit=args.no_length_limit, ask_rejected=args.ask_rejected)
+    ABLATE.update(no_length_limit=args.no_length_limit, ask_rejected=args.ask_rejected,
+                  ask_unlikely=args.ask_unlikely)
     SCHEDULE.update({k: v for k, v in (("passes", args.passes), ("replay", args.replay),
                                        ("update_batch", args.update_batch), ("learn_rate", args.learn_rate))
                      if v is not None})
