@@ -27,7 +27,8 @@ def _pool(n: int, seed: int) -> list[dict]:
         for i, word in enumerate(words):
             starts[offset] = i
             offset += len(word) + 1
-        ents = [(starts[s], starts[s] + len(sentence["text"][s:e].split(" ")), label) for s, e, label in sentence["gold"]]
+        text = sentence["text"]
+        ents = [(starts[s], starts[s] + len(text[s:e].split(" ")), label) for s, e, label in sentence["gold"]]
         out.append(al_sim.task_of(words, ents))
     return out
 
