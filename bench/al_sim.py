@@ -14,6 +14,9 @@ either most-uncertain-first by the in-loop model (ner.correct's look-ahead, --lo
 ahead, updated after every 10, re-scored after each update; one order per --measures uncertainty)
 or in the order of the pool; after K documents, train from blank on them and score on the held-out set.
 
+The simulated sorter's clock stands still (the live one lets a candidate through after 0.5 s without
+a question), so a run's questions depend on --seed only, never on the machine's load.
+
 Data: CoNLL-2003 (eng.train for the pool and patterns, eng.testa for the held-out set) or FUNSD
 training forms (one page task per form, words with boxes; held-out: a fixed part of the forms).
 Never copied into the repository; read from ../shared/data, $VNERTEACH_BENCH_DATA or --data.
