@@ -14,6 +14,9 @@ either most-uncertain-first by the in-loop model (ner.correct's look-ahead, --lo
 ahead, updated after every 10, re-scored after each update; one order per --measures uncertainty)
 or in the order of the pool; after K documents, train from blank on them and score on the held-out set.
 
+The simulated sorter's clock stands still (the live one lets a candidate through after 0.5 s without
+a question), so a run's questions depend on --seed only, never on the machine's load.
+
 Data: CoNLL-2003 (eng.train for the pool and patterns, eng.testa for the held-out set) or FUNSD
 training forms (one page task per form, words with boxes; held-out: a fixed part of the forms).
 Never copied into the repository; read from ../shared/data, $VNERTEACH_BENCH_DATA or --data.
@@ -42,7 +45,7 @@ from vnerteach.merge import Merged, merge_answers  # noqa: E402
 from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
 from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
-from vnerteach.sorters import sort  # noqa: E402
+from vnerteach.sorters import get_sorter, prefer_uncertain, random_order  # noqa: E402
 from vnerteach.tasks import set_hashes  # noqa: E402
 from vnerteach.training import Trainer  # noqa: E402
 
@@ -170,18 +173,35 @@ def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: i
     return nlp
 
 
-def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str], layout: bool, n_iter: int) -> float:
+def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str], layout: bool, n_iter: int,
+                    seed: int = 0) -> float:
     """Train from blank on these merged answers (as ner.batch-train does) and return F1 on the held-out set."""
     if not any(m.ents for m in merged):
         return 0.0
-    return evaluate(train_blank(merged, labels, layout, n_iter), held).overall.f
+    return evaluate(train_blank(merged, labels, layout, n_iter, seed), held).overall.f
 
 
 # --- ner.teach -----------------------------------------------------------------------------------------
 
 
-ABLATE: dict = {}  # --no-length-limit, --ask-rejected: one of the cold-start rules off, for comparison
+ABLATE: dict = {}  # --no-length-limit, --ask-rejected, --ask-unlikely: cold-start rules off, for comparison
 SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
+
+
+def never_waited() -> float:
+    """A clock that stands still: the simulated sorter never lets a candidate through for lack of time."""
+    return 0.0
+
+
+def sorted_questions(sorter: str, suggestions, model: TeachModel, seed: int):
+    """The sorter's questions as ner.teach asks them, but independent of wall time (the live sorter lets the
+    best passed-over candidate through after 0.5 s without a question, which under load made runs differ)
+    and seeded: the same seed gives the same questions on any machine."""
+    if sorter == "random":
+        return random_order(suggestions, seed=seed, pass_through=is_pattern_task)
+    if sorter == "prefer_uncertain":
+        return prefer_uncertain(suggestions, pass_through=is_pattern_task, warmup=model.warmup, clock=never_waited)
+    return get_sorter(sorter)(suggestions, pass_through=is_pattern_task, clock=never_waited)
 
 
 def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], seed: int, **model_options):
@@ -194,11 +214,12 @@ def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: lis
         model.memory.min_accepts = 10 ** 9  # never enough accepts for the length limit
     if ABLATE.get("ask_rejected"):
         model.memory.rejected = lambda words, label: False  # rejected words are asked again (still spread)
+    if ABLATE.get("ask_unlikely"):
+        model.sensible = False  # every candidate is asked: none of the cold-start filters (issue 14 point 3)
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)
-    suggestions = model.suggest(stream, matcher)
-    questions = sort(sorter, suggestions, pass_through=is_pattern_task, warmup=model.warmup)
+    questions = sorted_questions(sorter, model.suggest(stream, matcher), model, seed)
     batch = []
     for task in questions:
         span = task["spans"][0]
@@ -232,11 +253,12 @@ def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max, 
         from_patterns = sum(is_pattern_task(a) for a in answers)
         out(f"teach {sorter:<16} {len(answers)} answers in {seconds:.0f} s; {accepted} accepted, "
             f"{from_patterns} from patterns")
-        for n in TEACH_N:
-            if n > len(answers):
-                continue
+        points = [n for n in TEACH_N if n <= len(answers)]
+        if len(answers) < min(n_max, max(TEACH_N)) and len(answers) not in points:
+            points.append(len(answers))  # the pool ran out of questions first: a last point on all there are
+        for n in points:
             merged = merge_answers(answers[:n], labels).merged
-            f = train_and_score(merged, held, labels, layout, n_iter)
+            f = train_and_score(merged, held, labels, layout, n_iter, seed)
             acc_n = sum(a["answer"] == "accept" for a in answers[:n])
             results[(sorter, n)] = f
             out(f"teach {sorter:<16} N={n:>5}  accepted {acc_n:>4}  inputs {len(merged):>4}  F1 {100 * f:5.1f}")
@@ -287,7 +309,7 @@ def correct_curve(pool, held, labels, layout, n_iter, seed, out, seed_docs, look
     for name, docs in orders.items():
         for k in CORRECT_K:
             merged = seeded + [gold_merged(t) for t in docs[:k]]
-            f = train_and_score(merged, held, labels, layout, n_iter)
+            f = train_and_score(merged, held, labels, layout, n_iter, seed)
             ents = sum(len(m.ents) for m in merged)
             results[(name, k)] = f
             out(f"correct {name:<16} K={k:>4}  entities {ents:>5}  F1 {100 * f:5.1f}")
@@ -302,7 +324,8 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=1000, help="held-out sentences or forms")
     parser.add_argument("--patterns", type=int, default=10, help="cold-start patterns per label (0: none)")
     parser.add_argument("--n-iter", type=int, default=10, help="epochs of each batch-train")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="draws the pool and held-out set; seeds the in-loop model, the random sorter, batch-train")
     parser.add_argument("--max-n", type=int, default=max(TEACH_N), help="stop ner.teach after this many decisions")
     parser.add_argument("--skip", choices=("teach", "correct"), default=None)
     parser.add_argument("--lookahead", type=int, default=1000, help="ner.correct's look-ahead")
@@ -315,13 +338,16 @@ def main() -> None:
     parser.add_argument("--no-spread", action="store_true", help="batch-train without spreading rejects")
     parser.add_argument("--no-length-limit", action="store_true", help="ask spans longer than any accepted too")
     parser.add_argument("--ask-rejected", action="store_true", help="ask words rejected with their label again")
+    parser.add_argument("--ask-unlikely", action="store_true",
+                        help="ask every candidate (no punctuation/line filter, length limit or rejected words)")
     parser.add_argument("--correct-seed", type=int, default=100,
                         help="documents outside the pool that ner.correct's start model is trained on")
     args = parser.parse_args()
     args.data = args.data or data_dir()
     global SPREAD_REJECTS
     SPREAD_REJECTS = not args.no_spread
-    ABLATE.update(no_length_limit=args.no_length_limit, ask_rejected=args.ask_rejected)
+    ABLATE.update(no_length_limit=args.no_length_limit, ask_rejected=args.ask_rejected,
+                  ask_unlikely=args.ask_unlikely)
     SCHEDULE.update({k: v for k, v in (("passes", args.passes), ("replay", args.replay),
                                        ("update_batch", args.update_batch), ("learn_rate", args.learn_rate))
                      if v is not None})
