@@ -322,3 +322,15 @@ def test_a_name_that_would_be_a_regular_dataset_is_refused(store):
     with pytest.raises(AnswerError, match="regular dataset"):
         c.project("eval")
     c.close()
+
+
+@pytest.mark.parametrize("session", ["alice", "news", "other-alice", "news-a b", "news-../x"])
+def test_a_session_not_of_this_dataset_is_refused_and_joins_no_one(store, session):
+    c = make(store)
+    for call in (lambda: c.questions(1, session=session), lambda: c.answer([], session),
+                 lambda: c.undo("1", session)):
+        with pytest.raises(AnswerError, match="not a session of dataset 'news'"):
+            call()
+    assert c.annotators() == []
+    assert len(c.questions(1, session="news-2026-01-01T00-00-00")) == 1  # an earlier run's session is one
+    c.close()

@@ -123,7 +123,7 @@ def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
         answer = '{"text": "ab", "answer": "accept", "_input_hash": 1, "_task_hash": 2%s}'
         for payload, reason in [  # the request as a whole cannot be read: 400 with a reason
             ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-            ('{"session": "s", "answers": [%s]}' % (answer % ', "x": NaN'), "NaN"),
+            ('{"session": "news-s", "answers": [%s]}' % (answer % ', "x": NaN'), "NaN"),
         ]:
             status, body = _post(served.port, head, payload)
             assert status == 400 and reason in json.loads(body)["error"], body[:200]
@@ -132,7 +132,7 @@ def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
             (answer % ', "spans": [{"start": true, "end": 1}]', "needs integer 'start' and 'end'"),
             (answer.replace('"_input_hash": 1', '"_input_hash": true') % "", "'_input_hash' must be a signed 64-bit"),
         ]:
-            status, body = _post(served.port, head, '{"session": "s", "answers": [%s]}' % payload)
+            status, body = _post(served.port, head, '{"session": "news-s", "answers": [%s]}' % payload)
             [result] = json.loads(body)["results"]
             assert status == 200 and result["status"] == "refused" and reason in result["reason"], body[:200]
     finally:

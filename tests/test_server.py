@@ -62,9 +62,10 @@ def test_answers_are_idempotent_and_replaced(app, store):
 @pytest.mark.parametrize("body, reason", [
     (b"{not json", "invalid JSON"),
     (b"[1, 2]", "expected an object"),
-    (json.dumps({"session": "s", "answers": {"text": "x"}}).encode(), "'answers' must be a list"),
+    (json.dumps({"session": "news-s", "answers": {"text": "x"}}).encode(), "'answers' must be a list"),
     (json.dumps({"session": "", "answers": []}).encode(), "'session' must be"),
-    (json.dumps({"session": "news", "answers": []}).encode(), "is the name of a regular dataset"),
+    (json.dumps({"session": "news", "answers": []}).encode(), "is not a session of dataset 'news'"),
+    (json.dumps({"session": "s", "answers": []}).encode(), "is not a session of dataset 'news'"),
 ])
 def test_malformed_payloads_get_400_with_a_reason(app, store, body, reason):
     code, data = wsgi(app, "POST", "/api/answers", body, headers={"Content-Type": "application/json"})
@@ -85,7 +86,7 @@ def test_an_invalid_answer_is_refused_with_its_reason_and_the_rest_stored(app, s
 def test_body_limit_content_type_and_length(store):
     c = controller(store, [])
     app = make_app(c, max_body=1000)
-    big = {"session": "s", "answers": [{"text": "x" * 2000}]}
+    big = {"session": "news-s", "answers": [{"text": "x" * 2000}]}
     code, data = wsgi(app, "POST", "/api/answers", big)
     assert code == 413 and "limit" in data["error"] and data["max_body"] == 1000
     code, data = wsgi(app, "POST", "/api/answers", b'{"answers": []}', headers={"Content-Type": "text/plain"})

@@ -365,9 +365,15 @@ class Controller:
         return [_wire(eg) for eg in stored]
 
     def _check_session(self, session: Any) -> str:
+        """A request's session: the run's own, or an annotator's ``DATASET-NAME`` (a named one, or an earlier run's)."""
         session = self.session if session is None else session
         if not isinstance(session, str) or not session.strip() or len(session) > MAX_SESSION_NAME:
             raise AnswerError(f"'session' must be a non-empty name of at most {MAX_SESSION_NAME} characters")
+        prefix = self.dataset + "-"
+        if session != self.session and not (session.startswith(prefix)
+                                            and ANNOTATOR_NAME.fullmatch(session[len(prefix):])):
+            raise AnswerError(f"'session' {session[:80]!r} is not a session of dataset '{self.dataset}' "
+                              f"(expected '{prefix}NAME'; reload the app)")
         return session
 
     def _check(self, eg: Any, session: str) -> dict:
