@@ -460,8 +460,8 @@ class Controller:
         """Each annotator of this run: name (None for the run's own session), session, answers, questions held, idle."""
         prefix = self.dataset + "-"
         with self._cond:
-            return [{"name": None if a.session == self.session or not a.session.startswith(prefix)
-                     else a.session[len(prefix):], "session": a.session, "answered": a.answered,
+            return [{"name": None if a.session == self.session else a.session[len(prefix):],
+                     "session": a.session, "answered": a.answered,
                      "pending": len(a.pending) + len(a.again), "idle": self._feed.idle(a)}
                     for a in self._feed.annotators.values()]
 
