@@ -195,7 +195,7 @@ class Store:
         self.Dataset, self.Example, self.Link, self.LiveSession, self.AnswerEvent = _models(self.db)
         self.postgres = isinstance(self.db, peewee.PostgresqlDatabase)
         try:
-            self.db.connect(reuse_if_open=True)
+            self._connect()
             # On PostgreSQL under the write lock: processes creating the tables of a new database at
             # once would otherwise collide in the catalog (duplicate key in pg_type).
             with self._locked():
@@ -203,6 +203,22 @@ class Store:
                                       safe=True)
         except (peewee.DatabaseError, peewee.ImproperlyConfigured, sqlite3.Error) as err:
             raise StoreError(f"Cannot open database {self.url}: {_one_line(err)}") from None
+
+    def _connect(self) -> None:
+        """Connect, retrying up to BUSY_TIMEOUT_S while SQLite reports the file locked at once.
+
+        Processes opening a new SQLite file together can deadlock switching it to WAL; SQLite then
+        fails one of them with "database is locked" without calling its busy handler.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.db.connect(reuse_if_open=True)
+                return
+            except (peewee.OperationalError, sqlite3.OperationalError) as err:
+                if self.postgres or "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         """Close the connection (the database stays on disk)."""
