@@ -17,7 +17,9 @@ Strategies (each a small adapter over the public TeachModel methods the recipes 
                      look-ahead) starting from that model
   recommended        the README's workflow: hand_then_correct on text, correct_uncertain (ner.correct from
                      blank:LANG) on pages
-The in-loop models (ner.teach and ner.correct) start blank and learn from every 10 answers.
+The in-loop models (ner.teach and ner.correct) start blank. ner.correct's learns from every --update-every
+answers (default 10, the setting of the recorded text runs); the recipe learns from every answer, as the app
+posts each one as it is made and the server queues an update per post, so 1 is the recipe's behaviour.
 
 Usage:
   python bench/annotator_time.py --corpus conll [--seeds 0,1,2] [--minutes 5,10,15,30,60,120]
@@ -34,7 +36,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -53,7 +55,7 @@ EDIT_S = 2.5  # a span added, removed or relabelled; a boundary fix counts as on
 KEEP_S = 0.5  # a pre-filled span kept as suggested
 RECOMMENDED_MANUAL_S = 180.0  # hand_then_correct labels by hand for its first 3 minutes
 RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model hand_then_correct corrects with
-UPDATE_EVERY = 10  # answers per update of the in-loop model (as the background worker)
+UPDATE_EVERY = 10  # answers per update of ner.correct's in-loop model (--update-every; the recipe: 1)
 LOOKAHEAD = 256  # ner.correct's default --lookahead: inputs read ahead and ranked
 
 MINUTES = (5, 10, 15, 30, 60, 120)
@@ -94,6 +96,7 @@ class Corpus:
     held: list  # Merged (entity F1) or (pages, gold fields) per document (field exact match)
     patterns: list[dict] = field(default_factory=list)
     fields: bool = False
+    update_every: int = UPDATE_EVERY  # answers per update of ner.correct's in-loop model
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -177,7 +180,7 @@ def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int) -> Answ
             yield eg, complete_cost([(s["start"], s["end"], s["label"]) for s in task.get("spans") or []],
                                     full["gold"], corpus.read_s)
             batch.append(eg)
-            if len(batch) == UPDATE_EVERY:
+            if len(batch) == corpus.update_every:
                 model.update(batch)
                 batch = []
     finally:
@@ -335,7 +338,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "answers": n, "accepted": sum(a["answer"] == "accept" for a in answers[:n]), **facts,
                        "seconds": round(clock[n - 1], 1) if n else 0.0,
                        "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
-                       "pool": len(corpus.pool), "held_out": len(corpus.held), "epochs": epochs,
+                       "update_every": corpus.update_every, "pool": len(corpus.pool),
+                       "held_out": len(corpus.held), "epochs": epochs,
                        "train_s": round(time.perf_counter() - start, 1), "sim_s": round(sim_s, 1)}
                 append_result(out, row)
                 written += 1
@@ -482,6 +486,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", type=int, help="override the pool size (inputs)")
     parser.add_argument("--heldout", type=int, help="override the held-out size (inputs)")
     parser.add_argument("--epochs", type=int, help="override the epochs of each batch-train")
+    parser.add_argument("--update-every", type=int, default=UPDATE_EVERY,
+                        help="answers per update of ner.correct's in-loop model (the recipe: 1)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -504,11 +510,14 @@ def main(argv: list[str] | None = None) -> None:
         args.data = data_dir()
     elif not args.data.is_dir():
         sys.exit(f"--data: {args.data} is not a folder")
-    print(f"{args.corpus}: pool {pool}, held-out {heldout}, {epochs} epochs, seeds {seeds}, minutes {minutes}; "
+    print(f"{args.corpus}: pool {pool}, held-out {heldout}, {epochs} epochs, seeds {seeds}, minutes {minutes}, "
+          f"ner.correct updates every {args.update_every} answers; "
           f"results in {out}", flush=True)
     started = time.perf_counter()
-    written = run(args.corpus, lambda seed: CORPORA[args.corpus](args.data, seed, pool, heldout), args.strategies,
-                  seeds, minutes, epochs, out, lambda line: print(line, flush=True))
+    load = lambda seed: replace(CORPORA[args.corpus](args.data, seed, pool, heldout),  # noqa: E731
+                                update_every=args.update_every)
+    written = run(args.corpus, load, args.strategies, seeds, minutes, epochs, out,
+                  lambda line: print(line, flush=True))
     print(f"{written} new points in {time.perf_counter() - started:.0f} s", flush=True)
 
 
