@@ -43,6 +43,8 @@ from typing import Callable, Iterator
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from vnerteach.model import MIN_PREFILL  # noqa: E402
+
 from al_sim import (conll_sentences, frequent_patterns, funsd_forms, gold_answer,  # noqa: E402
                     gold_merged, task_of, teach_stream, train_blank)
 
@@ -97,6 +99,7 @@ class Corpus:
     patterns: list[dict] = field(default_factory=list)
     fields: bool = False
     update_every: int = UPDATE_EVERY  # answers per update of ner.correct's in-loop model
+    min_prefill: float = MIN_PREFILL  # ner.correct's --min-prefill
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -172,7 +175,7 @@ def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int) -> Answ
     """The gold answer to each pre-filled task ner.correct shows (most uncertain of ``lookahead`` read
     ahead first; 1 is source order), charged for the edits; the model learns."""
     gold, batch = corpus.by_hash(), []
-    stream = model.correct(_fresh(tasks), lookahead=lookahead, deterministic=True)
+    stream = model.correct(_fresh(tasks), lookahead=lookahead, deterministic=True, min_prefill=corpus.min_prefill)
     try:
         for task in stream:
             full = gold[task["_input_hash"]]
@@ -338,7 +341,7 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "answers": n, "accepted": sum(a["answer"] == "accept" for a in answers[:n]), **facts,
                        "seconds": round(clock[n - 1], 1) if n else 0.0,
                        "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
-                       "update_every": corpus.update_every, "pool": len(corpus.pool),
+                       "update_every": corpus.update_every, "min_prefill": corpus.min_prefill, "pool": len(corpus.pool),
                        "held_out": len(corpus.held), "epochs": epochs,
                        "train_s": round(time.perf_counter() - start, 1), "sim_s": round(sim_s, 1)}
                 append_result(out, row)
@@ -488,6 +491,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override the epochs of each batch-train")
     parser.add_argument("--update-every", type=int, default=UPDATE_EVERY,
                         help="answers per update of ner.correct's in-loop model (the recipe: 1)")
+    parser.add_argument("--min-prefill", type=float, default=MIN_PREFILL, help="ner.correct's --min-prefill")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -511,11 +515,11 @@ def main(argv: list[str] | None = None) -> None:
     elif not args.data.is_dir():
         sys.exit(f"--data: {args.data} is not a folder")
     print(f"{args.corpus}: pool {pool}, held-out {heldout}, {epochs} epochs, seeds {seeds}, minutes {minutes}, "
-          f"ner.correct updates every {args.update_every} answers; "
+          f"ner.correct updates every {args.update_every} answers, pre-fills from p >= {args.min_prefill}; "
           f"results in {out}", flush=True)
     started = time.perf_counter()
     load = lambda seed: replace(CORPORA[args.corpus](args.data, seed, pool, heldout),  # noqa: E731
-                                update_every=args.update_every)
+                                update_every=args.update_every, min_prefill=args.min_prefill)
     written = run(args.corpus, load, args.strategies, seeds, minutes, epochs, out,
                   lambda line: print(line, flush=True))
     print(f"{written} new points in {time.perf_counter() - started:.0f} s", flush=True)

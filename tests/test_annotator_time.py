@@ -135,3 +135,16 @@ def test_bad_flags_are_one_line(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "--strategies: unknown strategy nope; choose from manual" in err and "Traceback" not in err
+
+
+def test_update_every_and_min_prefill_reach_ner_correct(data, tmp_path):
+    from dataclasses import replace
+
+    corpus = _corpus(data)
+    clock = lambda c: at.simulate("correct_order", c, 0, 200)[1]  # noqa: E731
+    # learning from every answer pre-fills sooner, so the answers cost other seconds than every 10th's model
+    assert clock(replace(corpus, update_every=1)) != clock(corpus)
+    out = tmp_path / "flags.jsonl"
+    at.main(["--corpus", "conll", "--quick", "--data", str(data), "--out", str(out), "--strategies", "correct_order",
+             "--update-every", "1", "--min-prefill", "0.8"])
+    assert {(r["update_every"], r["min_prefill"]) for r in at.read_results(out)} == {(1, 0.8)}
