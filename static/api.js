@@ -39,6 +39,7 @@ export class Api {
   }
 
   async request(method, path, body, extra, renewed = false, timeoutMs = 0) {
+    const sentKey = this.appKey;
     const init = { method, headers: { ...this.headers(body !== undefined), ...extra }, cache: "no-store" };
     if (body !== undefined) init.body = JSON.stringify(body);
     if (timeoutMs) init.signal = AbortSignal.timeout(timeoutMs);
@@ -50,19 +51,21 @@ export class Api {
       throw err;
     }
     this.reached(true);
-    if (res.status === 403 && !renewed && await this.renewKey()) return this.request(method, path, body, extra, true, timeoutMs);
+    if (res.status === 403 && !renewed && await this.renewKey(sentKey)) return this.request(method, path, body, extra, true, timeoutMs);
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
     if (!res.ok) throw new HttpError(res.status, (data && data.error) || res.statusText || "request failed", data);
     return data;
   }
 
-  // A restarted server has a new key: read it from the app's page again.
-  async renewKey() {
+  // A restarted server has a new key: read it from the app's page again, unless a request that was
+  // refused at the same time already has (then the key `stale` was sent with is renewed too).
+  async renewKey(stale) {
+    if (this.appKey !== stale) return true;
     try {
       const res = await fetch("/", { cache: "no-store" });
       const key = appKeyIn(new DOMParser().parseFromString(await res.text(), "text/html"));
-      if (!key || key === this.appKey) return false;
+      if (!key || key === stale) return false;
       this.appKey = key;
       return true;
     } catch (e) {

@@ -128,6 +128,43 @@ def test_an_open_tab_reads_the_new_app_key_after_the_server_restarts(browser, cl
     assert result.exit_code == 0 and result.stdout.count('"answer"') == 2
 
 
+RACE_403 = """async () => {
+  const api = window.vnerteach.api, send = window.fetch, log = [];
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  window.fetch = async (url, init) => {
+    const res = await send(url, init);
+    if (String(url).includes("probe=late")) {
+      log.push(res.status);
+      if (log.length === 1) await gate;  // its 403 is read after the other request renewed the key
+    }
+    return res;
+  };
+  api.appKey = "the key of a server that has restarted";
+  const outcome = (p) => p.then(() => "ok", (err) => String(err.status || err));
+  const late = outcome(api.request("GET", "/api/project?probe=late"));
+  const first = await outcome(api.request("GET", "/api/project?probe=first"));
+  release();
+  const result = {first, late: await late, statuses: log};
+  window.fetch = send;
+  return result;
+}"""
+
+
+def test_a_request_refused_with_the_old_key_after_another_renewed_it_is_sent_again(browser, env, tmp_path):
+    """Two requests sent with a restarted server's old key: the one read second is not a failure (it was, and the
+    outbox then halved its batches)."""
+    src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(2)])
+    served = ServedRecipe(["ner.manual", "race", "blank:en", src, "--label", "ORG"], env, free_port())
+    try:
+        browser.goto(served.url + "/")
+        wait_for_task(browser, "Sentence 0")
+        result = browser.evaluate(RACE_403)
+    finally:
+        served.stop()
+    assert result == {"first": "ok", "late": "ok", "statuses": [403, 200]}
+
+
 def test_a_link_planted_in_the_page_cache_is_not_served(env, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
