@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from conftest import write_jsonl
 from needs import need
+from web_fixtures import ServedRecipe, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -95,6 +97,18 @@ def drag(page, source, target, steps: int = 6) -> None:
 
 def spans_of(example: dict) -> list[tuple[str, str]]:
     return [(example["text"][s["start"]:s["end"]], s["label"]) for s in example.get("spans", [])]
+
+
+def evaluate_in_app(page, env: dict, tmp_path: Path, script: str):
+    """Open the app of a ner.manual server on two sentences, run ``script`` in it, and return its result."""
+    src = write_jsonl(tmp_path / "app.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(2)])
+    served = ServedRecipe(["ner.manual", "app", "blank:en", src, "--label", "ORG"], env, free_port())
+    try:
+        page.goto(served.url + "/")
+        wait_for_task(page, "Sentence 0")
+        return page.evaluate(script)
+    finally:
+        served.stop()
 
 
 def db_out(cli, dataset: str, tmp_path: Path) -> list[dict]:

@@ -11,7 +11,7 @@ import pytest
 from vnerteach.store import connect
 
 from conftest import write_jsonl
-from browser_fixtures import db_out, token, wait_for_task, wait_saved
+from browser_fixtures import db_out, evaluate_in_app, token, wait_for_task, wait_saved
 from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
@@ -178,14 +178,7 @@ OUTBOX = """async () => {
 
 
 def test_the_outbox_drops_an_unsent_answer_and_sends_an_undo_after_one_on_its_way(browser, env, tmp_path):
-    src = write_jsonl(tmp_path / "tasks.jsonl", [{"text": "Sentence from Acme"}])
-    served = ServedRecipe(["ner.manual", "unit", "blank:en", src, "--label", "ORG"], env, free_port())
-    try:
-        browser.goto(served.url + "/")
-        wait_for_task(browser, "Sentence")
-        got = browser.evaluate(OUTBOX)
-    finally:
-        served.stop()
+    got = evaluate_in_app(browser, env, tmp_path, OUTBOX)
     assert got["calls"] == ["answers 1", "undo 1"]  # answer 2 never left the browser; the undo came after answer 1
     assert got["afterDrop"] == ["s:1"] and got["queued"] == ["s:1", "undo:s:1"]
     assert got["left"] == [] and got["stored"] == []

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import ROOT, write_jsonl
-from browser_fixtures import wait_for_task, wait_saved
+from browser_fixtures import evaluate_in_app, wait_for_task, wait_saved
 from web_fixtures import APP_HEADER, ServedRecipe, app_key, free_port, http, install_in_cache, page_task
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -154,14 +154,7 @@ RACE_403 = """async () => {
 def test_a_request_refused_with_the_old_key_after_another_renewed_it_is_sent_again(browser, env, tmp_path):
     """Two requests sent with a restarted server's old key: the one read second is not a failure (it was, and the
     outbox then halved its batches)."""
-    src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(2)])
-    served = ServedRecipe(["ner.manual", "race", "blank:en", src, "--label", "ORG"], env, free_port())
-    try:
-        browser.goto(served.url + "/")
-        wait_for_task(browser, "Sentence 0")
-        result = browser.evaluate(RACE_403)
-    finally:
-        served.stop()
+    result = evaluate_in_app(browser, env, tmp_path, RACE_403)
     assert result == {"first": "ok", "late": "ok", "statuses": [403, 200]}
 
 
