@@ -258,12 +258,11 @@ def test_a_box_over_text_ocr_missed_reads_it_and_marks_it(screen, cli, env, tmp_
         wait_shown(page, 0)
         draw(page, [total["bbox"][0] - 8, total["bbox"][1] - 5, total["bbox"][2] + 8, total["bbox"][3] + 5])
         page.wait_for_function("() => window.vnerteach.current.spans.length === 1")
-        got = page.evaluate("() => { const c = window.vnerteach.current; return {spans: c.spans, tokens: c.task.tokens.slice(-2),"
-                            " ms: window.vnerteach.perf.last.regionFrame}; }")
+        got = page.evaluate("() => { const c = window.vnerteach.current;"
+                            " return {spans: c.spans, tokens: c.task.tokens.slice(-2)}; }")
         assert got["tokens"][-1]["text"] == total["text"] and got["tokens"][-1]["added"] is True
         assert got["spans"] == [{"start": got["tokens"][-1]["start"], "end": got["tokens"][-1]["end"],
                                  "token_start": n, "token_end": n, "label": "TOTAL"}]
-        assert got["ms"] < 1500
         assert page.locator(f'.box.added.ent[data-i="{n}"]').count() == 1
         g = page.evaluate(GEOMETRY)
         assert not tags_hide_no_word(g)

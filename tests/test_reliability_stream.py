@@ -185,7 +185,7 @@ def test_pathological_tasks_are_refused_and_the_server_keeps_answering(tmp_path,
     words = " ".join(f"word{i % 997}, and" for i in range(11_000))  # 0.2 MB of text: a 2.1 MB answer
     src = lines_with(tmp_path / "news.jsonl", 9, {
         2: json.dumps({"text": "x" * 5_000_000}),
-        4: json.dumps({"text": "before " + punct_run(4_000, 1) + " after"}),
+        4: json.dumps({"text": "before " + punct_run(6_000, 1) + " after"}),  # 7 s for spaCy, holding the GIL
         6: json.dumps({"text": words}),
         8: json.dumps(big_page_task(2_000)),
     })
@@ -222,18 +222,19 @@ def test_pathological_tasks_are_refused_and_the_server_keeps_answering(tmp_path,
         stop.set()
         poller.join()
         served.stop()
-    # the documented 1 s wait for questions, and any other request answered at once, with a margin for a loaded machine
-    assert max(project_latencies) < 0.5 and max(latencies) < 1.5, (project_latencies, latencies)
+    # the documented 1 s wait for questions, and any other request answered at once, with a margin for a loaded
+    # machine well under the 7 s a server tokenizing line 4 would be blocked
+    assert max(project_latencies) < 1.5 and max(latencies) < 2.5, (project_latencies, latencies)
     assert [t["text"][:12] for t in tasks] == ["Text number "] * 3 + ["word0, and w", "Text number ",
                                                                       "w0 w1 w2 w3 ", "Text number "]
     assert len(tasks[3]["tokens"]) == 33_000 and len(tasks[5]["tokens"]) == 2_000
     assert failures[0].startswith(f"{src}:2: a task of 4.8 MB is over the limit of {MAX_TASK_BYTES // 2**20} MB")
-    assert failures[1] == (f"{src}:4: a token of 4,000 characters is over the limit of {MAX_TOKEN_CHARS:,}")
+    assert failures[1] == (f"{src}:4: a token of 6,000 characters is over the limit of {MAX_TOKEN_CHARS:,}")
 
 
 def test_a_long_text_is_tokenized_in_pieces_as_spacy_would_and_lets_other_threads_run():
     nlp = spacy.blank("en")
-    text = " ".join(punct_run(MAX_TOKEN_CHARS, seed) for seed in range(8))
+    text = " ".join(punct_run(MAX_TOKEN_CHARS, seed) for seed in range(16))  # 3 s as one piece, 0.2 s a token
     natural = "\n".join(f"Dr. Smith's  \t({i}) e-mail: a.b@c.org, U.S.A.   costs $5.00!\n\n" for i in range(400))
     gaps: list[float] = []
     stop = threading.Event()
@@ -253,7 +254,7 @@ def test_a_long_text_is_tokenized_in_pieces_as_spacy_would_and_lets_other_thread
     finally:
         stop.set()
         thread.join()
-    assert max(gaps) < 1.0, max(gaps)
+    assert max(gaps) < 1.5, max(gaps)
     for task in tasks:
         doc = nlp.make_doc(task["text"])
         assert [(t["text"], t["start"], t["ws"]) for t in task["tokens"]] == [
