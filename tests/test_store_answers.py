@@ -57,6 +57,16 @@ def test_same_question_twice_in_one_call_keeps_the_last(store):
     assert [e["answer"] for e in store.iter_examples("news")] == ["ignore"]
 
 
+def test_a_stored_answer_changed_twice_in_one_call_keeps_the_last_and_counts_each_change(store):
+    store.save_answers([answer("a"), answer("b")], "news", "news-s1")
+    saved = store.save_answers([answer("b", "reject"), answer("a", "reject"), answer("a", "ignore"),
+                                answer("a", "ignore"), answer("c")], "news", "news-s1")
+    assert (saved.added, saved.replaced, saved.unchanged) == (1, 3, 1)
+    assert [(e["text"], e["answer"]) for e in store.iter_examples("news")] == [("a", "ignore"), ("b", "reject"),
+                                                                               ("c", "accept")]
+    assert [e["event"] for e in store.events("news")] == ["stored"] * 2 + ["replaced"] * 3 + ["stored"]
+
+
 def test_session_name_cannot_be_a_regular_dataset(store):
     store.save_answers([answer("a")], "news", "news-s1")
     with pytest.raises(UsageError, match="regular dataset"):

@@ -383,8 +383,8 @@ class Store:
         now = int(time.time())
         events = []
         with self._write():
-            target = self._dataset_id(dataset, session=False)
-            sess = self._dataset_id(session, session=True)
+            target, sess = self._pair(dataset, session, create=True)
+            latest = self._latest_in_session(sess, [eg[TASK_HASH] for eg in answers])
             new_rows: dict[int, tuple] = {}  # by task hash: a question answered twice in one call
             for eg in answers:
                 content = to_json(eg)
@@ -397,17 +397,18 @@ class Store:
                         events.append(("replaced", *row[:4]))
                     new_rows[eg[TASK_HASH]] = row
                     continue
-                stored = self._session_examples(sess, eg[TASK_HASH], latest=True)
-                if not stored:
+                stored = latest.get(eg[TASK_HASH])
+                if stored is None:
                     new_rows[eg[TASK_HASH]] = row
                     events.append(("stored", *row[:4]))
                     added += 1
-                elif stored[0][1] == content or _same_decision(stored[0][1], eg):
+                elif stored[1] == content or _same_decision(stored[1], eg):
                     unchanged += 1
                 else:
                     (self.Example.update(input_hash=eg[INPUT_HASH], answer=eg.get("answer"), content=content, created=now)
-                     .where(self.Example.id == stored[0][0]).execute())
-                    self.Link.insert(example=stored[0][0], dataset=target).on_conflict_ignore().execute()
+                     .where(self.Example.id == stored[0]).execute())
+                    self.Link.insert(example=stored[0], dataset=target).on_conflict_ignore().execute()
+                    latest[eg[TASK_HASH]] = (stored[0], content)
                     events.append(("replaced", *row[:4]))
                     replaced += 1
             if new_rows:
@@ -423,7 +424,7 @@ class Store:
         """
         p = self.db.param
         with self._write():
-            target, sess = self._lookup(dataset, session=False), self._lookup(session, session=True)
+            target, sess = self._pair(dataset, session)
             if target is None or sess is None:
                 return []
             found = self._session_examples(sess, task_hash)
@@ -437,13 +438,25 @@ class Store:
                                          for eg in removed])
         return removed
 
-    def _session_examples(self, session_id: int, task_hash: int, latest: bool = False) -> list[tuple[int, str]]:
+    def _session_examples(self, session_id: int, task_hash: int) -> list[tuple[int, str]]:
         """(id, content) of a session dataset's examples with a task hash, newest first."""
         p = self.db.param  # plain SQL on the answer path (an answer per request): no query building
         return self.db.execute_sql(
             "SELECT e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
-            f"WHERE l.dataset_id = {p} AND e.task_hash = {p} ORDER BY e.id DESC" + (" LIMIT 1" if latest else ""),
-            (session_id, task_hash)).fetchall()
+            f"WHERE l.dataset_id = {p} AND e.task_hash = {p} ORDER BY e.id DESC", (session_id, task_hash)).fetchall()
+
+    def _latest_in_session(self, session_id: int, task_hashes: list[int]) -> dict[int, tuple[int, str]]:
+        """{task hash: (id, content)} of a session dataset's newest example with each of the hashes, one query per 500."""
+        latest: dict[int, tuple[int, str]] = {}
+        unique = list(dict.fromkeys(task_hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            for task_hash, example_id, content in self.db.execute_sql(
+                    "SELECT e.task_hash, e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
+                    f"WHERE l.dataset_id = {self.db.param} AND e.task_hash IN ({', '.join([self.db.param] * len(chunk))}) "
+                    "ORDER BY e.id DESC", (session_id, *chunk)).fetchall():
+                latest.setdefault(task_hash, (example_id, content))
+        return latest
 
     def _log(self, dataset: str, session: str, events: list[tuple]) -> None:
         """Record answer events ``(event, input hash, task hash, answer, content)`` (inside a write)."""
@@ -467,18 +480,22 @@ class Store:
                  TASK_HASH: task_hash, "answer": answer}
                 for _id, when, event, session, input_hash, task_hash, answer in _pages(query, A.id))
 
-    def _dataset_id(self, name: str, session: bool) -> int:
-        """The id of a dataset (created if missing) that must be a session dataset or must not be one."""
-        found = self._lookup(name, session)
-        return self.create_dataset(name, session=session).id if found is None else found
-
-    def _lookup(self, name: str, session: bool) -> int | None:
-        """The id of a dataset that must be a session dataset or must not be one; None if there is none."""
-        found = self.db.execute_sql(f"SELECT id, session FROM dataset WHERE name = {self.db.param}", (name,)).fetchone()
-        if found is not None and bool(found[1]) != session:
-            raise UsageError(f"Session '{name}' is the name of a regular dataset, not a session" if session
-                             else f"'{name}' is a session dataset; answers go to a regular dataset")
-        return None if found is None else found[0]
+    def _pair(self, dataset: str, session: str, create: bool = False) -> tuple[int | None, int | None]:
+        """The ids of a regular dataset and a session dataset in one query (the answer path); created if asked, else None."""
+        rows = {name: (id_, bool(flag)) for name, id_, flag in self.db.execute_sql(
+            f"SELECT name, id, session FROM dataset WHERE name IN ({self.db.param}, {self.db.param})",
+            (dataset, session)).fetchall()}
+        ids = []
+        for name, is_session in ((dataset, False), (session, True)):
+            found = rows.get(name)
+            if found is None and create:
+                created = self.create_dataset(name, session=is_session)
+                found = rows[name] = (created.id, bool(created.session))
+            if found is not None and found[1] != is_session:
+                raise UsageError(f"Session '{name}' is the name of a regular dataset, not a session" if is_session
+                                 else f"'{name}' is a session dataset; answers go to a regular dataset")
+            ids.append(None if found is None else found[0])
+        return ids[0], ids[1]
 
     def _insert(self, rows: list[tuple], dataset_ids: list[int]) -> None:
         if isinstance(self.db, peewee.SqliteDatabase):
@@ -531,7 +548,7 @@ class Store:
 
     def latest_answers(self, dataset: str, session: str, n: int) -> list[dict]:
         """A session's last ``n`` answers in a dataset, oldest first; none before the session's first answer."""
-        target, sess = self._lookup(dataset, session=False), self._lookup(session, session=True)
+        target, sess = self._pair(dataset, session)
         if target is None or sess is None:
             return []
         p = self.db.param
