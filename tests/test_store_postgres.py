@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from vnerteach.store import connect
+from vnerteach.store import ANALYZE_AFTER, PAGE, connect
+from vnerteach.tasks import set_hashes
 
 from conftest import ROOT, write_jsonl
 from train_fixtures import binary_tasks, manual_tasks
@@ -55,6 +56,26 @@ def test_db_in_stats_db_out_and_drop_on_postgres_match_sqlite(cli, db_url, tmp_p
     assert "No datasets yet" in cli("stats", "--db", db_url).stderr
     with connect(db_url) as store:
         assert store.db.execute_sql("SELECT COUNT(*) FROM example").fetchone() == (0,)
+
+
+def plan_rows(node: dict) -> list[int]:
+    """Rows each node of an EXPLAIN (ANALYZE, FORMAT JSON) plan produced."""
+    return [node["Actual Rows"], *(rows for child in node.get("Plans", []) for rows in plan_rows(child))]
+
+
+@pytest.mark.slow
+def test_after_a_large_import_each_page_of_db_out_reads_a_page_not_the_dataset(db_url, monkeypatch):
+    with connect(db_url) as store:
+        store.add_examples((set_hashes({"text": f"text {i}", "answer": "accept"}) for i in range(ANALYZE_AFTER)), ["big"])
+        store.add_examples([set_hashes({"text": "elsewhere", "answer": "accept"})], ["other"])
+        pages, execute = [], store.db.execute_sql
+        monkeypatch.setattr(store.db, "execute_sql", lambda sql, params=None, *a, **k: (
+            pages.append((sql, params)) if "LIMIT" in sql else None) or execute(sql, params, *a, **k))
+        assert sum(1 for _ in store.iter_raw("big")) == ANALYZE_AFTER
+        # Read by a plan that scans from the first row (or sorts all rows after the page), a page reads the dataset.
+        read = [max(plan_rows(execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()[0][0]["Plan"]))
+                for sql, params in pages]
+    assert len(read) > ANALYZE_AFTER // PAGE and max(read) <= 2 * PAGE, read
 
 
 @pytest.mark.slow
