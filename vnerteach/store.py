@@ -389,7 +389,9 @@ class Store:
         events = []
         with self._write():
             target, sess = self._pair(dataset, session, create=True)
-            latest = self._latest_in_session(sess, [eg[TASK_HASH] for eg in answers])
+            latest: dict[int, tuple[int, str]] = {}
+            for task_hash, example_id, content in self._session_examples(sess, [eg[TASK_HASH] for eg in answers]):
+                latest.setdefault(task_hash, (example_id, content))
             new_rows: dict[int, tuple] = {}  # by task hash: a question answered twice in one call
             for eg in answers:
                 content = to_json(eg)
@@ -432,7 +434,7 @@ class Store:
             target, sess = self._pair(dataset, session)
             if target is None or sess is None:
                 return []
-            found = self._session_examples(sess, task_hash)
+            found = [(example_id, content) for _hash, example_id, content in self._session_examples(sess, [task_hash])]
             for example_id, _content in found:
                 self.db.execute_sql(f"DELETE FROM link WHERE example_id = {p} AND dataset_id IN ({p}, {p})",
                                     (example_id, target, sess))
@@ -443,25 +445,16 @@ class Store:
                                          for eg in removed])
         return removed
 
-    def _session_examples(self, session_id: int, task_hash: int) -> list[tuple[int, str]]:
-        """(id, content) of a session dataset's examples with a task hash, newest first."""
-        p = self.db.param  # plain SQL on the answer path (an answer per request): no query building
-        return self.db.execute_sql(
-            "SELECT e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
-            f"WHERE l.dataset_id = {p} AND e.task_hash = {p} ORDER BY e.id DESC", (session_id, task_hash)).fetchall()
-
-    def _latest_in_session(self, session_id: int, task_hashes: list[int]) -> dict[int, tuple[int, str]]:
-        """{task hash: (id, content)} of a session dataset's newest example with each of the hashes, one query per 500."""
-        latest: dict[int, tuple[int, str]] = {}
-        unique = list(dict.fromkeys(task_hashes))
-        for start in range(0, len(unique), 500):
+    def _session_examples(self, session_id: int, task_hashes: Sequence[int]) -> list[tuple[int, int, str]]:
+        """(task hash, id, content) of a session dataset's examples with these task hashes, each hash's newest first."""
+        unique, found = list(dict.fromkeys(task_hashes)), []
+        for start in range(0, len(unique), 500):  # plain SQL on the answer path: no query building
             chunk = unique[start:start + 500]
-            for task_hash, example_id, content in self.db.execute_sql(
-                    "SELECT e.task_hash, e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
-                    f"WHERE l.dataset_id = {self.db.param} AND e.task_hash IN ({', '.join([self.db.param] * len(chunk))}) "
-                    "ORDER BY e.id DESC", (session_id, *chunk)).fetchall():
-                latest.setdefault(task_hash, (example_id, content))
-        return latest
+            found += self.db.execute_sql(
+                "SELECT e.task_hash, e.id, e.content FROM example e JOIN link l ON l.example_id = e.id "
+                f"WHERE l.dataset_id = {self.db.param} AND e.task_hash IN ({', '.join([self.db.param] * len(chunk))}) "
+                "ORDER BY e.id DESC", (session_id, *chunk)).fetchall()
+        return found
 
     def _log(self, dataset: str, session: str, events: list[tuple]) -> None:
         """Record answer events ``(event, input hash, task hash, answer, content)`` (inside a write)."""
