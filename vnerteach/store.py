@@ -370,10 +370,10 @@ class Store:
                 if rows:
                     self._insert(rows, ids)
                     added += len(rows)
-        if self.postgres and added >= ANALYZE_AFTER:
-            # Before autovacuum gets to it, PostgreSQL plans db-out's page query over a table it thinks
-            # small: a sort of the whole dataset for every page (100 ms a page at 100,000 rows, 1 ms after).
-            self.db.execute_sql("ANALYZE example, link")
+            if self.postgres and added >= ANALYZE_AFTER:
+                # Before autovacuum gets to it, PostgreSQL plans db-out's page query over a table it thinks
+                # small: a sort of the whole dataset for every page (100 ms a page at 100,000 rows, 1 ms after).
+                self.db.execute_sql("ANALYZE example, link")  # in the transaction: its errors are StoreErrors too
         return added
 
     def save_answers(self, answers: Sequence[dict], dataset: str, session: str) -> SavedAnswers:
