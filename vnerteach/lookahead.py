@@ -45,8 +45,14 @@ def normalised_logprob(best_p: float, n_tokens: int) -> float:
     return -math.log(max(best_p, 1e-12)) / max(1, n_tokens)
 
 
-MEASURES = {"corrections": "expected number of corrections (sum of min(p, 1-p) over candidate entities)",
-            "logprob": "-log p(best analysis) / tokens"}
+Measure = Callable[[dict[Any, float], float, dict], float]  # (candidate scores, p(best analysis), task) -> priority
+
+# How ner.correct ranks an input: name -> (what it means, the function of its beam's scores).
+MEASURES: dict[str, tuple[str, Measure]] = {
+    "corrections": ("expected number of corrections (sum of min(p, 1-p) over candidate entities)",
+                    lambda scores, best_p, task: expected_corrections(scores)),
+    "logprob": ("-log p(best analysis) / tokens", lambda scores, best_p, task: normalised_logprob(best_p, len(task["tokens"]))),
+}
 
 
 def signature(tokens: Sequence[str]) -> np.ndarray:

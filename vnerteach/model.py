@@ -302,7 +302,7 @@ class TeachModel:
         Confidence is the probability of the best analysis in the beam; ``meta.uncertainty`` is the
         task's uncertainty by ``measure`` (``lookahead.MEASURES``), what ner.correct ranks by.
         """
-        from .lookahead import expected_corrections, normalised_logprob
+        from .lookahead import MEASURES
         from .pipeline import predict_beams
 
         tasks = [t for t in tasks if t.get("tokens")]
@@ -319,10 +319,7 @@ class TeachModel:
         for task, scores, beam_parses in zip(tasks, scored, parses):
             best_p, best = max(beam_parses, key=lambda x: x[0]) if beam_parses else (1.0, [])
             scores = {k: min(1.0, v) for k, v in scores.items() if k[2] in wanted}
-            if measure == "logprob":
-                uncertainty = normalised_logprob(float(best_p), len(task["tokens"]))
-            else:
-                uncertainty = expected_corrections(scores)
+            uncertainty = MEASURES[measure][1](scores, float(best_p), task)
             spans = [_span(task["tokens"], (s, e, label), round(scores.get((s, e, label), 0.0), 4))
                      for s, e, label in sorted(best)
                      if self.taught and label in wanted and scores.get((s, e, label), 0.0) >= min_score]
