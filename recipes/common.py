@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 # The controller's read-ahead of a ranked stream (ner.correct, ner.manual --lookahead): the ranker is
 # the buffer, and what the controller holds was chosen before the latest updates
 RANKED_BUFFER = 4
+# A model in the loop (ner.teach, ner.correct): the controller holds one question beyond what the app asks for,
+# so the next is chosen, and scored again as it is shown, by a model that has learnt the answers before it
+IN_LOOP_BUFFER = 1
 
 
 def source_size(source: str, password: str | None = None) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator
 
@@ -14,7 +15,7 @@ from vnerteach.output import info
 from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import RANKED_BUFFER, check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
+from .common import IN_LOOP_BUFFER, check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
 
 if TYPE_CHECKING:
     from vnerteach.model import Seen
@@ -126,6 +127,7 @@ def ner_teach(
 
     Example: vnerteach ner.teach receipts blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
     """
+    from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel, is_pattern_task
     from vnerteach.sorters import get_sorter, sort
 
@@ -138,12 +140,17 @@ def ner_teach(
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
     warm = _warm_start(teach, dataset, db, fresh)
+    if not teach.started_trained and matcher is None and not (warm and warm.recalled):
+        raise UsageError(f"ner.teach from {model} has nothing to start from: a blank model's suggestions are noise. "
+                         "Give --patterns, a trained MODEL (ner.batch-train), or label some inputs with ner.manual "
+                         f"into '{dataset}' first")
     failures = failure_log()
     stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=failures), on_failure=failures)
     suggestions = teach.suggest(stream, matcher, on_failure=failures)
     questions = _counted(sort(sorter, suggestions, pass_through=is_pattern_task, warmup=teach.warmup), teach.seen)
-    return {"dataset": dataset, "stream": questions, "view_id": "ner", "config": {"labels": labels},
-            "exclude": exclude, "exclude_by": exclude_by, "update": teach.update, "forget": teach.forget,
+    return {"dataset": dataset, "stream": questions, "buffer": IN_LOOP_BUFFER, "view_id": "ner",
+            "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
+            "update": teach.update, "forget": teach.forget, "refresh": teach.refresh_question,
             "on_exit": _on_exit(warm.cancel if warm else None, _saver(teach, model_out)),
             "total": source_size(source, documents.password), "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
 
@@ -211,9 +218,10 @@ def ner_correct(
     stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
                         on_failure=failures)
     ranked = teach.correct(stream, lookahead=lookahead, on_failure=failures, min_prefill=min_prefill)
-    return {"dataset": dataset, "stream": ranked, "buffer": RANKED_BUFFER,
+    return {"dataset": dataset, "stream": ranked, "buffer": IN_LOOP_BUFFER,
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update if update else None,
+            "refresh": partial(teach.refresh_prediction, min_prefill=min_prefill),
             "forget": teach.forget if update else None,
             "on_exit": _on_exit(warm.cancel if warm else None, ranked.close, _saver(teach, model_out)),
             "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures,

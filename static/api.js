@@ -92,6 +92,9 @@ export class Api {
 
   undo(session, taskHash) { return this.request("POST", "/api/undo", { session, task_hash: taskHash }); }
 
+  // A question on screen, scored again by the model in the loop once it has learnt the answers sent so far.
+  refresh(session, taskHash) { return this.request("POST", "/api/refresh", { session, task_hash: taskHash }); }
+
   // The session's latest stored answers, oldest first.
   history(session, n) {
     return this.request("GET", "/api/history?" + new URLSearchParams({ session, n: String(n) }));

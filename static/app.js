@@ -11,11 +11,18 @@ import { el, isPageTask, labelColor, placeOf, preview } from "./util.js";
 
 const BATCH = 10;
 const LOW_WATER = 4;
+// A model in the loop (ner.teach, ner.correct): one task held beyond the one on screen, and each task scored again
+// as it is shown, so what the model learnt from the last answer shows on the next question.
+const IN_LOOP_BATCH = 1;
+const REFRESH_AGAIN_MS = 700; // the model was still updating: ask again after this
+const REFRESH_TRIES = 20;
+const SENT_WAIT_MS = 5000; // how long a refresh waits for the last answer to reach the server
 const HISTORY_SHOWN = 12;
 const HISTORY_KEPT = 100;
 const REVIEW_VIEW = "review"; // the versions of an input, read-only, over an editor like ner_manual's
 const MANUAL_VIEWS = new Set(["ner_manual", REVIEW_VIEW]);
 const ICONS = { accept: "✓", reject: "✗", ignore: "⊘" };
+const HIDDEN_META = new Set(["image_key", "model_version"]);
 const BANNER_MS = 4000; // how long "All N answers saved" stays
 
 const $ = (id) => document.getElementById(id);
@@ -61,6 +68,8 @@ class App {
     this.waiting = null; // what the server's stream waits on, e.g. "OCR is running on scan.pdf page 3"
     this.outage = null; // {ids, back}: answers kept while the server was unreachable, until they are saved
     this.zoom = { mode: "width", z: 1 }; // the page zoom chosen last: carried over to the next page
+    this.batch = BATCH;
+    this.lowWater = LOW_WATER;
     this.clearBoxes = false;
   }
 
@@ -80,6 +89,7 @@ class App {
       }
     }
     const p = this.project;
+    if (p.in_loop) { this.batch = IN_LOOP_BATCH; this.lowWater = IN_LOOP_BATCH; }
     this.labels = p.labels || [];
     this.colors = labelColor;
     $("p-dataset").textContent = p.dataset;
@@ -143,7 +153,7 @@ class App {
     if (this.fetching || this.exhausted || this.retryTimer) return;
     this.fetching = true;
     try {
-      const res = await this.api.questions(this.project.session, BATCH, this.firstFetch);
+      const res = await this.api.questions(this.project.session, this.firstFetch ? BATCH : this.batch, this.firstFetch);
       this.firstFetch = false;
       if (document.body.dataset.conn === "offline" && !this.outbox.size) this.onOutbox("saved");
       for (const task of res.tasks) {
@@ -169,7 +179,7 @@ class App {
       this.fetching = false;
       if (!this.current) this.showNext();
     }
-    if (this.queue.length < LOW_WATER && !this.exhausted) this.fetchMore();
+    if (this.queue.length < this.lowWater && !this.exhausted) this.fetchMore();
   }
 
   showNext() {
@@ -180,7 +190,61 @@ class App {
       return;
     }
     this.show(task, (task.spans || []).map((s) => ({ ...s })));
-    if (this.queue.length < LOW_WATER) this.fetchMore();
+    if (this.project.in_loop) this.refreshCurrent();
+    if (this.queue.length < this.lowWater) this.fetchMore();
+  }
+
+  // The task on screen as the model sees it now: once this browser's answers have reached the server, the server
+  // waits for the model to learn them and scores the task again. Its new pre-fill or score replaces the old one
+  // unless the annotator has started editing; "model updating" shows until the model has caught up.
+  async refreshCurrent() {
+    const cur = this.current;
+    if (!cur) return;
+    for (let waited = 0; (this.outbox.size || this.outbox.sending) && waited < SENT_WAIT_MS; waited += 100) {
+      if (this.current !== cur) return;
+      this.setModelState(cur, "updating");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let tries = 0; tries < REFRESH_TRIES && this.current === cur; tries++) {
+      let res;
+      try {
+        res = await this.api.refresh(this.project.session, cur.task._task_hash);
+      } catch (err) {
+        this.setModelState(cur, null);
+        return; // shown as it is: the server is away or refused; the status bar says so
+      }
+      if (this.current !== cur) return;
+      if (res.progress) this.updateProgress(res.progress);
+      if (!res.task) {
+        this.setModelState(cur, null);
+        if (!res.unknown) this.showNext(); // the model no longer asks it (its words were rejected meanwhile)
+        return;
+      }
+      if (!cur.touched && JSON.stringify(res.task.spans || []) !== JSON.stringify(cur.task.spans || [])) {
+        this.show(res.task, (res.task.spans || []).map((s) => ({ ...s })));
+      } else {
+        this.current.task = { ...cur.task, meta: res.task.meta };
+      }
+      const now = this.current;
+      this.setModelState(now, res.updating ? "updating" : null);
+      if (!res.updating) return;
+      await new Promise((r) => setTimeout(r, REFRESH_AGAIN_MS));
+      if (this.current !== now) return;
+      return this.refreshCurrent();
+    }
+  }
+
+  // "model updating" on the card while the model has not learnt the latest answers yet.
+  setModelState(cur, state) {
+    if (!cur || this.current !== cur) return;
+    const card = $("card");
+    let badge = card.querySelector(".model-state");
+    if (!state) { if (badge) badge.remove(); return; }
+    if (!badge) {
+      badge = el("div", "model-state", "model updating…");
+      badge.title = "The model is still learning your last answers: this task will be scored again when it is done";
+      card.prepend(badge);
+    }
   }
 
   // views
@@ -267,6 +331,11 @@ class App {
     } else if (typeof score === "number") {
       head.appendChild(el("span", "score", `score ${score.toFixed(2)}`));
       inHead.add("score");
+    } else if (question && question.score === null) {
+      const none = el("span", "score no-score", "no score yet");
+      none.title = "The model has not learnt enough answers for its scores to mean anything";
+      head.appendChild(none);
+      inHead.add("score");
     }
     card.appendChild(head);
     return inHead;
@@ -274,8 +343,8 @@ class App {
 
   renderMeta(card, task, inHead) {
     const meta = task.meta || {};
-    const shown = Object.entries(meta).filter(([k, v]) => v !== null && typeof v !== "object" && k !== "image_key"
-      && !inHead.has(k));
+    const shown = Object.entries(meta).filter(([k, v]) => (v !== null || k === "confidence") && typeof v !== "object"
+      && !HIDDEN_META.has(k) && !inHead.has(k)).map(([k, v]) => [k, v === null ? "none yet (still learning)" : v]);
     if (!shown.length) return;
     const box = el("div", "meta");
     for (const [k, v] of shown.slice(0, 8)) {
@@ -325,6 +394,7 @@ class App {
     kept.push({ start: tokens[a].start, end: tokens[b].end, token_start: a, token_end: b, label });
     kept.sort((x, y) => x.token_start - y.token_start);
     cur.spans = kept;
+    cur.touched = true;
     cur.view.setSpans(kept);
     cur.view.root.getBoundingClientRect();
     this.perf.mark("select", start);
@@ -373,6 +443,7 @@ class App {
     const cur = this.current;
     if (!cur || !cur.editable) return;
     cur.spans = cur.spans.filter((_, j) => j !== k);
+    cur.touched = true;
     cur.view.setSpans(cur.spans);
   }
 

@@ -6,7 +6,7 @@ import pytest
 import spacy
 
 from conftest import write_jsonl
-from teach_fixtures import LABELS
+from teach_fixtures import LABELS, taught
 from vnerteach.memory import AnswerMemory
 from vnerteach.merge import merge_answers, rejected_words, spread_rejects
 from vnerteach.model import TeachModel, is_pattern_task
@@ -48,20 +48,27 @@ def test_punctuation_only_and_line_crossing_spans_are_unlikely():
     assert unlikely(task["tokens"], colon, newline + 1) == "punctuation only"  # ":" and the newline
     assert unlikely(task["tokens"], newline - 1, newline + 2) == "crosses a line"
     assert unlikely(task["tokens"], 0, 3) is None  # "Apple ( Inc": odd, but it has words on one line
+    stop = spacy.blank("en").Defaults.stop_words
+    [said] = tokenized("The US said that it was of them .")
+    assert unlikely(said["tokens"], 0, 1, stop) == "function words only"  # "The"
+    assert unlikely(said["tokens"], 3, 7, stop) == "function words only"  # "that it was of"
+    assert unlikely(said["tokens"], 1, 2, stop) is None  # "US": capitals make an acronym, not "us"
+    assert unlikely(said["tokens"], 0, 2, stop) is None  # "The US"
     page = page_tokens([["TOTAL", "9.45"], ["Thank", "you"]])
     assert not crosses_line(page, 0, 2) and crosses_line(page, 1, 3)
     page[1]["bbox"] = [70, 14, 120, 34]  # a little lower, still mostly on the line
     assert not crosses_line(page, 0, 2)
 
 
-def test_a_blank_model_asks_nothing_punctuation_only_or_across_a_line():
+def test_a_model_in_its_cold_start_asks_nothing_punctuation_only_function_words_or_across_a_line():
     texts = [f"Report {i} :\nAlice Baker , of Paris ( France ) ; said -- \" no \" ." for i in range(4)]
-    asked = TeachModel.load("blank:en", LABELS, min_score=0.0)
-    baseline = TeachModel.load("blank:en", LABELS, min_score=0.0, sensible=False)
+    asked = taught(TeachModel.load("blank:en", LABELS, min_score=0.0), n=10)
+    baseline = taught(TeachModel.load("blank:en", LABELS, min_score=0.0, sensible=False), n=10)
     spans = [(eg["tokens"], eg["spans"][0]) for _s, eg in asked.suggest(iter(tokenized(*texts)))]
     base = [(eg["tokens"], eg["spans"][0]) for _s, eg in baseline.suggest(iter(tokenized(*texts)))]
-    bad = [s for tokens, s in spans if unlikely(tokens, s["token_start"], s["token_end"] + 1)]
-    bad_base = [s for tokens, s in base if unlikely(tokens, s["token_start"], s["token_end"] + 1)]
+    stop = asked.stop_words()
+    bad = [s for tokens, s in spans if unlikely(tokens, s["token_start"], s["token_end"] + 1, stop)]
+    bad_base = [s for tokens, s in base if unlikely(tokens, s["token_start"], s["token_end"] + 1, stop)]
     assert spans and not bad
     assert bad_base  # without the filter, a blank model does propose such spans
 

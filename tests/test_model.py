@@ -8,9 +8,9 @@ import time
 import pytest
 import spacy
 
-from teach_fixtures import LABELS, patterns, sentences
+from teach_fixtures import LABELS, patterns, sentences, taught
 from vnerteach.errors import UsageError
-from vnerteach.model import FairLock, TeachModel, is_pattern_task
+from vnerteach.model import FairLock, TeachModel, is_pattern_task, span_task
 from vnerteach.patterns import PatternMatcher
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
 
@@ -30,7 +30,8 @@ def test_blank_model_scores_candidates_of_the_labels_in_0_1():
 
 
 def test_suggestions_are_binary_tasks_with_one_scored_span_and_their_own_hashes():
-    model = TeachModel.load("blank:en", LABELS)
+    model = taught(TeachModel.load("blank:en", LABELS))
+    assert model.confident and model.learnt == 24
     tasks = tokenized(3)
     out = list(model.suggest(iter(tasks)))
     assert out
@@ -38,11 +39,52 @@ def test_suggestions_are_binary_tasks_with_one_scored_span_and_their_own_hashes(
     for score, eg in out:
         (span,) = eg["spans"]
         assert span["score"] == round(score, 4) == eg["meta"]["score"] and span["label"] in LABELS
+        assert eg["meta"]["model_version"] == model.version == 1
         assert eg["text"][span["start"]:span["end"]] == " ".join(
             t["text"] for t in eg["tokens"][span["token_start"]:span["token_end"] + 1])
         assert eg[INPUT_HASH] == set_hashes({"text": eg["text"]})[INPUT_HASH]
         hashes.add(eg[TASK_HASH])
     assert len(hashes) == len(out)  # never the same question twice
+
+
+def test_a_model_that_knows_nothing_gives_no_scores_and_asks_only_name_like_spans_between_pattern_matches():
+    nlp = spacy.blank("en")
+    matcher = PatternMatcher(nlp, [dict(p, id=f"pat{i}") for i, p in enumerate(patterns())])
+    model = TeachModel.load("blank:en", LABELS)
+    assert not model.confident
+    tasks = tokenized(30)
+    out = [eg for _, eg in model.suggest(iter(tasks), matcher)]
+    ours = [eg for eg in out if not is_pattern_task(eg)]
+    assert ours and len(ours) * 3 <= len(out) - len(ours) + 3  # one per three pattern matches (plus a dry spell)
+    for eg in out:
+        assert eg["spans"][0]["score"] is None and eg["meta"]["score"] is None  # no confidence: shown as such
+    for eg in ours:
+        words = eg["text"][eg["spans"][0]["start"]:eg["spans"][0]["end"]].split()
+        assert all(w[0].isupper() or w[0].isdigit() for w in (words[0], words[-1]))  # a name or a value
+        assert words[0].lower() not in ("the", "in", "a", "yesterday")
+    # without patterns, a source of names still gets a question after a dry spell of inputs
+    alone = [eg for _, eg in TeachModel.load("blank:en", LABELS).suggest(iter(tokenized(30)))]
+    assert 1 <= len(alone) <= 3
+
+
+def test_a_swap_and_an_update_each_raise_the_version_and_a_stale_question_is_scored_again_or_dropped():
+    nlp = spacy.blank("en")
+    model = TeachModel.load("blank:en", LABELS)
+    task = next(iter(add_tokens(nlp, [{"text": "Alice Baker flew to Paris on Monday ."}])))
+    question = span_task(task, (0, 2, "CITY"), None, version=model.version)  # "Alice Baker" as a CITY
+    assert question["meta"]["model_version"] == 0 and model.refresh_question(question) is question
+    taught(model)
+    fresh = model.refresh_question(question)
+    assert fresh[TASK_HASH] == question[TASK_HASH] and fresh["meta"]["model_version"] == 1
+    assert isinstance(fresh["spans"][0]["score"], float)  # confident now: a score
+    before = model.version
+    model.swap(model.nlp)  # the warm start's swap: a new pipeline scores from now on
+    assert model.version > before
+    span = question["spans"][0]
+    words = question["text"][span["start"]:span["end"]]
+    model.update([{**question, "answer": "reject", "_view_id": "ner"}])  # its words, rejected with its label: not asked again
+    assert model.memory.rejected(tuple(words.split()), span["label"])
+    assert model.refresh_question(question) is None
 
 
 def test_pattern_matches_are_tagged_mixed_in_and_not_asked_twice():
@@ -129,7 +171,8 @@ def test_page_tasks_get_a_layout_model_that_saves_and_loads(tmp_path):
         x += 12 * len(w) + 10
     task = {"text": " ".join(words), "tokens": tokens, "width": 600, "height": 200, "image": "sha256:ab#page=1"}
     model = TeachModel.load("blank:en", ["TOTAL", "DATE"])
-    out = list(model.suggest(iter([task])))
+    matcher = PatternMatcher(spacy.blank("en"), [{"label": "TOTAL", "pattern": "9.00", "id": "total"}])
+    out = list(model.suggest(iter([task]), matcher))
     assert model.layout and out and all("bbox" in eg["tokens"][0] for _, eg in out)
     model.update([{**out[0][1], "answer": "reject", "_view_id": "ner"}])
     path = model.to_disk(tmp_path / "layout")

@@ -35,6 +35,7 @@ class Components(TypedDict, total=False):
     exclude: list[str] | None
     exclude_by: str
     update: Callable[[list[dict]], Any] | None
+    refresh: Callable[[dict], dict | None] | None  # a question handed out, as the model in the loop now sees it (None: drop)
     forget: Callable[[list[dict]], Any] | None  # answers an undo retracted: the model no longer learns from them
     total: int | None  # tasks in the source; with counts, its inputs
     counts: Callable[[], dict] | None  # the stream's own counts: {"inputs", "candidates", "questions"} (ner.teach)
@@ -57,6 +58,7 @@ class Progress:
     failures: list[str] = field(default_factory=list)
     counts: dict | None = None  # the stream's counts of inputs, candidates and questions (ner.teach)
     team: int | None = None  # answers of all annotators this run, when they share the tasks
+    updating: bool = False  # the model in the loop has answers it has not learnt yet
 
     def as_dict(self) -> dict:
         """The JSON form served by the API: ``progress`` a fraction when the total is known, ``estimated`` if a guess.
@@ -80,6 +82,7 @@ class Progress:
             out["candidates"], out["questions"] = counts.get("candidates"), counts.get("questions")
         if self.team is not None:
             out["team"] = self.team
+        out["updating"] = self.updating
         return out
 
 
@@ -121,6 +124,7 @@ class Controller:
         self._counts = components.get("counts")
         self.session = session or session_name(self.dataset)
         self._update = components.get("update")
+        self._refresh = components.get("refresh")
         self._forget = components.get("forget")
         self._on_exit = components.get("on_exit")
         self._failures = components.get("failures") or FailureLog()
@@ -152,6 +156,7 @@ class Controller:
         self._updates: queue.Queue | None = None
         self._updater: threading.Thread | None = None
         self._update_errors: list[str] = []
+        self._jobs_queued = self._jobs_done = 0  # model calls (update, forget) queued and finished
         self._closed = False
         self._heartbeat: threading.Thread | None = None
         self._stop_beat = threading.Event()
@@ -411,6 +416,8 @@ class Controller:
                 self._updates = queue.Queue()
                 self._updater = threading.Thread(target=self._run_updates, name="vnerteach-update", daemon=True)
                 self._updater.start()
+        with self._cond:
+            self._jobs_queued += 1
         self._updates.put((call, answers))
 
     def _drop_queued_updates(self) -> None:
@@ -441,7 +448,58 @@ class Controller:
             except Exception as err:  # the model's problem must not lose the annotator's answers
                 self._update_errors.append(f"{type(err).__name__}: {err}")
             finally:
+                if job is not None:
+                    with self._cond:
+                        self._jobs_done += 1
+                        self._cond.notify_all()
                 self._updates.task_done()
+
+    @property
+    def updating(self) -> bool:
+        """Whether the model in the loop still has answers queued or being learnt."""
+        with self._cond:
+            return self._jobs_done < self._jobs_queued
+
+    @property
+    def refreshes(self) -> bool:
+        """Whether the recipe has a model in the loop whose questions are scored again as they are shown."""
+        return self._refresh is not None
+
+    def refresh(self, task_hash: Any, session: Any = None, wait_s: float = 1.5) -> dict:
+        """A question handed to a session, as the model sees it now: after the updates queued so far have been learnt
+        (waiting up to ``wait_s`` for them), scored or pre-filled again if the model changed since.
+
+        ``{"task": None}``: the model no longer asks it (it leaves the session's questions); with ``unknown``, this
+        run never handed it to the session (keep it as it is). ``updating``: the updates had not finished in
+        time, so the task is from the model before them.
+        """
+        annotator = self._annotator(session)
+        try:
+            task_hash = check_hash(task_hash, TASK_HASH)
+        except TaskError as err:
+            raise AnswerError(str(err)) from None
+        with self._cond:
+            task = annotator.pending.get(task_hash)
+            if task is None:  # answered, handed to another, or handed out before a restart: shown as it is
+                return {"task": None, "unknown": True, "updating": self._jobs_done < self._jobs_queued}
+            target = self._jobs_queued
+            deadline = time.monotonic() + wait_s
+            while self._jobs_done < target and (left := deadline - time.monotonic()) > 0 and not self._closed:
+                self._cond.wait(left)
+            updating = self._jobs_done < self._jobs_queued
+        if self._refresh is None:
+            return {"task": self._question(task, annotator.session), "updating": updating}
+        fresh = self._refresh(task)
+        with self._cond:
+            if task_hash not in annotator.pending:  # answered meanwhile (another tab)
+                return {"task": None, "updating": updating}
+            if fresh is None:
+                del annotator.pending[task_hash]
+                self._skipped += 1
+                self._cond.notify_all()
+                return {"task": None, "updating": updating}
+            annotator.pending[task_hash] = fresh
+            return {"task": self._question(fresh, annotator.session), "updating": updating}
 
     # state
 
@@ -454,7 +512,8 @@ class Controller:
             answered = self._answered if session is None else annotator.answered if annotator else 0
             team = None if session is None or self._feed.overlap else self._answered
             return Progress(answered, self._dataset_count, self._skipped, self.total, done,
-                            self._failures.count, self._failures.messages(), counts, team)
+                            self._failures.count, self._failures.messages(), counts, team,
+                            self._jobs_done < self._jobs_queued)
 
     def annotators(self) -> list[dict]:
         """Each annotator of this run: name (None for the run's own session), session, answers, questions held, idle."""
@@ -475,7 +534,8 @@ class Controller:
                 self._named.add(session)
         return {"dataset": self.dataset, "view_id": self.view_id, "labels": list(self.config.get("labels") or []),
                 "config": self.config, "session": session, "annotator": name or None,
-                "feed_overlap": self._feed.overlap, "progress": self.progress(session).as_dict(),
+                "feed_overlap": self._feed.overlap, "in_loop": self.refreshes,
+                "progress": self.progress(session).as_dict(),
                 "annotators": self.annotators(), "error": self._error}
 
     def _close_store(self) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -31,7 +31,7 @@ from .failures import OnFailure, isolate
 from .layout import uses_layout
 from .memory import AnswerMemory
 from .patterns import PATTERN_KEY
-from .sensible import unlikely
+from .sensible import name_runs, unlikely
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
 
 if TYPE_CHECKING:
@@ -42,6 +42,15 @@ Triple = tuple[int, int, str]
 # costs a fix to remove, a right one left out a fix to add (bench/annotator_time.py's costs break
 # even at 5/9). A blank model's guesses are below it, so a cold start shows clean pages.
 MIN_PREFILL = 0.5
+# A model's beam means something once it has learnt this many accepted entities (or was trained, or swapped in
+# by the warm start): until then a blank beam gives noise spans a probability of 1.0, so its candidates carry
+# no score and are not ranked by it.
+CONFIDENT_AFTER = 20
+# Until then, ner.teach asks at most one of the model's own candidates per this many pattern matches (it has
+# no score to rank them by: they are name-like spans, one per input), or one when this many inputs in a row
+# gave no question at all, so a source the patterns rarely match still gets questions.
+UNSCORED_SHARE = 3
+DRY_INPUTS = 10
 
 
 class FairLock:
@@ -111,6 +120,9 @@ class TeachModel:
         self._known: dict[int, Any] = {}  # input hash -> Merged
         self._recent: deque[int] = deque(maxlen=5000)
         self.updates = 0
+        self.swaps = 0  # pipelines swapped in (the warm start)
+        self.learnt = 0  # accepted entities learnt from in updates
+        self._stop_words: frozenset[str] | None = None
         self.taught = False  # trained, swapped in or updated: until then its guesses are noise
         self.losses: list[float] = []
         self.seen = Seen()  # counted by suggest(); questions by whoever sorts its output
@@ -150,9 +162,28 @@ class TeachModel:
         """Score and learn with this trained pipeline from now on (a warm start), then catch up on the session's answers."""
         with self.lock:
             self._adopt(nlp, trained=True)
+            self.swaps += 1
         known = list(self._known.values())
         for i in range(0, len(known), self.update_batch):
             self._step(known[i:i + self.update_batch], {})
+        if known:
+            self.swaps += 1
+
+    @property
+    def version(self) -> int:
+        """Which weights score now: raised by every update and swap, so what was scored before is stale."""
+        return self.updates + self.swaps
+
+    @property
+    def confident(self) -> bool:
+        """Whether the beam's probabilities mean something: a trained or swapped-in pipeline, or enough learnt."""
+        return self.started_trained or self.swaps > 0 or self.learnt >= CONFIDENT_AFTER
+
+    def stop_words(self) -> frozenset[str]:
+        """The function words of the model's language (no candidate is made of them alone)."""
+        if self._stop_words is None:
+            self._stop_words = frozenset(self.tokenizer().Defaults.stop_words)
+        return self._stop_words
 
     def recall(self, answers: Iterable[dict]) -> int:
         """Count the answers of earlier sessions (span lengths, rejected words, pattern scores); return how many."""
@@ -246,21 +277,25 @@ class TeachModel:
         ``on_failure`` and the stream goes on.
         """
         asked: set[int] = set()
+        share = _UnscoredShare()
 
         def candidates(batch: list[dict]) -> list[list[tuple[float, dict]]]:
-            return [self._candidates(task, scores, matcher) for task, scores in zip(batch, self.score(batch))]
+            return [self._candidates(task, scores, matcher, share) for task, scores in zip(batch, self.score(batch))]
 
         for batch in self._batches(stream):
             for _task, found in isolate(candidates, batch, on_failure):
+                share.input(bool(found))
                 for score, eg in found:
                     if eg[TASK_HASH] not in asked:
                         asked.add(eg[TASK_HASH])
                         self.seen.candidates += 1
                         yield score, eg
 
-    def _candidates(self, task: dict, scores: dict[Triple, float], matcher: Any) -> list[tuple[float, dict]]:
+    def _candidates(self, task: dict, scores: dict[Triple, float], matcher: Any,
+                    share: "_UnscoredShare | None" = None) -> list[tuple[float, dict]]:
         set_hashes(task)
         self.seen.inputs += 1
+        confident = self.confident
         found = []
         for span in _pattern_spans(matcher, task) if matcher is not None else []:
             triple = (span["token_start"], span["token_end"] + 1, span["label"])
@@ -268,17 +303,42 @@ class TeachModel:
                 continue
             if not self.memory.patterns.ask(span[PATTERN_KEY]):
                 continue  # asked less: the model may still ask about the span as its own candidate
-            score = round(scores.pop(triple, 0.0), 4)
-            found.append((score, span_task(task, triple, score, pattern=span.get(PATTERN_KEY))))
+            score = scores.pop(triple, 0.0)
+            found.append((score, span_task(task, triple, round(score, 4) if confident else None,
+                                           pattern=span.get(PATTERN_KEY), version=self.version)))
+            if share is not None:
+                share.pattern()
         if self.sensible:
             scores = {t: v for t, v in scores.items() if self._sensible(task["tokens"], t)}
+        if not confident:
+            return found + self._unscored(task, scores, share)
         # candidates above min_score, and always the task's best few: a model that has learnt to
         # predict nothing (after many rejects) still gets questions, so the stream never runs dry
         top = set(sorted(scores, key=scores.__getitem__, reverse=True)[:self.min_candidates])
         for triple, score in sorted(scores.items()):
             if score >= self.min_score or triple in top:
-                found.append((score, span_task(task, triple, round(score, 4))))
+                found.append((score, span_task(task, triple, round(score, 4), version=self.version)))
         return found
+
+    def _unscored(self, task: dict, scores: dict[Triple, float], share: "_UnscoredShare | None") -> list[tuple[float, dict]]:
+        """A model that knows nothing yet: at most one name-like run of words, without a score, when the share allows.
+
+        The span comes from the shape of the words (``sensible.name_runs``), its label from the beam where it has
+        the span, else the label asked least so far; it goes to the sorter as a coin toss (0.5): the beam's
+        probabilities are noise and must not rank it.
+        """
+        if share is None or not share.allows():
+            return []
+        tokens = task["tokens"]
+        runs = [(s, e) for s, e in name_runs(tokens, self.stop_words())
+                if not any(self.memory.rejected(tuple(t["text"] for t in tokens[s:e]), label) for label in self.labels)]
+        if not runs:
+            return []
+        start, end = runs[share.asked % len(runs)]
+        by_beam = {label: p for (s, e, label), p in scores.items() if (s, e) == (start, end)}
+        label = max(by_beam, key=by_beam.__getitem__) if by_beam else min(self.labels, key=share.labels.__getitem__)
+        share.unscored(label)
+        return [(0.5, span_task(task, (start, end, label), None, version=self.version))]
 
     def _sensible(self, tokens: list[dict], triple: Triple, pattern: bool = False) -> bool:
         """Whether an annotator might accept this candidate, given the tokens and the answers so far.
@@ -286,7 +346,7 @@ class TeachModel:
         A pattern's match is held to the tokens only: its length is the pattern's, its rejects count in its score.
         """
         start, end, label = triple
-        why = unlikely(tokens, start, end)
+        why = unlikely(tokens, start, end, self.stop_words() if not pattern else frozenset())
         if why is not None and not (why == "crosses a line" and self.memory.crosses_lines(label)):
             return False
         if pattern:
@@ -312,6 +372,7 @@ class TeachModel:
         wanted = set(self.labels)
         out = []
         with self.lock:
+            version, confident = self.version, self.confident
             ner = self._nlp.get_pipe("ner")
             beams = predict_beams(self._nlp, self._docs(tasks), prune=False)
             scored = ner.scored_ents(beams)
@@ -320,13 +381,14 @@ class TeachModel:
             best_p, best = max(beam_parses, key=lambda x: x[0]) if beam_parses else (1.0, [])
             scores = {k: min(1.0, v) for k, v in scores.items() if k[2] in wanted}
             uncertainty = MEASURES[measure][1](scores, float(best_p), task)
-            spans = [_span(task["tokens"], (s, e, label), round(scores.get((s, e, label), 0.0), 4))
+            spans = [_span(task["tokens"], (s, e, label), round(scores.get((s, e, label), 0.0), 4) if confident else None)
                      for s, e, label in sorted(best)
                      if self.taught and label in wanted and scores.get((s, e, label), 0.0) >= min_score]
             eg = {k: v for k, v in task.items() if k not in ("spans", TASK_HASH)}
             eg["spans"] = spans
-            eg["meta"] = {**(task.get("meta") or {}), "confidence": round(float(best_p), 4),
-                          "uncertainty": round(uncertainty, 4)}
+            eg["meta"] = {**(task.get("meta") or {}), "confidence": round(float(best_p), 4) if confident else None,
+                          "uncertainty": round(uncertainty, 4), "model_version": version,
+                          "prefilled": [[s["start"], s["end"], s["label"]] for s in spans]}
             set_hashes(eg)
             out.append((float(best_p), eg))
         return out
@@ -352,7 +414,32 @@ class TeachModel:
                     else {**t, "meta": done[id(t)]["meta"]}) for t in batch]
 
         return Lookahead(stream, score, size=lookahead, batch=self.batch_size, max_words=40 * self.batch_size,
-                         version=lambda: self.updates, diversity=diversity, deterministic=deterministic)
+                         version=lambda: self.version, diversity=diversity, deterministic=deterministic)
+
+    # what is on the annotator's screen, again ---------------------------------------------------------
+
+    def refresh_prediction(self, task: dict, min_prefill: float = MIN_PREFILL) -> dict:
+        """A pre-filled task handed out earlier, predicted again when the model changed since (same hashes)."""
+        if (task.get("meta") or {}).get("model_version") == self.version:
+            return task
+        _conf, eg = self.predict_tasks([task], min_score=min_prefill)[0]
+        return {**eg, INPUT_HASH: task[INPUT_HASH], TASK_HASH: task[TASK_HASH]}
+
+    def refresh_question(self, task: dict) -> dict | None:
+        """A binary question handed out earlier, scored again by the current model; None when it is no longer worth
+        asking (its words were rejected with its label meanwhile)."""
+        meta = task.get("meta") or {}
+        if meta.get("model_version") == self.version or not task.get("spans"):
+            return task
+        span = task["spans"][0]
+        triple = (span["token_start"], span["token_end"] + 1, span["label"])
+        pattern = span.get(PATTERN_KEY)
+        if self.sensible and not self._sensible(task["tokens"], triple, pattern=pattern is not None):
+            return None
+        score = self.score([task])[0].get(triple, 0.0) if self.confident else None
+        eg = span_task(task, triple, round(score, 4) if score is not None else None, pattern=pattern,
+                       version=self.version)
+        return {**eg, INPUT_HASH: task[INPUT_HASH], TASK_HASH: task[TASK_HASH]}
 
     # learning -------------------------------------------------------------------------------------
 
@@ -393,6 +480,7 @@ class TeachModel:
             self._rng.shuffle(items)
             for i in range(0, len(items), self.update_batch):
                 self._step(items[i:i + self.update_batch], losses)
+        self.learnt += sum(len(eg.get("spans") or []) for eg in answers if eg.get("answer") == "accept")
         self.updates += 1
         self.taught = True
         loss = float(losses.get("ner", 0.0))
@@ -479,7 +567,30 @@ def _chunks(stream: Iterable[dict], size: int, max_words: int) -> Iterator[list[
         yield chunk
 
 
-def _span(tokens: list[dict], triple: Triple, score: float, pattern: str | None = None) -> dict:
+class _UnscoredShare:
+    """How many unscored candidates a model that knows nothing may ask: one per ``UNSCORED_SHARE`` pattern matches,
+    or one after ``DRY_INPUTS`` inputs in a row without a question; and which labels they had."""
+
+    def __init__(self) -> None:
+        self.patterns = self.asked = self.dry = 0
+        self.labels: Counter[str] = Counter()
+
+    def pattern(self) -> None:
+        self.patterns += 1
+
+    def unscored(self, label: str) -> None:
+        self.asked += 1
+        self.labels[label] += 1
+        self.dry = 0
+
+    def input(self, gave: bool) -> None:
+        self.dry = 0 if gave else self.dry + 1
+
+    def allows(self) -> bool:
+        return self.asked * UNSCORED_SHARE < self.patterns or self.dry >= DRY_INPUTS
+
+
+def _span(tokens: list[dict], triple: Triple, score: float | None, pattern: str | None = None) -> dict:
     start, end, label = triple
     span = {"start": tokens[start]["start"], "end": tokens[end - 1]["end"], "token_start": start,
             "token_end": end - 1, "label": label, "score": score}
@@ -488,11 +599,18 @@ def _span(tokens: list[dict], triple: Triple, score: float, pattern: str | None 
     return span
 
 
-def span_task(task: dict, triple: Triple, score: float, pattern: str | None = None) -> dict:
-    """A binary question about one span of ``task`` (its own input hash, a task hash of its own)."""
+def span_task(task: dict, triple: Triple, score: float | None, pattern: str | None = None,
+              version: int | None = None) -> dict:
+    """A binary question about one span of ``task`` (its own input hash, a task hash of its own).
+
+    ``score`` None: the model's probability means nothing yet (shown as "no score yet"). ``version``: the
+    model's version that scored it (``meta.model_version``), so a stale question can be scored again.
+    """
     eg = {k: v for k, v in task.items() if k not in ("spans", TASK_HASH, "label")}
     eg["spans"] = [_span(task["tokens"], triple, score, pattern)]
     meta = {**(task.get("meta") or {}), "score": score}
+    if version is not None:
+        meta["model_version"] = version
     if pattern is not None:
         meta[PATTERN_KEY] = pattern
     eg["meta"] = meta

@@ -276,6 +276,15 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
             return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
         return _json(controller.undo(payload["task_hash"], payload.get("session")))
 
+    def refresh():
+        assert controller is not None
+        payload = _json_body("a refresh", MAX_UNDO_BODY)
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or "task_hash" not in payload:
+            return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
+        return _json(controller.refresh(payload["task_hash"], payload.get("session")))
+
     def history():
         assert controller is not None
         try:
@@ -313,6 +322,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     app.get("/api/questions", callback=questions)
     app.post("/api/answers", callback=answers)
     app.post("/api/undo", callback=undo)
+    app.post("/api/refresh", callback=refresh)
     app.get("/api/history", callback=history)
     app.get("/api/image/<key>", callback=image, session=False, from_app=False)
     app.post("/api/ocr-region", callback=ocr_region)
