@@ -153,7 +153,7 @@ class App {
     if (this.fetching || this.exhausted || this.retryTimer) return;
     this.fetching = true;
     try {
-      const res = await this.api.questions(this.project.session, this.firstFetch ? BATCH : this.batch, this.firstFetch);
+      const res = await this.api.questions(this.project.session, this.batch, this.firstFetch);
       this.firstFetch = false;
       if (document.body.dataset.conn === "offline" && !this.outbox.size) this.onOutbox("saved");
       for (const task of res.tasks) {
@@ -343,7 +343,7 @@ class App {
 
   renderMeta(card, task, inHead) {
     const meta = task.meta || {};
-    const shown = Object.entries(meta).filter(([k, v]) => (v !== null || k === "confidence") && typeof v !== "object"
+    const shown = Object.entries(meta).filter(([k, v]) => (v === null ? k === "confidence" : typeof v !== "object")
       && !HIDDEN_META.has(k) && !inHead.has(k)).map(([k, v]) => [k, v === null ? "none yet (still learning)" : v]);
     if (!shown.length) return;
     const box = el("div", "meta");

@@ -10,6 +10,8 @@ import threading
 import time
 
 import pytest
+
+from conftest import write_jsonl
 import spacy
 
 from vnerteach.controller import Controller
@@ -129,7 +131,8 @@ def bad_teach_source(tmp_path):
 def test_teach_and_correct_streams_skip_bad_tasks_and_serve_the_rest(tmp_path, recipe):
     src = bad_teach_source(tmp_path)
     if recipe == "ner.teach":
-        components = ner_teach("news", "blank:en", str(src), label=["ORG"], sorter="random")
+        pattern = write_jsonl(tmp_path / "patterns.jsonl", [{"label": "ORG", "pattern": "Apple"}])
+        components = ner_teach("news", "blank:en", str(src), label=["ORG"], sorter="random", patterns=pattern)
     else:
         components = ner_correct("news", "blank:en", str(src), label=["ORG"], update=False)
     asked = {t["text"] for t in components["stream"]}

@@ -13,6 +13,7 @@ import spacy
 from conftest import write_jsonl
 from teach_fixtures import LABELS, f1, judge, patterns, sentences
 from vnerteach.controller import Controller
+from vnerteach.errors import UsageError
 from vnerteach.model import TeachModel
 from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.sorters import uncertainty
@@ -72,10 +73,11 @@ def test_teach_learns_from_300_answers_through_the_api(store, tmp_path):
 
 def test_a_restart_never_asks_an_answered_question_again(store, tmp_path):
     src, gold = source(tmp_path, n=40)
-    first = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS))
+    pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())
+    first = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS, patterns=pat))
     asked = {int(a[TASK_HASH]) for a in annotate(make_app(first), 60, gold)}
     first.close()
-    again = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS))
+    again = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS, patterns=pat))
     second = annotate(make_app(again), 200, gold)
     again.close()
     assert second and not asked & {int(a[TASK_HASH]) for a in second}
@@ -84,10 +86,11 @@ def test_a_restart_never_asks_an_answered_question_again(store, tmp_path):
 
 def test_exclude_by_input_skips_inputs_already_annotated(store, tmp_path):
     src, gold = source(tmp_path, n=30)
-    first = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS))
+    pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())
+    first = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS, patterns=pat))
     seen = {int(a[INPUT_HASH]) for a in annotate(make_app(first), 25, gold)}
     first.close()
-    again = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS, exclude_by="input"))
+    again = Controller(store, ner_teach("news", "blank:en", str(src), label=LABELS, exclude_by="input", patterns=pat))
     second = annotate(make_app(again), 500, gold)
     again.close()
     assert second and not seen & {int(a[INPUT_HASH]) for a in second}
@@ -167,7 +170,8 @@ def test_teach_and_correct_on_a_folder_of_pdfs_and_images(store, tmp_path):
     folder.mkdir()
     digital_pdf(folder / "report.pdf", pages=2)
     text_image(["invoice total 399 payment date 2024", "customer number 4711"]).save(folder / "scan.png")
-    components = ner_teach("pages", "blank:en", str(folder), label=["TOTAL"])
+    pat = write_jsonl(tmp_path / "patterns.jsonl", [{"label": "TOTAL", "pattern": [{"LIKE_NUM": True}]}])
+    components = ner_teach("pages", "blank:en", str(folder), label=["TOTAL"], patterns=pat)
     model = components["update"].__self__
     controller = Controller(store, components, wait_s=60)
     app = make_app(controller)
@@ -289,7 +293,10 @@ def test_correct_starts_from_a_model_trained_on_the_datasets_answers_unless_fres
     assert model.recalled == 20
     held = list(add_tokens(spacy.blank("en"), sentences(60, seed=2, held_out=True)))
     assert f1(model, held) > f1(fresh["update"].__self__, held) + 0.2  # it learnt the 20 complete answers
-    assert ner_teach("new", "blank:en", str(src), label=LABELS, db=str(db_path))["update"].__self__.warm.note \
+    with pytest.raises(UsageError, match="nothing to start from.*--patterns.*ner.manual"):
+        ner_teach("new", "blank:en", str(src), label=LABELS, db=str(db_path))  # blank, no patterns, no answers
+    pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())
+    assert ner_teach("new", "blank:en", str(src), label=LABELS, patterns=pat, db=str(db_path))["update"].__self__.warm.note \
         == "a new dataset"
     [task] = add_tokens(spacy.blank("en"), [{"text": "Disneyland was full ."}])
     store.add_examples([set_hashes({**task, "answer": "reject", "_view_id": "ner", "spans": [
