@@ -1,11 +1,14 @@
-"""Cold-start questions of ner.teach: the share no annotator would accept (punctuation only, across a line).
+"""Cold-start questions of ner.teach: the share no annotator would accept (punctuation or function words only, across
+a line), and the share the annotator accepts.
 
 A simulated ner.teach session from blank:en with the same cold-start patterns as bench/al_sim.py
 (the most frequent gold entity strings per label), answered from gold and updated every 10
 answers, once with the candidate filter (``TeachModel(sensible=True)``, the default) and once
 without it (the baseline), same seed, same pool, same run. For the first N questions it prints how
-many are punctuation-only or cross a line (``vnerteach.sensible.unlikely``), how many the
-annotator accepted, and how many came from patterns. CoNLL-2003 sentences have no lines; FUNSD
+many are punctuation-only, function words only (spaCy's English stop words; an acronym in capitals is
+not one) or cross a line (``vnerteach.sensible.unlikely``), how many carry a score (a model that has
+learnt fewer than ``model.CONFIDENT_AFTER`` accepted entities gives none), how many the annotator
+accepted, and how many came from patterns. CoNLL-2003 sentences have no lines; FUNSD
 forms are page tasks with word boxes.
 
 Usage: python bench/coldstart.py [--corpus conll|funsd|both] [--questions 300] [--seed 0]
@@ -26,6 +29,8 @@ from data import data_dir  # noqa: E402
 from vnerteach.model import is_pattern_task  # noqa: E402
 from vnerteach.sensible import unlikely  # noqa: E402
 
+STOP_WORDS = frozenset(__import__("spacy").blank("en").Defaults.stop_words)
+
 
 def corpus(name: str, data: Path, pool_size: int, seed: int) -> tuple[list[dict], list[dict], list[str]]:
     """The pool of tasks, the cold-start patterns and the labels of a corpus (as al_sim makes them)."""
@@ -45,13 +50,16 @@ def measure(name: str, data: Path, pool_size: int, questions: int, seed: int) ->
     pool, patterns, labels = corpus(name, data, pool_size, seed)
     for sensible in (False, True):
         answers, seconds = teach_run(pool, labels, "prefer_uncertain", patterns, questions, seed, sensible=sensible)
-        reasons = [unlikely(a["tokens"], a["spans"][0]["token_start"], a["spans"][0]["token_end"] + 1) for a in answers]
-        punct, line = reasons.count("punctuation only"), reasons.count("crosses a line")
+        reasons = [unlikely(a["tokens"], a["spans"][0]["token_start"], a["spans"][0]["token_end"] + 1, STOP_WORDS)
+                   for a in answers]
+        punct, words, line = (reasons.count(r) for r in ("punctuation only", "function words only", "crosses a line"))
         accepted = sum(a["answer"] == "accept" for a in answers)
+        scored = sum(a["spans"][0].get("score") is not None for a in answers)
+        n = max(1, len(answers))
         print(f"{name:<6} {'filter' if sensible else 'baseline':<8} {len(answers)} questions in {seconds:.0f} s: "
-              f"punctuation only {punct} ({100 * punct / len(answers):.1f}%), crossing a line {line} "
-              f"({100 * line / len(answers):.1f}%), accepted {accepted} ({100 * accepted / len(answers):.1f}%), "
-              f"from patterns {sum(is_pattern_task(a) for a in answers)}", flush=True)
+              f"junk {punct + words} (punctuation only {punct}, function words only {words}), crossing a line "
+              f"{line} ({100 * line / n:.1f}%), accepted {accepted} ({100 * accepted / n:.1f}%), "
+              f"with a score {scored}, from patterns {sum(is_pattern_task(a) for a in answers)}", flush=True)
 
 
 def main() -> None:
