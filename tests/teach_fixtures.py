@@ -55,7 +55,7 @@ def f1(model, held: list[dict]) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def taught(model, n: int = 12, seed: int = 3):
+def taught(model, n: int = 24, seed: int = 3):
     """The model after complete answers to ``n`` sentences (two entities each): past its cold start, as the loop is
     once the annotator has given it enough (``model.CONFIDENT_AFTER`` accepted entities)."""
     import spacy

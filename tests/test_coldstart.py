@@ -62,8 +62,8 @@ def test_punctuation_only_and_line_crossing_spans_are_unlikely():
 
 def test_a_model_in_its_cold_start_asks_nothing_punctuation_only_function_words_or_across_a_line():
     texts = [f"Report {i} :\nAlice Baker , of Paris ( France ) ; said -- \" no \" ." for i in range(4)]
-    asked = taught(TeachModel.load("blank:en", LABELS, min_score=0.0), n=10)
-    baseline = taught(TeachModel.load("blank:en", LABELS, min_score=0.0, sensible=False), n=10)
+    asked = taught(TeachModel.load("blank:en", LABELS, min_score=0.0))
+    baseline = taught(TeachModel.load("blank:en", LABELS, min_score=0.0, sensible=False))
     spans = [(eg["tokens"], eg["spans"][0]) for _s, eg in asked.suggest(iter(tokenized(*texts)))]
     base = [(eg["tokens"], eg["spans"][0]) for _s, eg in baseline.suggest(iter(tokenized(*texts)))]
     stop = asked.stop_words()

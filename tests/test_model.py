@@ -31,7 +31,7 @@ def test_blank_model_scores_candidates_of_the_labels_in_0_1():
 
 def test_suggestions_are_binary_tasks_with_one_scored_span_and_their_own_hashes():
     model = taught(TeachModel.load("blank:en", LABELS))
-    assert model.confident and model.learnt == 24
+    assert model.confident and model.learnt == 48
     tasks = tokenized(3)
     out = list(model.suggest(iter(tasks)))
     assert out

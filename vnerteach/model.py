@@ -45,7 +45,7 @@ MIN_PREFILL = 0.5
 # A model's beam means something once it has learnt this many accepted entities (or was trained, or swapped in
 # by the warm start): until then a blank beam gives noise spans a probability of 1.0, so its candidates carry
 # no score and are not ranked by it.
-CONFIDENT_AFTER = 20
+CONFIDENT_AFTER = 40
 # Until then, ner.teach asks at most one of the model's own candidates per this many pattern matches (it has
 # no score to rank them by: they are name-like spans, one per input), or one when this many inputs in a row
 # gave no question at all, so a source the patterns rarely match still gets questions.
