@@ -48,13 +48,10 @@ from vnerteach.model import MIN_PREFILL  # noqa: E402
 from al_sim import (conll_sentences, frequent_patterns, funsd_forms, gold_answer,  # noqa: E402
                     gold_merged, task_of, teach_stream, train_blank)
 
-# --- the cost model (fixed: results are only comparable under the same costs) ------------------------------
+# --- the cost model (vnerteach/costs.py; fixed: results are only comparable under the same costs) ----------------
 
-BINARY_S = 2.0  # one accept/reject decision in ner.teach
-READ_SENTENCE_S = 3.0  # reading a sentence before annotating it completely (ner.manual, ner.correct)
-READ_PAGE_S = 6.0  # reading a page before annotating it completely
-EDIT_S = 2.5  # a span added, removed or relabelled; a boundary fix counts as one
-KEEP_S = 0.5  # a pre-filled span kept as suggested
+from vnerteach.costs import BINARY_S, EDIT_S, KEEP_S, READ_PAGE_S, READ_SENTENCE_S  # noqa: E402,F401
+
 RECOMMENDED_MANUAL_S = 180.0  # hand_then_correct labels by hand for its first 3 minutes
 RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model hand_then_correct corrects with
 UPDATE_EVERY = 10  # answers per update of ner.correct's in-loop model (--update-every; the recipe: 1)
