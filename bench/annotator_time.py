@@ -20,6 +20,8 @@ Strategies (each a small adapter over the public TeachModel methods the recipes 
 The in-loop models (ner.teach and ner.correct) start blank. ner.correct's learns from every --update-every
 answers (default 10, the setting of the recorded text runs); the recipe learns from every answer, as the app
 posts each one as it is made and the server queues an update per post, so 1 is the recipe's behaviour.
+ner.correct ranks its look-ahead by --measure (a name in vnerteach.lookahead.MEASURES, default "corrections");
+the report shows a strategy ranked by another measure as "strategy (measure)".
 
 Usage:
   python bench/annotator_time.py --corpus conll [--seeds 0,1,2] [--minutes 5,10,15,30,60,120]
@@ -43,22 +45,21 @@ from typing import Callable, Iterator
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from vnerteach.lookahead import MEASURES  # noqa: E402
 from vnerteach.model import MIN_PREFILL  # noqa: E402
 
 from al_sim import (conll_sentences, frequent_patterns, funsd_forms, gold_answer,  # noqa: E402
                     gold_merged, task_of, teach_stream, train_blank)
 
-# --- the cost model (fixed: results are only comparable under the same costs) ------------------------------
+# --- the cost model (vnerteach/costs.py; fixed: results are only comparable under the same costs) ----------------
 
-BINARY_S = 2.0  # one accept/reject decision in ner.teach
-READ_SENTENCE_S = 3.0  # reading a sentence before annotating it completely (ner.manual, ner.correct)
-READ_PAGE_S = 6.0  # reading a page before annotating it completely
-EDIT_S = 2.5  # a span added, removed or relabelled; a boundary fix counts as one
-KEEP_S = 0.5  # a pre-filled span kept as suggested
+from vnerteach.costs import BINARY_S, EDIT_S, KEEP_S, READ_PAGE_S, READ_SENTENCE_S  # noqa: E402,F401
+
 RECOMMENDED_MANUAL_S = 180.0  # hand_then_correct labels by hand for its first 3 minutes
 RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model hand_then_correct corrects with
 UPDATE_EVERY = 10  # answers per update of ner.correct's in-loop model (--update-every; the recipe: 1)
 LOOKAHEAD = 256  # ner.correct's default --lookahead: inputs read ahead and ranked
+MEASURE = "corrections"  # what ner.correct ranks its look-ahead by (vnerteach.lookahead.MEASURES)
 
 MINUTES = (5, 10, 15, 30, 60, 120)
 SEEDS = (0, 1, 2)
@@ -100,6 +101,7 @@ class Corpus:
     fields: bool = False
     update_every: int = UPDATE_EVERY  # answers per update of ner.correct's in-loop model
     min_prefill: float = MIN_PREFILL  # ner.correct's --min-prefill
+    measure: str = MEASURE  # what ner.correct ranks its look-ahead by
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -175,7 +177,8 @@ def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int) -> Answ
     """The gold answer to each pre-filled task ner.correct shows (most uncertain of ``lookahead`` read
     ahead first; 1 is source order), charged for the edits; the model learns."""
     gold, batch = corpus.by_hash(), []
-    stream = model.correct(_fresh(tasks), lookahead=lookahead, deterministic=True, min_prefill=corpus.min_prefill)
+    stream = model.correct(_fresh(tasks), lookahead=lookahead, deterministic=True, min_prefill=corpus.min_prefill,
+                           measure=corpus.measure)
     try:
         for task in stream:
             full = gold[task["_input_hash"]]
@@ -256,6 +259,13 @@ def recommended(corpus: Corpus, seed: int) -> Answers:
 STRATEGIES: dict[str, Callable[[Corpus, int], Answers]] = {
     f.__name__: f for f in (manual, correct_order, correct_uncertain, teach_uncertain, teach_random, hand_then_correct,
                             recommended)}
+RANKED = ("correct_uncertain", "hand_then_correct", "recommended")  # the strategies --measure changes
+
+
+def strategy_name(row: dict) -> str:
+    """A result row's strategy, with its measure when it is ranked by another than the default: "recommended (roi)"."""
+    measure = row.get("measure", MEASURE)
+    return row["strategy"] if measure == MEASURE or row["strategy"] not in RANKED else f"{row['strategy']} ({measure})"
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
@@ -308,14 +318,16 @@ def append_result(path: Path, row: dict) -> None:
 
 
 def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], seeds: list[int],
-        minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print) -> int:
+        minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print, measure: str = MEASURE) -> int:
     """Every (strategy, seed, minute) not yet in ``out``: simulate once per (strategy, seed), score each minute.
 
-    What is done is read again before each strategy, so runs of other seeds or strategies may share the file."""
+    What is done is read again before each strategy, so runs of other seeds or strategies may share the file; a
+    ranked strategy's rows count as done only for ``measure`` (what ``load``'s corpora rank by)."""
 
     def todo(strategy: str, seed: int) -> list[int]:
         done = {r["minute"] for r in read_results(out)
-                if (r["corpus"], r["strategy"], r["seed"]) == (corpus_name, strategy, seed)}
+                if (r["corpus"], r["strategy"], r["seed"]) == (corpus_name, strategy, seed)
+                and (strategy not in RANKED or r.get("measure", MEASURE) == measure)}
         return [m for m in minutes if m not in done]
 
     written = 0
@@ -330,7 +342,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
             start = time.perf_counter()
             answers, clock, exhausted = simulate(strategy, corpus, seed, 60 * max(wanted))
             sim_s = time.perf_counter() - start
-            say(f"{corpus_name} {strategy} seed {seed}: {len(answers)} answers in {clock[-1] if clock else 0:.0f} "
+            name = strategy_name({"strategy": strategy, "measure": corpus.measure})
+            say(f"{corpus_name} {name} seed {seed}: {len(answers)} answers in {clock[-1] if clock else 0:.0f} "
                 f"simulated s ({sim_s:.0f} s to simulate){'; pool exhausted' if exhausted else ''}")
             for minute in wanted:
                 n = sum(1 for c in clock if c <= 60 * minute)
@@ -341,7 +354,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "answers": n, "accepted": sum(a["answer"] == "accept" for a in answers[:n]), **facts,
                        "seconds": round(clock[n - 1], 1) if n else 0.0,
                        "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
-                       "update_every": corpus.update_every, "min_prefill": corpus.min_prefill, "pool": len(corpus.pool),
+                       "update_every": corpus.update_every, "min_prefill": corpus.min_prefill,
+                       "measure": corpus.measure, "pool": len(corpus.pool),
                        "held_out": len(corpus.held), "epochs": epochs,
                        "train_s": round(time.perf_counter() - start, 1), "sim_s": round(sim_s, 1)}
                 append_result(out, row)
@@ -355,19 +369,26 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
 
 
 def summary(rows: list[dict]) -> dict[tuple[str, int], tuple[float, float, int]]:
-    """(strategy, minute) -> (mean, standard deviation over seeds (0 for one), seeds); a seed measured twice counts once."""
+    """(strategy_name, minute) -> (mean, standard deviation over seeds (0 for one), seeds); a seed measured twice counts
+    once."""
     groups: dict[tuple[str, int], dict[int, float]] = {}
     for r in rows:
-        groups.setdefault((r["strategy"], r["minute"]), {}).setdefault(r["seed"], r["score"])
+        groups.setdefault((strategy_name(r), r["minute"]), {}).setdefault(r["seed"], r["score"])
     groups = {k: list(v.values()) for k, v in groups.items()}
     return {k: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v)) for k, v in groups.items()}
+
+
+def ordered(names: set[str]) -> list[str]:
+    """Strategy names in STRATEGIES' order, each ranked by the default measure before the others."""
+    order = list(STRATEGIES)
+    return sorted(names, key=lambda n: (order.index(n.split(" ")[0]) if n.split(" ")[0] in order else len(order), n))
 
 
 def table(rows: list[dict]) -> str:
     """A Markdown table of mean ± standard deviation (percent) per strategy and minute, seeds in brackets."""
     stats = summary(rows)
     minutes = sorted({m for _, m in stats})
-    names = [s for s in STRATEGIES if any((s, m) in stats for m in minutes)]
+    names = ordered({s for s, _ in stats})
     lines = ["| strategy | " + " | ".join(f"{m} min" for m in minutes) + " |",
              "|---|" + "---|" * len(minutes)]
     for name in names:
@@ -415,7 +436,7 @@ def plot(corpus: str, rows: list[dict], path: Path) -> None:
 
     stats = summary(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for name in STRATEGIES:
+    for name in ordered({s for s, _ in stats}):
         points = sorted((m, v) for (s, m), v in stats.items() if s == name)
         if points:
             ax.errorbar([m for m, _ in points], [100 * v[0] for _, v in points],
@@ -492,6 +513,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--update-every", type=int, default=UPDATE_EVERY,
                         help="answers per update of ner.correct's in-loop model (the recipe: 1)")
     parser.add_argument("--min-prefill", type=float, default=MIN_PREFILL, help="ner.correct's --min-prefill")
+    parser.add_argument("--measure", choices=sorted(MEASURES), default=MEASURE,
+                        help=f"what ner.correct ranks its look-ahead by (default {MEASURE})")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -515,13 +538,14 @@ def main(argv: list[str] | None = None) -> None:
     elif not args.data.is_dir():
         sys.exit(f"--data: {args.data} is not a folder")
     print(f"{args.corpus}: pool {pool}, held-out {heldout}, {epochs} epochs, seeds {seeds}, minutes {minutes}, "
-          f"ner.correct updates every {args.update_every} answers, pre-fills from p >= {args.min_prefill}; "
+          f"ner.correct updates every {args.update_every} answers, pre-fills from p >= {args.min_prefill}, "
+          f"ranks by {args.measure}; "
           f"results in {out}", flush=True)
     started = time.perf_counter()
     load = lambda seed: replace(CORPORA[args.corpus](args.data, seed, pool, heldout),  # noqa: E731
-                                update_every=args.update_every, min_prefill=args.min_prefill)
+                                update_every=args.update_every, min_prefill=args.min_prefill, measure=args.measure)
     written = run(args.corpus, load, args.strategies, seeds, minutes, epochs, out,
-                  lambda line: print(line, flush=True))
+                  lambda line: print(line, flush=True), measure=args.measure)
     print(f"{written} new points in {time.perf_counter() - started:.0f} s", flush=True)
 
 

@@ -149,3 +149,21 @@ def test_update_every_and_min_prefill_reach_ner_correct(data, tmp_path):
     at.main(["--corpus", "conll", "--quick", "--data", str(data), "--out", str(out), "--strategies", "correct_order",
              "--update-every", "1", "--min-prefill", "0.8"])
     assert {(r["update_every"], r["min_prefill"]) for r in at.read_results(out)} == {(1, 0.8)}
+
+
+def test_measure_reaches_ner_correct_its_rows_and_the_report(data, tmp_path):
+    from dataclasses import replace
+
+    corpus = _corpus(data)
+    order = lambda c: [a["_input_hash"] for a in at.simulate("correct_uncertain", c, 0, 300)[0]]  # noqa: E731
+    assert order(replace(corpus, measure="roi")) != order(corpus)
+    out = tmp_path / "measure.jsonl"
+    at.main(["--corpus", "conll", "--quick", "--data", str(data), "--out", str(out),
+             "--strategies", "manual,correct_uncertain", "--measure", "roi"])
+    rows = at.read_results(out)
+    assert {r["measure"] for r in rows} == {"roi"} and len(rows) == 2 * len(at.QUICK_MINUTES)
+    # the default measure's rows are still to do for the ranked strategy, not for ner.manual
+    load = lambda seed: _corpus(data, seed)  # noqa: E731
+    assert at.run("conll", load, ["manual", "correct_uncertain"], [0], [2], 1, out, say=lambda _: None) == 1
+    table = at.table(at.read_results(out))
+    assert "| manual |" in table and "| correct_uncertain |" in table and "| correct_uncertain (roi) |" in table

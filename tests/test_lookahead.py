@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 import threading
 import time
@@ -13,7 +14,9 @@ import spacy
 from teach_fixtures import LABELS, sentences
 from vnerteach.controller import Controller
 from vnerteach.failures import FailureLog
-from vnerteach.lookahead import Lookahead, expected_corrections, normalised_logprob, signature, similarities
+from vnerteach import costs
+from vnerteach.lookahead import (MEASURES, Lookahead, expected_corrections, expected_cost, normalised_logprob,
+                                 return_on_investment, signature, similarities)
 from vnerteach.model import TeachModel
 from vnerteach.tasks import add_tokens
 
@@ -52,6 +55,44 @@ def test_uncertainty_measures_grow_with_doubt():
     assert expected_corrections({(0, 1, "A"): 0.5, (1, 2, "B"): 0.9}) == pytest.approx(0.6)
     assert normalised_logprob(1.0, 10) == 0.0
     assert normalised_logprob(0.1, 10) > normalised_logprob(0.5, 10) > normalised_logprob(0.5, 20)
+
+
+def test_expected_cost_charges_reading_edits_and_kept_prefills():
+    text, boxed = task("a b c"), task("a b c")
+    for tok in boxed["tokens"]:
+        tok["bbox"] = [0, 0, 10, 10]
+    assert expected_cost({}, text) == costs.READ_SENTENCE_S and expected_cost({}, boxed) == costs.READ_PAGE_S
+    # pre-filled at 0.8: kept 0.8 of the time, removed 0.2; not pre-filled at 0.3: added 0.3 of the time
+    assert expected_cost({(0, 1, "A"): 0.8, (1, 2, "B"): 0.3}, text) == pytest.approx(
+        costs.READ_SENTENCE_S + costs.EDIT_S * (0.2 + 0.3) + costs.KEEP_S * 0.8)
+    # the threshold decides what is pre-filled: at 0.9 the 0.8 candidate is added by hand when right
+    assert expected_cost({(0, 1, "A"): 0.8}, text, min_prefill=0.9) == pytest.approx(
+        costs.READ_SENTENCE_S + costs.EDIT_S * 0.8)
+
+
+def test_roi_ranks_what_teaches_most_per_second_first():
+    from vnerteach.model import MIN_PREFILL
+
+    assert MEASURES["roi"][1] is return_on_investment  # ner.correct calls it with its default threshold: the recipe's
+    assert inspect.signature(return_on_investment).parameters["min_prefill"].default == MIN_PREFILL
+    roi = lambda scores, t: return_on_investment(scores, 1.0, t, MIN_PREFILL)  # noqa: E731
+    doubt = {(0, 1, "A"): 0.5, (2, 3, "B"): 0.4}
+    # equal uncertainty: the input that costs less to correct first (a sentence before a page; fewer kept pre-fills)
+    page_task = task("a b c d")
+    for tok in page_task["tokens"]:
+        tok["bbox"] = [0, 0, 10, 10]
+    assert roi(doubt, task("a b c d")) > roi(doubt, page_task)
+    assert roi(doubt, task("a b c d")) > roi({**doubt, (4, 5, "A"): 1.0, (6, 7, "A"): 1.0}, task("a b c d e f g h"))
+    assert expected_corrections({**doubt, (4, 5, "A"): 1.0}) == expected_corrections(doubt)  # same benefit
+    # equal cost: the uncertain input before the confident one
+    unsure = {(0, 1, "A"): 0.5, (2, 3, "B"): 0.5}  # read 3 + two edits of 0.5 x 2.5 + two keeps of 0.5 x 0.5
+    sure = {**{(i, i + 1, "A"): 1.0 for i in range(0, 8, 2)}, (8, 9, "B"): 0.75}  # read 3 + 4 x 0.5 + 0.625 + 0.375
+    assert expected_cost(sure, task("a b c d")) == pytest.approx(expected_cost(unsure, task("a b c d")))
+    assert roi(unsure, task("a b c d")) > roi(sure, task("a b c d")) > roi({}, task("a b c d")) == 0.0
+    # what "corrections" ranks first need not be: more doubt, but far more to read and keep
+    big = {**{(i, i + 1, "A"): 1.0 for i in range(0, 40, 2)},
+           (41, 42, "A"): 0.5, (43, 44, "B"): 0.4, (45, 46, "A"): 0.3}
+    assert expected_corrections(big) > expected_corrections(doubt) and roi(big, page_task) < roi(doubt, task("a b"))
 
 
 def test_signatures_tell_receipts_of_one_shop_from_other_texts():

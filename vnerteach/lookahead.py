@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import costs
+
 Score = Callable[[list[dict]], list["tuple[float, dict] | None"]]
 PERMUTATIONS = 64
 SHINGLE = 3
@@ -45,6 +47,23 @@ def normalised_logprob(best_p: float, n_tokens: int) -> float:
     return -math.log(max(best_p, 1e-12)) / max(1, n_tokens)
 
 
+def expected_cost(scores: dict[Any, float], task: dict, min_prefill: float = 0.5) -> float:
+    """Expected seconds to correct the task (vnerteach.costs): reading, edits (removals, additions), kept pre-fills."""
+    edits = kept = 0.0
+    for p in scores.values():
+        if p >= min_prefill:  # pre-filled: kept if right (p), removed if wrong (1 - p)
+            kept += p
+            edits += 1.0 - p
+        else:  # not pre-filled: added if right (p)
+            edits += p
+    return costs.read_s(task) + costs.EDIT_S * edits + costs.KEEP_S * kept
+
+
+def return_on_investment(scores: dict[Any, float], best_p: float, task: dict, min_prefill: float = 0.5) -> float:
+    """What an answer teaches per second (Haertel et al. 2008): expected corrections / expected seconds to correct."""
+    return expected_corrections(scores) / expected_cost(scores, task, min_prefill)
+
+
 Measure = Callable[[dict[Any, float], float, dict], float]  # (candidate scores, p(best analysis), task) -> priority
 
 # How ner.correct ranks an input: name -> (what it means, the function of its beam's scores).
@@ -52,6 +71,7 @@ MEASURES: dict[str, tuple[str, Measure]] = {
     "corrections": ("expected number of corrections (sum of min(p, 1-p) over candidate entities)",
                     lambda scores, best_p, task: expected_corrections(scores)),
     "logprob": ("-log p(best analysis) / tokens", lambda scores, best_p, task: normalised_logprob(best_p, len(task["tokens"]))),
+    "roi": ("expected corrections per expected second (reading, edits, kept pre-fills)", return_on_investment),
 }
 
 
