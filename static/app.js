@@ -198,20 +198,21 @@ class App {
   // waits for the model to learn them and scores the task again. Its new pre-fill or score replaces the old one
   // unless the annotator has started editing; "model updating" shows until the model has caught up.
   async refreshCurrent() {
-    const cur = this.current;
+    let cur = this.current;
     if (!cur) return;
     for (let waited = 0; (this.outbox.size || this.outbox.sending) && waited < SENT_WAIT_MS; waited += 100) {
       if (this.current !== cur) return;
       this.setModelState(cur, "updating");
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (let tries = 0; tries < REFRESH_TRIES && this.current === cur; tries++) {
+    for (let tries = 0; tries < REFRESH_TRIES; tries++) {
+      if (tries) await new Promise((r) => setTimeout(r, REFRESH_AGAIN_MS));
+      if (this.current !== cur) return;
       let res;
       try {
         res = await this.api.refresh(this.project.session, cur.task._task_hash);
       } catch (err) {
-        this.setModelState(cur, null);
-        return; // shown as it is: the server is away or refused; the status bar says so
+        break; // shown as it is: the server is away or refused; the status bar says so
       }
       if (this.current !== cur) return;
       if (res.progress) this.updateProgress(res.progress);
@@ -220,18 +221,18 @@ class App {
         if (!res.unknown) this.showNext(); // the model no longer asks it (its words were rejected meanwhile)
         return;
       }
-      if (!cur.touched && JSON.stringify(res.task.spans || []) !== JSON.stringify(cur.task.spans || [])) {
-        this.show(res.task, (res.task.spans || []).map((s) => ({ ...s })));
-      } else {
-        this.current.task = { ...cur.task, meta: res.task.meta };
+      if (!cur.touched) { // an annotator's edits are never replaced
+        if (JSON.stringify(res.task.spans || []) !== JSON.stringify(cur.task.spans || [])) {
+          this.show(res.task, (res.task.spans || []).map((s) => ({ ...s })));
+        } else {
+          cur.task = res.task;
+        }
       }
-      const now = this.current;
-      this.setModelState(now, res.updating ? "updating" : null);
-      if (!res.updating) return;
-      await new Promise((r) => setTimeout(r, REFRESH_AGAIN_MS));
-      if (this.current !== now) return;
-      return this.refreshCurrent();
+      cur = this.current;
+      if (!res.updating) break;
+      this.setModelState(cur, "updating");
     }
+    this.setModelState(cur, null);
   }
 
   // "model updating" on the card while the model has not learnt the latest answers yet.

@@ -248,3 +248,28 @@ def test_a_slow_stream_never_keeps_the_app_waiting_more_than_a_second(store):
         got = c.questions(10)
     assert [t["text"] for t in got] == ["second"]
     c.close()
+
+
+def test_a_refresh_waits_for_the_queued_update_says_updating_when_it_is_slow_and_can_drop_a_question(store):
+    learnt, release = [], threading.Event()
+
+    def update(answers):
+        release.wait(10)
+        learnt.extend(answers)
+
+    def refresh(task):  # the model in the loop's view of a question: what it has learnt so far, or drop "text 2"
+        return None if task["text"] == "text 2" else {**task, "meta": {"learnt": len(learnt)}}
+
+    c = make(store, iter(texts(5)), update=update, refresh=refresh)
+    first, second, third = c.questions(3)
+    c.answer(answered([first]))
+    slow = c.refresh(second["_task_hash"], wait_s=0.2)  # the update is still running: said so, task as it was
+    assert slow["updating"] and slow["task"]["meta"] == {"learnt": 0} and c.progress().updating
+    release.set()
+    done = c.refresh(second["_task_hash"])  # waits for the update: the question as the updated model sees it
+    assert not done["updating"] and done["task"]["meta"] == {"learnt": 1} and done["task"]["_task_hash"] == second["_task_hash"]
+    assert c.questions(1, restart=True)[0]["meta"] == {"learnt": 1}  # a reload gets the refreshed question
+    assert c.refresh(third["_task_hash"])["task"] is None  # no longer worth asking: it leaves the session's questions
+    assert third["_task_hash"] not in {t["_task_hash"] for t in c.questions(5, restart=True)}
+    assert c.refresh(first["_task_hash"]) == {"task": None, "unknown": True, "updating": False}  # answered already
+    c.close()

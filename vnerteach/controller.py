@@ -454,11 +454,9 @@ class Controller:
                         self._cond.notify_all()
                 self._updates.task_done()
 
-    @property
-    def updating(self) -> bool:
-        """Whether the model in the loop still has answers queued or being learnt."""
-        with self._cond:
-            return self._jobs_done < self._jobs_queued
+    def _behind(self) -> bool:
+        """Whether the model in the loop still has answers queued or being learnt (lock held)."""
+        return self._jobs_done < self._jobs_queued
 
     @property
     def refreshes(self) -> bool:
@@ -481,12 +479,12 @@ class Controller:
         with self._cond:
             task = annotator.pending.get(task_hash)
             if task is None:  # answered, handed to another, or handed out before a restart: shown as it is
-                return {"task": None, "unknown": True, "updating": self._jobs_done < self._jobs_queued}
+                return {"task": None, "unknown": True, "updating": self._behind()}
             target = self._jobs_queued
             deadline = time.monotonic() + wait_s
             while self._jobs_done < target and (left := deadline - time.monotonic()) > 0 and not self._closed:
                 self._cond.wait(left)
-            updating = self._jobs_done < self._jobs_queued
+            updating = self._behind()
         if self._refresh is None:
             return {"task": self._question(task, annotator.session), "updating": updating}
         fresh = self._refresh(task)
@@ -513,7 +511,7 @@ class Controller:
             team = None if session is None or self._feed.overlap else self._answered
             return Progress(answered, self._dataset_count, self._skipped, self.total, done,
                             self._failures.count, self._failures.messages(), counts, team,
-                            self._jobs_done < self._jobs_queued)
+                            self._behind())
 
     def annotators(self) -> list[dict]:
         """Each annotator of this run: name (None for the run's own session), session, answers, questions held, idle."""

@@ -292,7 +292,7 @@ class TeachModel:
                         yield score, eg
 
     def _candidates(self, task: dict, scores: dict[Triple, float], matcher: Any,
-                    share: "_UnscoredShare | None" = None) -> list[tuple[float, dict]]:
+                    share: _UnscoredShare) -> list[tuple[float, dict]]:
         set_hashes(task)
         self.seen.inputs += 1
         confident = self.confident
@@ -306,8 +306,7 @@ class TeachModel:
             score = scores.pop(triple, 0.0)
             found.append((score, span_task(task, triple, round(score, 4) if confident else None,
                                            pattern=span.get(PATTERN_KEY), version=self.version)))
-            if share is not None:
-                share.pattern()
+            share.pattern()
         if self.sensible:
             scores = {t: v for t, v in scores.items() if self._sensible(task["tokens"], t)}
         if not confident:
@@ -320,14 +319,14 @@ class TeachModel:
                 found.append((score, span_task(task, triple, round(score, 4), version=self.version)))
         return found
 
-    def _unscored(self, task: dict, scores: dict[Triple, float], share: "_UnscoredShare | None") -> list[tuple[float, dict]]:
+    def _unscored(self, task: dict, scores: dict[Triple, float], share: _UnscoredShare) -> list[tuple[float, dict]]:
         """A model that knows nothing yet: at most one name-like run of words, without a score, when the share allows.
 
         The span comes from the shape of the words (``sensible.name_runs``), its label from the beam where it has
         the span, else the label asked least so far; it goes to the sorter as a coin toss (0.5): the beam's
         probabilities are noise and must not rank it.
         """
-        if share is None or not share.allows():
+        if not share.allows():
             return []
         tokens = task["tokens"]
         runs = [(s, e) for s, e in name_runs(tokens, self.stop_words())

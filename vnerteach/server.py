@@ -267,23 +267,16 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
             return _error(400, "expected an object {\"session\": ..., \"answers\": [...]}")
         return _json(controller.answer(payload["answers"], payload.get("session")))
 
-    def undo():
-        assert controller is not None
-        payload = _json_body("an undo", MAX_UNDO_BODY)
-        if isinstance(payload, HTTPResponse):
-            return payload
-        if not isinstance(payload, dict) or "task_hash" not in payload:
-            return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
-        return _json(controller.undo(payload["task_hash"], payload.get("session")))
-
-    def refresh():
-        assert controller is not None
-        payload = _json_body("a refresh", MAX_UNDO_BODY)
-        if isinstance(payload, HTTPResponse):
-            return payload
-        if not isinstance(payload, dict) or "task_hash" not in payload:
-            return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
-        return _json(controller.refresh(payload["task_hash"], payload.get("session")))
+    def about_a_question(what: str, call: Callable[[Any, Any], dict]) -> Callable[[], HTTPResponse]:
+        """A route whose body names one question, ``{"session", "task_hash"}``: undo, refresh."""
+        def route() -> HTTPResponse:
+            payload = _json_body(what, MAX_UNDO_BODY)
+            if isinstance(payload, HTTPResponse):
+                return payload
+            if not isinstance(payload, dict) or "task_hash" not in payload:
+                return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
+            return _json(call(payload["task_hash"], payload.get("session")))
+        return route
 
     def history():
         assert controller is not None
@@ -321,8 +314,8 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     app.get("/api/project", callback=project)
     app.get("/api/questions", callback=questions)
     app.post("/api/answers", callback=answers)
-    app.post("/api/undo", callback=undo)
-    app.post("/api/refresh", callback=refresh)
+    app.post("/api/undo", callback=about_a_question("an undo", lambda h, s: controller.undo(h, s)))
+    app.post("/api/refresh", callback=about_a_question("a refresh", lambda h, s: controller.refresh(h, s)))
     app.get("/api/history", callback=history)
     app.get("/api/image/<key>", callback=image, session=False, from_app=False)
     app.post("/api/ocr-region", callback=ocr_region)
