@@ -71,6 +71,31 @@ def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all data
     if dataset is not None and (sessions := store.session_stats(dataset)):
         stdout.print(_stats_table(f"Sessions of '{dataset}': each annotator (/?session=NAME) or run", "Session",
                                   sessions))
+    if dataset is not None and (payoff := _payoff_table(store, dataset)) is not None:
+        stdout.print(payoff)
+
+
+def _payoff_table(store, dataset: str) -> Table | None:
+    """Whether the model in the loop pays (pre-fills kept, questions accepted, with their trend); None for ner.manual."""
+    from vnerteach.payoff import ACCEPT_WINDOW, BREAK_EVEN, KEPT_WINDOW, TREND, Payoff, sparkline
+
+    figures = Payoff(store.tail(dataset, 2 * (max(KEPT_WINDOW, ACCEPT_WINDOW) + TREND))).figures()
+    if not figures:
+        return None
+    table = Table(title=f"Is the model in the loop paying? '{dataset}', latest answers", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    for column, justify in (("Figure", "left"), ("Share", "right"), ("Of", "right"), ("Over", "left"),
+                            ("Trend", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for f in figures:
+        what, over = (("pre-fills kept", f"{f.answers} inputs") if f.name == "kept" else
+                      ("questions accepted", f"{f.answers} questions"))
+        share = "-" if f.value is None else f"{100 * f.value:.0f}%"
+        table.add_row(what, share, f"{f.hits}/{f.of}", over, sparkline(f.trend))
+    if any(f.name == "kept" for f in figures):
+        table.caption = (f"ner.correct's pre-filling saves time when more than {100 * BREAK_EVEN:.0f}% of the "
+                         "pre-fills are kept; below that, ner.manual is faster")
+    return table
 
 
 def _stats_table(title: str, first: str, rows: list) -> Table:

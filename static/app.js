@@ -22,7 +22,8 @@ const HISTORY_KEPT = 100;
 const REVIEW_VIEW = "review"; // the versions of an input, read-only, over an editor like ner_manual's
 const MANUAL_VIEWS = new Set(["ner_manual", REVIEW_VIEW]);
 const ICONS = { accept: "✓", reject: "✗", ignore: "⊘" };
-const HIDDEN_META = new Set(["image_key", "model_version"]);
+const HIDDEN_META = new Set(["image_key", "model_version", "prefilled"]);
+const SVG = "http://www.w3.org/2000/svg";
 const BANNER_MS = 4000; // how long "All N answers saved" stays
 
 const $ = (id) => document.getElementById(id);
@@ -43,6 +44,35 @@ class Perf {
 }
 
 // A version's spans as the editor takes them: copies, only those on this input's tokens; none for a reject.
+// A share (0..1) after each answer as a small line, with a dashed line where it starts to pay (if given).
+function trendLine(values, level) {
+  const w = 120, h = 22, n = values.length;
+  const y = (v) => (h - 1 - v * (h - 2)).toFixed(1);
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "trend");
+  svg.setAttribute("width", String(w));
+  svg.setAttribute("height", String(h));
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("aria-hidden", "true");
+  if (typeof level === "number") {
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `dashed: ${Math.round(level * 100)}%, above which it saves time`;
+    svg.appendChild(title);
+    const line = document.createElementNS(SVG, "line");
+    line.setAttribute("class", "trend-level");
+    line.setAttribute("x1", "0");
+    line.setAttribute("x2", String(w));
+    line.setAttribute("y1", y(level));
+    line.setAttribute("y2", y(level));
+    svg.appendChild(line);
+  }
+  const path = document.createElementNS(SVG, "polyline");
+  path.setAttribute("class", "trend-line");
+  path.setAttribute("points", values.map((v, i) => `${((i * (w - 2)) / (n - 1) + 1).toFixed(1)},${y(v)}`).join(" "));
+  svg.appendChild(path);
+  return svg;
+}
+
 function versionSpans(version) {
   if (version.answer === "reject") return [];
   return (version.spans || []).filter((s) => typeof s.token_start === "number").map((s) => ({ ...s }));
@@ -548,6 +578,7 @@ class App {
       parts.unshift(progress.estimated ? `~${Math.round(frac * 100)}%` : `${Math.round(frac * 100)}% (${handled} of ${progress.total})`);
     }
     $("progress-text").textContent = parts.join(" · ");
+    this.showPayoff(progress.payoff || []);
     this.showSkipped(progress);
     if (!this.current && progress.done && !this.queue.length) {
       this.exhausted = true;
@@ -561,6 +592,28 @@ class App {
     $("team").hidden = team.length < 2;
     $("team").textContent = "Team: " + team.map((a) => `${a.name || "unnamed"} ${a.answered}${a.idle ? " (idle)" : ""}`)
       .join(" · ");
+  }
+
+  // Whether the model in the loop pays: the share of its pre-fills kept (ner.correct), of its questions accepted
+  // (ner.teach), over the latest answers, with the same share after each of the answers before as a trend line.
+  showPayoff(figures) {
+    $("payoff-box").hidden = !figures.length;
+    const box = $("payoff");
+    box.textContent = "";
+    for (const f of figures) {
+      const row = el("div", "payoff");
+      row.dataset.name = f.name;
+      const what = f.name === "kept"
+        ? [`pre-fills kept`, `${f.hits} of ${f.of} pre-filled spans kept unchanged over the last ${f.answers} inputs ` +
+           `(of ${f.window}). Above ${Math.round(f.break_even * 100)}% pre-filling saves time; below, ner.manual is faster.`]
+        : [`questions accepted`, `${f.hits} of ${f.of} of the last ${f.answers} questions (of ${f.window}) accepted`];
+      const value = f.value === null ? "–" : `${Math.round(f.value * 100)}%`;
+      row.title = what[1];
+      row.appendChild(el("span", "payoff-value", value));
+      row.appendChild(el("span", "payoff-what small", ` ${what[0]} (last ${f.answers})`));
+      if (f.trend.length > 1) row.appendChild(trendLine(f.trend, f.break_even));
+      box.appendChild(row);
+    }
   }
 
   // Tasks of the source that could not be used: how many, and the latest ones with file, line and reason.

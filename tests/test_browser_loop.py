@@ -76,8 +76,25 @@ def run_loop(page, served, totals: dict[str, str], mark, tmp_path, name: str) ->
     viewport = page.viewport_size
     assert card["y"] >= 0 and card["y"] + 40 < viewport["height"]  # the pre-filled card is on screen
     page.screenshot(path=str(tmp_path / f"loop-{name}.png"))
+    page.keyboard.press("a")  # the pre-fill kept as it is
+    wait_saved(page)
+    # The sidebar says the model is paying: 1 of 1 pre-fills kept, over the last 3 inputs (the first two had none).
+    page.wait_for_function("() => document.querySelector('.payoff[data-name=kept] .payoff-value')")
+    kept = page.locator(".payoff[data-name=kept]")
+    assert kept.locator(".payoff-value").text_content() == "100%"
+    assert "pre-fills kept (last 3)" in kept.text_content()
+    assert kept.get_attribute("title").startswith("1 of 1 pre-filled spans kept unchanged over the last 3 inputs")
+    # The next input is pre-filled too; kept again, the trend has two points to draw.
+    total = total_of(page, totals)
+    wait_for_prefill(page, total)
     page.keyboard.press("a")
     wait_saved(page)
+    page.wait_for_function("() => document.querySelector('.payoff[data-name=kept] polyline.trend-line')")
+    side, row = page.locator("#sidebar").bounding_box(), kept.bounding_box()
+    assert side["x"] <= row["x"] and row["x"] + row["width"] <= side["x"] + side["width"]  # inside the sidebar
+    assert 0 <= row["y"] and row["y"] + row["height"] <= viewport["height"]  # on screen, not below the fold
+    assert kept.locator(".payoff-value").text_content() == "100%"
+    page.screenshot(path=str(tmp_path / f"payoff-{name}.png"))
 
 
 def test_on_text_the_next_sentence_is_prefilled_by_the_model_updated_on_the_last_answer(browser, env, tmp_path):

@@ -16,6 +16,7 @@ from .added import Asked, asked, check_added
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .failures import FailureLog
 from .feed import IDLE_S, Annotator, Feed
+from .payoff import ACCEPT_WINDOW, KEPT_WINDOW, TREND, Payoff
 from .store import HEARTBEAT_S, Store, to_json
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
@@ -59,6 +60,7 @@ class Progress:
     counts: dict | None = None  # the stream's counts of inputs, candidates and questions (ner.teach)
     team: int | None = None  # answers of all annotators this run, when they share the tasks
     updating: bool = False  # the model in the loop has answers it has not learnt yet
+    payoff: list[dict] | None = None  # whether the model pays: pre-fills kept, questions accepted (payoff.Figure)
 
     def as_dict(self) -> dict:
         """The JSON form served by the API: ``progress`` a fraction when the total is known, ``estimated`` if a guess.
@@ -83,6 +85,7 @@ class Progress:
         if self.team is not None:
             out["team"] = self.team
         out["updating"] = self.updating
+        out["payoff"] = self.payoff or []
         return out
 
 
@@ -143,6 +146,7 @@ class Controller:
         self._done = store.hashes(shared + self.exclude, kind=self.exclude_by)
         self._asked: set[int] = set()
         self._dataset_count = store.count(self.dataset) if known else 0
+        self._payoff = Payoff(store.tail(self.dataset, 2 * (max(KEPT_WINDOW, ACCEPT_WINDOW) + TREND)) if known else ())
         self._answered = 0
         self._skipped = 0
         self._feed = Feed(overlap, idle_s, self._key)
@@ -312,6 +316,8 @@ class Controller:
             annotator.answered += saved.added
             self._dataset_count += saved.added
             self._feed.answered(annotator, done, checked)
+            for eg in checked:
+                self._payoff.add(eg)
             if not self._feed.overlap:  # a resend after a restart: not to be read and asked again
                 self._asked |= done
             self._cond.notify_all()
@@ -344,6 +350,7 @@ class Controller:
             for eg in removed:
                 if eg[key] not in still_done:
                     self._done.discard(eg[key])
+                self._payoff.remove(eg[TASK_HASH])
             if removed and (overlap or removed[0][key] not in still_done):
                 self._feed.ask_again(annotator, _unanswered(removed[0]))
                 self._asked.add(task_hash)
@@ -511,7 +518,7 @@ class Controller:
             team = None if session is None or self._feed.overlap else self._answered
             return Progress(answered, self._dataset_count, self._skipped, self.total, done,
                             self._failures.count, self._failures.messages(), counts, team,
-                            self._behind())
+                            self._behind(), [f.as_dict() for f in self._payoff.figures()])
 
     def annotators(self) -> list[dict]:
         """Each annotator of this run: name (None for the run's own session), session, answers, questions held, idle."""

@@ -556,6 +556,13 @@ class Store:
             f"WHERE s.dataset_id = {p} AND d.dataset_id = {p} ORDER BY e.id DESC LIMIT {p}", (sess, target, n)).fetchall()
         return [json.loads(content) for (content,) in reversed(rows)]
 
+    def tail(self, dataset: str, n: int) -> list[dict]:
+        """A dataset's last ``n`` examples, oldest first (what its annotators answered most recently)."""
+        query = (self.Example.select(self.Example.content).join(self.Link)
+                 .where(self.Link.dataset == self.get_dataset(dataset))
+                 .order_by(self.Link.example.desc()).limit(n))
+        return [json.loads(content) for (content,) in reversed(list(query.tuples()))]
+
     def count(self, dataset: str) -> int:
         """How many examples a dataset holds."""
         return self.Link.select().where(self.Link.dataset == self.get_dataset(dataset)).count()
