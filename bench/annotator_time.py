@@ -47,6 +47,7 @@ sys.path.insert(0, str(BENCH))
 
 from vnerteach.lookahead import MEASURES  # noqa: E402
 from vnerteach.model import MIN_PREFILL  # noqa: E402
+from vnerteach.payoff import BREAK_EVEN, KEPT_WINDOW, figure, kept  # noqa: E402
 
 from al_sim import (conll_sentences, frequent_patterns, funsd_forms, gold_answer,  # noqa: E402
                     gold_merged, task_of, teach_stream, train_blank)
@@ -183,6 +184,8 @@ def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int) -> Answ
         for task in stream:
             full = gold[task["_input_hash"]]
             eg = gold_answer(full)
+            eg["meta"] = {**(eg.get("meta") or {}), "prefilled": [[s["start"], s["end"], s["label"]]
+                                                                  for s in task.get("spans") or []]}
             yield eg, complete_cost([(s["start"], s["end"], s["label"]) for s in task.get("spans") or []],
                                     full["gold"], corpus.read_s)
             batch.append(eg)
@@ -349,10 +352,12 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                 n = sum(1 for c in clock if c <= 60 * minute)
                 start = time.perf_counter()
                 value, per, facts = score(corpus, answers[:n], epochs, seed)
+                paying = figure("kept", [k for a in answers[:n] if (k := kept(a)) is not None])
                 row = {"corpus": corpus_name, "strategy": strategy, "seed": seed, "minute": minute,
                        "score": round(value, 4), "per_label": {k: round(v, 4) for k, v in per.items()},
                        "answers": n, "accepted": sum(a["answer"] == "accept" for a in answers[:n]), **facts,
                        "seconds": round(clock[n - 1], 1) if n else 0.0,
+                       "kept": paying.value, "kept_of": paying.of,  # pre-fills kept over the last KEPT_WINDOW inputs
                        "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
                        "update_every": corpus.update_every, "min_prefill": corpus.min_prefill,
                        "measure": corpus.measure, "pool": len(corpus.pool),
@@ -425,8 +430,10 @@ def goals(corpus: str, rows: list[dict]) -> list[str]:
     return out
 
 
-def plot(corpus: str, rows: list[dict], path: Path) -> None:
-    """Score against simulated minutes, one line per strategy with the seeds' spread, as a PNG."""
+def plot(corpus: str, rows: list[dict], path: Path, ylabel: str | None = None, title: str | None = None,
+         level: float | None = None) -> None:
+    """Score against simulated minutes, one line per strategy with the seeds' spread (and a dashed ``level``), as a
+    PNG."""
     try:
         import matplotlib
     except ImportError:
@@ -446,8 +453,10 @@ def plot(corpus: str, rows: list[dict], path: Path) -> None:
     ticks = sorted({m for _, m in stats})
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel("simulated annotator minutes")
-    ax.set_ylabel("field exact match (%)" if corpus == "sroie" else "entity F1 (%)")
-    ax.set_title(f"{corpus}: quality per annotator-minute (mean ± sd over seeds)")
+    if level is not None:
+        ax.axhline(100 * level, color="grey", linestyle="--", linewidth=1)
+    ax.set_ylabel(ylabel or ("field exact match (%)" if corpus == "sroie" else "entity F1 (%)"))
+    ax.set_title(title or f"{corpus}: quality per annotator-minute (mean ± sd over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -468,11 +477,20 @@ def report(corpus: str, out: Path, plot_path: Path | None) -> None:
         for label in sorted({k for r in rows for k in r["per_label"]}):
             print(f"\n{label} exact match")
             print(table([{**r, "score": r["per_label"].get(label, 0.0)} for r in rows]))
+    kept_rows = [{**r, "score": r["kept"]} for r in rows if r.get("kept") is not None]
+    if kept_rows:
+        print(f"\npre-fills kept unchanged over the last {KEPT_WINDOW} inputs at that minute (the app's figure)")
+        print(table(kept_rows))
     for line in goals(corpus, rows):
         print(line)
     if plot_path is not None:
         plot(corpus, rows, plot_path)
         print(f"plot: {plot_path}")
+        if kept_rows:
+            kept_path = plot_path.with_name(plot_path.stem + "-kept" + plot_path.suffix)
+            plot(corpus, kept_rows, kept_path, ylabel=f"pre-fills kept, last {KEPT_WINDOW} inputs (%)",
+                 title=f"{corpus}: is the model paying? (break-even {100 * BREAK_EVEN:.0f}%)", level=BREAK_EVEN)
+            print(f"plot: {kept_path}")
 
 
 # --- command line ----------------------------------------------------------------------------------------------
