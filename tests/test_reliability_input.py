@@ -21,6 +21,9 @@ BAD_LINES = [
     ('{"text": "a", "meta": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}", "nested too deeply"),
     ('{"text": "a", "meta": {"x": NaN}}', "NaN is not a number JSON allows"),
     ('{"text": "a", "meta": {"x": -Infinity}}', "-Infinity is not a number JSON allows"),
+    ('{"text": "x", "score": 1e999}', "1e999 is out of range for a number"),  # else stored and served as Infinity
+    ('{"text": "x", "score": -1E+400}', "-1E+400 is out of range for a number"),
+    ('{"text": "x", "n": ' + "7" * 5000 + "}", "an integer of 5000 digits"),  # else Python's ValueError
     ('{"text": "ab", "_input_hash": 99999999999999999999, "_task_hash": 1}', "'_input_hash' must be a signed 64-bit"),
     ('{"text": "ab", "_input_hash": 1, "_task_hash": 1.5}', "'_task_hash' must be a signed 64-bit"),
     ('{"text": "ab", "_input_hash": true, "_task_hash": 1}', "'_input_hash' must be a signed 64-bit"),
@@ -124,6 +127,8 @@ def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
         for payload, reason in [  # the request as a whole cannot be read: 400 with a reason
             ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
             ('{"session": "news-s", "answers": [%s]}' % (answer % ', "x": NaN'), "NaN"),
+            ('{"session": "news-s", "answers": [%s]}' % (answer % ', "x": 1e999'), "out of range"),
+            ('{"session": "news-s", "answers": [%s]}' % (answer % (', "x": ' + "9" * 100_000)), "100000 digits"),
         ]:
             status, body = _post(served.port, head, payload)
             assert status == 400 and reason in json.loads(body)["error"], body[:200]
@@ -200,3 +205,31 @@ def test_an_encrypted_pdf_is_served_with_its_page_image_and_imported(tmp_path, d
     opened = run("db-in", "imported", pdf, "--password", "sesame", "--db", db_path)
     assert opened.returncode == 0, opened.stderr
     assert "Imported 1 example into" in opened.stderr
+
+
+def test_a_source_line_with_a_number_json_cannot_hold_is_skipped_and_the_rest_served(tmp_path, db_path):
+    """Issue 23 point 2: 1e999 was served as Infinity (the app's parser failed on the whole batch), and an integer
+    of 5,000 digits stopped the source with no file or line."""
+    src = tmp_path / "nums.jsonl"
+    src.write_text('{"text": "first"}\n{"text": "inf", "score": 1e999}\n{"text": "big", "n": %s}\n{"text": "last"}\n'
+                   % ("7" * 5000), encoding="utf8")
+    env = {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
+    served = ServedRecipe(["ner.manual", "nums", "blank:en", src, "--label", "ORG"], env, free_port())
+    try:
+        status, data = http("GET", served.url + "/api/questions?n=10")
+        assert status == 200
+        assert [t["text"] for t in data["tasks"]] == ["first", "last"]
+        failures = data["progress"]["failures"]
+        assert any(f"{src}:2" in f and "out of range" in f for f in failures), failures
+        assert any(f"{src}:3" in f and "5000 digits" in f for f in failures), failures
+    finally:
+        code, _, err = served.stop()
+    assert code == 0 and "Traceback" not in err
+
+
+def test_the_server_never_writes_infinity_or_nan():
+    from vnerteach.server import _json
+
+    response = _json({"score": float("inf")})
+    assert response.status_code == 500 and "cannot write as JSON" in json.loads(response.body)["error"]
+    assert json.loads(_json({"score": 1.5}).body) == {"score": 1.5}

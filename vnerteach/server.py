@@ -95,7 +95,11 @@ def is_loopback(host: str) -> bool:
 
 
 def _json(data: Any, status: int = 200) -> HTTPResponse:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """A JSON response; never NaN or Infinity, which are not JSON and would fail the app's parser."""
+    try:
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError as err:
+        status, body = 500, json.dumps({"error": f"a response the server cannot write as JSON ({err})"})
     return HTTPResponse(body, status=status, headers={"Content-Type": "application/json; charset=utf-8",
                                                       "Cache-Control": "no-store"})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Any, Iterable, Iterator
 
@@ -26,6 +27,7 @@ TASK_HASH = "_task_hash"
 # is over MAX_TOKEN_CHARS: spaCy's tokenizer takes time quadratic in a token's length, holding the GIL.
 MAX_TASK_BYTES = 4 * 2 ** 20
 MAX_TOKEN_CHARS = 1000
+MAX_INT_DIGITS = 1000  # Python reads at most 4,300; a hash has 20
 MIN_TOKEN_JSON = 40  # bytes of the shortest token as JSON: {"text":"","start":0,"end":0,"id":0,"ws":true}
 PIECE_CHARS = 200  # text is tokenized in pieces of about this size, so no single call holds the GIL for long
 _LONG_RUN = re.compile(rf"(?<!\S)\S{{{MAX_TOKEN_CHARS + 1}}}|(?<!\s)\s{{{MAX_TOKEN_CHARS + 1}}}")
@@ -91,7 +93,7 @@ def parse_json(text: str | bytes, surrogates: bool = False) -> Any:
     """
     try:
         text = text.decode("utf8") if isinstance(text, bytes) else text
-        data = json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_int)
     except json.JSONDecodeError as err:
         raise TaskError(f"invalid JSON: {err.msg} (column {err.colno})") from None
     except RecursionError:
@@ -108,6 +110,21 @@ def parse_json(text: str | bytes, surrogates: bool = False) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise TaskError(f"invalid JSON: {name} is not a number JSON allows")
+
+
+def _finite(digits: str) -> float:
+    """A JSON number with a fraction or exponent; one too large for a float (1e999) would be written back as Infinity."""
+    value = float(digits)
+    if not math.isfinite(value):
+        raise TaskError(f"invalid JSON: {digits[:40]} is out of range for a number")
+    return value
+
+
+def _int(digits: str) -> int:
+    """A JSON integer; Python refuses to read one of more than 4,300 digits (a ValueError deep in the parser)."""
+    if len(digits) > MAX_INT_DIGITS:
+        raise TaskError(f"invalid JSON: an integer of {len(digits)} digits (at most {MAX_INT_DIGITS})")
+    return int(digits)
 
 
 def validate_task(task: Any) -> dict:
