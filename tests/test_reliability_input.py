@@ -120,6 +120,12 @@ def test_the_server_answers_bad_requests_with_a_json_reason(tmp_path, db_path):
         status, body = raw_http(served.port, b"GET /api/project HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Access-Token: \xff\xfe\r\n\r\n")
         assert status == 401 and json.loads(body) == {"error": "missing or wrong access token"}
         assert raw_http(served.port, b"GET /api/project HTTP/1.0\r\n" + head + b"\r\n")[0] == 200
+        for name in (b"Origin", b"Sec-Fetch-Site"):  # issue 23 point 8: not UTF-8, refused as JSON (was a 500 page)
+            status, body = raw_http(served.port, b"GET /api/project HTTP/1.0\r\n" + head + name + b": \xff\xfe\r\n\r\n")
+            assert status == 403 and "other sites or origins" in json.loads(body)["error"]
+        status, body = raw_http(served.port, b"GET /api/project HTTP/1.0\r\n" + head.replace(b"127.0.0.1", b"\xff\xfe")
+                                + b"X-Vnerteach-Count: \xff\r\n\r\n")
+        assert status in (200, 403) and json.loads(body)
         garbled = head.replace(key, b"\xff\xfe")
         status, body = raw_http(served.port, b"GET /api/project HTTP/1.0\r\n" + garbled + b"\r\n")
         assert status == 403 and "only the annotation app" in json.loads(body)["error"]

@@ -146,11 +146,16 @@ def _host_name(header: str) -> str:
 
 def _cross_origin() -> bool:
     """Whether the browser says the request comes from a page of another origin (Sec-Fetch-Site, Origin)."""
-    site = request.get_header("Sec-Fetch-Site")
-    if site is not None and site.lower() not in SAME_ORIGIN_FETCHES:
+    site = _raw_header("Sec-Fetch-Site")
+    if site and site.lower() not in SAME_ORIGIN_FETCHES:
         return True
-    origin = request.get_header("Origin")
-    return origin is not None and urlsplit(origin).netloc.lower() != request.get_header("Host", "").lower()
+    origin = _raw_header("Origin")
+    if not origin:
+        return False
+    try:
+        return urlsplit(origin).netloc.lower() != _raw_header("Host").lower()
+    except ValueError:  # not a URL (an unclosed IPv6 bracket)
+        return True
 
 
 def _raw_header(name: str) -> str:
@@ -185,7 +190,7 @@ class ApiGuard:
 
         def guarded(*args, **kwargs):
             hosts = self.allowed_hosts
-            if hosts is not None and _host_name(request.get_header("Host", "")) not in hosts:
+            if hosts is not None and _host_name(_raw_header("Host")) not in hosts:
                 return _error(403, "unexpected Host header")
             if _cross_origin():
                 return _error(403, "requests from pages of other sites or origins are refused")
@@ -263,7 +268,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
 
     def answers():
         assert controller is not None
-        payload = _json_body("answers", max_body, alone=request.get_header(COUNT_HEADER) == "1",
+        payload = _json_body("answers", max_body, alone=_raw_header(COUNT_HEADER) == "1",
                              surrogates=True)  # refused per answer
         if isinstance(payload, HTTPResponse):
             return payload
