@@ -262,3 +262,17 @@ def test_subprocess_errors_have_no_traceback_and_stdout_stays_data(tmp_path):
     assert json.loads(out.stdout)["text"] == "a"
     drop = run_module("drop", "x", env=env)  # no terminal and no --yes: refused, nothing deleted
     assert drop.returncode == 2 and "not dropped" in drop.stderr
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://", "name the database"),
+    ("postgresql://localhost:99999/x", "Port out of range"),
+    ("postgresql://[::1:", "Invalid IPv6 URL"),
+    ("postgresql://u:secret@h:abc/x", "Port could not be cast"),
+])
+def test_a_bad_postgresql_url_is_one_line_naming_db(cli, url, message):
+    """Issue 23 point 9: these were tracebacks (peewee's InterfaceError, urllib's ValueError)."""
+    pytest.importorskip("psycopg2")
+    result = cli("stats", "--db", url)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "--db postgresql://" in result.stderr and message in result.stderr and "secret" not in result.stderr

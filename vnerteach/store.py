@@ -141,7 +141,14 @@ def open_database(url: str) -> peewee.Database:
         from playhouse.db_url import parse
 
         _check_postgres_driver()
-        return peewee.PostgresqlDatabase(**parse(url))
+        try:
+            settings = parse(url)
+        except ValueError as err:  # a port out of range or not a number, an unclosed IPv6 bracket
+            raise UsageError(f"--db {masked(url)}: not a PostgreSQL URL ({err}); "
+                             "use postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
+        if not settings.get("database"):
+            raise UsageError(f"--db {masked(url)}: name the database, e.g. postgresql://USER@HOST/vnerteach")
+        return peewee.PostgresqlDatabase(**settings)
     if "://" in url and not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0]
         raise UsageError(f"Unsupported database URL scheme '{scheme}://' in --db: "
