@@ -64,12 +64,22 @@ def test_appended_tokens_pass_and_the_question_is_what_they_may_only_extend(rece
     (lambda a: a["tokens"][-1].pop("bbox"), "needs its box"),
     (lambda a: a["tokens"][-1].update(bbox=[800, 60, 700, 96]), "needs its box"),
     (lambda a: a.update(text=a["text"] + " extra"), "text after the last added token"),
+    (lambda a: a["tokens"][-1].update(text=" "), "has no text"),  # issue 23 point 10: an empty added token
 ])
 def test_added_tokens_that_are_not_flagged_listed_boxed_or_appended_are_refused(receipt, spoil, message):
     answer = with_added(receipt, [("33.90", [700, 60, 800, 96])])
     spoil(answer)
     with pytest.raises(TaskError, match=message):
         check_added(answer, asked(receipt))
+
+
+def test_tokens_cannot_be_added_to_a_text():
+    """Issue 23 point 10: added tokens with boxes on a text task were stored."""
+    text = set_hashes({"text": "Total due", "tokens": [{"text": "Total", "start": 0, "end": 5, "id": 0, "ws": True},
+                                                       {"text": "due", "start": 6, "end": 9, "id": 1, "ws": False}]})
+    answer = with_added(text, [("33.90", [700, 60, 800, 96])])
+    with pytest.raises(TaskError, match="only be added on a page"):
+        check_added(answer, asked(text))
 
 
 def test_the_page_of_the_question_cannot_change(receipt):

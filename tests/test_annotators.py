@@ -321,6 +321,20 @@ def test_a_name_that_would_be_a_regular_dataset_is_refused(store):
     c = make(store)
     with pytest.raises(AnswerError, match="regular dataset"):
         c.project("eval")
+    with pytest.raises(AnswerError, match="regular dataset"):  # issue 23 point 10: it was handed a task
+        c.questions(1, session="news-eval")
+    assert c.annotators() == []
+    c.close()
+
+
+def test_a_name_beyond_ascii_comes_back_as_it_was_typed(store):
+    """Issue 23 point 10: ``?session=ålice`` came back as 'Ã¥lice' (the query's bytes read as latin-1)."""
+    c = make(store)
+    app = make_app(c)
+    status, refused = wsgi(app, "GET", "/api/project?session=%C3%A5lice")  # names are ASCII: said so, name as typed
+    assert status == 400 and "annotator name 'ålice': use 1-64 letters" in refused["error"]
+    status, refused = wsgi(app, "GET", "/api/questions?n=1&session=news-%C3%A5lice")
+    assert status == 400 and "'news-ålice' is not a session" in refused["error"]
     c.close()
 
 

@@ -51,6 +51,8 @@ def check_added(eg: dict, before: Asked | None = None) -> None:
                         "tokens may only be added, after the page's")
     if not flagged:
         return
+    if not eg.get("image") and not any(isinstance(t, dict) and t.get("bbox") for t in tokens[:first]):
+        raise TaskError("tokens can only be added on a page (a task with an image or token boxes), not to a text")
     text = eg.get("text") or ""
     if before is not None:
         end = before.text_length
@@ -67,6 +69,8 @@ def check_added(eg: dict, before: Asked | None = None) -> None:
 
 def _check_one(token: dict, i: int, text: str, end: int) -> None:
     """One added token: after the text before it (whitespace between), and with a box of its own."""
+    if not isinstance(token.get("text"), str) or not token["text"].strip():
+        raise TaskError(f"added token {i} has no text: type what the box holds")
     start = token.get("start")
     if type(start) is not int or start < end or text[end:start].strip():
         raise TaskError(f"added token {i} ({str(token.get('text'))[:40]!r}) must follow the text before it")

@@ -254,6 +254,7 @@ class Controller:
     def _annotator(self, session: Any) -> Annotator:
         """The annotator of a session, seen now (new, with overlap: knowing what they answered before)."""
         session = self._check_session(session)
+        self._not_a_dataset(session)
         with self._cond:
             if session in self._feed.annotators or not self._feed.overlap:
                 return self._feed.join(session)
@@ -261,6 +262,12 @@ class Controller:
         done = self._writer.submit(self._hashes_of, session if session != self.session else self.dataset).result()
         with self._cond:
             return self._feed.join(session, done)
+
+    def _not_a_dataset(self, session: str) -> None:
+        """Refuse, once per name, an annotator whose session dataset would be a regular dataset."""
+        if session != self.session and session not in self._named:
+            self._writer.submit(self._check_named, session).result()
+            self._named.add(session)
 
     def _check_named(self, session: str) -> None:
         """Refuse a name whose session dataset would be a regular dataset (writer thread)."""
@@ -534,9 +541,7 @@ class Controller:
         session = self.session
         if name:
             session = annotator_session(self.dataset, name)
-            if session not in self._named:
-                self._writer.submit(self._check_named, session).result()
-                self._named.add(session)
+            self._not_a_dataset(session)
         return {"dataset": self.dataset, "view_id": self.view_id, "labels": list(self.config.get("labels") or []),
                 "config": self.config, "session": session, "annotator": name or None,
                 "feed_overlap": self._feed.overlap, "in_loop": self.refreshes,

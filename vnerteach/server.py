@@ -158,6 +158,11 @@ def _cross_origin() -> bool:
         return True
 
 
+def _query(name: str) -> str | None:
+    """A query parameter as the UTF-8 the browser sent (bottle's ``get`` gives its bytes as latin-1: "Ã¥lice")."""
+    return request.query.getunicode(name)
+
+
 def _raw_header(name: str) -> str:
     """A request header as WSGI has it (its bytes as latin-1): bottle's own UTF-8 decoding raises on other bytes."""
     return request.environ.get("HTTP_" + name.upper().replace("-", "_"), "")
@@ -253,7 +258,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
 
     def project():
         assert controller is not None
-        return _json({**controller.project(request.query.get("session") or None), "max_body": max_body})
+        return _json({**controller.project(_query("session") or None), "max_body": max_body})
 
     def questions():
         assert controller is not None
@@ -261,7 +266,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
             n = int(request.query.get("n") or 10)
         except ValueError:
             return _error(400, "'n' must be a number")
-        session = request.query.get("session") or None
+        session = _query("session") or None
         tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"), session=session)
         return _json({"tasks": tasks, "progress": controller.progress(session or controller.session).as_dict(),
                       "error": controller.error, "waiting": controller.waiting})
@@ -293,7 +298,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
             n = int(request.query.get("n") or 100)
         except ValueError:
             return _error(400, "'n' must be a number")
-        return _json({"answers": controller.history(request.query.get("session"), n)})
+        return _json({"answers": controller.history(_query("session"), n)})
 
     def image(key: str):
         try:
