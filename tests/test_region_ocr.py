@@ -124,3 +124,45 @@ def test_the_ocr_region_route_refuses_what_it_cannot_read(region_app):
     assert wsgi(app, "POST", "/api/ocr-region", {"image_key": key, "box": [0, 0, 50, 50]}, as_app=False)[0] == 403
     assert wsgi(app, "POST", "/api/ocr-region", {"image_key": key, "box": [0, 0, 50, 50]},
                 headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+
+
+def test_region_ocr_runs_two_at_a_time_and_turns_a_flood_away_while_questions_stay_served(store, tmp_path):
+    """Issue 23 point 7: 100 requests at once started 90 tesseract processes and /api/questions took 30 s."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vnerteach.server import english_region_reader
+
+    task = receipt(8, tmp_path / "img")
+    running, most, lock = [0], [0], threading.Lock()
+
+    def counted(path, box):  # the real reader (Tesseract), counted
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2)  # wide enough that the flood overlaps
+            return english_region_reader(path, box)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    c = Controller(store, {"dataset": "r", "stream": iter([{"text": f"t {i}"} for i in range(5)]),
+                           "view_id": "ner_manual", "config": {"labels": ["TOTAL"]}})
+    app = make_app(c, images=folder_images(tmp_path / "img"), read_region=counted)
+    total = [t for t in task["tokens"] if AMOUNT.match(t["text"])][-4]
+    body = {"image_key": task["meta"]["image_key"], "box": around(total["bbox"])}
+    with ThreadPoolExecutor(24) as pool:
+        flood = [pool.submit(wsgi, app, "POST", "/api/ocr-region", body) for _ in range(24)]
+        time.sleep(0.1)
+        questions = wsgi(app, "GET", "/api/questions?n=1")
+        results = [f.result() for f in flood]
+    c.close()
+    assert questions[0] == 200 and len(questions[1]["tasks"]) == 1
+    assert most[0] <= 2  # never more than two readers at once
+    codes = sorted(code for code, _ in results)
+    assert set(codes) <= {200, 429} and codes.count(200) >= 2 and 429 in codes
+    busy = next(b for code, b in results if code == 429)
+    assert "region OCR is busy" in busy["error"]
+    assert all(b["words"][0]["text"] == total["text"] for code, b in results if code == 200)

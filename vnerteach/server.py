@@ -23,6 +23,7 @@ from bottle import Bottle, HTTPResponse, Route, request, static_file
 from .controller import AnswerError, Components, Controller
 from .feed import IDLE_S
 from .errors import InputError, StoreBusy, TaskError, UsageError, VnerteachError
+from .gate import Gate
 from .tasks import parse_json
 from .store import Store, connect
 
@@ -234,6 +235,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     root = str(static_root or static_dir())
     image_path = images or cached_page_image
     region_reader = read_region or english_region_reader
+    region_gate = Gate()
     app = Bottle()
     guard = ApiGuard(controller, access_token, allowed_hosts)
     app.install(guard)
@@ -319,10 +321,13 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
             path = image_path(payload["image_key"])
         except VnerteachError as err:
             return _error(404, str(err))
-        try:
-            words = region_reader(path, payload.get("box"))
-        except InputError as err:
-            return _error(400, err.reason)
+        with region_gate.enter() as inside:
+            if not inside:
+                return _error(429, f"region OCR is busy ({region_gate.at_once} at a time): try again in a moment")
+            try:
+                words = region_reader(path, payload.get("box"))
+            except InputError as err:
+                return _error(400, err.reason)
         return _json({"words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in words]})
 
     app.get("/api/project", callback=project)
