@@ -117,3 +117,48 @@ def test_batch_train_from_a_postgres_dataset_trains_the_model_sqlite_does(cli, d
     assert meta[db_url]["vnerteach"]["train_inputs"] + meta[db_url]["vnerteach"]["eval_inputs"] == 150
     assert meta[db_url]["performance"] == meta[sqlite]["performance"]
     assert meta[db_url]["performance"]["ents_f"] > 0.3
+
+
+@pytest.mark.slow
+def test_a_postgresql_restart_is_a_503_while_away_then_answers_go_on_and_the_server_exits_cleanly(tmp_path):
+    """Issue 23 point 1: after ``pg_ctl stop -m fast`` and ``start`` every answer got a 500 page (the closed
+    connection was never reopened), the heartbeat died and SIGTERM ended in a traceback."""
+    import time
+
+    from needs import need
+    from pg_fixtures import PostgresServer, _unavailable, pg_bin
+    from web_fixtures import ServedRecipe, http
+
+    need(_unavailable(), "PostgreSQL tests")
+    server = PostgresServer(pg_bin())  # its own: this test stops it
+    try:
+        src = write_jsonl(tmp_path / "t.jsonl", [{"text": f"Acme hired Anna {i}"} for i in range(6)])
+        served = ServedRecipe(["ner.manual", "news", "blank:en", src, "--label", "ORG", "--db", server.url()],
+                              {"VNERTEACH_HOME": str(tmp_path / "home")}, free_port())
+        try:
+            session = http("GET", served.url + "/api/project")[1]["session"]
+            tasks = http("GET", served.url + "/api/questions?n=4")[1]["tasks"]
+
+            def answer(task: dict) -> tuple[int, dict]:
+                return http("POST", served.url + "/api/answers",
+                            {"session": session, "answers": [{**task, "answer": "accept"}]})
+
+            assert answer(tasks[0])[0] == 200
+            server.pause()
+            code, body = answer(tasks[1])
+            assert code == 503 and "Cannot reach the database" in body["error"], body  # JSON, and the app resends
+            code, body = http("GET", served.url + f"/api/history?session={session}")  # a read: 503 too
+            assert code == 503 and "Cannot reach the database" in body["error"], body
+            server.resume()
+            code, body = answer(tasks[1])  # the same answer again: reconnected, no restart of vnerteach
+            assert code == 200 and body["added"] == 1, body
+            assert answer(tasks[2])[0] == 200
+            time.sleep(1.2)  # a heartbeat or two after the restart (HEARTBEAT_S)
+        finally:
+            code, _out, err = served.stop()
+        assert code == 0 and "Traceback" not in err, err
+        with connect(server.url()) as store:
+            assert store.count("news") == 3
+            assert store.datasets(session=True) == [session]
+    finally:
+        server.stop()

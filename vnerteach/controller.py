@@ -179,9 +179,12 @@ class Controller:
             while not self._stop_beat.wait(HEARTBEAT_S):
                 try:
                     self.store.beat(self.dataset, owner)
-                except Exception:  # e.g. a long import holds the lock: beat again next time
+                except Exception:  # e.g. a long import holds the lock, the server restarts: beat again next time
                     pass
-            self.store.release(self.dataset, owner)
+            try:
+                self.store.release(self.dataset, owner)
+            except VnerteachError:  # the server is away: the claim expires with the beats (LIVE_BEATS)
+                pass
         finally:
             self.store.close()  # this thread's own connection
 

@@ -60,6 +60,10 @@ class StoreBusy(StoreError):
     """Another process held the database's write lock for longer than the busy timeout; try again."""
 
 
+class StoreUnreachable(StoreBusy):
+    """The database server cannot be reached (restarting, network down); the next call connects again."""
+
+
 class DatasetInUse(VnerteachError):
     """A dataset that a live annotation session (another process or server) serves already."""
 

@@ -19,7 +19,7 @@ import peewee
 from peewee import (BigIntegerField, BooleanField, CharField, DoubleField, ForeignKeyField, IntegerField, Model,
                     TextField, fn)
 
-from .errors import DatasetInUse, DatasetNotFound, DependencyError, StoreBusy, StoreError, UsageError
+from .errors import DatasetInUse, DatasetNotFound, DependencyError, StoreBusy, StoreError, StoreUnreachable, UsageError
 from .tasks import INPUT_HASH, TASK_HASH
 
 BUSY_TIMEOUT_S = 10
@@ -148,7 +148,9 @@ def open_database(url: str) -> peewee.Database:
                              "use postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
         if not settings.get("database"):
             raise UsageError(f"--db {masked(url)}: name the database, e.g. postgresql://USER@HOST/vnerteach")
-        return peewee.PostgresqlDatabase(**settings)
+        db = _Postgres(**settings)
+        db.shown = masked(url)
+        return db
     if "://" in url and not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0]
         raise UsageError(f"Unsupported database URL scheme '{scheme}://' in --db: "
@@ -163,6 +165,67 @@ def open_database(url: str) -> peewee.Database:
         # WAL + NORMAL: a committed answer survives a crash or SIGKILL of the process.
         "synchronous": "normal",
     })
+
+
+class _Postgres(peewee.PostgresqlDatabase):
+    """PostgreSQL that survives a server restart: a connection the server closed is dropped, not reused.
+
+    peewee keeps a broken psycopg2 connection as open, so every later statement failed ("connection
+    already closed"). Here a statement outside a transaction that finds its connection gone is run
+    once more on a new one; one inside a transaction fails (its transaction is lost; the caller
+    sends it again) and the next transaction connects anew. While the server is away, each is a
+    StoreUnreachable (503 to the app, which keeps the answers and resends them).
+    """
+
+    shown = "postgresql://"  # the URL for messages, password masked (set by open_database)
+
+    def execute_sql(self, sql, params=None):
+        try:
+            return super().execute_sql(sql, params)
+        except (peewee.OperationalError, peewee.InterfaceError) as err:
+            if not self._gone():
+                raise
+            if self.in_transaction() or self._state.conn is None:
+                raise self._unreachable(err) from None
+            self.drop()  # the server closed this connection: once more on a new one
+        try:
+            return super().execute_sql(sql, params)
+        except (peewee.OperationalError, peewee.InterfaceError) as err:
+            if not self._gone():
+                raise
+            raise self._unreachable(err) from None
+
+    def _gone(self) -> bool:
+        """Whether the last error means no server: it refused a new connection, or closed this one."""
+        return self._state.conn is None or self.lost()
+
+    def _unreachable(self, err: Exception) -> StoreUnreachable:
+        if self.lost() and not self.in_transaction():
+            self.drop()
+        return StoreUnreachable(f"Cannot reach the database {self.shown}: {_one_line(err)}")
+
+    def begin(self, *args, **kwargs):
+        if self.lost():  # a transaction starts on a live connection (no transaction holds the dead one now)
+            self.drop()
+        return super().begin(*args, **kwargs)
+
+    def rollback(self):
+        if self.lost():  # nothing to roll back on a connection the server closed
+            return None
+        return super().rollback()
+
+    def lost(self) -> bool:
+        """Whether this thread's connection was closed by the server (or the network)."""
+        conn = self._state.conn
+        return conn is not None and bool(conn.closed)
+
+    def drop(self) -> None:
+        """Forget this thread's dead connection; the next statement connects again."""
+        try:
+            self._state.conn.close()
+        except Exception:  # noqa: BLE001 - it is gone either way
+            pass
+        self._state.reset()
 
 
 def _check_postgres_driver() -> None:
@@ -268,7 +331,11 @@ class Store:
         try:
             with self._locked():
                 yield
+        except peewee.InterfaceError as err:  # psycopg2's "connection already closed", at commit
+            raise StoreUnreachable(f"Cannot reach the database {self.url}: {_one_line(err)}") from None
         except (peewee.DatabaseError, sqlite3.Error) as err:
+            if isinstance(self.db, _Postgres) and self.db.lost():
+                raise StoreUnreachable(f"Cannot reach the database {self.url}: {_one_line(err)}") from None
             while isinstance(err.__context__, (peewee.DatabaseError, sqlite3.Error)):
                 err = err.__context__  # the cause, not a failed rollback after it
             if "locked" in str(err) or "lock timeout" in str(err):
