@@ -348,3 +348,31 @@ def test_a_session_not_of_this_dataset_is_refused_and_joins_no_one(store, sessio
     assert c.annotators() == []
     assert len(c.questions(1, session="news-2026-01-01T00-00-00")) == 1  # an earlier run's session is one
     c.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("exclude_by", ["task", "input"])
+def test_a_task_a_killed_run_handed_out_is_answered_once_in_the_dataset(store, exclude_by):
+    """Issue 23 point 3: after a SIGKILL, tasks a browser still held from the killed run were handed out again
+    by the next run, and both answers were stored under two session names."""
+    texts = [{"text": f"text {i}"} for i in range(6)]
+    first = Controller(store, {"dataset": "news", "stream": iter(texts), "view_id": "ner_manual",
+                               "exclude_by": exclude_by}, wait_s=5, fill_s=5)
+    held = first.questions(3)  # in a browser when the server dies
+    first.close()
+    second = Controller(store, {"dataset": "news", "stream": iter(texts), "view_id": "ner_manual",
+                                "exclude_by": exclude_by}, session="news-2099-01-01T00-00-00", wait_s=5, fill_s=5)
+    again = second.questions(3)  # the next run hands the same tasks to the next browser
+    assert names(again) == names(held)
+    late = {**held[0], "answer": "accept"}  # the first browser's answer reaches the new run first
+    assert second.answer([late], first.session)["results"] == [{"status": "stored"}]
+    assert second.answer([late], first.session)["unchanged"] == 1  # a resend is not taken
+    other = {**again[0], "answer": "reject"}
+    if exclude_by == "input":  # ner.correct: another question about the same input
+        other = set_hashes({**other, "spans": [{"start": 0, "end": 4, "label": "X"}]}, overwrite=True)
+    got = second.answer([other, {**again[1], "answer": "accept"}], second.session)
+    assert got["results"][0]["status"] == "refused" and "another session answered" in got["results"][0]["reason"]
+    assert got["results"][1] == {"status": "stored"} and got["added"] == 1
+    assert store.count("news") == 2 and [eg["answer"] for eg in store.iter_examples("news")] == ["accept", "accept"]
+    assert "text 0" not in names(second.questions(5))  # nor handed out again
+    second.close()

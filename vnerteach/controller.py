@@ -22,6 +22,8 @@ from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, valid
 
 EXCLUDE_BY = ("task", "input")
 MAX_SESSION_NAME = 200
+TAKEN = ("another session answered this task first (it was handed out twice across a restart of the server); "
+         "this answer was not stored")
 ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
@@ -307,20 +309,27 @@ class Controller:
         session = annotator.session
         if not isinstance(answers, list):
             raise AnswerError("'answers' must be a list of tasks")
-        checked, results = [], []
+        checked, results, hashes = [], [], []
         for eg in answers:
             try:
                 checked.append(self._check(eg, session))
                 results.append({"status": "stored"})
+                hashes.append(checked[-1][TASK_HASH])
             except AnswerError as err:
                 results.append({"status": "refused", "reason": str(err)})
+                hashes.append(None)
         # One writer thread with one open connection: writes are serialised (as SQLite's are
         # anyway) and a request thread never pays for opening the database.
+        unique_by = None if self._feed.overlap else self.exclude_by
         try:
-            saved = self._writer.submit(self.store.save_answers, checked, self.dataset, session).result()
+            saved = self._writer.submit(self.store.save_answers, checked, self.dataset, session, unique_by).result()
         except UsageError as err:  # e.g. a session named like a regular dataset
             raise AnswerError(str(err)) from None
-        done = {eg[TASK_HASH] for eg in checked}
+        if saved.taken:  # handed out twice across a restart, and answered by another session first
+            results = [{"status": "refused", "reason": TAKEN} if h in saved.taken else r
+                       for h, r in zip(hashes, results)]
+            checked = [eg for eg in checked if eg[TASK_HASH] not in saved.taken]
+        done = {eg[TASK_HASH] for eg in checked} | saved.taken
         with self._cond:
             self._answered += saved.added
             annotator.answered += saved.added

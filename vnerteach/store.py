@@ -128,6 +128,7 @@ class SavedAnswers:
     added: int
     replaced: int
     unchanged: int
+    taken: frozenset[int] = frozenset()  # task hashes refused: another session answered them (``unique_by``)
 
 
 def to_json(example: dict) -> str:
@@ -450,13 +451,17 @@ class Store:
                 self.db.execute_sql("ANALYZE example, link")  # in the transaction: its errors are StoreErrors too
         return added
 
-    def save_answers(self, answers: Sequence[dict], dataset: str, session: str) -> SavedAnswers:
+    def save_answers(self, answers: Sequence[dict], dataset: str, session: str,
+                     unique_by: str | None = None) -> SavedAnswers:
         """Store a session's answers in one transaction, idempotent per session and task hash.
 
         A new answer is added to the dataset and the session dataset; a resend of the same answer
         (whatever its ``_timestamp``) changes nothing; a different answer to the same question in
         the same session replaces the stored example in place. Each addition and replacement is
-        logged as an answer event in the same transaction.
+        logged as an answer event in the same transaction. With ``unique_by`` ("task" or "input"),
+        a new answer to a question (or input) that another session answered in the dataset is not
+        stored but returned as ``taken``: one answer per dataset, also when a browser still held a
+        task of a run that was killed and the next run handed it to someone else.
         """
         added = replaced = unchanged = 0
         now = int(time.time())
@@ -466,8 +471,14 @@ class Store:
             latest: dict[int, tuple[int, str]] = {}
             for task_hash, example_id, content in self._session_examples(sess, [eg[TASK_HASH] for eg in answers]):
                 latest.setdefault(task_hash, (example_id, content))
+            key = TASK_HASH if unique_by == "task" else INPUT_HASH
+            others = self._answered_elsewhere(target, sess, unique_by, [eg[key] for eg in answers
+                                                                        if eg[TASK_HASH] not in latest])
+            taken = frozenset(eg[TASK_HASH] for eg in answers if eg[TASK_HASH] not in latest and eg[key] in others)
             new_rows: dict[int, tuple] = {}  # by task hash: a question answered twice in one call
             for eg in answers:
+                if eg[TASK_HASH] in taken:
+                    continue
                 content = to_json(eg)
                 row = (eg[INPUT_HASH], eg[TASK_HASH], eg.get("answer"), content, now)
                 if eg[TASK_HASH] in new_rows:
@@ -495,7 +506,17 @@ class Store:
             if new_rows:
                 self._insert(list(new_rows.values()), [target, sess])
             self._log(dataset, session, events)
-        return SavedAnswers(added, replaced, unchanged)
+        return SavedAnswers(added, replaced, unchanged, taken)
+
+    def _answered_elsewhere(self, target: int, sess: int, kind: str | None, keys: list[int]) -> set[int]:
+        """Of these task or input hashes (``kind``), those the dataset holds answers to from outside this session."""
+        if kind is None or not keys:
+            return set()
+        column = self.Example.task_hash if kind == "task" else self.Example.input_hash
+        mine = self.Link.select(self.Link.example).where(self.Link.dataset == sess)
+        query = (self.Example.select(column).join(self.Link)
+                 .where((self.Link.dataset == target) & column.in_(keys) & self.Example.id.not_in(mine)))
+        return {value for (value,) in query.tuples()}
 
     def retract(self, dataset: str, session: str, task_hash: int) -> list[dict]:
         """Withdraw a session's answer to a question (undo); return the examples removed, none if it has no answer.
