@@ -8,7 +8,7 @@ from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import Components
 from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.output import good, info, plural
-from vnerteach.review import REVIEW_VIEW, ReviewInput, auto_answer, collect, review_task
+from vnerteach.review import REVIEW_VIEW, ReviewInput, auto_answer, check_review_answer, collect, review_task
 from vnerteach.store import Store, connect
 
 from .common import check_labels
@@ -60,7 +60,8 @@ def review(
     labels = check_labels(label, required=False) or sorted(
         {s[2] for item in items for v in item.versions for s in (*v.spans, *v.rejected)})
     return {"dataset": dataset, "stream": (review_task(item) for item in todo), "view_id": REVIEW_VIEW,
-            "config": {"labels": labels}, "exclude_by": "input", "total": len(todo)}
+            "config": {"labels": labels}, "exclude_by": "input", "total": len(todo),
+            "validate_answer": check_review_answer}
 
 
 def _inputs(store: Store, names: list[str], lang: str) -> list[ReviewInput]:

@@ -73,6 +73,11 @@ function trendLine(values, level) {
   return svg;
 }
 
+// Whether a review task's versions accepted any entity (an empty accept of it needs confirming).
+function versionsHadEntities(task) {
+  return (task.versions || []).some((v) => v.answer !== "reject" && Array.isArray(v.spans) && v.spans.length);
+}
+
 function versionSpans(version) {
   if (version.answer === "reject") return [];
   return (version.spans || []).filter((s) => typeof s.token_start === "number").map((s) => ({ ...s }));
@@ -325,6 +330,11 @@ class App {
     if (viewId === REVIEW_VIEW) {
       this.current.versions = new VersionsPanel(card, body, task, { colors: this.colors,
         onChoose: (k) => this.chooseVersion(k), onPreview: (k) => this.previewVersion(k) });
+      const first = Array.isArray(task.versions) ? task.versions[0] : null;
+      if (first && first.answer !== "reject") { // the editor starts from it (the server pre-fills its spans)
+        this.current.chosen = 0;
+        this.current.versions.setChosen(0);
+      }
     }
     if (page) this.current.view = new PageView(body, task, shown, options);
     else this.current.view = new TextView(body, task, shown, options);
@@ -426,6 +436,7 @@ class App {
     kept.sort((x, y) => x.token_start - y.token_start);
     cur.spans = kept;
     cur.touched = true;
+    cur.confirmEmpty = false;
     cur.view.setSpans(kept);
     cur.view.root.getBoundingClientRect();
     this.perf.mark("select", start);
@@ -475,6 +486,7 @@ class App {
     if (!cur || !cur.editable) return;
     cur.spans = cur.spans.filter((_, j) => j !== k);
     cur.touched = true;
+    cur.confirmEmpty = false;
     cur.view.setSpans(cur.spans);
   }
 
@@ -486,7 +498,18 @@ class App {
     const answer = { ...cur.task, spans: cur.spans.map((s) => ({ ...s })), answer: kind,
       _view_id: cur.viewId, _timestamp: Math.floor(Date.now() / 1000) };
     if (!cur.editable && !cur.task.spans) delete answer.spans;
-    if (cur.viewId === REVIEW_VIEW) answer.chosen_version = cur.chosen;
+    if (cur.viewId === REVIEW_VIEW) {
+      answer.chosen_version = cur.chosen;
+      if (kind === "accept" && !cur.spans.length && versionsHadEntities(cur.task)) {
+        if (!cur.confirmEmpty) { // accepting nothing where annotators marked something: ask once more
+          cur.confirmEmpty = true;
+          this.toast("No entities marked, but the annotators marked some: choose a version (1-9) or mark them; " +
+            "press a again to store no entities");
+          return;
+        }
+        answer.confirmed_empty = true;
+      }
+    }
     const added = addedTokens(cur.task);
     if (added.length) answer.added_tokens = added;
     this.outbox.put(this.project.session, answer);

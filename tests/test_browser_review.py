@@ -61,7 +61,9 @@ def test_review_a_text_input_choose_a_version_by_key_edit_and_accept(browser, cl
         browser.wait_for_function("() => window.vnerteach.current && document.querySelectorAll('.version').length === 2")
         who = browser.locator(".version .version-who").all_inner_texts()
         assert who == ["news-bob, news-carol", "news-alice"]  # the version most annotators gave first
-        assert current_spans(browser) == []  # they disagree: nothing chosen for the reviewer
+        # They disagree: the editor starts from the version most annotators gave (issue 23 point 4: it was empty).
+        assert current_spans(browser) == [["Apple", "ORG"], ["Cupertino", "GPE"]]
+        assert browser.locator(".version.chosen .version-who").inner_text() == "news-bob, news-carol"
         check_layout(browser.evaluate(GEOMETRY))
         browser.screenshot(path=str(tmp_path / "review-text.png"))
         browser.keyboard.press("2")
@@ -79,6 +81,38 @@ def test_review_a_text_input_choose_a_version_by_key_edit_and_accept(browser, cl
     assert sorted(spans_of(stored)) == [("Apple", "ORG"), ("Cupertino", "GPE"), ("Tim Cook", "PERSON")]
     assert stored["answer"] == "accept" and stored["_view_id"] == "review" and stored["chosen_version"] == 1
     assert [v["annotators"] for v in stored["versions"]] == [["news-bob", "news-carol"], ["news-alice"]]
+
+
+def test_an_empty_accept_where_annotators_marked_entities_needs_a_second_press(browser, cli, store, env, tmp_path):
+    """Issue 23 point 4: an empty editor and `a` stored "no entities here", which ner.batch-train learns."""
+    text = TEXTS[0]
+    store.add_examples([manual(text, [("Tim Cook", "PERSON")], "news-alice"),
+                        manual(text, [("Apple", "ORG")], "news-bob")], ["news"])
+    served = ServedRecipe(["review", "final", "news"], env, free_port())
+    try:
+        browser.goto(served.url)
+        browser.wait_for_function("() => window.vnerteach.current && document.querySelectorAll('.version').length === 2")
+        assert len(current_spans(browser)) == 1
+        editor_token(browser, current_spans(browser)[0][0].split()[0]).click()  # the reviewer removes it
+        assert current_spans(browser) == []
+        browser.keyboard.press("a")
+        toast = browser.locator(".toast")
+        toast.wait_for()
+        assert "press a again to store no entities" in toast.inner_text()
+        assert not meets_box(toast.bounding_box(), browser.locator("#actions").bounding_box())  # buttons free
+        browser.screenshot(path=str(tmp_path / "review-empty-confirm.png"))
+        assert browser.evaluate("window.vnerteach.history.length") == 0  # not answered yet
+        browser.keyboard.press("a")
+        wait_saved(browser)
+    finally:
+        served.stop()
+    stored, = db_out(cli, "final", tmp_path)
+    assert stored["answer"] == "accept" and stored["spans"] == [] and stored["confirmed_empty"] is True
+
+
+def meets_box(a: dict, b: dict) -> bool:
+    return meets([a["x"], a["y"], a["x"] + a["width"], a["y"] + a["height"]],
+                 [b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]])
 
 
 def test_review_a_page_input_versions_over_the_page(browser, cli, store, env, tmp_path):

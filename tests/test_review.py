@@ -86,13 +86,13 @@ def test_binary_answers_merge_into_an_annotators_claims():
     assert not item.auto  # binary claims are not a whole annotation: shown, not auto-accepted
 
 
-def test_review_task_carries_the_versions_and_prefills_only_an_agreed_one():
+def test_review_task_carries_the_versions_and_prefills_the_first():
     text = TEXTS[0]
     split, agreed = collect({"news": [manual(text, [("Apple", "ORG")], "alice"), manual(text, [], "bob"),
                                       manual(TEXTS[1], [("Redmond", "GPE")], "alice"),
                                       manual(TEXTS[1], [("Redmond", "GPE")], "bob")]})
-    task = review_task(split)
-    assert task["spans"] == [] and task["_input_hash"] == split.input_hash
+    task = review_task(split)  # they disagree: the editor starts from the first version (the majority's)
+    assert [text[s["start"]:s["end"]] for s in task["spans"]] == ["Apple"] and task["_input_hash"] == split.input_hash
     assert [v["annotators"] for v in task["versions"]] == [["alice"], ["bob"]]
     apple = task["versions"][0]["spans"][0]
     assert (apple["token_start"], apple["token_end"], apple["label"]) == (3, 3, "ORG")
@@ -223,3 +223,23 @@ def test_stats_agreement_needs_two_annotators_and_known_datasets(cli, store):
     result = cli("stats", "solo,nope", "--agreement")
     assert result.exit_code == 1 and "Dataset 'nope' not found" in result.stderr
     assert cli("stats", "--agreement").exit_code == 2
+
+
+def test_an_empty_accept_of_an_input_annotators_marked_is_refused_until_confirmed(store):
+    """Issue 23 point 4 (the server's side): the check the review recipe gives the controller (validate_answer)."""
+    from vnerteach.controller import Controller
+    from vnerteach.review import check_review_answer
+
+    versions = [{"answer": "accept", "spans": [{"start": 0, "end": 8, "label": "PERSON"}]},
+                {"answer": "reject", "spans": []}]
+    task = set_hashes({"text": "Tim Cook runs Apple", "versions": versions})
+    c = Controller(store, {"dataset": "final", "stream": iter([task]), "view_id": "review",
+                           "validate_answer": check_review_answer})
+    empty = {**task, "spans": [], "answer": "accept"}
+    [result] = c.answer([empty])["results"]
+    assert result["status"] == "refused" and "accept again to confirm" in result["reason"]
+    assert c.answer([{**empty, "answer": "reject"}])["results"] == [{"status": "stored"}]  # reject: as before
+    assert c.answer([{**empty, "confirmed_empty": True}])["results"] == [{"status": "stored"}]
+    no_entities = {**task, "versions": [{"answer": "accept", "spans": []}], "spans": [], "answer": "accept"}
+    assert c.answer([set_hashes(no_entities, overwrite=True)])["results"] == [{"status": "stored"}]  # they agree
+    c.close()

@@ -40,6 +40,7 @@ class Components(TypedDict, total=False):
     update: Callable[[list[dict]], Any] | None
     refresh: Callable[[dict], dict | None] | None  # a question handed out, as the model in the loop now sees it (None: drop)
     forget: Callable[[list[dict]], Any] | None  # answers an undo retracted: the model no longer learns from them
+    validate_answer: Callable[[dict], None] | None  # Prodigy's: raises ValueError to refuse an answer, with the reason
     total: int | None  # tasks in the source; with counts, its inputs
     counts: Callable[[], dict] | None  # the stream's own counts: {"inputs", "candidates", "questions"} (ner.teach)
     on_exit: Callable[[], Any] | None
@@ -131,6 +132,7 @@ class Controller:
         self._update = components.get("update")
         self._refresh = components.get("refresh")
         self._forget = components.get("forget")
+        self._validate = components.get("validate_answer")
         self._on_exit = components.get("on_exit")
         self._failures = components.get("failures") or FailureLog()
         self._stream: Iterator[dict] = iter(_required(components, "stream"))
@@ -423,7 +425,9 @@ class Controller:
             validate_task(eg)
             _check_token_indices(eg)
             check_added(eg, self._asked_pages.get(eg[TASK_HASH]))
-        except TaskError as err:
+            if self._validate is not None:
+                self._validate(eg)
+        except (TaskError, ValueError) as err:
             raise AnswerError(str(err)) from None
         eg["_session_id"] = session
         eg.setdefault("_view_id", self.view_id)

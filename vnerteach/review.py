@@ -177,13 +177,28 @@ def versions_record(item: ReviewInput) -> list[dict]:
 
 
 def review_task(item: ReviewInput) -> dict:
-    """The question the reviewer sees: the input, its versions, and the spans of the agreed version (else none)."""
+    """The question the reviewer sees: the input, its versions, and in the editor the spans of the first version (the
+    one most annotators gave; none if it rejected the input)."""
     task = {**item.task, "versions": versions_record(item), INPUT_HASH: item.input_hash}
-    agreed = item.versions[0] if item.agreed and item.versions[0].answer == "accept" else None
-    spans = span_dicts(agreed.spans, task.get("tokens") or []) if agreed else []
+    first = item.versions[0] if item.versions[0].answer == "accept" else None
+    spans = span_dicts(first.spans, task.get("tokens") or []) if first else []
     task["spans"] = [s for s in spans if "token_start" in s]  # the editor takes spans on the input's tokens only
     task[TASK_HASH] = stable_hash({"input": item.input_hash, "review": [list(v.key()) for v in item.versions]})
     return task
+
+
+CONFIRMED_EMPTY = "confirmed_empty"  # an answer's flag: the reviewer accepted no entities on purpose
+
+
+def check_review_answer(eg: dict) -> None:
+    """ValueError for an accept with no entities of an input whose versions had some, unless the reviewer confirmed it
+    (``ner.batch-train`` learns such an answer as "no entities here")."""
+    if eg.get("answer") != "accept" or eg.get("spans") or eg.get(CONFIRMED_EMPTY) is True:
+        return
+    versions = eg.get("versions") if isinstance(eg.get("versions"), list) else []
+    if any(isinstance(v, dict) and v.get("answer") == "accept" and v.get("spans") for v in versions):
+        raise ValueError("accepted with no entities where the annotators marked some: choose a version (1-9) or "
+                         f"mark the entities; to store no entities, accept again to confirm ('{CONFIRMED_EMPTY}')")
 
 
 def auto_answer(item: ReviewInput) -> dict:
