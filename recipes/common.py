@@ -122,6 +122,22 @@ def report_merge(conflicts: int, conflict_inputs: Sequence[int], unusable: Seque
             info(f"  ... and {len(unusable) - shown} more")
 
 
+def annotation_source(source: str | Path, dataset: str, db: str | None, documents: Any,
+                      failures: FailureLog) -> Iterator[dict]:
+    """The source's tasks for an annotation recipe; a document annotated in ``dataset`` under other bytes is named."""
+    from vnerteach.documents.identity import files_by_path, flag_changed
+    from vnerteach.sources import get_stream
+    from vnerteach.store import connect
+
+    def answered() -> dict[str, set[str]]:
+        if db is None:  # called as a function, without a database
+            return {}
+        with connect(db) as store:
+            return files_by_path(store.iter_examples(dataset)) if dataset in store else {}
+
+    return flag_changed(get_stream(source, documents=documents, on_failure=failures), answered, warn)
+
+
 def only_labels(stream: Iterable[dict], labels: list[str]) -> Iterator[dict]:
     """Drop pre-existing spans whose label is not one of the annotated labels."""
     wanted = set(labels)

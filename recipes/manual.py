@@ -9,10 +9,10 @@ from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.errors import UsageError
-from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import RANKED_BUFFER, check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
+from .common import (RANKED_BUFFER, annotation_source, check_exclude_by, check_labels, failure_log, load_matcher,
+                     only_labels, source_size)
 
 MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")
 
@@ -28,6 +28,7 @@ def ner_manual(
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
     lookahead: Annotated[int, Opt("With a trained MODEL: read this many inputs ahead and ask the most uncertain first (0: in order)")] = 0,
     documents: DocumentOptions = DocumentOptions(),
+    db: str | None = None,
 ) -> Components:
     """Highlight entities by hand in text or on page images, with optional pattern suggestions.
 
@@ -51,7 +52,7 @@ def ner_manual(
     nlp = ranker.nlp if ranker is not None else load_pipeline(model)
     matcher = load_matcher(patterns, nlp, labels)
     failures = failure_log()
-    stream = get_stream(source, documents=documents, on_failure=failures)
+    stream = annotation_source(source, dataset, db, documents, failures)
     stream = add_tokens(nlp, only_labels(stream, labels), on_failure=failures)
     if matcher is not None:
         stream = matcher(stream, on_failure=failures)
@@ -93,6 +94,7 @@ def mark(
     exclude: Annotated[list[str] | None, Opt("Datasets whose tasks are not asked again")] = None,
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
     documents: DocumentOptions = DocumentOptions(),
+    db: str | None = None,
 ) -> Components:
     """Answer tasks in the order they come, with no model: accept, reject or skip each one.
 
@@ -109,7 +111,7 @@ def mark(
     labels = check_labels(label, required=view_id == "ner_manual")
     check_exclude_by(exclude_by)
     failures = failure_log()
-    stream: Iterable[dict] = get_stream(source, documents=documents, on_failure=failures)
+    stream: Iterable[dict] = annotation_source(source, dataset, db, documents, failures)
     if view_id == "ner_manual":
         stream = add_tokens(load_pipeline("blank:xx"), stream, on_failure=failures)
     elif len(labels) == 1 and view_id == "classification":

@@ -12,10 +12,10 @@ from vnerteach.controller import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.files import check_output
 from vnerteach.output import info
-from vnerteach.sources import get_stream
 from vnerteach.tasks import add_tokens
 
-from .common import IN_LOOP_BUFFER, check_exclude_by, check_labels, failure_log, load_matcher, only_labels, source_size
+from .common import (IN_LOOP_BUFFER, annotation_source, check_exclude_by, check_labels, failure_log, load_matcher,
+                     only_labels, source_size)
 
 if TYPE_CHECKING:
     from vnerteach.model import Seen
@@ -145,7 +145,7 @@ def ner_teach(
                          "Give --patterns, a trained MODEL (ner.batch-train), or label some inputs with ner.manual "
                          f"into '{dataset}' first")
     failures = failure_log()
-    stream = add_tokens(tokenizer, get_stream(source, documents=documents, on_failure=failures), on_failure=failures)
+    stream = add_tokens(tokenizer, annotation_source(source, dataset, db, documents, failures), on_failure=failures)
     suggestions = teach.suggest(stream, matcher, on_failure=failures)
     questions = _counted(sort(sorter, suggestions, pass_through=is_pattern_task, warmup=teach.warmup), teach.seen)
     return {"dataset": dataset, "stream": questions, "buffer": IN_LOOP_BUFFER, "view_id": "ner",
@@ -215,7 +215,7 @@ def ner_correct(
     tokenizer = teach.tokenizer()
     warm = _warm_start(teach, dataset, db, fresh)
     failures = failure_log()
-    stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
+    stream = add_tokens(tokenizer, only_labels(annotation_source(source, dataset, db, documents, failures), labels),
                         on_failure=failures)
     ranked = teach.correct(stream, lookahead=lookahead, on_failure=failures, min_prefill=min_prefill)
     return {"dataset": dataset, "stream": ranked, "buffer": IN_LOOP_BUFFER,

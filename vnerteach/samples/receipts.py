@@ -79,6 +79,9 @@ def make_samples(folder: Path, seed: int = 7, count: int = 3, *, first: int = 1,
                  scans: bool = True) -> dict[Path, list[Receipt]]:
     """Write ``count`` receipts numbered from ``first`` into ``folder``: digital PDFs (the second of two
     pages), every third a scan unless ``scans`` is false. Returns each file with its pages' receipts.
+
+    A file already there is kept as it is: a page is known by its file's bytes (``sha256:...#page=n``),
+    so writing it again would make its pages new questions and import the labelled ones twice.
     """
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -87,12 +90,14 @@ def make_samples(folder: Path, seed: int = 7, count: int = 3, *, first: int = 1,
         if scans and number % 3 == 0:
             receipt = make_receipt(rng, number)
             path = folder / f"receipt-{number:02d}-scanned.png"
-            _scanned(path, receipt)
+            if not path.exists():
+                _scanned(path, receipt)
             made[path] = [receipt]
         else:
             receipts = [make_receipt(rng, number * 10 + page) for page in range(2 if number == 2 else 1)]
             path = folder / f"receipt-{number:02d}-digital.pdf"
-            _digital(path, receipts)
+            if not path.exists():
+                _digital(path, receipts)
             made[path] = receipts
     return made
 
