@@ -174,3 +174,62 @@ def test_missing_distributed_names_the_extra(tmp_path):
                              "tcp://127.0.0.1:8786"], capture_output=True, text=True, env=env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "pip install 'vnerteach[cluster]'" in result.stderr and "--scheduler" in result.stderr
+
+
+def _ocr_process(scans, scheduler: str, home) -> subprocess.Popen:
+    """`vnerteach ocr` as a user runs it, in its own process (so what the Dask client prints at exit shows)."""
+    return subprocess.Popen([sys.executable, "-m", "vnerteach", "ocr", str(scans), "--scheduler", scheduler],
+                            env={**os.environ, "VNERTEACH_HOME": str(home)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _said(stderr: str) -> list[str]:
+    """The lines the user reads on stderr (progress bars aside)."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("OCR ")]
+
+
+@pytest.mark.parametrize("kind", ["silent listener", "unknown scheme"])
+def test_a_scheduler_address_that_is_not_dask_is_one_line_and_no_hang(tmp_path, home, kind):
+    """Issue 23 point 6: a listener that is not Dask hung `ocr` with no output; garbage://x printed its line, then
+    a traceback from the client's close."""
+    import socket
+
+    small_scans(tmp_path / "scans", 1)
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never speaks
+    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}" if kind == "silent listener" else "garbage://x"
+    try:
+        started = time.monotonic()
+        proc = _ocr_process(tmp_path / "scans", address, home)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        listener.close()
+    assert proc.returncode == 2 and time.monotonic() - started < 30
+    assert _said(err) == [_said(err)[0]] and f"--scheduler {address}: cannot reach the Dask scheduler" in err, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_a_scheduler_killed_mid_run_is_one_line_in_the_process(tmp_path, home):
+    """Issue 23 point 6: the right line, then the Dask client's reconnect traceback."""
+    from web_fixtures import free_port
+
+    small_scans(tmp_path / "scans", 60)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    dask = [sys.executable, "-m", "distributed.cli"]
+    scheduler = subprocess.Popen([*dask[:2], "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                                  address.rsplit(":", 1)[1], "--dashboard-address", ":0"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([*dask[:2], "distributed.cli.dask_worker", address, "--nthreads", "1",
+                               "--dashboard-address", ":0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc = _ocr_process(tmp_path / "scans", address, home)
+        first = proc.stdout.readline()  # a page is done: the cluster works
+        assert first.startswith("{"), proc.stderr.read()
+        scheduler.kill()
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        for p in (scheduler, worker, proc):
+            p.kill()
+            p.wait()
+    assert proc.returncode == 1
+    assert _said(err) == [f"✘ --scheduler {address}: lost the connection to the Dask scheduler; the pages done so "
+                          "far are cached, run again to go on"], err

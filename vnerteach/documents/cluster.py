@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import tempfile
 from concurrent.futures import Executor, Future
@@ -15,6 +16,7 @@ from .results import PageFailure, PageResult
 
 INSTALL_HINT = "install it with `pip install 'vnerteach[cluster]'`"
 CONNECT_TIMEOUT = 5
+CLOSE_TIMEOUT = 2
 
 
 def require_distributed() -> None:
@@ -43,7 +45,12 @@ class ClusterExecutor(Executor):
         from distributed import Client
 
         self.address = address
+        # vnerteach says in one line what went wrong with the scheduler; the client's own reconnect
+        # attempts would log a traceback each (to stderr, after that line).
+        for name in ("distributed.client", "distributed.comm", "distributed.core"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
+            _probe(address, timeout)  # before a Client, whose failed start leaves a close that hangs at exit
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:
             raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler "
@@ -65,9 +72,43 @@ class ClusterExecutor(Executor):
         return self.client.submit(fn, job, data, pure=False)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Close the connection to the scheduler (the cluster keeps running); again does nothing."""
+        """Close the connection to the scheduler (the cluster keeps running); again does nothing.
+
+        A scheduler that is gone cannot be told: the close gives up after CLOSE_TIMEOUT s, quietly."""
         if self.client.status not in ("closing", "closed"):
-            self.client.close()
+            try:
+                self.client.close(timeout=CLOSE_TIMEOUT)
+            except (OSError, TimeoutError):
+                self.client.status = "closed"  # so that its __del__ does not try (and time out) again
+
+
+def _probe(address: str, timeout: float) -> None:
+    """OSError unless a Dask scheduler answers at ``address`` within ``timeout`` s (handshake included).
+
+    distributed's own connect waits for the handshake of a listener that is not Dask (a web server,
+    a database) for ever; here the whole exchange has one deadline.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def handshake() -> None:
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), timeout))
+    except asyncio.TimeoutError:
+        raise OSError(f"no Dask scheduler answered within {timeout:g} s: is something else listening there?") from None
+
+
+def gone_errors() -> tuple[type[BaseException], ...]:
+    """What the client raises once the scheduler is gone: its futures cancelled, or its connection closed."""
+    from concurrent.futures import CancelledError
+
+    from distributed.comm import CommClosedError
+
+    return (CancelledError, CommClosedError)
 
 
 def lost_errors() -> tuple[type[BaseException], ...]:

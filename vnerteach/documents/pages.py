@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import CancelledError
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -86,7 +85,7 @@ def _stream(paths, options: DocumentOptions, cache: PageCache, engine: str, work
 def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: str, window: int | None,
                     executor: ClusterExecutor) -> Iterator[PageResult | PageFailure]:
     """As _stream, with the OCR jobs run by a ClusterExecutor (Dask) and their results cached here."""
-    from .cluster import RemotePage, lost_errors, run_remote, settle
+    from .cluster import RemotePage, gone_errors, lost_errors, run_remote, settle
     from .pool import ordered
 
     workers = executor.threads if options.workers is None else options.workers
@@ -96,7 +95,7 @@ def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: s
                             run_remote, _job_failed, workers, window, _describe, start=lambda: executor,
                             lost=lost_errors()):
             yield settle(item, cache) if isinstance(item, RemotePage) else item
-    except CancelledError:  # Dask cancels every future when the client cannot reconnect to the scheduler
+    except gone_errors():  # the client cannot reconnect: Dask cancels every future, or a call finds the comm closed
         raise VnerteachError(f"--scheduler {executor.address}: lost the connection to the Dask scheduler; the "
                              "pages done so far are cached, run again to go on") from None
     finally:
