@@ -337,7 +337,12 @@ class App {
       }
     }
     if (page) this.current.view = new PageView(body, task, shown, options);
-    else this.current.view = new TextView(body, task, shown, options);
+    else {
+      this.current.view = new TextView(body, task, shown, options);
+      // A long text scrolls inside the card: open it on its first span (a page view does this itself).
+      const first = body.querySelector("mark.ent");
+      if (first && card.scrollHeight > card.clientHeight) first.scrollIntoView({ block: "center" });
+    }
     this.updateButtons();
     card.getBoundingClientRect();
     this.perf.mark("show", t0);

@@ -1,0 +1,72 @@
+"""Issue 23 points 11 and 18 in Chromium: a long text scrolls inside its card with the buttons reachable and the
+span in view; the app on small screens. Screenshots are left in each test's tmp_path."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from browser_fixtures import open_page
+from conftest import write_jsonl
+from web_fixtures import ServedRecipe, free_port
+
+pytestmark = pytest.mark.slow
+
+WORDS = "the annual report of the board covers revenue growth in several regions and markets".split()
+
+
+def long_text(words: int, name: str, at: float, seed: int = 0) -> str:
+    """A paragraph of ``words`` words with ``name`` at the fraction ``at`` of it."""
+    rng = random.Random(seed)
+    body = [rng.choice(WORDS) for _ in range(words)]
+    body.insert(int(at * words), name)
+    return " ".join(body) + " ."
+
+
+def box(page, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+def inside(inner: dict, outer: dict, slack: float = 1.0) -> bool:
+    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack)
+
+
+def check_reachable(page) -> None:
+    """The buttons are on screen, the card ends above them, and a click on Accept lands on Accept."""
+    view = {"x": 0, "y": 0, **page.viewport_size}
+    actions, card = box(page, "#actions"), box(page, "#card")
+    assert inside(actions, view), (actions, view)
+    assert card["y"] + card["height"] <= actions["y"] + 1, (card, actions)  # nothing of the card over the buttons
+    accept = box(page, "#btn-accept")
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('button')?.id",
+                        [accept["x"] + accept["width"] / 2, accept["y"] + accept["height"] / 2])
+    assert hit == "btn-accept"
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1400, "height": 900}, {"width": 1024, "height": 600}])
+def test_a_long_text_scrolls_in_its_card_with_the_span_in_view_and_the_buttons_reachable(playwright, env, tmp_path,
+                                                                                         viewport):
+    """Point 11: a text of 14,000 characters spilled over the buttons, and its span sat 9,500 px down."""
+    text = long_text(2400, "Acme", at=0.7)
+    assert len(text) > 14_000
+    src = write_jsonl(tmp_path / "long.jsonl", [{"text": text}])
+    patterns = write_jsonl(tmp_path / "patterns.jsonl", [{"label": "ORG", "pattern": "Acme"}])
+    served = ServedRecipe(["ner.teach", "long", "blank:en", src, "--label", "ORG", "--patterns", patterns], env,
+                          free_port())
+    try:
+        with open_page(playwright, tmp_path / "profile", viewport) as page:
+            page.goto(served.url + "/")
+            page.wait_for_function("() => document.querySelector('#card mark.ent')")
+            page.wait_for_timeout(300)  # the scroll to the span
+            check_reachable(page)
+            mark, card = box(page, "#card mark.ent"), box(page, "#card")
+            assert inside(mark, card), (mark, card)  # the span is in the visible part of the card
+            page.screenshot(path=str(tmp_path / f"long-{viewport['width']}.png"))
+            page.locator("#btn-accept").click()
+            page.wait_for_function("() => window.vnerteach.history.length === 1")
+    finally:
+        code, _out, err = served.stop()
+    assert code == 0, err
