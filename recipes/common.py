@@ -67,6 +67,10 @@ def dataset_names(value: str) -> list[str]:
 def check_labels(label: list[str] | None, required: bool) -> list[str]:
     """The --label values without repeats; UsageError when labels are required and none were given."""
     labels = list(dict.fromkeys(label or []))
+    spaced = [name for name in labels if any(ch.isspace() for ch in name)]
+    if spaced:
+        raise UsageError(f"--label {spaced[0]!r}: a label is one word (spaCy's entity labels), "
+                         f"e.g. {'_'.join(spaced[0].split())}")
     if required and not labels:
         raise UsageError("--label: give the labels to annotate, e.g. --label ORG,PERSON")
     return labels

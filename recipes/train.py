@@ -219,6 +219,7 @@ def evaluate(
                          f"{result.ignored} ignored, {result.conflicts} contradictions, "
                          f"{len(result.unusable)} unusable)")
     report_merge(result.conflicts, result.conflict_inputs, result.unusable)
+    _check_shared_labels(nlp, result.merged, model, dataset)
     scores = score(nlp, result.merged)
     if label:
         scores.per_label = {k: v for k, v in scores.per_label.items() if k in set(label)}
@@ -228,6 +229,15 @@ def evaluate(
         data = dict(scores.to_dict(), model=str(model), dataset=dataset, answers=counts[dataset])
         write_atomic(output, (json.dumps(data, indent=2) + "\n").encode())
         good(f"Saved the scores to {output}")
+
+
+def _check_shared_labels(nlp, merged: list, model: str, dataset: str) -> None:
+    """InputError when the model knows none of the labels the dataset's answers use: its scores would all be 0."""
+    answered = {label for m in merged for _start, _end, label in (*m.ents, *m.negs)}
+    known = set(nlp.get_pipe("ner").labels)
+    if answered and not answered & known:
+        raise InputError(f"{model} has none of the labels of '{dataset}' (the model: {', '.join(sorted(known)) or 'none'}; "
+                         f"the dataset: {', '.join(sorted(answered))}): evaluate it on a dataset of its labels")
 
 
 def _evaluate_fields(model: str, dataset: str, output: Path | None, label: list[str] | None, min_score: float,

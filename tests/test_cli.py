@@ -276,3 +276,29 @@ def test_a_bad_postgresql_url_is_one_line_naming_db(cli, url, message):
     result = cli("stats", "--db", url)
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     assert "--db postgresql://" in result.stderr and message in result.stderr and "secret" not in result.stderr
+
+
+def test_flags_show_no_bool_metavar_in_help(cli):
+    """Issue 23 point 17: `--fresh <bool>` read as if it took a value."""
+    out = cli("ner.teach", "--help").stdout
+    options = [line for line in out.splitlines() if line.lstrip("│ ").startswith("--")]
+    assert any(line.lstrip("│ ").startswith("--fresh") for line in options)
+    assert any("<path>" in line for line in options if "--patterns" in line)  # options that take a value say so
+    assert "<bool>" not in out
+
+
+def test_a_missing_model_is_named_as_the_model(cli, tmp_path):
+    """Issue 23 point 17: `ner.teach ds news.jsonl --label ORG` said "Missing argument 'source'"."""
+    src = write_jsonl(tmp_path / "news.jsonl", [{"text": "Acme"}])
+    result = cli("ner.teach", "ds", src, "--label", "ORG")
+    assert result.exit_code == 2 and "Missing argument 'MODEL'" in result.stderr and str(src) in result.stderr
+    result = cli("ner.correct", "ds", "blank:en", "--label", "ORG")
+    assert result.exit_code == 2 and "Missing argument 'SOURCE'" in result.stderr
+
+
+@pytest.mark.parametrize("labels, message", [(["NEW ORG"], "a label is one word"), (["ORG", " "], "an empty value")])
+def test_labels_with_spaces_or_empty_are_refused(cli, tmp_path, labels, message):
+    src = write_jsonl(tmp_path / "news.jsonl", [{"text": "Acme"}])
+    args = [a for label in labels for a in ("--label", label)]
+    result = cli("ner.manual", "ds", "blank:en", src, *args)
+    assert result.exit_code == 2 and message in result.stderr

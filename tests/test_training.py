@@ -342,3 +342,17 @@ def test_a_long_example_the_oracle_cannot_supervise_is_skipped_not_fatal():
         nlp.update(answers_to_examples(nlp, [bad]), sgd=optimizer, drop=0.0)
     nlp, optimizer = fresh()
     assert update_skipping(nlp, answers_to_examples(nlp, [bad, good]), optimizer, 0.0, {}) == 1
+
+
+def test_evaluate_with_a_model_of_none_of_the_datasets_labels_is_an_error_not_zeros(cli, tmp_path, db_path):
+    """Issue 23 point 17: a table of zeros said nothing about why."""
+    from vnerteach.pipeline import blank_pipeline
+
+    connect(str(db_path)).add_examples(manual_tasks(10), ["news"])
+    other = tmp_path / "other"
+    nlp = blank_pipeline("en", ["TOTAL", "DATE"], False)
+    nlp.initialize()
+    nlp.to_disk(other)
+    result = cli("ner.evaluate", other, "news")
+    assert result.exit_code == 1 and "has none of the labels of 'news'" in " ".join(result.stderr.split())
+    assert "TOTAL" in result.stderr and "PERSON" in result.stderr and "│ all " not in result.stdout

@@ -8,12 +8,13 @@ import inspect
 import io
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Callable, get_args, get_origin, get_type_hints
 
 import click
 import typer
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from . import registry
 from .controller import Components
@@ -26,6 +27,16 @@ from .paths import DB_ENV, default_db, home
 TOKEN_ENV = "VNERTEACH_ACCESS_TOKEN"
 DB_PARAM = "db"  # a recipe that declares it gets the --db database (path or URL), default applied
 BUILTIN_RECIPES = "vnerteach.recipes"
+
+class RecipeCommand(TyperCommand):
+    """A recipe's command: its --help, a flag like the others, shows no value type."""
+
+    def get_help_option(self, ctx: click.Context):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
 
 class RecipeGroup(TyperGroup):
     """A command group whose unknown-command error suggests the closest recipe names."""
@@ -56,8 +67,13 @@ def _typer_param(param: inspect.Parameter, hint: Any) -> inspect.Parameter:
         flags = [f"{flag}/--no-{flag[2:]}" if (base is bool and param.default is True) or tri_state else flag]
         if isinstance(meta, Opt) and meta.short:
             flags.append(meta.short)
-        info = typer.Option(*flags, help=escape(meta.help) if meta else "")
+        info = typer.Option(*flags, help=escape(meta.help) if meta else "", **_no_value(bool if tri_state else base))
     return param.replace(annotation=Annotated[base, info])
+
+
+def _no_value(annotation: Any) -> dict:
+    """A flag (--x, --x/--no-x) takes no value: no type shown after it in --help."""
+    return {"metavar": ""} if annotation is bool else {}
 
 
 def _split_commas(values: list[str] | None) -> list[str] | None:
@@ -83,6 +99,17 @@ def _expand_options(param: inspect.Parameter, hint: Any) -> list[inspect.Paramet
             for f in dataclasses.fields(base)]
 
 
+def _missing_model_or_source(model: str) -> str:
+    """Which of MODEL and SOURCE was left out, when only one was given (it landed in MODEL)."""
+    given = Path(model)
+    looks_like_source = model == "-" or (given.is_file() and given.suffix.lower() != ".json") or \
+        (given.is_dir() and not (given / "meta.json").exists())
+    if looks_like_source and not model.startswith("blank:"):
+        return (f"Missing argument 'MODEL': '{model}' is the source; give the model before it, e.g. "
+                f"blank:en or a folder written by ner.batch-train (DATASET MODEL SOURCE)")
+    return "Missing argument 'SOURCE': the JSONL or text file, image, PDF or folder to annotate (DATASET MODEL SOURCE)"
+
+
 def make_command(func: Callable) -> Callable:
     """A typer-ready wrapper of a recipe: its own parameters, plus ``--db``; user errors exit cleanly."""
     hints = get_type_hints(func, include_extras=True)
@@ -99,6 +126,15 @@ def make_command(func: Callable) -> Callable:
             groups[p.name] = (hints[p.name], [e.name for e in expanded])
             params.extend(expanded)
     lists = [p.name for p in params if _is_list(p.annotation)]
+    names = [p.name for p in params]
+    # MODEL then SOURCE, both required: with one of them left out, click blames SOURCE whichever it was.
+    model_source = "model" in names and "source" in names and names.index("model") < names.index("source") \
+        and params[names.index("source")].default is inspect.Parameter.empty
+    if model_source:  # optional to click, so that the command can say which one is missing; shown as required
+        source = params[names.index("source")]
+        base, info = get_args(source.annotation)
+        info.metavar, info.help = "{source}", f"{info.help} {escape('[required]')}"
+        params[names.index("source")] = source.replace(default=None)
     db_option = inspect.Parameter(
         "db", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or "
@@ -111,9 +147,13 @@ def make_command(func: Callable) -> Callable:
         server = {p.name: kwargs.pop(p.name) for p in server_options}
         try:
             for name in lists:
+                if any(not value.strip() for value in kwargs[name] or []):
+                    raise UsageError(f"--{name.replace('_', '-')}: an empty value")
                 kwargs[name] = _split_commas(kwargs[name])
             for name, (cls, fields) in groups.items():
                 kwargs[name] = cls(**{f: kwargs.pop(f) for f in fields})
+            if model_source and kwargs.get("source") is None:
+                raise UsageError(_missing_model_or_source(kwargs["model"]))
             if wants_db:
                 db = kwargs[DB_PARAM] = db or default_db()
             components = func(**kwargs)
@@ -151,7 +191,7 @@ def _server_options() -> list[inspect.Parameter]:
     """--host, --port, --access-token and how tasks go to several annotators, added to every recipe that serves."""
     def option(name: str, annotation: Any, *flags: str, help: str) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=SERVER_DEFAULTS[name],
-                                 annotation=Annotated[annotation, typer.Option(*flags, help=help)])
+                                 annotation=Annotated[annotation, typer.Option(*flags, help=help, **_no_value(annotation))])
 
     return [
         option("host", str | None, "--host", help="Address to listen on (default: 127.0.0.1, this machine only)"),
@@ -204,7 +244,7 @@ def build_app() -> typer.Typer:
                            "Load your own recipes with -F FILE.py (before or after the recipe name).")
     for name, func in registry.recipes().items():
         doc = _help_text(func)
-        app.command(name=name, help=doc, short_help=doc.split("\n", 1)[0])(make_command(func))
+        app.command(name=name, help=doc, short_help=doc.split("\n", 1)[0], cls=RecipeCommand)(make_command(func))
     return app
 
 
