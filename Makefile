@@ -13,7 +13,8 @@ install: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# setuptools warns in a box, at every editable install, that the checkout's vnerteach/ folder is the package
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 # Debian's Tesseract for OCR of scanned pages: installed when missing and we are root,
