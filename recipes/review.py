@@ -59,7 +59,7 @@ def review(
          + (f"; {already} already in '{dataset}'" if already else ""))
     labels = check_labels(label, required=False) or sorted(
         {s[2] for item in items for v in item.versions for s in (*v.spans, *v.rejected)})
-    return {"dataset": dataset, "stream": (review_task(item) for item in todo), "view_id": REVIEW_VIEW,
+    return {"dataset": dataset, "stream": (review_task(item, names) for item in todo), "view_id": REVIEW_VIEW,
             "config": {"labels": labels}, "exclude_by": "input", "total": len(todo),
             "validate_answer": check_review_answer}
 

@@ -73,6 +73,16 @@ function trendLine(values, level) {
   return svg;
 }
 
+// What the card asks of the annotator, in one line (the review view's versions panel says it itself).
+function askedOf(viewId, spans, labels) {
+  if (viewId === "ner_manual") {
+    return spans.length ? "Correct the pre-filled entities (fix, remove, add the missing ones), then accept"
+      : `Mark every entity${labels.length ? ` (${labels.slice(0, 4).join(", ")}${labels.length > 4 ? ", …" : ""})` : ""}, then accept`;
+  }
+  if (viewId === "ner") return "Is the highlighted span exactly an entity of this label? Accept or reject";
+  return null;
+}
+
 // Whether a review task's versions accepted any entity (an empty accept of it needs confirming).
 function versionsHadEntities(task) {
   return (task.versions || []).some((v) => v.answer !== "reject" && Array.isArray(v.spans) && v.spans.length);
@@ -133,6 +143,7 @@ class App {
     $("p-session").title = p.session;
     $("annotator-name").value = p.annotator || "";
     document.title = `${p.dataset} · vnerteach`;
+    this.nameButtons(p.view_id);
     this.renderLabels();
     this.updateProgress(p.progress);
     this.outbox = new Outbox(this.api, p.dataset, {
@@ -326,6 +337,8 @@ class App {
       onToggleBoxes: () => this.toggleBoxes(),
       onRegion: (box, t) => this.addRegion(box, t),
     };
+    const asked = askedOf(viewId, spans, this.labels);
+    if (asked) card.insertBefore(el("p", "asked", asked), body);
     this.renderMeta(card, task, inHead); // before the view, which sizes itself to the room left
     if (viewId === REVIEW_VIEW) {
       this.current.versions = new VersionsPanel(card, body, task, { colors: this.colors,
@@ -739,6 +752,21 @@ class App {
     card.className = "card message";
     card.appendChild(el("h1", null, title));
     card.appendChild(el("p", "muted", text));
+  }
+
+  // The buttons say what they do in this view: in a manual view, reject leaves the whole input out of training.
+  nameButtons(viewId) {
+    const manual = MANUAL_VIEWS.has(viewId);
+    const words = manual
+      ? { accept: ["accept", "Accept (a): the entities marked are all the input has; it is learnt as it is"],
+          reject: ["leave out", "Reject (x): leave this input out of training (it cannot be annotated as asked)"] }
+      : { accept: ["accept", "Accept (a): the highlighted span is exactly an entity of this label"],
+          reject: ["reject", "Reject (x): it is not (the model learns that too)"] };
+    for (const [kind, [word, title]] of Object.entries(words)) {
+      const button = $(`btn-${kind}`);
+      button.title = title;
+      button.querySelector("span").firstChild.textContent = word + " ";
+    }
   }
 
   updateButtons() {

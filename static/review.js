@@ -19,7 +19,7 @@ export class VersionsPanel {
       item.title = k < 9 ? `Choose this version (${k + 1}) to edit` : "Choose this version to edit";
       const head = el("div", "version-head");
       if (k < 9) head.appendChild(el("kbd", null, String(k + 1)));
-      head.appendChild(el("span", "version-who", (v.annotators || []).join(", ")));
+      head.appendChild(el("span", "version-who", (v.names || v.annotators || []).join(", ")));
       const spans = Array.isArray(v.spans) ? v.spans : [];
       const what = v.answer === "reject" ? "rejected the input" : spans.length === 1 ? "1 entity" : `${spans.length} entities`;
       head.appendChild(el("span", "version-answer " + (v.answer === "reject" ? "is-reject" : "is-accept"), what));

@@ -235,7 +235,9 @@ def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, stor
             assert geometry["team"][3] <= view["height"], geometry
             assert "1 this session" in alice.locator("#progress-text").inner_text()
     finally:
-        served.stop()
+        _code, _out, err = served.stop()
+    # The exit line names the sessions written (issue 23 point 15: it named the run's own, which had none).
+    assert "Saved 2 answers in sessions 'news-alice' (1), 'news-bob' (1)" in " ".join(err.split()), err
     answered = {name: [eg["text"] for eg in store.iter_examples(f"news-{name}")] for name in ("alice", "bob")}
     assert len(answered["alice"]) == len(answered["bob"]) == 1 and answered["alice"] != answered["bob"]
     assert shot.stat().st_size > 5000
@@ -376,3 +378,34 @@ def test_a_task_a_killed_run_handed_out_is_answered_once_in_the_dataset(store, e
     assert store.count("news") == 2 and [eg["answer"] for eg in store.iter_examples("news")] == ["accept", "accept"]
     assert "text 0" not in names(second.questions(5))  # nor handed out again
     second.close()
+
+
+def test_counts_add_up_across_a_restart(store):
+    """Issue 23 point 15: a resend after a restart was counted as answered and, when the reader reached its task,
+    as skipped too ("100% (51 of 25)"); a named annotator's count started again at 0 after a restart."""
+    texts = [{"text": f"text {i}"} for i in range(4)]
+
+    def run(session: str) -> Controller:
+        return Controller(store, {"dataset": "news", "stream": iter(texts), "view_id": "ner_manual", "total": 4},
+                          session=session, buffer=1, wait_s=5, fill_s=5)
+
+    first = run("news-2099-01-01T00-00-00")
+    held = first.questions(1, session="news-alice")
+    first.close()
+    second = run("news-2099-01-01T00-00-01")
+    late = {**held[0], "answer": "accept"}
+    late_hash = int(late["_task_hash"])
+    second.answer([late], "news-alice")  # the browser's answer reaches the new run before its reader does
+    rest = second.questions(10, session="news-bob")
+    assert "text 0" not in [t["text"] for t in rest]
+    second.answer([{**t, "answer": "accept"} for t in rest], "news-bob")
+    progress = second.progress("news-bob").as_dict()
+    assert progress["done"] and progress["skipped"] == 0 and progress["team"] == 4  # 4 of 4, not 5 of 4
+    assert second.progress("news-alice").as_dict()["answered"] == 1
+    second.close()
+    third = run("news-2099-01-01T00-00-02")
+    assert third.project("alice")["progress"]["answered"] == 1  # her answer of an earlier run still counts
+    assert third.project("bob")["progress"]["answered"] == 3
+    assert len(third.questions(1, session="news-bob")) == 0 and third.progress("news-bob").answered == 3
+    assert late_hash in store.hashes(["news-alice"])
+    third.close()

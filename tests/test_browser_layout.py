@@ -70,3 +70,29 @@ def test_a_long_text_scrolls_in_its_card_with_the_span_in_view_and_the_buttons_r
     finally:
         code, _out, err = served.stop()
     assert code == 0, err
+
+
+def test_the_buttons_and_the_card_say_what_is_asked_in_each_view(playwright, env, tmp_path):
+    """Issue 23 point 16: in a manual view Reject leaves the input out of training, and it did not say so."""
+    src = write_jsonl(tmp_path / "t.jsonl", [{"text": "Acme hired Anna in Berlin ."}] * 1)
+    patterns = write_jsonl(tmp_path / "patterns.jsonl", [{"label": "ORG", "pattern": "Acme"}])
+    for args, asked, reject in [
+        (["ner.manual", "m", "blank:en", src, "--label", "ORG,PERSON"], "Mark every entity (ORG, PERSON), then accept",
+         "leave out"),
+        (["ner.teach", "t", "blank:en", src, "--label", "ORG", "--patterns", patterns],
+         "Is the highlighted span exactly an entity of this label? Accept or reject", "reject"),
+    ]:
+        served = ServedRecipe(args, env, free_port())
+        try:
+            with open_page(playwright, tmp_path / f"profile-{args[1]}", {"width": 1200, "height": 800}) as page:
+                page.goto(served.url + "/")
+                page.wait_for_function("() => window.vnerteach.current")
+                assert page.locator("#card .asked").inner_text() == asked
+                button = page.locator("#btn-reject")
+                assert button.inner_text().split("\n")[-1].lower().startswith(reject)
+                if reject == "leave out":
+                    assert "leave this input out of training" in button.get_attribute("title")
+                check_reachable(page)
+                page.screenshot(path=str(tmp_path / f"asked-{args[1]}.png"))
+        finally:
+            served.stop()

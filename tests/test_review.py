@@ -243,3 +243,15 @@ def test_an_empty_accept_of_an_input_annotators_marked_is_refused_until_confirme
     no_entities = {**task, "versions": [{"answer": "accept", "spans": []}], "spans": [], "answer": "accept"}
     assert c.answer([set_hashes(no_entities, overwrite=True)])["results"] == [{"status": "stored"}]  # they agree
     c.close()
+
+
+def test_the_reviewer_reads_annotator_names_not_session_datasets():
+    """Issue 23 point 15: review showed 'news-alice', a session dataset's name."""
+    from vnerteach.review import annotator_name
+
+    assert annotator_name("news-alice", ["news"]) == "alice"
+    assert annotator_name("news-2026-12-07T10-41-44", ["news"]) == "run of 2026-12-07 10:41"
+    assert annotator_name("news_gold-bob", ["news", "news_gold"]) == "bob"  # the longest dataset name first
+    assert annotator_name("other", ["news"]) == "other"
+    item, = collect({"news": [manual(TEXTS[0], [("Apple", "ORG")], "news-alice")]})
+    assert review_task(item, ["news"])["versions"][0]["names"] == ["alice"]

@@ -226,7 +226,10 @@ def _serve(components: Components, db: str, host: str | None, port: int | None, 
         warn(f"Skipped {plural(summary.failed, 'bad task')} (each named above)")
     if summary.error:
         fail(f"The source stopped early: {summary.error}")
-    good(f"Saved {plural(summary.answered, 'answer')} in session '{summary.session}'; "
+    written = summary.sessions or {summary.session: summary.answered}
+    where = (f"in session '{next(iter(written))}'" if len(written) == 1 else
+             "in sessions " + ", ".join(f"'{name}' ({count})" for name, count in written.items()))
+    good(f"Saved {plural(sum(written.values()), 'answer')} {where}; "
          f"dataset '{summary.dataset}' now has {plural(summary.dataset_size, 'example')}")
 
 

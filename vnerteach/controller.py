@@ -155,6 +155,8 @@ class Controller:
         self._skipped = 0
         self._feed = Feed(overlap, idle_s, self._key)
         self._named: set[str] = set()  # annotators' session names checked against the regular datasets
+        self._earlier: dict[str, int] = {}  # a named annotator's answers in earlier runs, until they join this one
+        self._resent: set[int] = set()  # answered this run before the reader read them (a resend after a restart)
         self._asked_pages: dict[int, Asked] = {}  # page questions as handed out: answers may only append tokens
         self._exhausted = False
         self._error: str | None = None
@@ -206,6 +208,9 @@ class Controller:
             for task in self._stream:
                 set_hashes(task)
                 with self._cond:
+                    if task[TASK_HASH] in self._resent:  # counted as answered already: not a skip too
+                        self._resent.discard(task[TASK_HASH])
+                        continue
                     if task[self._key] in self._done or task[TASK_HASH] in self._asked:
                         self._skipped += 1
                         continue
@@ -264,23 +269,32 @@ class Controller:
         self._not_a_dataset(session)
         with self._cond:
             if session in self._feed.annotators or not self._feed.overlap:
-                return self._feed.join(session)
+                return self._joined(session)
         # read outside the lock: the store's writer thread takes it at close
         done = self._writer.submit(self._hashes_of, session if session != self.session else self.dataset).result()
         with self._cond:
-            return self._feed.join(session, done)
+            return self._joined(session, done)
+
+    def _joined(self, session: str, done: set[int] | None = None) -> Annotator:
+        """The feed's annotator of a session; new, a named one counts the answers of their earlier runs (lock held)."""
+        new = session not in self._feed.annotators
+        annotator = self._feed.join(session, done)
+        if new:
+            annotator.answered = self._earlier.pop(session, 0)
+        return annotator
 
     def _not_a_dataset(self, session: str) -> None:
         """Refuse, once per name, an annotator whose session dataset would be a regular dataset."""
         if session != self.session and session not in self._named:
-            self._writer.submit(self._check_named, session).result()
+            self._earlier[session] = self._writer.submit(self._check_named, session).result()
             self._named.add(session)
 
-    def _check_named(self, session: str) -> None:
-        """Refuse a name whose session dataset would be a regular dataset (writer thread)."""
+    def _check_named(self, session: str) -> int:
+        """Refuse a name whose session dataset would be a regular dataset; else their answers so far (writer thread)."""
         if session in self.store.datasets():
             raise AnswerError(f"annotator name {session[len(self.dataset) + 1:]!r}: '{session}' is a regular dataset, "
                               "not a session; choose another name")
+        return self.store.count(session) if session in self.store else 0
 
     def _hashes_of(self, dataset: str) -> set[int]:
         """The hashes of a dataset's examples, none if it does not exist (writer thread)."""
@@ -340,6 +354,7 @@ class Controller:
             for eg in checked:
                 self._payoff.add(eg)
             if not self._feed.overlap:  # a resend after a restart: not to be read and asked again
+                self._resent |= {eg[TASK_HASH] for eg in checked} - self._asked
                 self._asked |= done
             self._cond.notify_all()
         if self._update is not None and checked:
@@ -537,7 +552,8 @@ class Controller:
             annotator = self._feed.annotators.get(session) if session is not None else None
             done = self._exhausted and self._feed.finished(session)
             counts = self._counts() if self._counts is not None else None
-            answered = self._answered if session is None else annotator.answered if annotator else 0
+            answered = (self._answered if session is None else annotator.answered if annotator
+                        else self._earlier.get(session, 0))
             team = None if session is None or self._feed.overlap else self._answered
             return Progress(answered, self._dataset_count, self._skipped, self.total, done,
                             self._failures.count, self._failures.messages(), counts, team,

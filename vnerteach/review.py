@@ -12,6 +12,8 @@ same rejected spans) are one version with several annotators; an input with one 
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -168,18 +170,35 @@ def span_dicts(spans: Iterable[Span3], tokens: list[dict]) -> list[dict]:
     return out
 
 
-def versions_record(item: ReviewInput) -> list[dict]:
-    """Who said what, as the review task and its answer carry it."""
+RUN_SESSION = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-\d\d")
+
+
+def annotator_name(who: str, datasets: Iterable[str] = ()) -> str:
+    """How an annotator is shown: 'alice' for the session 'news-alice' of the reviewed dataset 'news', 'run of
+    2026-12-07 10:41' for a run's own session, and any other name as it is."""
+    for dataset in sorted(datasets, key=len, reverse=True):
+        if who.startswith(dataset + "-"):
+            rest = who[len(dataset) + 1:]
+            run = RUN_SESSION.fullmatch(rest)
+            return f"run of {run[1]} {run[2]}:{run[3]}" if run else rest
+    return who
+
+
+def versions_record(item: ReviewInput, datasets: Iterable[str] = ()) -> list[dict]:
+    """Who said what, as the review task and its answer carry it (``names``: the annotators as the reviewer reads
+    them, the session names in ``annotators``)."""
     tokens = item.task.get("tokens") or []
-    return [{"answer": v.answer, "annotators": list(v.annotators), "spans": span_dicts(v.spans, tokens),
+    datasets = list(datasets)
+    return [{"answer": v.answer, "annotators": list(v.annotators),
+             "names": [annotator_name(who, datasets) for who in v.annotators], "spans": span_dicts(v.spans, tokens),
              **({"rejected": span_dicts(v.rejected, tokens), "binary": True} if v.binary else {})}
             for v in item.versions]
 
 
-def review_task(item: ReviewInput) -> dict:
+def review_task(item: ReviewInput, datasets: Iterable[str] = ()) -> dict:
     """The question the reviewer sees: the input, its versions, and in the editor the spans of the first version (the
     one most annotators gave; none if it rejected the input)."""
-    task = {**item.task, "versions": versions_record(item), INPUT_HASH: item.input_hash}
+    task = {**item.task, "versions": versions_record(item, datasets), INPUT_HASH: item.input_hash}
     first = item.versions[0] if item.versions[0].answer == "accept" else None
     spans = span_dicts(first.spans, task.get("tokens") or []) if first else []
     task["spans"] = [s for s in spans if "token_start" in s]  # the editor takes spans on the input's tokens only

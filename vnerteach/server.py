@@ -11,7 +11,7 @@ import secrets
 import signal
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any, Callable
@@ -407,6 +407,7 @@ class ServeSummary:
     error: str | None
     update_errors: list[str]
     failed: int = 0
+    sessions: dict[str, int] = field(default_factory=dict)  # the sessions written this run: answers in each
 
 
 def url_for(host: str, port: int, access_token: str | None = None) -> str:
@@ -457,8 +458,9 @@ def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, por
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     progress = controller.progress()
+    sessions = {a["session"]: a["answered"] for a in controller.annotators() if a["answered"]}
     return ServeSummary(url, controller.dataset, controller.session, progress.answered, progress.dataset,
-                        controller.error, controller.update_errors, progress.failed)
+                        controller.error, controller.update_errors, progress.failed, sessions)
 
 
 def _stop_on_signals(server: ThreadingServer) -> dict[int, Any]:
