@@ -57,8 +57,8 @@ def review(
     disagreed = sum(not item.agreed for item in todo)
     info(f"{plural(len(todo), 'input')} to review ({disagreed} with different versions)"
          + (f"; {already} already in '{dataset}'" if already else ""))
-    labels = check_labels(label, required=False) or sorted(
-        {s[2] for item in items for v in item.versions for s in (*v.spans, *v.rejected)})
+    labels = check_labels(label, required=False) or list(dict.fromkeys(  # in the order annotators first used them
+        s[2] for item in items for v in item.versions for s in (*v.spans, *v.rejected)))
     return {"dataset": dataset, "stream": (review_task(item, names) for item in todo), "view_id": REVIEW_VIEW,
             "config": {"labels": labels}, "exclude_by": "input", "total": len(todo),
             "validate_answer": check_review_answer}

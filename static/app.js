@@ -7,7 +7,7 @@ import { PageView } from "./page.js";
 import { addMissedText, addedTokens } from "./region.js";
 import { VersionsPanel } from "./review.js";
 import { TextView } from "./text.js";
-import { el, isPageTask, labelColor, placeOf, preview } from "./util.js";
+import { el, isPageTask, labelColors, placeOf, preview } from "./util.js";
 
 const BATCH = 10;
 const LOW_WATER = 4;
@@ -136,7 +136,7 @@ class App {
     const p = this.project;
     if (p.in_loop) { this.batch = IN_LOOP_BATCH; this.lowWater = IN_LOOP_BATCH; }
     this.labels = p.labels || [];
-    this.colors = labelColor;
+    this.colors = labelColors(this.labels, (p.config || {}).label_colors);
     $("p-dataset").textContent = p.dataset;
     $("p-view").textContent = p.view_id;
     $("p-session").textContent = p.session;

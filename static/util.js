@@ -47,6 +47,30 @@ export function labelColor(label) {
   return PALETTE[h % PALETTE.length];
 }
 
+const NEAR = 65; // colours closer than this (RGB distance) are hard to tell apart (vnerteach/export.py NEAR)
+
+function distance(a, b) {
+  const rgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+  const [x, y] = [rgb(a), rgb(b)];
+  return Math.hypot(x[0] - y[0], x[1] - y[1], x[2] - y[2]);
+}
+
+// The colours of a project's labels, each clearly distinct from the others: the chosen ones (--label-colors), then
+// in sorted order each label's hash colour unless it is near one taken, else the next of PALETTE that is not.
+// Keep in step with vnerteach/export.py label_colours. Returns label -> colour, labelColor for any other label.
+export function labelColors(labels, chosen) {
+  const out = new Map(Object.entries(chosen || {}));
+  const byCode = (a, b) => (a < b ? -1 : a > b ? 1 : 0); // Python's sorted(): by code point
+  for (const label of [...new Set(labels)].filter((l) => !out.has(l)).sort(byCode)) {
+    const start = PALETTE.indexOf(labelColor(label));
+    const ring = PALETTE.map((_, k) => PALETTE[(start + k) % PALETTE.length]);
+    const taken = [...out.values()];
+    out.set(label, ring.find((c) => taken.every((t) => distance(c, t) >= NEAR))
+      || ring.find((c) => !taken.includes(c)) || ring[0]);
+  }
+  return (label) => out.get(label) || labelColor(label);
+}
+
 // A short, plain-text preview of a task's text for the history list.
 export function preview(task) {
   const text = (task.text || "").replace(/\s+/g, " ").trim();

@@ -96,3 +96,22 @@ def test_the_buttons_and_the_card_say_what_is_asked_in_each_view(playwright, env
                 page.screenshot(path=str(tmp_path / f"asked-{args[1]}.png"))
         finally:
             served.stop()
+
+
+def test_label_colors_chosen_on_the_command_line_are_the_apps(playwright, env, tmp_path):
+    """Issue 23 point 12: colours can be set (--label-colors); the others stay distinct from them."""
+    src = write_jsonl(tmp_path / "t.jsonl", [{"text": "Name: Anna"}])
+    served = ServedRecipe(["ner.manual", "forms", "blank:en", src, "--label", "QUESTION,ANSWER,HEADER",
+                           "--label-colors", "QUESTION=#123456"], env, free_port())
+    try:
+        with open_page(playwright, tmp_path / "profile", {"width": 1200, "height": 800}) as page:
+            page.goto(served.url + "/")
+            page.wait_for_function("() => window.vnerteach.current")
+            swatches = {b.locator(".label-name").inner_text(): b.evaluate("e => getComputedStyle(e, '::before')"
+                                                                          ".backgroundColor")
+                        for b in page.locator(".label-btn").all()}
+            assert [b.locator(".label-name").inner_text() for b in page.locator(".label-btn").all()] == \
+                ["QUESTION", "ANSWER", "HEADER"]  # the --label order: keys 1, 2, 3
+    finally:
+        served.stop()
+    assert swatches["QUESTION"] == "rgb(18, 52, 86)" and len(set(swatches.values())) == 3

@@ -10,7 +10,7 @@ import signal
 import pytest
 from PIL import Image
 
-from vnerteach.export import label_colour
+from vnerteach.export import label_colour, label_colours
 
 from conftest import write_jsonl
 from doc_fixtures import image_only_pdf, scanned_page, text_image
@@ -235,7 +235,7 @@ def test_a_label_has_one_colour_whatever_the_order_of_labels_and_in_drawn_export
                 wait_saved(page)
         finally:
             served.stop()
-    assert seen[0] == seen[1] == {label: rgb(label_colour(label)) for label in ("ALPHA", "BETA")}
+    assert seen[0] == seen[1] == {label: rgb(c) for label, c in label_colours(["ALPHA", "BETA"]).items()}
     assert seen[0]["ALPHA"] != seen[0]["BETA"] and tag == seen[1]["ALPHA"]
 
     drawn = tmp_path / "drawn"
@@ -256,6 +256,12 @@ def test_the_app_and_the_exports_compute_the_same_colour_for_any_label(page, env
         page.goto(served.url + "/")
         wait_for_task(page, "Apple")
         in_app = page.evaluate("labels => import('/static/util.js').then((m) => labels.map(m.labelColor))", labels)
+        sets = [["QUESTION", "ANSWER", "HEADER"], ["COMPANY", "ADDRESS", "DATE", "TOTAL"], labels[:-1],
+                ["ORG", "PERSON", "GPE", "LOC", "DATE", "MONEY", "NORP", "FAC", "EVENT", "LAW", "WORK_OF_ART"]]
+        of_sets = page.evaluate("""sets => import('/static/util.js').then((m) => sets.map((s) => {
+          const colour = m.labelColors(s, {A: '#123456'}); return s.map(colour); }))""", sets)
     finally:
         served.stop()
     assert in_app == [label_colour(label) for label in labels]
+    # the colours of a label set (issue 23 point 12): the app and the exports choose the same
+    assert of_sets == [[label_colours(s, {"A": "#123456"})[label] for label in s] for s in sets]

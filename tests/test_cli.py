@@ -302,3 +302,9 @@ def test_labels_with_spaces_or_empty_are_refused(cli, tmp_path, labels, message)
     args = [a for label in labels for a in ("--label", label)]
     result = cli("ner.manual", "ds", "blank:en", src, *args)
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_bad_label_colour_is_one_line_before_anything_loads(cli, tmp_path):
+    src = write_jsonl(tmp_path / "t.jsonl", [{"text": "Acme"}])
+    result = cli("ner.manual", "ds", "blank:en", src, "--label", "ORG", "--label-colors", "ORG=red")
+    assert result.exit_code == 2 and "--label-colors: 'ORG=red' is not LABEL=#RRGGBB" in result.stderr

@@ -129,3 +129,22 @@ def test_label_colours_are_one_hash_of_the_name_whatever_else_is_annotated():
                    ["COMPANY", "ADDRESS", "DATE", "TOTAL"], ["PERSON", "ADDRESS"], ["NAME", "EMAIL", "PHONE", "ADDRESS"]):
         assert len({label_colour(label) for label in labels}) == len(labels), labels
     assert len(set(PALETTE)) == len(PALETTE) == 17
+
+
+def test_the_labels_of_a_project_get_clearly_distinct_colours_whatever_their_order():
+    """Issue 23 point 12: QUESTION and HEADER were both pale blue on FUNSD."""
+    import itertools
+    import math
+
+    from vnerteach.export import NEAR, label_colours
+
+    def rgb(h):
+        return tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))
+
+    assert math.dist(rgb(label_colour("QUESTION")), rgb(label_colour("HEADER"))) < NEAR  # the hash alone: too near
+    for labels in (["QUESTION", "ANSWER", "HEADER"], ["COMPANY", "ADDRESS", "DATE", "TOTAL"], ["PER", "ORG", "LOC", "MISC"],
+                   ["ORG", "PERSON", "GPE", "LOC", "DATE", "MONEY"]):
+        colours = label_colours(labels)
+        assert all(math.dist(rgb(colours[a]), rgb(colours[b])) >= NEAR for a, b in itertools.combinations(labels, 2))
+        assert label_colours(reversed(labels)) == colours  # the set decides, not its order
+    assert label_colours(["QUESTION", "ANSWER"], {"QUESTION": "#123456"})["QUESTION"] == "#123456"

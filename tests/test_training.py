@@ -356,3 +356,20 @@ def test_evaluate_with_a_model_of_none_of_the_datasets_labels_is_an_error_not_ze
     result = cli("ner.evaluate", other, "news")
     assert result.exit_code == 1 and "has none of the labels of 'news'" in " ".join(result.stderr.split())
     assert "TOTAL" in result.stderr and "PERSON" in result.stderr and "│ all " not in result.stdout
+
+
+def test_a_trained_model_keeps_its_label_order_for_the_keys_of_the_recipes_that_use_it(cli, tmp_path, db_path):
+    """Issue 23 point 12: ner.correct with a trained model and review sorted the labels, so key 1 changed meaning."""
+    from vnerteach.model import TeachModel
+    from vnerteach.pipeline import load_pipeline, model_labels
+
+    tasks = manual_tasks(30)
+    connect(str(db_path)).add_examples(tasks, ["news"])
+    first_seen = list(dict.fromkeys(s["label"] for t in tasks for s in t["spans"]))
+    given = sorted(first_seen, reverse=True)
+    for args, expected in [((), first_seen), (("--label", ",".join(given)), given)]:
+        out = tmp_path / f"model{len(args)}"
+        assert cli("ner.batch-train", "news", "-o", out, "-n", 1, *args).exit_code == 0
+        assert model_labels(load_pipeline(str(out))) == expected
+        assert TeachModel.load(str(out), []).labels == expected
+    assert first_seen != sorted(first_seen) or given != sorted(given)  # one of the two orders is not alphabetical

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import io
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, get_args, get_origin, get_type_hints
@@ -50,7 +51,9 @@ class RecipeGroup(TyperGroup):
         return super().resolve_command(ctx, args)
 
 
-SERVER_DEFAULTS = {"host": None, "port": None, "access_token": None, "feed_overlap": False, "idle_timeout": IDLE_S}
+SERVER_DEFAULTS = {"host": None, "port": None, "access_token": None, "feed_overlap": False, "idle_timeout": IDLE_S,
+                   "label_colors": None}
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 def _typer_param(param: inspect.Parameter, hint: Any) -> inspect.Parameter:
     """The typer parameter for one recipe parameter, from its ``Annotated[type, Arg|Opt]`` hint."""
@@ -146,6 +149,8 @@ def make_command(func: Callable) -> Callable:
         db = kwargs.pop(DB_PARAM)
         server = {p.name: kwargs.pop(p.name) for p in server_options}
         try:
+            if server:
+                parse_label_colors(server["label_colors"])  # before the recipe loads its model
             for name in lists:
                 if any(not value.strip() for value in kwargs[name] or []):
                     raise UsageError(f"--{name.replace('_', '-')}: an empty value")
@@ -203,13 +208,31 @@ def _server_options() -> list[inspect.Parameter]:
                help="Named annotators (/?session=alice) each see every task; without it, each task goes to one"),
         option("idle_timeout", float, "--idle-timeout",
                help="Seconds without a question or answer after which an annotator's unanswered tasks go to others"),
+        option("label_colors", str | None, "--label-colors",
+               help="Colours of labels in the app, e.g. QUESTION=#9fc5e8,ANSWER=#f27c7c (others: distinct ones "
+                    "chosen for the label set)"),
     ]
 
 
+def parse_label_colors(value: str | None) -> dict[str, str]:
+    """--label-colors LABEL=#RRGGBB,... as a dict; UsageError naming a bad pair."""
+    out = {}
+    for pair in _split_commas([value] if value else []) or []:
+        label, _, colour = pair.partition("=")
+        if not label.strip() or not HEX_COLOUR.fullmatch(colour.strip()):
+            raise UsageError(f"--label-colors: {pair!r} is not LABEL=#RRGGBB (e.g. ORG=#f4c430)")
+        out[label.strip()] = colour.strip().lower()
+    return out
+
+
 def _serve(components: Components, db: str, host: str | None, port: int | None, access_token: str | None,
-           feed_overlap: bool, idle_timeout: float) -> None:
+           feed_overlap: bool, idle_timeout: float, label_colors: str | None) -> None:
     """Run the annotation server for a recipe's components and report what was saved."""
     from .server import DEFAULT_HOST, serve
+
+    chosen = parse_label_colors(label_colors)
+    if chosen:
+        components = {**components, "config": {**(components.get("config") or {}), "label_colors": chosen}}
 
     def ready(url: str, notes: list[str]) -> None:
         for note in notes:

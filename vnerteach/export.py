@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .files import atomic_file, check_output, write_atomic
 from .errors import InputError, UsageError, VnerteachError
@@ -158,13 +159,39 @@ def label_colour(label: str) -> str:
     return PALETTE[h % len(PALETTE)]
 
 
+NEAR = 65  # colours closer than this (RGB distance) are hard to tell apart as span backgrounds
+
+
+def label_colours(labels: Iterable[str], chosen: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The colours of a set of labels, each clearly distinct from the others (as static/util.js labelColors).
+
+    A label the user chose a colour for (``--label-colors``) has it; the others, in sorted order (so the
+    set, not the order it comes in, decides), take their hash's colour (:func:`label_colour`) unless it is
+    near one taken, else the next of PALETTE that is not; with more labels than the palette can keep
+    apart, the next unused one.
+    """
+    out = {label: colour for label, colour in (chosen or {}).items()}
+    for label in sorted(set(labels) - set(out)):
+        start = PALETTE.index(label_colour(label))
+        ring = [PALETTE[(start + k) % len(PALETTE)] for k in range(len(PALETTE))]
+        taken = list(out.values())
+        out[label] = next((c for c in ring if all(_distance(c, t) >= NEAR for t in taken)),
+                          next((c for c in ring if c not in taken), ring[0]))
+    return out
+
+
+def _distance(a: str, b: str) -> float:
+    return math.dist(*(tuple(int(h[i:i + 2], 16) for i in (1, 3, 5)) for h in (a, b)))
+
+
 def _scale(record: dict, size: tuple[int, int]) -> tuple[float, float]:
     width, height = record.get("width") or size[0], record.get("height") or size[1]
     return size[0] / width, size[1] / height
 
 
-def draw_page(image_path: Path, record: dict, out: Path) -> Path:
-    """The page image with each entity's line boxes outlined in its label's colour, the label in a tag above, as in the app."""
+def draw_page(image_path: Path, record: dict, out: Path, colours: Mapping[str, str] | None = None) -> Path:
+    """The page image with each entity's line boxes outlined in its label's colour (``colours``, else its own hash's),
+    the label in a tag above, as in the app."""
     from PIL import Image, ImageDraw
 
     with Image.open(image_path) as src:
@@ -172,7 +199,7 @@ def draw_page(image_path: Path, record: dict, out: Path) -> Path:
     sx, sy = _scale(record, image.size)
     draw = ImageDraw.Draw(image)
     for ent in record["entities"]:
-        colour = label_colour(ent["label"])
+        colour = (colours or {}).get(ent["label"]) or label_colour(ent["label"])
         for i, (x0, y0, x1, y1) in enumerate(ent["boxes"]):
             box = [x0 * sx - 2, y0 * sy - 2, x1 * sx + 2, y1 * sy + 2]
             draw.rectangle(box, outline=colour, width=3)
@@ -225,6 +252,7 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
         raise UsageError(f"--label {', '.join(sorted(chosen))}: no entity to cover has that label (labels found: "
                          f"{', '.join(sorted(found)) or 'none'})")
     out_dir.mkdir(exist_ok=True)
+    colours = label_colours(found)  # as the app shows the dataset's labels
     names = FileNames()
     by_document: dict[str, list[tuple[int, Path]]] = {}
     files, boxes, unboxed = [], 0, 0
@@ -234,7 +262,7 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
         page = (record.get("meta") or {}).get("page", 1)
         out = out_dir / f"{names.stem(document)}-p{page}.png"
         if mode == "draw":
-            draw_page(image_path, record, out)
+            draw_page(image_path, record, out, colours)
             boxes += sum(len(e["boxes"]) for e in record["entities"])
         else:
             _, n = redact_page(image_path, record, chosen, out)

@@ -96,7 +96,10 @@ class TeachModel:
         ``init_tok2vec`` (``pretraining.Pretrained``, blank only) starts the blank one's tok2vec from
         pretrained weights; its layout features are then those the weights were pretrained with.
         """
-        labels = labels or (list(nlp.get_pipe("ner").labels) if nlp is not None else [])  # a trained MODEL's own
+        if not labels and nlp is not None:  # a trained MODEL's own, in the order it was trained with
+            from .pipeline import model_labels
+
+            labels = model_labels(nlp)
         if not labels:
             raise UsageError("--label: name the labels to annotate")
         if nlp is None and lang is None:

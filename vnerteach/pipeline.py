@@ -210,6 +210,13 @@ def load_pipeline(model: str, *, ner: bool = False, beam: bool = False) -> Any:
 # --- beam probabilities -------------------------------------------------------------------------------
 
 
+def model_labels(nlp: Any) -> list[str]:
+    """A trained pipeline's NER labels in the order it was trained with (its meta), else spaCy's (sorted)."""
+    known = list(nlp.get_pipe("ner").labels)
+    ordered = [label for label in (nlp.meta.get("vnerteach") or {}).get("labels") or [] if label in known]
+    return ordered + [label for label in known if label not in ordered]
+
+
 def has_beam(ner: Any) -> bool:
     """Whether an NER component is a beam_ner with a beam, so it gives entity probabilities."""
     return hasattr(ner, "scored_ents") and ner.cfg.get("beam_width", 1) >= 2

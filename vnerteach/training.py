@@ -129,7 +129,10 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
         restrict_labels(result.merged, set(labels))
         _check_trainable(result, counts, "With --label " + ",".join(labels) + ", dataset" +
                          ("s" if len(counts) > 1 else ""))
-    data_labels = sorted(labels) if labels else found
+    # The --label order, else the order the labels first come in the answers: the model keeps it (meta), so that the
+    # app's keys 1-9 mean the same labels in every recipe that uses it.
+    first_seen = list(dict.fromkeys(t[2] for m in result.merged for t in (*m.ents, *m.negs)))
+    data_labels = list(dict.fromkeys(labels)) if labels else first_seen
     notes: list[str] = []
     if eval_dataset:
         eval_result, eval_counts = load_answers(store, [eval_dataset], tokenizer, strict=strict)
