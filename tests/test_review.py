@@ -175,7 +175,7 @@ def test_review_auto_accepts_agreed_inputs_and_streams_the_others(store, db_url)
     tasks = list(components["stream"])
     assert [t["text"] for t in tasks] == [TEXTS[0]]  # TEXTS[1] agreed by both, TEXTS[2] by its one annotator
     assert components["view_id"] == "review" and components["exclude_by"] == "input"
-    assert components["config"]["labels"] == ["GPE", "ORG", "PERSON"]
+    assert components["config"]["labels"] == ["PERSON", "ORG", "GPE"]  # in the order annotators first used them
     stored = list(store.iter_examples("final"))
     assert sorted(e["text"] for e in stored) == sorted(TEXTS[1:])
     assert all(e["answer"] == "accept" and e["auto_accepted"] for e in stored)
