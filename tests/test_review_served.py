@@ -35,7 +35,7 @@ def test_review_over_http_then_batch_train_on_its_output(cli, store, env, tmp_pa
     served = ServedRecipe(["review", "final", "news", "--auto-accept"], env, free_port())
     try:
         project = http("GET", served.url + "/api/project")[1]
-        assert project["view_id"] == "review" and project["labels"] == ["CITY", "PERSON"]
+        assert project["view_id"] == "review" and project["labels"] == ["PERSON", "CITY"]  # as annotators first used them
         tasks = http("GET", served.url + "/api/questions?n=20")[1]["tasks"]
         assert sorted(t["text"] for t in tasks) == sorted(split)
         reviewed = []
