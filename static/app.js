@@ -807,7 +807,8 @@ class App {
     document.addEventListener("keydown", (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement) return;
-      const key = e.key;
+      // One letter means the same with Caps Lock on ("A" is "a"); named keys (Backspace, Escape) are left as they are.
+      const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
       if (key === "h" || key === "?") { this.toggleHelp(); e.preventDefault(); return; }
       if (key === "Escape") {
         this.toggleHelp(false);

@@ -44,10 +44,11 @@ def playwright():
 
 
 @contextmanager
-def open_page(playwright, profile: Path, viewport: dict, timeout_ms: int = 10_000) -> Iterator:
-    """A page in a fresh Chromium profile at ``viewport``; console errors fail the test."""
+def open_page(playwright, profile: Path, viewport: dict, timeout_ms: int = 10_000, **options) -> Iterator:
+    """A page in a fresh Chromium profile at ``viewport`` (``options``: playwright's, e.g. color_scheme="dark");
+    console errors fail the test."""
     context = playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, args=ARGS, viewport=viewport)
+        str(profile), executable_path=CHROMIUM, headless=True, args=ARGS, viewport=viewport, **options)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

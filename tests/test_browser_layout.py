@@ -115,3 +115,70 @@ def test_label_colors_chosen_on_the_command_line_are_the_apps(playwright, env, t
     finally:
         served.stop()
     assert swatches["QUESTION"] == "rgb(18, 52, 86)" and len(set(swatches.values())) == 3
+
+
+@pytest.mark.parametrize("viewport, options", [
+    ({"width": 1024, "height": 600}, {}),
+    ({"width": 390, "height": 844}, {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}),
+    ({"width": 1280, "height": 800}, {"color_scheme": "dark"}),
+], ids=["1024x600", "phone", "dark"])
+def test_a_page_on_small_screens_and_in_the_dark_keeps_its_toolbar_and_buttons(playwright, env, tmp_path, viewport,
+                                                                               options):
+    """Issue 23 point 18: usable at 1024x600 and on a phone (toolbar not clipped, buttons reachable), a dark theme by
+    prefers-color-scheme, buttons disabled while loading, Caps Lock does not disable the keys."""
+    from web_fixtures import install_in_cache, page_task
+
+    img = tmp_path / "img"
+    tasks = [page_task([f"Receipt {i} from Acme Store", "Total 12.50 paid"], img, name=f"r{i}.png") for i in range(2)]
+    for task in tasks:
+        install_in_cache(task, img, tmp_path / "home")
+    src = write_jsonl(tmp_path / "pages.jsonl", tasks)
+    served = ServedRecipe(["ner.manual", "small", "blank:en", src, "--label", "TOTAL,COMPANY"], env, free_port())
+    try:
+        import urllib.request
+
+        with urllib.request.urlopen(served.url + "/") as response:  # the page as first painted: nothing to answer
+            first = response.read().decode()
+        assert all(f'id="btn-{b}" disabled' in first for b in ("accept", "reject", "ignore", "undo"))
+        with open_page(playwright, tmp_path / "profile", viewport, **options) as page:
+            page.goto(served.url + "/")
+            page.wait_for_function("() => window.vnerteach.current && document.querySelector('.page-toolbar')")
+            assert not page.locator("#btn-accept").is_disabled()
+            toolbar = page.evaluate("""() => { const t = document.querySelector('.page-toolbar');
+              const r = t.getBoundingClientRect(); return {right: r.right, scroll: t.scrollWidth, client: t.clientWidth}; }""")
+            assert toolbar["right"] <= viewport["width"] + 1 and toolbar["scroll"] <= toolbar["client"] + 1, toolbar
+            page.locator("#actions").scroll_into_view_if_needed()
+            view = {"x": 0, "y": 0, **page.viewport_size}
+            assert inside(box(page, "#actions"), view), box(page, "#actions")
+            accept = box(page, "#btn-accept")
+            hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('button')?.id",
+                                [accept["x"] + accept["width"] / 2, accept["y"] + accept["height"] / 2])
+            assert hit == "btn-accept"
+            if options.get("color_scheme") == "dark":
+                bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert sum(int(v) for v in bg[4:-1].split(",")) < 150, bg  # dark
+            page.screenshot(path=str(tmp_path / f"small-{viewport['width']}.png"), full_page=True)
+            page.keyboard.press("CapsLock")
+            page.keyboard.press("A")  # "A" with Caps Lock on: still accept
+            page.wait_for_function("() => window.vnerteach.history.length === 1")
+    finally:
+        served.stop()
+
+
+def test_forced_colours_keep_labels_apart(playwright, env, tmp_path):
+    """Issue 23 point 18: in forced-colours mode (high contrast) every label was painted the system's one colour."""
+    src = write_jsonl(tmp_path / "t.jsonl", [{"text": "Acme hired Anna .", "spans": [
+        {"start": 0, "end": 4, "label": "ORG"}, {"start": 11, "end": 15, "label": "PERSON"}]}])
+    served = ServedRecipe(["ner.manual", "hc", "blank:en", src, "--label", "ORG,PERSON"], env, free_port())
+    try:
+        with open_page(playwright, tmp_path / "profile", {"width": 1200, "height": 800}, forced_colors="active") as page:
+            page.goto(served.url + "/")
+            page.wait_for_function("() => document.querySelectorAll('#card mark.ent').length === 2")
+            marks = page.evaluate("[...document.querySelectorAll('#card mark.ent')].map((m) => "
+                                  "getComputedStyle(m).backgroundColor)")
+            swatches = page.evaluate("[...document.querySelectorAll('.label-btn')].map((b) => "
+                                     "getComputedStyle(b, '::before').backgroundColor)")
+            page.screenshot(path=str(tmp_path / "forced.png"))
+    finally:
+        served.stop()
+    assert len(set(marks)) == 2 and len(set(swatches)) == 2, (marks, swatches)
