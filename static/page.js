@@ -12,7 +12,8 @@ const ZOOM_STEP = 1.25;
 const MIN_ZOOM = 0.1;
 const MAX_ZOOM = 6;
 const LOW_CONF = 60; // OCR confidence (0-100) under which a word is marked as doubtful
-const LEGIBLE = 9; // screen pixels of a word's box under which showing all spans at once is not worth it
+const LEGIBLE = 13; // screen pixels of a word's box under which showing all spans at once is not worth it
+const READ_AT_MOST = 34; // screen pixels of a word's box a fitted page opens at, at most (a narrow receipt)
 const MIN_REGION = 8; // screen pixels: a smaller rectangle over no token is a slip, not a region to read
 const INSIDE = 0.5; // share of a token's box a rectangle must cover to take it
 
@@ -97,7 +98,9 @@ export class PageView {
     this.viewport.appendChild(this.sizer);
     this.tip = el("div", "tip");
     this.tip.hidden = true;
-    this.root.append(this.viewport, this.tip);
+    this.edges = el("div", "edge-marks"); // spans out of view, marked where they are beyond the view's edge
+    this.root.append(this.viewport, this.tip, this.edges);
+    this.viewport.addEventListener("scroll", () => this.markEdges(), { passive: true });
     container.appendChild(this.root);
     this.listen();
   }
@@ -173,6 +176,38 @@ export class PageView {
 
   setSpans(spans) {
     this.applySpans(spans);
+    this.markEdges();
+  }
+
+  // A mark at the view's edge, in its label's colour, for each span out of view, where it lies beyond the edge;
+  // a click scrolls to it.
+  markEdges() {
+    if (!this.edges || !this.viewport.clientWidth) return;
+    this.edges.textContent = "";
+    const vw = this.viewport.clientWidth, vh = this.viewport.clientHeight;
+    const ox = this.viewport.offsetLeft, oy = this.viewport.offsetTop;
+    (this.spans || []).forEach((s, k) => {
+      const b = spanBox(s, this.tokens);
+      if (!b) return;
+      const x0 = this.sizer.offsetLeft + b[0] * this.zoom - this.viewport.scrollLeft;
+      const y0 = this.sizer.offsetTop + b[1] * this.zoom - this.viewport.scrollTop;
+      const x1 = x0 + (b[2] - b[0]) * this.zoom, y1 = y0 + (b[3] - b[1]) * this.zoom;
+      if (x1 > 0 && x0 < vw && y1 > 0 && y0 < vh) return; // in view
+      const side = y1 <= 0 ? "top" : y0 >= vh ? "bottom" : x1 <= 0 ? "left" : "right";
+      const mark = el("button", `edge-mark edge-${side}`, { top: "▲", bottom: "▼", left: "◀", right: "▶" }[side]);
+      mark.type = "button";
+      mark.title = `${s.label}: ${(this.task.text || "").slice(s.start, s.end)} (out of view)`;
+      mark.dataset.span = String(k);
+      mark.style.setProperty("--c", this.opt.colors(s.label));
+      const cx = Math.min(vw - 12, Math.max(12, (x0 + x1) / 2)), cy = Math.min(vh - 12, Math.max(12, (y0 + y1) / 2));
+      mark.style.left = ox + (side === "left" ? 2 : side === "right" ? vw - 22 : cx - 10) + "px";
+      mark.style.top = oy + (side === "top" ? 2 : side === "bottom" ? vh - 22 : cy - 10) + "px";
+      mark.addEventListener("click", () => {
+        this.touched = true;
+        this.scrollPageTo((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, vw / 2, vh / 2);
+      });
+      this.edges.appendChild(mark);
+    });
   }
 
   // Each tag beside its span where it hides no word; where there is no such place, shown on hover only.
@@ -214,6 +249,7 @@ export class PageView {
     this.stage.style.transform = `scale(${z})`;
     this.stage.style.setProperty("--inv", String(1 / z));
     this.zoomLabel.textContent = Math.round(z * 100) + "%";
+    this.markEdges();
     this.widthButton.classList.toggle("on", this.pref.mode === "width");
     this.pageButton.classList.toggle("on", this.pref.mode === "page");
     if (this.tagEls) this.placeTags();
@@ -262,7 +298,10 @@ export class PageView {
   // as far as the span needs, and centred on it.
   focus() {
     const boxes = this.spans.map((s) => spanBox(s, this.tokens)).filter(Boolean);
-    const chosen = this.zoomFor(this.pref.mode, this.pref.z);
+    const h = medianHeight(this.tokens);
+    // A fitted page opens no larger than reading needs (fit width makes a narrow receipt's words huge).
+    const fitted = this.zoomFor(this.pref.mode, this.pref.z);
+    const chosen = this.pref.mode !== "free" && h ? Math.min(fitted, READ_AT_MOST / h) : fitted;
     if (!boxes.length) {
       this.applyZoom(chosen);
       this.viewport.scrollLeft = 0;
@@ -270,8 +309,7 @@ export class PageView {
       return;
     }
     const all = union(boxes);
-    const h = medianHeight(this.tokens);
-    const legible = Math.min(chosen, Math.max(this.zoomFor("page"), h ? LEGIBLE / h : 0));
+    const legible = Math.min(chosen, h ? LEGIBLE / h : 0);
     const target = this.zoomToShow(all) >= legible ? all : boxes[0];
     this.applyZoom(Math.min(chosen, this.zoomToShow(target)));
     this.scrollPageTo((target[0] + target[2]) / 2, (target[1] + target[3]) / 2,

@@ -182,3 +182,49 @@ def test_forced_colours_keep_labels_apart(playwright, env, tmp_path):
     finally:
         served.stop()
     assert len(set(marks)) == 2 and len(set(swatches)) == 2, (marks, swatches)
+
+
+def _word_heights(page) -> list[float]:
+    return page.evaluate("[...document.querySelectorAll('.page-stage .box')].map((b) => b.getBoundingClientRect().height)")
+
+
+def test_a_page_opens_legible_and_marks_the_spans_out_of_view_at_the_edge(playwright, env, tmp_path):
+    """Issue 23 point 13: a page opened at 23% to fit seven pre-fills, a narrow receipt at 223%."""
+    from web_fixtures import install_in_cache, page_task
+
+    img = tmp_path / "img"
+    narrow = page_task(["ACME", "Total 9.45"], img, name="narrow.png", width=420)
+    lines = [f"Line {i} Item {i}" for i in range(60)]
+    tall = page_task(lines, img, name="tall.png", width=1000, line_height=60, size=22)
+    # pre-filled: an item near the top and one near the bottom of the tall page
+    tokens = tall["tokens"]
+    item = [t for t in tokens if t["text"] == "Item"]
+    tall["spans"] = [{"start": t["start"], "end": t["end"], "token_start": t["id"], "token_end": t["id"], "label": "X"}
+                     for t in (item[1], item[58])]
+    for task in (narrow, tall):
+        install_in_cache(task, img, tmp_path / "home")
+    src = write_jsonl(tmp_path / "pages.jsonl", [narrow, tall])
+    served = ServedRecipe(["ner.manual", "zoom", "blank:en", src, "--label", "X"], env, free_port())
+    try:
+        with open_page(playwright, tmp_path / "profile", {"width": 1400, "height": 900}) as page:
+            page.goto(served.url + "/")
+            page.wait_for_function("() => window.vnerteach.current && document.querySelector('.page-stage .box')")
+            heights = _word_heights(page)
+            assert max(heights) <= 40, heights  # fit width would make these words 90 px tall
+            page.screenshot(path=str(tmp_path / "narrow.png"))
+            page.keyboard.press("a")
+            page.wait_for_function("() => window.vnerteach.current && window.vnerteach.current.task.text.startsWith('Line')")
+            page.wait_for_timeout(300)
+            heights = _word_heights(page)
+            assert sorted(heights)[len(heights) // 2] >= 13, heights  # words a person can read
+            marks = page.locator(".edge-mark")
+            assert marks.count() == 1 and "Item" in marks.first.get_attribute("title")  # the span out of view
+            viewport = page.locator(".page-viewport").bounding_box()
+            mark = marks.first.bounding_box()
+            assert inside(mark, viewport) and mark["y"] + mark["height"] > viewport["y"] + viewport["height"] - 30
+            page.screenshot(path=str(tmp_path / "tall.png"))
+            marks.first.click()  # scrolls to it: now the other span is out of view, above
+            page.wait_for_function("() => document.querySelector('.edge-mark.edge-top')")
+            assert page.locator(".edge-mark").count() == 1
+    finally:
+        served.stop()

@@ -154,7 +154,10 @@ def test_fit_width_and_fit_page_keys_centre_the_page_and_carry_over(screen, env,
         page.goto(served.url + "/")
         g = wait_shown(page, 0)
         width = g["visible"][2] - g["visible"][0]
-        assert abs((g["stage"][2] - g["stage"][0]) - width) <= 3  # opens at fit width, as before
+        # opens at fit width, unless that makes words larger than reading needs (issue 23 point 13): then smaller
+        heights = page.evaluate("[...document.querySelectorAll('.page-stage .box')].map((b) => "
+                                "b.getBoundingClientRect().height)")
+        assert g["stage"][2] - g["stage"][0] <= width + 3 and max(heights) <= 40, heights
 
         page.keyboard.press("f")  # fit page: the tall receipt is on screen whole, centred
         g = page.evaluate(GEOMETRY)
