@@ -144,6 +144,7 @@ class App {
     $("annotator-name").value = p.annotator || "";
     document.title = `${p.dataset} · vnerteach`;
     this.nameButtons(p.view_id);
+    $("instructions-button").hidden = !(p.config && p.config.instructions);
     this.renderLabels();
     this.updateProgress(p.progress);
     this.outbox = new Outbox(this.api, p.dataset, {
@@ -311,9 +312,11 @@ class App {
         card.appendChild(el("p", "muted", "Loading the next task…"));
         if (this.waiting) card.appendChild(el("p", "waiting", this.waiting));
       }
+      $("task-notes").hidden = true;
       this.updateButtons();
       return;
     }
+    this.resetNotes(task);
     const viewId = task._view_id || this.project.view_id;
     const editable = MANUAL_VIEWS.has(viewId);
     const page = isPageTask(task);
@@ -336,6 +339,7 @@ class App {
       clearBoxes: this.clearBoxes,
       onToggleBoxes: () => this.toggleBoxes(),
       onRegion: (box, t) => this.addRegion(box, t),
+      onLookAt: (key, page) => this.otherPage(key, page),
     };
     const asked = askedOf(viewId, spans, this.labels);
     if (asked) card.insertBefore(el("p", "asked", asked), body);
@@ -481,6 +485,17 @@ class App {
     cur.view.setSpans(version ? versionSpans(version) : cur.spans);
   }
 
+  // Another page of the document on screen, to read: its image made on the server ({image_key, page, width, height}).
+  async otherPage(key, page) {
+    try {
+      const other = await this.api.request("GET", `/api/document-page?image_key=${encodeURIComponent(key)}&page=${page}`);
+      return { ...other, url: this.api.imageUrl(other.image_key) };
+    } catch (err) {
+      this.toast(`Cannot show page ${page}: ${err.message}`);
+      return null;
+    }
+  }
+
   // A rectangle drawn over no token: read the text there (or have it typed) and mark it.
   async addRegion(box, t0) {
     const cur = this.current;
@@ -516,6 +531,7 @@ class App {
     const answer = { ...cur.task, spans: cur.spans.map((s) => ({ ...s })), answer: kind,
       _view_id: cur.viewId, _timestamp: Math.floor(Date.now() / 1000) };
     if (!cur.editable && !cur.task.spans) delete answer.spans;
+    Object.assign(answer, this.notes());
     if (cur.viewId === REVIEW_VIEW) {
       answer.chosen_version = cur.chosen;
       if (kind === "accept" && !cur.spans.length && versionsHadEntities(cur.task)) {
@@ -775,6 +791,35 @@ class App {
     $("btn-undo").disabled = !this.history.length;
   }
 
+  // The flag (f) and the comment (c) of the task on screen: stored with its answer, as Prodigy's flag is.
+  resetNotes(task) {
+    $("task-notes").hidden = false;
+    this.setFlag(task.flagged === true);
+    $("comment").value = typeof task.comment === "string" ? task.comment : "";
+  }
+
+  setFlag(on) {
+    $("btn-flag").classList.toggle("on", on);
+    $("btn-flag").setAttribute("aria-pressed", String(on));
+  }
+
+  notes() {
+    const out = {};
+    if ($("btn-flag").classList.contains("on")) out.flagged = true;
+    const comment = $("comment").value.trim();
+    if (comment) out.comment = comment;
+    return out;
+  }
+
+  // The recipe's --instructions, as plain text (the file is the user's, but shown as text like every task).
+  toggleInstructions(show) {
+    const text = (this.project && this.project.config && this.project.config.instructions) || "";
+    if (!text) return;
+    $("instructions-text").textContent = text;
+    const box = $("instructions");
+    box.hidden = show === undefined ? !box.hidden : !show;
+  }
+
   toggleHelp(show) {
     const help = $("help");
     help.hidden = show === undefined ? !help.hidden : !show;
@@ -789,6 +834,10 @@ class App {
     $("btn-undo").addEventListener("click", () => this.undo());
     $("help-button").addEventListener("click", () => this.toggleHelp());
     $("help-close").addEventListener("click", () => this.toggleHelp(false));
+    $("instructions-button").addEventListener("click", () => this.toggleInstructions());
+    $("instructions-close").addEventListener("click", () => this.toggleInstructions(false));
+    $("btn-flag").addEventListener("click", () => this.setFlag(!$("btn-flag").classList.contains("on")));
+    $("comment").addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Escape") e.target.blur(); });
     $("help").addEventListener("click", (e) => { if (e.target === $("help")) this.toggleHelp(false); });
   }
 
@@ -812,11 +861,16 @@ class App {
       if (key === "h" || key === "?") { this.toggleHelp(); e.preventDefault(); return; }
       if (key === "Escape") {
         this.toggleHelp(false);
+        this.toggleInstructions(false);
         if (this.current && this.current.view) this.current.view.cancel();
         return;
       }
       if (!$("help").hidden) return;
+      if (key === "i") { this.toggleInstructions(); e.preventDefault(); return; }
+      if (!$("instructions").hidden) return;
       const view = this.current && this.current.view;
+      if (this.current && key === "f") { this.setFlag(!$("btn-flag").classList.contains("on")); return; }
+      if (this.current && key === "c") { e.preventDefault(); $("comment").focus(); return; }
       if (key === "a" || key === "x" || key === " ") {
         e.preventDefault();
         if (e.repeat) return;
@@ -834,8 +888,10 @@ class App {
         view.zoomBy(1 / 1.25);
       } else if (view instanceof PageView && (key === "0" || key === "w")) {
         view.fit("width");
-      } else if (view instanceof PageView && key === "f") {
+      } else if (view instanceof PageView && key === "p") {
         view.fit("page");
+      } else if (view instanceof PageView && (key === "[" || key === "]")) {
+        view.lookAt(key === "[" ? -1 : 1);
       } else if (view instanceof PageView && key === "b") {
         this.toggleBoxes();
       }

@@ -64,12 +64,27 @@ export class PageView {
     bar.appendChild(this.zoomLabel);
     button("+", "Zoom in (+)", () => this.zoomBy(ZOOM_STEP));
     this.widthButton = button("Width", "Fit the width (w or 0)", () => this.fit("width"), "fit-width");
-    this.pageButton = button("Page", "Fit the whole page (f)", () => this.fit("page"), "fit-page");
+    this.pageButton = button("Page", "Fit the whole page (p)", () => this.fit("page"), "fit-page");
     this.boxesButton = button("Boxes", "Show the words OCR read clearly or faintly (b)", () => this.opt.onToggleBoxes
       ? this.opt.onToggleBoxes() : this.setClearBoxes(!this.clearBoxes), "boxes-toggle");
     const where = el("span", "page-where");
-    if (meta.page) where.textContent = `page ${meta.page} of ${meta.pages || "?"}`;
+    if (meta.page && meta.pages > 1 && this.opt.onLookAt && meta.image_key) {
+      // page n of N: a jump to read another page of the document ([ and ] step), back to n to annotate
+      where.appendChild(document.createTextNode("page "));
+      this.pageInput = el("input", "page-jump");
+      Object.assign(this.pageInput, { type: "number", min: "1", max: String(meta.pages), value: String(meta.page),
+        title: `Look at another page of the document ([ and ]); page ${meta.page} is the one to annotate` });
+      this.pageInput.addEventListener("change", () => this.lookAtPage(Number(this.pageInput.value)));
+      this.pageInput.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Escape") e.target.blur(); });
+      where.appendChild(this.pageInput);
+      where.appendChild(document.createTextNode(` of ${meta.pages}`));
+    } else if (meta.page) {
+      where.textContent = `page ${meta.page} of ${meta.pages || "?"}`;
+    }
     bar.appendChild(where);
+    this.reading = el("span", "page-reading");
+    this.reading.hidden = true;
+    bar.appendChild(this.reading);
     const name = el("span", "page-file", meta.path ? String(meta.path).split("/").pop() : "");
     bar.appendChild(name);
     this.root.appendChild(bar);
@@ -236,16 +251,18 @@ export class PageView {
   zoomFor(mode, z) {
     const w = this.viewport.clientWidth || this.root.clientWidth || 800;
     const h = this.viewport.clientHeight || 600;
-    if (mode === "width") return (w - 2) / this.W;
-    if (mode === "page") return Math.min((w - 2) / this.W, (h - 2) / this.H);
+    const [W, H] = this.shown || [this.W, this.H]; // another page being read may have another size
+    if (mode === "width") return (w - 2) / W;
+    if (mode === "page") return Math.min((w - 2) / W, (h - 2) / H);
     return z;
   }
 
   applyZoom(z) {
     z = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
     this.zoom = z;
-    this.sizer.style.width = this.W * z + "px";
-    this.sizer.style.height = this.H * z + "px";
+    const [W, H] = this.shown || [this.W, this.H];
+    this.sizer.style.width = W * z + "px";
+    this.sizer.style.height = H * z + "px";
     this.stage.style.transform = `scale(${z})`;
     this.stage.style.setProperty("--inv", String(1 / z));
     this.zoomLabel.textContent = Math.round(z * 100) + "%";
@@ -501,6 +518,43 @@ export class PageView {
     if (!this.held) this.band.hidden = true;
     this.showSelection(null);
     this.hideTip();
+  }
+
+  // Look at another page of the document (delta pages from the one shown), to read it; its words are not boxes here.
+  lookAt(delta) {
+    const meta = this.task.meta || {};
+    this.lookAtPage((this.target || meta.page) + delta);
+  }
+
+  async lookAtPage(page) {
+    const meta = this.task.meta || {};
+    if (!this.opt.onLookAt || !meta.pages || !(page >= 1 && page <= meta.pages)) {
+      if (this.pageInput) this.pageInput.value = String(this.target || meta.page);
+      return;
+    }
+    this.target = page; // keys pressed before the page came step on from it; a late answer for another is dropped
+    if (page === meta.page) return this.showOther(null);
+    const other = await this.opt.onLookAt(meta.image_key, page);
+    if (other && this.root.isConnected && this.target === page) this.showOther(other);
+  }
+
+  // Another page ({page, image_key, width, height}) in place of the one asked, read-only; null: back to it.
+  showOther(other) {
+    const meta = this.task.meta || {};
+    this.other = other;
+    this.root.classList.toggle("reading-other", Boolean(other));
+    this.reading.hidden = !other;
+    this.reading.textContent = other ? `reading only: page ${meta.page} is the one to annotate` : "";
+    if (this.pageInput) this.pageInput.value = String(other ? other.page : meta.page);
+    const [w, h] = other ? [other.width || this.W, other.height || this.H] : [this.W, this.H];
+    this.img.width = w;
+    this.img.height = h;
+    this.stage.style.width = w + "px";
+    this.stage.style.height = h + "px";
+    this.img.src = other ? other.url : (this.opt.imageUrl || "");
+    this.shown = other ? [w, h] : null;
+    if (other) this.applyZoom(this.zoomFor(this.pref.mode, this.zoom));
+    else this.focus();
   }
 
   destroy() {

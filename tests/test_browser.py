@@ -62,7 +62,8 @@ def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_pat
 
         # Page 1 of 2: the image loads, boxes are drawn; drag over two token boxes; accept.
         wait_for_task(page, "Invoice")
-        assert page.locator(".page-where").inner_text() == "page 1 of 2"
+        assert page.locator(".page-where").inner_text().split() == ["page", "of", "2"]  # page [1] of 2: a jump
+        assert page.locator(".page-jump").input_value() == "1"
         page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
         assert page.locator(".box").count() == len(pages[0]["tokens"])
         page.keyboard.press("1")

@@ -159,7 +159,7 @@ def test_fit_width_and_fit_page_keys_centre_the_page_and_carry_over(screen, env,
                                 "b.getBoundingClientRect().height)")
         assert g["stage"][2] - g["stage"][0] <= width + 3 and max(heights) <= 40, heights
 
-        page.keyboard.press("f")  # fit page: the tall receipt is on screen whole, centred
+        page.keyboard.press("p")  # fit page: the tall receipt is on screen whole, centred
         g = page.evaluate(GEOMETRY)
         assert inside(g["stage"], g["visible"]) and centred(g) and g["stage"][3] - g["stage"][1] > 0.95 * (
             g["visible"][3] - g["visible"][1])
@@ -227,7 +227,7 @@ def test_label_tags_never_hide_a_word(screen, env, tmp_path):
     try:
         page.goto(served.url + "/")
         wait_shown(page, 0)
-        for key in ("w", "f", "+", "+"):
+        for key in ("w", "p", "+", "+"):
             page.keyboard.press(key)
             g = page.evaluate(GEOMETRY)
             assert len(g["tags"]) == len(spans) and not tags_hide_no_word(g), key
@@ -235,7 +235,7 @@ def test_label_tags_never_hide_a_word(screen, env, tmp_path):
         page.keyboard.press("w")
         g = page.evaluate(GEOMETRY)
         assert sum(t["shown"] for t in g["tags"]) >= len(spans) // 2  # most find a free place beside their span
-        page.keyboard.press("f")  # the whole page: tags are large beside its words, some find no free place
+        page.keyboard.press("p")  # the whole page: tags are large beside its words, some find no free place
         tucked = [t["span"] for t in page.evaluate(GEOMETRY)["tags"] if not t["shown"]]
         assert tucked
         page.locator(f'.box[data-i="{spans[tucked[0]]["token_start"]}"]').hover()  # shown while its span is hovered
@@ -338,7 +338,7 @@ def test_doubtful_words_are_marked_and_the_boxes_can_be_shown_clearly(screen, en
     try:
         page.goto(served.url + "/")
         wait_shown(page, 0)
-        page.keyboard.press("f")
+        page.keyboard.press("p")
         marked = page.evaluate("() => [...document.querySelectorAll('.box.low')].map((b) => Number(b.dataset.i))")
         assert marked == low
         word = page.locator(f'.box[data-i="{low[0]}"]')

@@ -52,7 +52,8 @@ class RecipeGroup(TyperGroup):
 
 
 SERVER_DEFAULTS = {"host": None, "port": None, "access_token": None, "feed_overlap": False, "idle_timeout": IDLE_S,
-                   "label_colors": None}
+                   "label_colors": None, "instructions": None}
+MAX_INSTRUCTIONS = 200_000  # characters of --instructions shown in the app
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 def _typer_param(param: inspect.Parameter, hint: Any) -> inspect.Parameter:
@@ -149,8 +150,9 @@ def make_command(func: Callable) -> Callable:
         db = kwargs.pop(DB_PARAM)
         server = {p.name: kwargs.pop(p.name) for p in server_options}
         try:
-            if server:
-                parse_label_colors(server["label_colors"])  # before the recipe loads its model
+            if server:  # before the recipe loads its model
+                parse_label_colors(server["label_colors"])
+                read_instructions(server["instructions"])
             for name in lists:
                 if any(not value.strip() for value in kwargs[name] or []):
                     raise UsageError(f"--{name.replace('_', '-')}: an empty value")
@@ -208,6 +210,8 @@ def _server_options() -> list[inspect.Parameter]:
                help="Named annotators (/?session=alice) each see every task; without it, each task goes to one"),
         option("idle_timeout", float, "--idle-timeout",
                help="Seconds without a question or answer after which an annotator's unanswered tasks go to others"),
+        option("instructions", Path | None, "--instructions",
+               help="A text file of annotation guidelines, shown in the app (key i)"),
         option("label_colors", str | None, "--label-colors",
                help="Colours of labels in the app, e.g. QUESTION=#9fc5e8,ANSWER=#f27c7c (others: distinct ones "
                     "chosen for the label set)"),
@@ -225,14 +229,31 @@ def parse_label_colors(value: str | None) -> dict[str, str]:
     return out
 
 
+def read_instructions(path: Path | None) -> str | None:
+    """The text of --instructions; UsageError naming the file when it cannot be read as UTF-8 text."""
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+        raise UsageError(f"--instructions {path}: {reason}") from None
+    if len(text) > MAX_INSTRUCTIONS:
+        raise UsageError(f"--instructions {path}: {len(text):,} characters, more than {MAX_INSTRUCTIONS:,} to show")
+    return text
+
+
 def _serve(components: Components, db: str, host: str | None, port: int | None, access_token: str | None,
-           feed_overlap: bool, idle_timeout: float, label_colors: str | None) -> None:
+           feed_overlap: bool, idle_timeout: float, label_colors: str | None, instructions: Path | None) -> None:
     """Run the annotation server for a recipe's components and report what was saved."""
     from .server import DEFAULT_HOST, serve
 
-    chosen = parse_label_colors(label_colors)
-    if chosen:
-        components = {**components, "config": {**(components.get("config") or {}), "label_colors": chosen}}
+    config = dict(components.get("config") or {})
+    if chosen := parse_label_colors(label_colors):
+        config["label_colors"] = chosen
+    if (text := read_instructions(instructions)) is not None:
+        config["instructions"] = text
+    components = {**components, "config": config}
 
     def ready(url: str, notes: list[str]) -> None:
         for note in notes:

@@ -22,7 +22,7 @@ from bottle import Bottle, HTTPResponse, Route, request, static_file
 
 from .controller import AnswerError, Components, Controller
 from .feed import IDLE_S
-from .errors import InputError, StoreBusy, TaskError, UsageError, VnerteachError
+from .errors import InputError, PageImageNotFound, StoreBusy, TaskError, UsageError, VnerteachError
 from .gate import Gate
 from .tasks import parse_json
 from .store import Store, connect
@@ -311,6 +311,19 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
         response.set_header("Cache-Control", "private, max-age=86400")
         return response
 
+    def document_page():
+        """Another page of the document of the page on screen, to look at: {image_key, page, pages, width, height}."""
+        from .documents import document_page as other_page
+
+        try:
+            return _json(other_page(request.query.get("image_key") or "", int(request.query.get("page") or "")))
+        except ValueError:
+            return _error(400, "page must be a page number")
+        except PageImageNotFound as err:
+            return _error(404, str(err))
+        except InputError as err:  # no such page, or the file is gone or changed
+            return _error(400, str(err))
+
     def ocr_region():
         payload = _json_body("a region", MAX_REGION_BODY)
         if isinstance(payload, HTTPResponse):
@@ -338,6 +351,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     app.get("/api/history", callback=history)
     app.get("/api/image/<key>", callback=image, session=False, from_app=False)
     app.post("/api/ocr-region", callback=ocr_region)
+    app.get("/api/document-page", callback=document_page, session=False)
     return app
 
 

@@ -12,12 +12,12 @@ from .options import OCR_MODES, DocumentOptions
 from .pages import iter_documents, iter_pages
 from .preprocess import STEPS, parse_preprocess
 from .region import ocr_region
-from .page_images import page_image
+from .page_images import document_page, page_image
 from .results import PageFailure, PageResult, Word
 from .task import page_task
 
 __all__ = [
     "OCR_MODES", "STEPS", "SUFFIXES", "DocumentOptions", "PageCache", "PageFailure", "PageImageNotFound",
     "PageResult", "Word", "check_tesseract", "default_cache_dir", "file_kind", "is_document", "iter_documents",
-    "iter_pages", "ocr_region", "page_image", "page_task", "parse_preprocess", "tesseract_version",
+    "iter_pages", "document_page", "ocr_region", "page_image", "page_task", "parse_preprocess", "tesseract_version",
 ]

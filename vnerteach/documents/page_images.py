@@ -128,3 +128,28 @@ def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path | None 
     made = make_png(src, png)
     write_atomic(cache.manifest_path(key), json.dumps(src.manifest(**made.__dict__), sort_keys=True).encode())
     return png
+
+
+def document_page(key: str, page: int, *, cache_dir: str | Path | None = None,
+                  password: str | None = None) -> dict:
+    """Another page of the document of the page image ``key``, made as that one was: {image_key, page, pages, width,
+    height}, to look at (its words are read when the page itself is asked). InputError for a page out of range."""
+    import json
+
+    from .cache import image_key
+
+    cache = PageCache(cache_dir)
+    manifest = cache.read_manifest(check_key(key))
+    if manifest is None:
+        raise PageImageNotFound(f"no page image with key {key} in the cache ({cache.root})")
+    if type(page) is not int or not 1 <= page <= manifest["pages"]:
+        raise InputError(f"no page {page!r}: the document has pages 1 to {manifest['pages']}", manifest["path"])
+    other = image_key(manifest["sha256"], page, manifest["dpi"], tuple(manifest["preprocess"]))
+    if cache.read_manifest(other) is None:
+        src = Source(manifest["path"], manifest["kind"], page - 1, manifest["pages"], manifest["sha256"],
+                     manifest["dpi"], tuple(manifest["preprocess"]), password)
+        made = make_png(src, cache.image_path(other))
+        write_atomic(cache.manifest_path(other), json.dumps(src.manifest(**made.__dict__), sort_keys=True).encode())
+    info = cache.read_manifest(other) or {}
+    return {"image_key": other, "page": page, "pages": manifest["pages"], "width": info.get("width"),
+            "height": info.get("height")}
