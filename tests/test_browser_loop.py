@@ -43,6 +43,8 @@ def shown_entities(page) -> list[tuple[str, str]]:
 
 
 def total_of(page, totals: dict[str, str]) -> str:
+    """The total of the input on screen (once the next one is shown: on a loaded machine it may still be coming)."""
+    page.wait_for_function("() => window.vnerteach.current && window.vnerteach.current.task", timeout=60_000)
     text = page.evaluate("window.vnerteach.current.task.text")
     return next(total for line, total in totals.items() if text.startswith(line))
 
