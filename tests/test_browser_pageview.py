@@ -65,6 +65,24 @@ def tags_hide_no_word(g: dict) -> list:
     return [(t["span"], i) for t in g["tags"] if t["shown"] for i, box in g["words"] if meets(t["rect"], box)]
 
 
+def tags_apart_from_their_span(g: dict, spans: list[dict], slack: float = 4.0) -> list:
+    """Shown tags not touching their span (beside its first or last word, GAP px away): (span, distance) pairs."""
+    words = dict(g["words"])
+
+    def distance(a, b) -> float:
+        return max(0.0, a[0] - b[2], b[0] - a[2], a[1] - b[3], b[1] - a[3])
+
+    out = []
+    for t in g["tags"]:
+        if not t["shown"]:
+            continue
+        s = spans[t["span"]]
+        near = min(distance(t["rect"], words[s["token_start"]]), distance(t["rect"], words[s["token_end"]]))
+        if near > slack:
+            out.append((t["span"], near))
+    return out
+
+
 def centred(g: dict) -> bool:
     """The page is centred across the viewport when it is narrower; else it starts at its left edge or is scrolled."""
     left, right = g["stage"][0] - g["visible"][0], g["visible"][2] - g["stage"][2]
@@ -231,6 +249,7 @@ def test_label_tags_never_hide_a_word(screen, env, tmp_path):
             page.keyboard.press(key)
             g = page.evaluate(GEOMETRY)
             assert len(g["tags"]) == len(spans) and not tags_hide_no_word(g), key
+            assert not tags_apart_from_their_span(g, spans), key  # issue 23 point 12: attached on a dense page
             page.screenshot(path=str(tmp_path / f"tags-{key}.png"))
         page.keyboard.press("w")
         g = page.evaluate(GEOMETRY)

@@ -373,3 +373,18 @@ def test_a_trained_model_keeps_its_label_order_for_the_keys_of_the_recipes_that_
         assert model_labels(load_pipeline(str(out))) == expected
         assert TeachModel.load(str(out), []).labels == expected
     assert first_seen != sorted(first_seen) or given != sorted(given)  # one of the two orders is not alphabetical
+
+
+def test_a_note_names_eval_split_only_when_the_user_gave_it(store):
+    """Issue 23 point 17: make demo warned about --eval-split, a flag its user never gave."""
+    from vnerteach.training import prepare_data
+
+    def none_held_out(tasks: list[dict]) -> bool:
+        return not any(in_eval_split(t["_input_hash"], 0.2) for t in tasks)
+
+    tasks = next(t for t in (manual_tasks(n) for n in range(1, 8)) if none_held_out(t))
+    store.add_examples(tasks, ["few"])
+    default = prepare_data(store, ["few"])
+    assert default.notes and "--eval-split" not in default.notes[0] and "not evaluated" in default.notes[0]
+    given = prepare_data(store, ["few"], eval_split=0.2)
+    assert given.notes == [f"--eval-split 0.2 held out no input of {len(tasks)}: no evaluation"]

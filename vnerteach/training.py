@@ -111,6 +111,7 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
         raise UsageError("Name at least one dataset to train on")
     if eval_dataset and eval_split is not None:
         raise UsageError("--eval-dataset and --eval-split are alternatives: use one of them")
+    given = eval_split is not None  # a note names the flag only when the user gave it
     eval_split = 0.2 if eval_split is None else eval_split
     if not 0 <= eval_split < 1:
         raise UsageError(f"--eval-split must be from 0 to below 1, not {eval_split}")
@@ -155,7 +156,8 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
     if not train:
         raise InputError(f"--eval-split {eval_split} holds out all {len(dev)} inputs: nothing left to train on")
     if eval_split and not dev:
-        notes.append(f"--eval-split {eval_split} held out no input of {len(train)}: no evaluation")
+        notes.append(f"--eval-split {eval_split} held out no input of {len(train)}: no evaluation" if given else
+                     f"{len(train)} inputs are too few to hold a fifth out for evaluation: trained on all, not evaluated")
     return TrainingData(train, dev, data_labels, counts, {}, result, None, 0, notes)
 
 
