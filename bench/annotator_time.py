@@ -201,7 +201,9 @@ def parse_schedule(text: str) -> Callable[[int, int], bool]:
 
 
 def schedule_arg(text: str) -> str:
-    """--retrain checked: "5,10,20", "every:K" or "cont"."""
+    """--retrain checked: "5,10,20", "every:K" or "cont" ("": none)."""
+    if not text.strip():
+        return ""
     try:
         parse_schedule(text)
     except ValueError:
