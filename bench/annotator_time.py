@@ -628,6 +628,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retrain-epochs", type=int, default=RECOMMENDED_EPOCHS, help="epochs of each retrain")
     parser.add_argument("--passes", type=int, help="TeachModel passes per update (default: the TeachModel's)")
     parser.add_argument("--replay", type=int, help="TeachModel earlier inputs replayed per pass (default: the TeachModel's)")
+    parser.add_argument("--update-batch", type=int, help="TeachModel inputs per step of an update (default: the TeachModel's)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -656,7 +657,8 @@ def main(argv: list[str] | None = None) -> None:
           f"results in {out}", flush=True)
     started = time.perf_counter()
     settings = {"retrain": args.retrain, "retrain_epochs": args.retrain_epochs,
-                "model_kwargs": {k: v for k, v in (("passes", args.passes), ("replay", args.replay)) if v is not None}}
+                "model_kwargs": {k: v for k, v in (("passes", args.passes), ("replay", args.replay),
+                                                                   ("update_batch", args.update_batch)) if v is not None}}
     if settings["retrain"] or settings["model_kwargs"]:
         print(f"in-loop settings: {settings}", flush=True)
     load = lambda seed: replace(CORPORA[args.corpus](args.data, seed, pool, heldout),  # noqa: E731
