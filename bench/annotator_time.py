@@ -26,7 +26,8 @@ the report shows a strategy ranked by another measure as "strategy (measure)".
 --retrain SCHEDULE adds a periodic retrain from blank to ner.correct's in-loop model (correct_*,
 hand_then_correct, recommended), on top of its online updates: when the answered inputs (all of the
 strategy's answers, the by-hand ones included) reach a count of the schedule ("5,10,20,40,80"; "every:K":
-every K answers; "cont": as soon as the previous one is swapped in), a pipeline is trained from blank on
+every K answers; "double": at 5, then whenever the answers have doubled since the last retrain or since the
+answers the starting model was trained on, as the product does; "cont": as soon as the previous one is swapped in), a pipeline is trained from blank on
 all answers so far with ner.batch-train's trainer (--retrain-epochs, default 10) and swapped into the
 TeachModel (TeachModel.swap, as the warm start does). It trains in the background in the product, so in
 simulated time it becomes available only after a delay: the CPU seconds the training thread took
@@ -187,6 +188,10 @@ def _model(corpus: Corpus, seed: int):
 def parse_schedule(text: str) -> Callable[[int, int], bool]:
     """--retrain's schedule -> due(answered, answered at the last retrain started): whether to start one now."""
     text = text.strip()
+    if text == "double":  # the product's schedule (vnerteach.warmstart.doubling): 5, then whenever doubled
+        from vnerteach.warmstart import doubling
+
+        return doubling
     if text == "cont":
         return lambda n, last: n > last
     if text.startswith("every:"):
@@ -201,13 +206,13 @@ def parse_schedule(text: str) -> Callable[[int, int], bool]:
 
 
 def schedule_arg(text: str) -> str:
-    """--retrain checked: "5,10,20", "every:K" or "cont" ("": none)."""
+    """--retrain checked: "5,10,20", "double", "every:K" or "cont" ("": none)."""
     if not text.strip():
         return ""
     try:
         parse_schedule(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected counts (5,10,20), every:K or cont, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected counts (5,10,20), double, every:K or cont, not {text!r}") from None
     return text
 
 
@@ -256,7 +261,8 @@ def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int, seed: i
     is retrained from blank on the schedule). ``earlier``: the strategy's answers before these and their seconds."""
     gold, batch = corpus.by_hash(), []
     answers, clock = list(earlier[0]), earlier[1]
-    retrain = Retrain(corpus, seed, parse_schedule(corpus.retrain)) if corpus.retrain else None
+    # the answers the starting model was trained on (hand_then_correct's MODEL) count as the last retrain's
+    retrain = Retrain(corpus, seed, parse_schedule(corpus.retrain), last=len(earlier[0])) if corpus.retrain else None
     RETRAINS[:] = [retrain] if retrain is not None else []
     stream = model.correct(_fresh(tasks), lookahead=lookahead, deterministic=True, min_prefill=corpus.min_prefill,
                            measure=corpus.measure)
@@ -624,7 +630,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--measure", choices=sorted(MEASURES), default=MEASURE,
                         help=f"what ner.correct ranks its look-ahead by (default {MEASURE})")
     parser.add_argument("--retrain", type=schedule_arg, default="",
-                        help="ner.correct's periodic retrain from blank: answered counts (5,10,20,40,80), every:K or cont")
+                        help="ner.correct's periodic retrain from blank: answered counts (5,10,20,40,80), double, every:K or cont")
     parser.add_argument("--retrain-epochs", type=int, default=RECOMMENDED_EPOCHS, help="epochs of each retrain")
     parser.add_argument("--passes", type=int, help="TeachModel passes per update (default: the TeachModel's)")
     parser.add_argument("--replay", type=int, help="TeachModel earlier inputs replayed per pass (default: the TeachModel's)")
