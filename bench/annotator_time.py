@@ -27,7 +27,7 @@ the report shows a strategy ranked by another measure as "strategy (measure)".
 hand_then_correct, recommended), on top of its online updates: when the answered inputs (all of the
 strategy's answers, the by-hand ones included) reach a count of the schedule ("5,10,20,40,80"; "every:K":
 every K answers; "double": at 5, then whenever the answers have doubled since the last retrain or since the
-answers the starting model was trained on, as the product does; "cont": as soon as the previous one is swapped in), a pipeline is trained from blank on
+answers the starting model was trained on; "cont": as soon as the previous one is swapped in), a pipeline is trained from blank on
 all answers so far with ner.batch-train's trainer (--retrain-epochs, default 10) and swapped into the
 TeachModel (TeachModel.swap, as the warm start does). It trains in the background in the product, so in
 simulated time it becomes available only after a delay: the CPU seconds the training thread took
@@ -188,10 +188,8 @@ def _model(corpus: Corpus, seed: int):
 def parse_schedule(text: str) -> Callable[[int, int], bool]:
     """--retrain's schedule -> due(answered, answered at the last retrain started): whether to start one now."""
     text = text.strip()
-    if text == "double":  # the product's schedule (vnerteach.warmstart.doubling): 5, then whenever doubled
-        from vnerteach.warmstart import doubling
-
-        return doubling
+    if text == "double":  # 5, then whenever doubled (the schedule tried in the product: branch schedule-retrainer)
+        return lambda n, last: n >= max(5, 2 * last)
     if text == "cont":
         return lambda n, last: n > last
     if text.startswith("every:"):

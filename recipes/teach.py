@@ -19,7 +19,7 @@ from .common import IN_LOOP_BUFFER, check_exclude_by, check_labels, failure_log,
 
 if TYPE_CHECKING:
     from vnerteach.model import Seen
-    from vnerteach.warmstart import Retrainer, WarmStart
+    from vnerteach.warmstart import WarmStart
 
 
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
@@ -73,23 +73,6 @@ def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> WarmSt
     return state
 
 
-def _retrainer(teach: Any, dataset: str, db: str | None, retrain: bool) -> Retrainer | None:
-    """With --retrain, the in-loop model is retrained from blank on the dataset's answers in the background each time
-    they double (5, 10, 20, ...) and swapped in; each swap is reported."""
-    if not retrain or db is None:
-        return None
-    from vnerteach.warmstart import Retrainer
-
-    def done(state: WarmStart) -> None:
-        if state.trained_on:
-            info(f"Retrained: now using a model trained from blank on {state.trained_on} answered inputs of "
-                 f"'{dataset}' ({state.seconds:.0f} s)")
-        elif state.note != "stopped at exit":
-            info(f"Retrain: kept the model in use ({state.note})")
-
-    return Retrainer(teach, db, dataset, on_done=done)
-
-
 def _on_exit(*steps: Callable[[], None] | None) -> Callable[[], None]:
     """One exit callback running the given steps in order (None: skipped)."""
     def run() -> None:
@@ -121,8 +104,6 @@ def ner_teach(
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
-    retrain: Annotated[bool, Opt("Retrain the model from blank on the dataset's answers in the background each time "
-                                 "they double (5, 10, 20, ...), swapped in when done; --no-retrain: online updates only")] = True,
     documents: DocumentOptions = DocumentOptions(),
     *,
     db: str | None = None,
@@ -159,7 +140,6 @@ def ner_teach(
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
     warm = _warm_start(teach, dataset, db, fresh)
-    retrainer = _retrainer(teach, dataset, db, retrain)
     if not teach.started_trained and matcher is None and not (warm and warm.recalled):
         raise UsageError(f"ner.teach from {model} has nothing to start from: a blank model's suggestions are noise. "
                          "Give --patterns, a trained MODEL (ner.batch-train), or label some inputs with ner.manual "
@@ -171,8 +151,7 @@ def ner_teach(
     return {"dataset": dataset, "stream": questions, "buffer": IN_LOOP_BUFFER, "view_id": "ner",
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update, "forget": teach.forget, "refresh": teach.refresh_question,
-            "on_exit": _on_exit(warm.cancel if warm else None, retrainer.close if retrainer else None,
-                                _saver(teach, model_out)),
+            "on_exit": _on_exit(warm.cancel if warm else None, _saver(teach, model_out)),
             "total": source_size(source, documents.password), "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
 
 
@@ -194,8 +173,6 @@ def ner_correct(
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
-    retrain: Annotated[bool, Opt("Retrain the model from blank on the dataset's answers in the background each time "
-                                 "they double (5, 10, 20, ...), swapped in when done; --no-retrain: online updates only")] = True,
     documents: DocumentOptions = DocumentOptions(),
     *,
     db: str | None = None,
@@ -237,7 +214,6 @@ def ner_correct(
     labels = teach.labels
     tokenizer = teach.tokenizer()
     warm = _warm_start(teach, dataset, db, fresh)
-    retrainer = _retrainer(teach, dataset, db, retrain and update)
     failures = failure_log()
     stream = add_tokens(tokenizer, only_labels(get_stream(source, documents=documents, on_failure=failures), labels),
                         on_failure=failures)
@@ -247,7 +223,6 @@ def ner_correct(
             "update": teach.update if update else None,
             "refresh": partial(teach.refresh_prediction, min_prefill=min_prefill),
             "forget": teach.forget if update else None,
-            "on_exit": _on_exit(warm.cancel if warm else None, retrainer.close if retrainer else None, ranked.close,
-                                _saver(teach, model_out)),
+            "on_exit": _on_exit(warm.cancel if warm else None, ranked.close, _saver(teach, model_out)),
             "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures,
             "read_region": documents.region_reader()}

@@ -140,7 +140,6 @@ class TeachModel:
         self.sensible = sensible  # False: every candidate is asked (the baseline of bench/coldstart.py)
         self.recalled = 0  # answers of earlier sessions counted by recall()
         self.warm: Any = None  # the warmstart.WarmStart under way, if any
-        self.retrain: Any = None  # the warmstart.Retrainer, poked after each update
         self.started_trained = nlp is not None  # a trained MODEL is past its cold start: no warmup
         if nlp is not None:
             self._adopt(nlp, trained=True)
@@ -485,8 +484,6 @@ class TeachModel:
         self.taught = True
         loss = float(losses.get("ner", 0.0))
         self.losses.append(loss)
-        if self.retrain is not None:
-            self.retrain.poke()  # a retrain from blank, if one is due (in the background)
         return loss
 
     def _step(self, items: list[Any], losses: dict[str, float]) -> None:
