@@ -23,6 +23,19 @@ posts each one as it is made and the server queues an update per post, so 1 is t
 ner.correct ranks its look-ahead by --measure (a name in vnerteach.lookahead.MEASURES, default "corrections");
 the report shows a strategy ranked by another measure as "strategy (measure)".
 
+--retrain SCHEDULE adds a periodic retrain from blank to ner.correct's in-loop model (correct_*,
+hand_then_correct, recommended), on top of its online updates: when the answered inputs (all of the
+strategy's answers, the by-hand ones included) reach a count of the schedule ("5,10,20,40,80"; "every:K":
+every K answers; "double": at 5, then whenever the answers have doubled since the last retrain or since the
+answers the starting model was trained on; "cont": as soon as the previous one is swapped in), a pipeline is trained from blank on
+all answers so far with ner.batch-train's trainer (--retrain-epochs, default 10) and swapped into the
+TeachModel (TeachModel.swap, as the warm start does). It trains in the background in the product, so in
+simulated time it becomes available only after a delay: the CPU seconds the training thread took
+(time.thread_time, what it takes on an otherwise idle core) pass on the simulated clock, and it is swapped in
+after the first answer that ends at or past that moment. One retrain at a time: a count reached while one is
+training starts the next when it is swapped in. --passes / --replay set the TeachModel's epochs over replay.
+The report names such a strategy "strategy [retrain SCHEDULE]" etc.
+
 Usage:
   python bench/annotator_time.py --corpus conll [--seeds 0,1,2] [--minutes 5,10,15,30,60,120]
   python bench/annotator_time.py --corpus sroie --quick          # a few minutes: checks the harness
@@ -103,6 +116,9 @@ class Corpus:
     update_every: int = UPDATE_EVERY  # answers per update of ner.correct's in-loop model
     min_prefill: float = MIN_PREFILL  # ner.correct's --min-prefill
     measure: str = MEASURE  # what ner.correct ranks its look-ahead by
+    retrain: str = ""  # the retrain schedule (--retrain), "" for none
+    retrain_epochs: int = RECOMMENDED_EPOCHS
+    model_kwargs: dict = field(default_factory=dict)  # TeachModel's passes/replay (--passes, --replay)
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -167,17 +183,86 @@ Answers = Iterator[tuple[dict, float]]
 def _model(corpus: Corpus, seed: int):
     from vnerteach.model import TeachModel
 
-    return TeachModel.load("blank:en", corpus.labels, seed=seed)
+    return TeachModel.load("blank:en", corpus.labels, seed=seed, **corpus.model_kwargs)
+
+
+def parse_schedule(text: str) -> Callable[[int, int], bool]:
+    """--retrain's schedule -> due(answered, answered at the last retrain started): whether to start one now."""
+    text = text.strip()
+    if text == "double":  # 5, then whenever doubled (the schedule tried in the product: branch schedule-retrainer)
+        return lambda n, last: n >= max(5, 2 * last)
+    if text == "cont":
+        return lambda n, last: n > last
+    if text.startswith("every:"):
+        k = int(text.split(":", 1)[1])
+        if k < 1:
+            raise ValueError(text)
+        return lambda n, last: n - last >= k
+    counts = sorted(int(x) for x in text.split(",") if x.strip())
+    if not counts or counts[0] < 1:
+        raise ValueError(text)
+    return lambda n, last: any(last < c <= n for c in counts)
+
+
+def schedule_arg(text: str) -> str:
+    """--retrain checked: "5,10,20", "double", "every:K" or "cont" ("": none)."""
+    if not text.strip():
+        return ""
+    try:
+        parse_schedule(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected counts (5,10,20), double, every:K or cont, not {text!r}") from None
+    return text
+
+
+@dataclass
+class Retrain:
+    """The periodic retrain of a simulated ner.correct: the one training (ready at simulated second ``ready``)."""
+
+    corpus: Corpus
+    seed: int
+    due: Callable[[int, int], bool]
+    last: int = 0  # answers the last retrain started with
+    pending: tuple | None = None  # (ready at simulated s, pipeline, trained on answers, CPU s)
+    log: list = field(default_factory=list)  # (answers at start, at swap, CPU s) per retrain swapped in
+
+    def after(self, model, answers: list[dict], clock: float) -> None:
+        """After an answer (and its online update) at simulated ``clock``: swap a finished retrain in, start one."""
+        from vnerteach.merge import merge_answers
+
+        if self.pending is not None and clock >= self.pending[0]:
+            _ready, nlp, n, cpu = self.pending
+            model.swap(nlp)
+            self.log.append((n, len(answers), round(cpu, 1)))
+            self.pending = None
+        if self.pending is None and self.due(len(answers), self.last):
+            merged = merge_answers(answers, self.corpus.labels).merged
+            self.last = len(answers)
+            if not any(m.ents for m in merged):
+                return
+            start = time.thread_time()
+            nlp = train_blank(merged, self.corpus.labels, self.corpus.layout, self.corpus.retrain_epochs, self.seed)
+            cpu = time.thread_time() - start
+            self.pending = (clock + cpu, nlp, len(answers), cpu)
+
+
+RETRAINS: list = []  # the Retrain of the last simulation (its log goes into the result rows)
 
 
 def _fresh(tasks: list[dict]) -> Iterator[dict]:
     return (dict(t) for t in tasks)
 
 
-def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int) -> Answers:
+def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int, seed: int = 0,
+               earlier: tuple[list[dict], float] = ([], 0.0)) -> Answers:
     """The gold answer to each pre-filled task ner.correct shows (most uncertain of ``lookahead`` read
-    ahead first; 1 is source order), charged for the edits; the model learns."""
+    ahead first; 1 is source order), charged for the edits; the model learns (and with ``corpus.retrain``
+    is retrained from blank on the schedule). ``earlier``: the strategy's answers before these and their seconds."""
     gold, batch = corpus.by_hash(), []
+    answers, clock = list(earlier[0]), earlier[1]
+    # the answers the starting model was trained on (hand_then_correct's MODEL) count as the last retrain's
+    retrain = Retrain(corpus, seed, parse_schedule(corpus.retrain), last=len(earlier[0])) if corpus.retrain else None
+    RETRAINS[:] = [retrain] if retrain is not None else []
     stream = model.correct(_fresh(tasks), lookahead=lookahead, deterministic=True, min_prefill=corpus.min_prefill,
                            measure=corpus.measure)
     try:
@@ -186,12 +271,17 @@ def _corrected(corpus: Corpus, model, tasks: list[dict], lookahead: int) -> Answ
             eg = gold_answer(full)
             eg["meta"] = {**(eg.get("meta") or {}), "prefilled": [[s["start"], s["end"], s["label"]]
                                                                   for s in task.get("spans") or []]}
-            yield eg, complete_cost([(s["start"], s["end"], s["label"]) for s in task.get("spans") or []],
-                                    full["gold"], corpus.read_s)
+            cost = complete_cost([(s["start"], s["end"], s["label"]) for s in task.get("spans") or []],
+                                 full["gold"], corpus.read_s)
+            yield eg, cost
+            clock += cost
+            answers.append(eg)
             batch.append(eg)
             if len(batch) == corpus.update_every:
                 model.update(batch)
                 batch = []
+            if retrain is not None:
+                retrain.after(model, answers, clock)
     finally:
         stream.close()
 
@@ -205,13 +295,13 @@ def manual(corpus: Corpus, seed: int) -> Answers:
 def correct_order(corpus: Corpus, seed: int) -> Answers:
     """ner.correct in source order: each input pre-filled by the latest in-loop model."""
     model = _model(corpus, seed)
-    yield from _corrected(corpus, model, corpus.pool, lookahead=1)
+    yield from _corrected(corpus, model, corpus.pool, lookahead=1, seed=seed)
 
 
 def correct_uncertain(corpus: Corpus, seed: int) -> Answers:
     """ner.correct as the recipe runs it: the most uncertain of the inputs read ahead first."""
     model = _model(corpus, seed)
-    yield from _corrected(corpus, model, corpus.pool, lookahead=corpus.lookahead)
+    yield from _corrected(corpus, model, corpus.pool, lookahead=corpus.lookahead, seed=seed)
 
 
 def teach_uncertain(corpus: Corpus, seed: int) -> Answers:
@@ -248,10 +338,10 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
     else:
         with tempfile.TemporaryDirectory() as folder:
             train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed).to_disk(folder)
-            model = TeachModel.load(folder, corpus.labels, seed=seed)
+            model = TeachModel.load(folder, corpus.labels, seed=seed, **corpus.model_kwargs)
     done = {eg["_input_hash"] for eg in first}
     rest = [t for t in corpus.pool if t["_input_hash"] not in done]
-    yield from _corrected(corpus, model, rest, lookahead=corpus.lookahead)
+    yield from _corrected(corpus, model, rest, lookahead=corpus.lookahead, seed=seed, earlier=(first, spent))
 
 
 def recommended(corpus: Corpus, seed: int) -> Answers:
@@ -263,12 +353,25 @@ STRATEGIES: dict[str, Callable[[Corpus, int], Answers]] = {
     f.__name__: f for f in (manual, correct_order, correct_uncertain, teach_uncertain, teach_random, hand_then_correct,
                             recommended)}
 RANKED = ("correct_uncertain", "hand_then_correct", "recommended")  # the strategies --measure changes
+IN_LOOP = RANKED + ("correct_order",)  # the strategies --retrain, --passes, --replay change
+
+
+def variant(row: dict) -> str:
+    """A row's in-loop settings that are not the defaults: "[retrain 5,10,20; passes 1]", or ""."""
+    if row["strategy"] not in IN_LOOP:
+        return ""
+    parts = [f"retrain {row['retrain']}" + (f" x{row['retrain_epochs']}" if row.get("retrain_epochs", 10) != 10 else "")
+             ] if row.get("retrain") else []
+    parts += [f"{k} {v}" for k, v in sorted((row.get("model_kwargs") or {}).items())]
+    return f" [{'; '.join(parts)}]" if parts else ""
 
 
 def strategy_name(row: dict) -> str:
-    """A result row's strategy, with its measure when it is ranked by another than the default: "recommended (roi)"."""
+    """A result row's strategy, with its measure when it is ranked by another than the default: "recommended (roi)",
+    and its in-loop settings: "recommended [retrain cont]"."""
     measure = row.get("measure", MEASURE)
-    return row["strategy"] if measure == MEASURE or row["strategy"] not in RANKED else f"{row['strategy']} ({measure})"
+    name = row["strategy"] if measure == MEASURE or row["strategy"] not in RANKED else f"{row['strategy']} ({measure})"
+    return name + variant(row)
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
@@ -321,16 +424,19 @@ def append_result(path: Path, row: dict) -> None:
 
 
 def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], seeds: list[int],
-        minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print, measure: str = MEASURE) -> int:
+        minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print, measure: str = MEASURE,
+        settings: dict | None = None) -> int:
     """Every (strategy, seed, minute) not yet in ``out``: simulate once per (strategy, seed), score each minute.
 
     What is done is read again before each strategy, so runs of other seeds or strategies may share the file; a
-    ranked strategy's rows count as done only for ``measure`` (what ``load``'s corpora rank by)."""
+    ranked strategy's rows count as done only for ``measure`` (what ``load``'s corpora rank by), an in-loop one only
+    for ``settings`` (``load``'s retrain, retrain_epochs, model_kwargs)."""
 
     def todo(strategy: str, seed: int) -> list[int]:
+        mine = variant({"strategy": strategy, **(settings or {})})
         done = {r["minute"] for r in read_results(out)
                 if (r["corpus"], r["strategy"], r["seed"]) == (corpus_name, strategy, seed)
-                and (strategy not in RANKED or r.get("measure", MEASURE) == measure)}
+                and (strategy not in RANKED or r.get("measure", MEASURE) == measure) and variant(r) == mine}
         return [m for m in minutes if m not in done]
 
     written = 0
@@ -348,6 +454,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
             name = strategy_name({"strategy": strategy, "measure": corpus.measure})
             say(f"{corpus_name} {name} seed {seed}: {len(answers)} answers in {clock[-1] if clock else 0:.0f} "
                 f"simulated s ({sim_s:.0f} s to simulate){'; pool exhausted' if exhausted else ''}")
+            if RETRAINS and strategy in IN_LOOP:
+                say(f"  retrains swapped in (answers at start, at swap, CPU s): {RETRAINS[0].log}")
             for minute in wanted:
                 n = sum(1 for c in clock if c <= 60 * minute)
                 start = time.perf_counter()
@@ -361,6 +469,10 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
                        "update_every": corpus.update_every, "min_prefill": corpus.min_prefill,
                        "measure": corpus.measure, "pool": len(corpus.pool),
+                       "retrain": corpus.retrain, "retrain_epochs": corpus.retrain_epochs,
+                       "model_kwargs": corpus.model_kwargs,
+                       "retrains": [r for r in (RETRAINS[0].log if RETRAINS and strategy in IN_LOOP else [])
+                                    if r[1] <= n],
                        "held_out": len(corpus.held), "epochs": epochs,
                        "train_s": round(time.perf_counter() - start, 1), "sim_s": round(sim_s, 1)}
                 append_result(out, row)
@@ -533,6 +645,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-prefill", type=float, default=MIN_PREFILL, help="ner.correct's --min-prefill")
     parser.add_argument("--measure", choices=sorted(MEASURES), default=MEASURE,
                         help=f"what ner.correct ranks its look-ahead by (default {MEASURE})")
+    parser.add_argument("--retrain", type=schedule_arg, default="",
+                        help="ner.correct's periodic retrain from blank: answered counts (5,10,20,40,80), double, every:K or cont")
+    parser.add_argument("--retrain-epochs", type=int, default=RECOMMENDED_EPOCHS, help="epochs of each retrain")
+    parser.add_argument("--passes", type=int, help="TeachModel passes per update (default: the TeachModel's)")
+    parser.add_argument("--replay", type=int, help="TeachModel earlier inputs replayed per pass (default: the TeachModel's)")
+    parser.add_argument("--update-batch", type=int, help="TeachModel inputs per step of an update (default: the TeachModel's)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -560,10 +678,16 @@ def main(argv: list[str] | None = None) -> None:
           f"ranks by {args.measure}; "
           f"results in {out}", flush=True)
     started = time.perf_counter()
+    settings = {"retrain": args.retrain, "retrain_epochs": args.retrain_epochs,
+                "model_kwargs": {k: v for k, v in (("passes", args.passes), ("replay", args.replay),
+                                                                   ("update_batch", args.update_batch)) if v is not None}}
+    if settings["retrain"] or settings["model_kwargs"]:
+        print(f"in-loop settings: {settings}", flush=True)
     load = lambda seed: replace(CORPORA[args.corpus](args.data, seed, pool, heldout),  # noqa: E731
-                                update_every=args.update_every, min_prefill=args.min_prefill, measure=args.measure)
+                                update_every=args.update_every, min_prefill=args.min_prefill, measure=args.measure,
+                                **settings)
     written = run(args.corpus, load, args.strategies, seeds, minutes, epochs, out,
-                  lambda line: print(line, flush=True), measure=args.measure)
+                  lambda line: print(line, flush=True), measure=args.measure, settings=settings)
     print(f"{written} new points in {time.perf_counter() - started:.0f} s", flush=True)
 
 

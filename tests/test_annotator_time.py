@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import sys
@@ -167,3 +168,26 @@ def test_measure_reaches_ner_correct_its_rows_and_the_report(data, tmp_path):
     assert at.run("conll", load, ["manual", "correct_uncertain"], [0], [2], 1, out, say=lambda _: None) == 1
     table = at.table(at.read_results(out))
     assert "| manual |" in table and "| correct_uncertain |" in table and "| correct_uncertain (roi) |" in table
+
+
+def test_retrain_schedules_and_their_names():
+    def fired(schedule: str, upto: int, start: int = 0) -> list[int]:
+        due, last, out = at.parse_schedule(schedule), start, []
+        for n in range(1, upto + 1):
+            if due(n, last):
+                out.append(n)
+                last = n
+        return out
+
+    assert fired("5,10,20,40,80", 90) == [5, 10, 20, 40, 80]
+    assert fired("double", 90) == [5, 10, 20, 40, 80]
+    assert fired("double", 130, start=23) == [46, 92]  # after a MODEL trained on 23 answers
+    assert fired("every:7", 22) == [7, 14, 21] and fired("cont", 3) == [1, 2, 3]
+    for bad in ("0,5", "every:0", "soon"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            at.schedule_arg(bad)
+    assert at.schedule_arg("") == ""
+    row = {"strategy": "recommended", "retrain": "cont", "retrain_epochs": 10, "model_kwargs": {"passes": 1}}
+    assert at.strategy_name(row) == "recommended [retrain cont; passes 1]"
+    assert at.strategy_name({**row, "strategy": "manual"}) == "manual"
+    assert at.strategy_name({"strategy": "recommended"}) == "recommended"
