@@ -51,6 +51,15 @@ def _pretrained(init_tok2vec: Path | None) -> Any:
     return pretrained
 
 
+def _vectors(vectors: str | None) -> Any:
+    """The blank model's settings with --vectors (TeachModel checks them at once), or None."""
+    if vectors is None:
+        return None
+    from vnerteach.pipeline import Settings
+
+    return Settings(vectors=vectors)
+
+
 def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> WarmStart | None:
     """Unless --fresh, start from a model trained on the dataset's answers (in the background; the stream starts now)."""
     if fresh or db is None:
@@ -103,6 +112,9 @@ def ner_teach(
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
+    vectors: Annotated[str | None, Opt("With MODEL blank:LANG: word vectors as static features of the model in the "
+                                       "loop, from an installed spaCy pipeline or a pipeline or vectors folder, e.g. "
+                                       "en_core_web_lg")] = None,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
     *,
@@ -126,6 +138,8 @@ def ner_teach(
     Example: vnerteach ner.teach receipts ./model scans/ --label TOTAL,DATE --model-out ./model-loop
 
     Example: vnerteach ner.teach receipts blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
+
+    Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns p.jsonl --vectors en_core_web_lg
     """
     from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel, is_pattern_task
@@ -135,7 +149,9 @@ def ner_teach(
     check_exclude_by(exclude_by)
     get_sorter(sorter)
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
+    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec), settings=_vectors(vectors))
+    if vectors is not None:
+        info(f"The blank model uses the word vectors of {vectors} as static features")
     labels = teach.labels
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
@@ -172,6 +188,9 @@ def ner_correct(
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
+    vectors: Annotated[str | None, Opt("With MODEL blank:LANG: word vectors as static features of the model in the "
+                                       "loop, from an installed spaCy pipeline or a pipeline or vectors folder, e.g. "
+                                       "en_core_web_lg")] = None,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
     *,
@@ -195,6 +214,8 @@ def ner_correct(
     Example: vnerteach ner.correct receipts_gold ./model scans/ --label TOTAL,DATE --ocr auto
 
     Example: vnerteach ner.correct receipts_gold blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
+
+    Example: vnerteach ner.correct news_gold blank:en news.jsonl --label ORG,PERSON --vectors en_core_web_lg
     """
     from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel
@@ -210,7 +231,9 @@ def ner_correct(
     if not 0.0 <= min_prefill <= 1.0:
         raise UsageError(f"--min-prefill must be from 0 to 1, not {min_prefill}")
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
+    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec), settings=_vectors(vectors))
+    if vectors is not None:
+        info(f"The blank model uses the word vectors of {vectors} as static features")
     labels = teach.labels
     tokenizer = teach.tokenizer()
     warm = _warm_start(teach, dataset, db, fresh)

@@ -199,7 +199,7 @@ def load_vectors(nlp: Any, name: str) -> None:
     import re
     import warnings
 
-    from spacy.util import load_model
+    from spacy.util import OOV_RANK, load_model
     from spacy.vectors import Mode
 
     flag = f"{VECTORS_FLAG} {name}"
@@ -226,13 +226,19 @@ def load_vectors(nlp: Any, name: str) -> None:
         raise UsageError(f"{flag}: the pipeline has no word vectors; {_VECTORS_HINT}")
     if not vectors.name:
         vectors.name = f"{source.lang}_vectors"
-    nlp.meta["vectors_source"] = str(name)
+    for lex in nlp.vocab:  # as load_vectors_into_model: each known word's row in the table
+        lex.rank = vectors.key2row.get(lex.orth, OOV_RANK)
 
 
-def vectors_name(nlp: Any) -> str | None:
-    """The name of the pipeline's word vectors (None without vectors)."""
-    vectors = nlp.vocab.vectors
-    return vectors.name or None if vectors.shape[0] and vectors.shape[1] else None
+def check_vectors(name: str, lang: str) -> None:
+    """UsageError naming --vectors when ``name`` gives no word vectors for a ``lang`` pipeline (before any work)."""
+    import spacy
+
+    try:
+        spacy.util.get_lang_class(lang)
+    except ImportError:
+        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
+    load_vectors(spacy.blank(lang), name)
 
 
 def load_pipeline(model: str, *, ner: bool = False, beam: bool = False) -> Any:
