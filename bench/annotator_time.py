@@ -103,6 +103,7 @@ class Corpus:
     min_prefill: float = MIN_PREFILL  # ner.correct's --min-prefill
     measure: str = MEASURE  # what ner.correct ranks its look-ahead by
     vectors: str | None = None  # --vectors: static word vectors for the in-loop models and the scoring's training
+    lexemes: bool = False  # --lexemes: Brown clusters and word probabilities (spacy-lookups-data) as features
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -169,7 +170,8 @@ def _model(corpus: Corpus, seed: int):
 
     from vnerteach.pipeline import Settings
 
-    return TeachModel.load("blank:en", corpus.labels, seed=seed, settings=Settings(vectors=corpus.vectors))
+    return TeachModel.load("blank:en", corpus.labels, seed=seed,
+                           settings=Settings(vectors=corpus.vectors, lexemes=corpus.lexemes))
 
 
 def _fresh(tasks: list[dict]) -> Iterator[dict]:
@@ -248,7 +250,7 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
     else:
         with tempfile.TemporaryDirectory() as folder:
             train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed,
-                        vectors=corpus.vectors).to_disk(folder)
+                        vectors=corpus.vectors, lexemes=corpus.lexemes).to_disk(folder)
             model = TeachModel.load(folder, corpus.labels, seed=seed)
     done = {eg["_input_hash"] for eg in first}
     rest = [t for t in corpus.pool if t["_input_hash"] not in done]
@@ -270,7 +272,7 @@ def strategy_name(row: dict) -> str:
     """A result row's strategy, with its measure when it is ranked by another than the default: "recommended (roi)"."""
     measure = row.get("measure", MEASURE)
     name = row["strategy"] if measure == MEASURE or row["strategy"] not in RANKED else f"{row['strategy']} ({measure})"
-    return name + (" + vectors" if row.get("vectors") else "")
+    return name + (" + vectors" if row.get("vectors") else "") + (" + lexemes" if row.get("lexemes") else "")
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
@@ -298,7 +300,8 @@ def score(corpus: Corpus, answers: list[dict], epochs: int, seed: int) -> tuple[
     facts = {"inputs": len(merged), "entities": sum(len(m.ents) for m in merged)}
     if not facts["entities"]:
         return 0.0, {label: 0.0 for label in corpus.labels}, facts
-    nlp = train_blank(merged, corpus.labels, corpus.layout, epochs, seed, vectors=corpus.vectors)
+    nlp = train_blank(merged, corpus.labels, corpus.layout, epochs, seed, vectors=corpus.vectors,
+                      lexemes=corpus.lexemes)
     if corpus.fields:
         per = score_fields(nlp, corpus.held, corpus.labels).per_label
         match = {label: per[label].tp / len(corpus.held) for label in corpus.labels}
@@ -329,7 +332,7 @@ def append_result(path: Path, row: dict) -> None:
 
 def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], seeds: list[int],
         minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print, measure: str = MEASURE,
-        vectors: str | None = None) -> int:
+        vectors: str | None = None, lexemes: bool = False) -> int:
     """Every (strategy, seed, minute) not yet in ``out``: simulate once per (strategy, seed), score each minute.
 
     What is done is read again before each strategy, so runs of other seeds or strategies may share the file; a
@@ -340,7 +343,7 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
         done = {r["minute"] for r in read_results(out)
                 if (r["corpus"], r["strategy"], r["seed"]) == (corpus_name, strategy, seed)
                 and (strategy not in RANKED or r.get("measure", MEASURE) == measure)
-                and bool(r.get("vectors")) == (vectors is not None)}
+                and bool(r.get("vectors")) == (vectors is not None) and bool(r.get("lexemes")) == lexemes}
         return [m for m in minutes if m not in done]
 
     written = 0
@@ -355,7 +358,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
             start = time.perf_counter()
             answers, clock, exhausted = simulate(strategy, corpus, seed, 60 * max(wanted))
             sim_s = time.perf_counter() - start
-            name = strategy_name({"strategy": strategy, "measure": corpus.measure, "vectors": corpus.vectors})
+            name = strategy_name({"strategy": strategy, "measure": corpus.measure, "vectors": corpus.vectors,
+                                  "lexemes": corpus.lexemes})
             say(f"{corpus_name} {name} seed {seed}: {len(answers)} answers in {clock[-1] if clock else 0:.0f} "
                 f"simulated s ({sim_s:.0f} s to simulate){'; pool exhausted' if exhausted else ''}")
             for minute in wanted:
@@ -368,7 +372,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "seconds": round(clock[n - 1], 1) if n else 0.0,
                        "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
                        "update_every": corpus.update_every, "min_prefill": corpus.min_prefill,
-                       "measure": corpus.measure, "vectors": vectors_label(corpus.vectors), "pool": len(corpus.pool),
+                       "measure": corpus.measure, "vectors": vectors_label(corpus.vectors),
+                       "lexemes": corpus.lexemes, "pool": len(corpus.pool),
                        "held_out": len(corpus.held), "epochs": epochs,
                        "train_s": round(time.perf_counter() - start, 1), "sim_s": round(sim_s, 1)}
                 append_result(out, row)
@@ -531,6 +536,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vectors", help="static word vectors (a spaCy pipeline or vectors folder, e.g. written by "
                                           "bench/make_vectors.py; {seed} is replaced by the seed) for the in-loop "
                                           "models and the scoring's training from blank")
+    parser.add_argument("--lexemes", action="store_true", help="Brown clusters and word probabilities of "
+                                                                "spacy-lookups-data as features (text)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -556,13 +563,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.corpus}: pool {pool}, held-out {heldout}, {epochs} epochs, seeds {seeds}, minutes {minutes}, "
           f"ner.correct updates every {args.update_every} answers, pre-fills from p >= {args.min_prefill}, "
           f"ranks by {args.measure}; " + (f"vectors {args.vectors}; " if args.vectors else "") +
+          ("clusters and probabilities of spacy-lookups-data; " if args.lexemes else "") +
           f"results in {out}", flush=True)
     started = time.perf_counter()
     load = lambda seed: replace(CORPORA[args.corpus](args.data, seed, pool, heldout),  # noqa: E731
                                 update_every=args.update_every, min_prefill=args.min_prefill, measure=args.measure,
-                                vectors=args.vectors.replace("{seed}", str(seed)) if args.vectors else None)
+                                vectors=args.vectors.replace("{seed}", str(seed)) if args.vectors else None,
+                                lexemes=args.lexemes)
     written = run(args.corpus, load, args.strategies, seeds, minutes, epochs, out,
-                  lambda line: print(line, flush=True), measure=args.measure, vectors=args.vectors)
+                  lambda line: print(line, flush=True), measure=args.measure, vectors=args.vectors,
+                  lexemes=args.lexemes)
     print(f"{written} new points in {time.perf_counter() - started:.0f} s", flush=True)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 from .errors import ModelLoadError, UsageError
 from .merge import INCORRECT_SPANS_KEY
 from .layout import LAYOUT_ARCH, LAYOUT_ARCH_V1, NEIGHBOUR_ROWS, NEIGHBOURS  # importing layout registers them
+from .lexemes import LEXEME_ARCH  # registers it
 
 COMPONENTS = ("beam_ner", "ner")
 EMBED_ATTRS = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
@@ -41,6 +42,7 @@ class Settings:
     layout_arch: str = LAYOUT_ARCH  # LAYOUT_ARCH_V1 for the token's own box only
     spread_rejects: bool = True  # rejected words are incorrect spans wherever they occur (merge.spread_rejects)
     vectors: str | None = None  # --vectors: a pipeline folder or package whose word vectors are static features
+    lexemes: bool = False  # Brown clusters and word probabilities of spacy-lookups-data as features (text only)
 
 
 # --- config -------------------------------------------------------------------------------------------
@@ -57,6 +59,10 @@ def model_config(lang: str, layout: bool, settings: Settings = Settings()) -> st
              f'@architectures = "spacy.MultiHashEmbed.v2"\ninclude_static_vectors = {static}')
     if layout and settings.vectors:  # left out otherwise, so the config of earlier layout models is unchanged
         embed += "\ninclude_static_vectors = true"
+    if settings.lexemes:
+        if layout:
+            raise UsageError("Brown clusters and word probabilities are features of text pipelines, not of pages")
+        embed = f'@architectures = "{LEXEME_ARCH}"\ninclude_static_vectors = {static}'
     if layout and settings.layout_arch == LAYOUT_ARCH:
         embed += f"\nneighbours = {NEIGHBOURS}\nneighbour_rows = {NEIGHBOUR_ROWS}"
     beam = (f"beam_width = {settings.beam_width}\nbeam_density = 0.01\nbeam_update_prob = 0.5\n"
@@ -183,6 +189,10 @@ def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Set
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     if settings.vectors:
         load_vectors(nlp, settings.vectors)
+    if settings.lexemes:
+        from .lexemes import lexeme_tables
+
+        nlp.vocab.lookups = lexeme_tables(nlp.lang)  # shared, read-only
     ner = nlp.get_pipe("ner")
     for label in sorted(labels):
         ner.add_label(label)
