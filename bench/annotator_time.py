@@ -27,6 +27,10 @@ Usage:
   python bench/annotator_time.py --corpus conll [--seeds 0,1,2] [--minutes 5,10,15,30,60,120]
   python bench/annotator_time.py --corpus sroie --quick          # a few minutes: checks the harness
   python bench/annotator_time.py --corpus conll --report         # table and bench/annotator_time-conll.png
+  python bench/annotator_time.py --corpus conll --vectors '/tmp/vec/conll-{seed}'   # word vectors (make_vectors.py)
+  python bench/annotator_time.py --corpus conll --lexemes        # Brown clusters and word probabilities
+--vectors and --lexemes apply to the in-loop models of ner.correct and to every training from blank (the scoring's and
+hand_then_correct's); the ner.teach strategies ignore them.
 Data: bench/data.py's data_dir() (or --data, a folder with conll2003/, funsd/, sroie/), never copied.
 """
 
