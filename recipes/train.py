@@ -101,6 +101,9 @@ class TrainOptions:
                                        "or a pipeline or vectors folder, as spaCy's [initialize] vectors, e.g. "
                                        "en_core_web_lg or ./vectors (from 'python -m spacy init vectors'); the NER "
                                        "still starts from blank")
+    lookups: bool = option(False, "Brown clusters and word probabilities of spacy-lookups-data as features of the "
+                                  "tok2vec (pip install 'vnerteach[lookups]'): a blank model that knows which words "
+                                  "are alike")
 
     def settings(self, beam_width: int = 16) -> "Settings":
         """The training settings (UsageError for a value out of range or --vectors that give no vectors)."""
@@ -112,8 +115,12 @@ class TrainOptions:
             raise UsageError("--batch-size and --beam-width must be 1 or more, --dropout from 0 to below 1")
         if self.vectors is not None:
             check_vectors(self.vectors, self.lang)
+        if self.lookups:
+            from vnerteach.lexemes import lexeme_tables
+
+            lexeme_tables(self.lang)  # read once and kept for the pipelines: a missing package fails now
         return Settings(n_iter=self.n_iter, batch_size=self.batch_size, dropout=self.dropout, seed=self.seed,
-                        beam_width=beam_width, vectors=self.vectors)
+                        beam_width=beam_width, vectors=self.vectors, lexemes=self.lookups)
 
     def data(self, db: str, datasets: str) -> "TrainingData":
         """The merged answers of the datasets, split into training and evaluation inputs."""
@@ -180,7 +187,8 @@ def batch_train(
     info("Layout features: " + ("on" if use_layout else "off")
          + f"; blank '{training.lang}' base, beam_ner (width {beam_width})"
          + (f"; tok2vec pretrained in {training.init_tok2vec}" if pretrained else "")
-         + (f"; {_describe_vectors(nlp)} from {training.vectors}" if training.vectors else ""))
+         + (f"; {_describe_vectors(nlp)} from {training.vectors}" if training.vectors else "")
+         + ("; Brown clusters and word probabilities of spacy-lookups-data" if training.lookups else ""))
     with _progress() as progress:
         best = _train(nlp, data, settings, progress, "training", show_epochs=True, init_tok2vec=pretrained)
     save_model(nlp, output, data, best, use_layout, settings,

@@ -21,6 +21,7 @@ from spacy.util import registry
 from thinc.api import Model, Maxout, chain, concatenate, list2ragged, ragged2list, with_array
 from thinc.types import Ragged
 
+from .lexemes import N_COLUMNS as N_LEXEME_COLUMNS, lexeme_embeddings
 from .neighbours import NONE, SLOTS, neighbourhood
 
 BOXES_KEY = "vnerteach_boxes"
@@ -128,13 +129,15 @@ def _static_vectors(width: int) -> list[Model]:
 
 
 @registry.architectures(LAYOUT_ARCH_V1)
-def LayoutEmbed(width: int, attrs: list[str], rows: list[int], include_static_vectors: bool = False) -> Model:
-    """MultiHashEmbed (NORM, PREFIX, ... hash tables, and the word vectors if included) plus layout features,
-    mixed by one Maxout layer."""
+def LayoutEmbed(width: int, attrs: list[str], rows: list[int], include_static_vectors: bool = False,
+                lexemes: bool = False) -> Model:
+    """MultiHashEmbed (NORM, PREFIX, ... hash tables, and the word vectors if included) plus layout features (and
+    Brown clusters and word probabilities with ``lexemes``), mixed by one Maxout layer."""
     static = _static_vectors(width) if include_static_vectors else []
-    concat_size = width * (len(attrs) + len(static)) + N_LAYOUT_FEATURES
+    lexical = [lexeme_embeddings(width)] if lexemes else []
+    concat_size = width * (len(attrs) + len(static) + N_LEXEME_COLUMNS * len(lexical)) + N_LAYOUT_FEATURES
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
-    return chain(concatenate(_lexical(width, attrs, rows), *static, LayoutFeatures()), mix, ragged2list())
+    return chain(concatenate(_lexical(width, attrs, rows), *static, *lexical, LayoutFeatures()), mix, ragged2list())
 
 
 def neighbour_features(doc: Doc) -> numpy.ndarray:
@@ -202,7 +205,8 @@ def NeighbourIds(slots: Sequence[str]) -> Model:
 
 @registry.architectures(LAYOUT_ARCH)
 def LayoutEmbedV2(width: int, attrs: list[str], rows: list[int], neighbours: list[str] = NEIGHBOURS,
-                  neighbour_rows: int = NEIGHBOUR_ROWS, include_static_vectors: bool = False) -> Model:
+                  neighbour_rows: int = NEIGHBOUR_ROWS, include_static_vectors: bool = False,
+                  lexemes: bool = False) -> Model:
     """v1 plus the neighbourhood: line and column geometry, and NORM embeddings of the ``neighbours`` slots."""
     from thinc.api import HashEmbed
 
@@ -215,8 +219,10 @@ def LayoutEmbedV2(width: int, attrs: list[str], rows: list[int], neighbours: lis
                 for k in range(len(neighbours))]
         parts.append(chain(NeighbourIds(list(neighbours)), list2ragged(), with_array(concatenate(*near))))
     static = _static_vectors(width) if include_static_vectors else []
-    parts.extend(static)
+    lexical = [lexeme_embeddings(width)] if lexemes else []
+    parts.extend(static + lexical)
     parts.append(NeighbourFeatures())
-    concat_size = width * (len(attrs) + len(neighbours) + len(static)) + N_LAYOUT_FEATURES + N_NEIGHBOUR_FEATURES
+    concat_size = (width * (len(attrs) + len(neighbours) + len(static) + N_LEXEME_COLUMNS * len(lexical))
+                   + N_LAYOUT_FEATURES + N_NEIGHBOUR_FEATURES)
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
     return chain(concatenate(*parts), mix, ragged2list())

@@ -1,11 +1,13 @@
-"""Brown clusters and word probabilities of Explosion's spacy-lookups-data as embedding features (measured: issue 21).
+"""Brown clusters and word probabilities of Explosion's spacy-lookups-data as embedding features (--lookups).
 
 spaCy 3 keeps a word's Brown cluster and log probability in the vocab's lookups tables
 (``lexeme_cluster``, ``lexeme_prob``) only: there is no CLUSTER attribute for ``Doc.to_array`` any more, so
 MultiHashEmbed cannot embed them. ``vnerteach.LexemeEmbed.v1`` is MultiHashEmbed's hash tables (and static
 vectors, if included) plus hash embeddings of, per token, four prefixes of its Brown cluster path (4, 6, 10
 and 20 bits: the tables store the path reversed, so a prefix is the low bits) and its log probability rounded
-to a whole number, mixed by one Maxout layer as MultiHashEmbed mixes its own.
+to a whole number, mixed by one Maxout layer as MultiHashEmbed mixes its own. The layout embeddings add the
+same features with ``lexemes = true``. The tables (a million English words each) are read once per process
+and shared by every pipeline made with them; a saved model carries them in its vocab (``lookups.bin``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from thinc.api import HashEmbed, Maxout, Model, chain, concatenate, list2ragged,
 
 from .errors import UsageError
 
+FLAG = "--lookups"
 LEXEME_ARCH = "vnerteach.LexemeEmbed.v1"
 TABLES = ("lexeme_cluster", "lexeme_prob", "lexeme_settings")
 CLUSTER_BITS = (4, 6, 10, 20)
@@ -35,8 +38,9 @@ def lexeme_tables(lang: str) -> Any:
 
         return load_lookups(lang, list(TABLES), strict=True)
     except (ImportError, ValueError, KeyError, OSError) as err:
-        raise UsageError(f"Brown clusters and word probabilities need spacy-lookups-data with tables for '{lang}' "
-                         f"(pip install spacy-lookups-data): {err}") from None
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UsageError(f"{FLAG}: Brown clusters and word probabilities need spacy-lookups-data with tables for "
+                         f"'{lang}' (pip install 'vnerteach[lookups]'): {first}") from None
 
 
 def lexeme_ids(doc: Doc) -> numpy.ndarray:
@@ -64,16 +68,20 @@ def LexemeIds() -> Model:
     return Model("lexeme_ids", forward)
 
 
+def lexeme_embeddings(width: int, lexeme_rows: int = LEXEME_ROWS) -> Model:
+    """docs -> Ragged: the hash embeddings of each token's cluster prefixes and probability bin, concatenated."""
+    lexemes = [HashEmbed(width, lexeme_rows, column=k, seed=40 + k, dropout=0.0) for k in range(N_COLUMNS)]
+    return chain(LexemeIds(), list2ragged(), with_array(concatenate(*lexemes)))
+
+
 @registry.architectures(LEXEME_ARCH)
 def LexemeEmbed(width: int, attrs: list[str], rows: list[int], include_static_vectors: bool = False,
                 lexeme_rows: int = LEXEME_ROWS) -> Model:
     """MultiHashEmbed (the attrs' hash tables, the word vectors if included) plus cluster and probability embeddings."""
     from .layout import _lexical, _static_vectors
 
-    lexemes = [HashEmbed(width, lexeme_rows, column=k, seed=40 + k, dropout=0.0) for k in range(N_COLUMNS)]
     static = _static_vectors(width) if include_static_vectors else []
-    parts = [_lexical(width, attrs, rows), chain(LexemeIds(), list2ragged(), with_array(concatenate(*lexemes))),
-             *static]
+    parts = [_lexical(width, attrs, rows), lexeme_embeddings(width, lexeme_rows), *static]
     concat_size = width * (len(attrs) + N_COLUMNS + len(static))
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
     return chain(concatenate(*parts), mix, ragged2list())

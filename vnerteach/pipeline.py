@@ -42,7 +42,7 @@ class Settings:
     layout_arch: str = LAYOUT_ARCH  # LAYOUT_ARCH_V1 for the token's own box only
     spread_rejects: bool = True  # rejected words are incorrect spans wherever they occur (merge.spread_rejects)
     vectors: str | None = None  # --vectors: a pipeline folder or package whose word vectors are static features
-    lexemes: bool = False  # Brown clusters and word probabilities of spacy-lookups-data as features (text only)
+    lexemes: bool = False  # --lookups: Brown clusters and word probabilities of spacy-lookups-data as features
 
 
 # --- config -------------------------------------------------------------------------------------------
@@ -59,9 +59,9 @@ def model_config(lang: str, layout: bool, settings: Settings = Settings()) -> st
              f'@architectures = "spacy.MultiHashEmbed.v2"\ninclude_static_vectors = {static}')
     if layout and settings.vectors:  # left out otherwise, so the config of earlier layout models is unchanged
         embed += "\ninclude_static_vectors = true"
-    if settings.lexemes:
-        if layout:
-            raise UsageError("Brown clusters and word probabilities are features of text pipelines, not of pages")
+    if settings.lexemes and layout:  # left out otherwise, as the vectors
+        embed += "\nlexemes = true"
+    elif settings.lexemes:
         embed = f'@architectures = "{LEXEME_ARCH}"\ninclude_static_vectors = {static}'
     if layout and settings.layout_arch == LAYOUT_ARCH:
         embed += f"\nneighbours = {NEIGHBOURS}\nneighbour_rows = {NEIGHBOUR_ROWS}"
