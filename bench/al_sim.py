@@ -164,9 +164,11 @@ def frequent_patterns(tasks: list[dict], per_label: int) -> list[dict]:
 SPREAD_REJECTS = True  # --no-spread: batch-train without merge.spread_rejects, for comparison
 
 
-def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int, seed: int = 0):
-    """A pipeline trained from blank on these merged answers, as ner.batch-train trains it."""
-    settings = Settings(n_iter=n_iter, seed=seed, spread_rejects=SPREAD_REJECTS)
+def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int, seed: int = 0,
+                vectors: str | None = None, lexemes: bool = False):
+    """A pipeline trained from blank on these merged answers, as ner.batch-train trains it (with --vectors)."""
+    settings = Settings(n_iter=n_iter, seed=seed, spread_rejects=SPREAD_REJECTS, vectors=vectors,
+                        lexemes=lexemes)
     nlp = blank_pipeline("en", labels, layout, settings)
     for _ in Trainer(nlp, merged, [], settings).epochs():
         pass

@@ -40,6 +40,10 @@ Usage:
   python bench/annotator_time.py --corpus conll [--seeds 0,1,2] [--minutes 5,10,15,30,60,120]
   python bench/annotator_time.py --corpus sroie --quick          # a few minutes: checks the harness
   python bench/annotator_time.py --corpus conll --report         # table and bench/annotator_time-conll.png
+  python bench/annotator_time.py --corpus conll --vectors '/tmp/vec/conll-{seed}'   # word vectors (make_vectors.py)
+  python bench/annotator_time.py --corpus conll --lexemes        # Brown clusters and word probabilities
+--vectors and --lexemes apply to the in-loop models of ner.correct and to every training from blank (the scoring's and
+hand_then_correct's); the ner.teach strategies ignore them.
 Data: bench/data.py's data_dir() (or --data, a folder with conll2003/, funsd/, sroie/), never copied.
 """
 
@@ -119,6 +123,8 @@ class Corpus:
     retrain: str = ""  # the retrain schedule (--retrain), "" for none
     retrain_epochs: int = RECOMMENDED_EPOCHS
     model_kwargs: dict = field(default_factory=dict)  # TeachModel's passes/replay (--passes, --replay)
+    vectors: str | None = None  # --vectors: static word vectors for the in-loop models and the scoring's training
+    lexemes: bool = False  # --lexemes: Brown clusters and word probabilities (spacy-lookups-data) as features
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -183,7 +189,10 @@ Answers = Iterator[tuple[dict, float]]
 def _model(corpus: Corpus, seed: int):
     from vnerteach.model import TeachModel
 
-    return TeachModel.load("blank:en", corpus.labels, seed=seed, **corpus.model_kwargs)
+    from vnerteach.pipeline import Settings
+
+    return TeachModel.load("blank:en", corpus.labels, seed=seed,
+                           settings=Settings(vectors=corpus.vectors, lexemes=corpus.lexemes), **corpus.model_kwargs)
 
 
 def parse_schedule(text: str) -> Callable[[int, int], bool]:
@@ -241,7 +250,8 @@ class Retrain:
             if not any(m.ents for m in merged):
                 return
             start = time.thread_time()
-            nlp = train_blank(merged, self.corpus.labels, self.corpus.layout, self.corpus.retrain_epochs, self.seed)
+            nlp = train_blank(merged, self.corpus.labels, self.corpus.layout, self.corpus.retrain_epochs, self.seed,
+                              vectors=self.corpus.vectors, lexemes=self.corpus.lexemes)
             cpu = time.thread_time() - start
             self.pending = (clock + cpu, nlp, len(answers), cpu)
 
@@ -337,7 +347,8 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
         model = _model(corpus, seed)
     else:
         with tempfile.TemporaryDirectory() as folder:
-            train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed).to_disk(folder)
+            train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed,
+                        vectors=corpus.vectors, lexemes=corpus.lexemes).to_disk(folder)
             model = TeachModel.load(folder, corpus.labels, seed=seed, **corpus.model_kwargs)
     done = {eg["_input_hash"] for eg in first}
     rest = [t for t in corpus.pool if t["_input_hash"] not in done]
@@ -371,7 +382,8 @@ def strategy_name(row: dict) -> str:
     and its in-loop settings: "recommended [retrain cont]"."""
     measure = row.get("measure", MEASURE)
     name = row["strategy"] if measure == MEASURE or row["strategy"] not in RANKED else f"{row['strategy']} ({measure})"
-    return name + variant(row)
+    return name + (" + vectors" if row.get("vectors") else "") + (" + lexemes" if row.get("lexemes") else "") \
+        + variant(row)
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
@@ -399,7 +411,8 @@ def score(corpus: Corpus, answers: list[dict], epochs: int, seed: int) -> tuple[
     facts = {"inputs": len(merged), "entities": sum(len(m.ents) for m in merged)}
     if not facts["entities"]:
         return 0.0, {label: 0.0 for label in corpus.labels}, facts
-    nlp = train_blank(merged, corpus.labels, corpus.layout, epochs, seed)
+    nlp = train_blank(merged, corpus.labels, corpus.layout, epochs, seed, vectors=corpus.vectors,
+                      lexemes=corpus.lexemes)
     if corpus.fields:
         per = score_fields(nlp, corpus.held, corpus.labels).per_label
         match = {label: per[label].tp / len(corpus.held) for label in corpus.labels}
@@ -416,6 +429,11 @@ def read_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
 
 
+def vectors_label(path: str | None) -> str | None:
+    """How a result row names --vectors: the vectors folder's name (its seed's folder for a {seed} pattern)."""
+    return Path(path).name if path else None
+
+
 def append_result(path: Path, row: dict) -> None:
     """One result line, flushed at once (a run that is stopped keeps every point it finished)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -425,18 +443,20 @@ def append_result(path: Path, row: dict) -> None:
 
 def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], seeds: list[int],
         minutes: list[int], epochs: int, out: Path, say: Callable[[str], None] = print, measure: str = MEASURE,
-        settings: dict | None = None) -> int:
+        settings: dict | None = None, vectors: str | None = None, lexemes: bool = False) -> int:
     """Every (strategy, seed, minute) not yet in ``out``: simulate once per (strategy, seed), score each minute.
 
     What is done is read again before each strategy, so runs of other seeds or strategies may share the file; a
     ranked strategy's rows count as done only for ``measure`` (what ``load``'s corpora rank by), an in-loop one only
-    for ``settings`` (``load``'s retrain, retrain_epochs, model_kwargs)."""
+    for ``settings`` (``load``'s retrain, retrain_epochs, model_kwargs), and rows with or without --vectors and
+    --lexemes only for runs with or without them."""
 
     def todo(strategy: str, seed: int) -> list[int]:
         mine = variant({"strategy": strategy, **(settings or {})})
         done = {r["minute"] for r in read_results(out)
                 if (r["corpus"], r["strategy"], r["seed"]) == (corpus_name, strategy, seed)
-                and (strategy not in RANKED or r.get("measure", MEASURE) == measure) and variant(r) == mine}
+                and (strategy not in RANKED or r.get("measure", MEASURE) == measure) and variant(r) == mine
+                and bool(r.get("vectors")) == (vectors is not None) and bool(r.get("lexemes")) == lexemes}
         return [m for m in minutes if m not in done]
 
     written = 0
@@ -451,7 +471,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
             start = time.perf_counter()
             answers, clock, exhausted = simulate(strategy, corpus, seed, 60 * max(wanted))
             sim_s = time.perf_counter() - start
-            name = strategy_name({"strategy": strategy, "measure": corpus.measure})
+            name = strategy_name({"strategy": strategy, "measure": corpus.measure, "vectors": corpus.vectors,
+                                  "lexemes": corpus.lexemes})
             say(f"{corpus_name} {name} seed {seed}: {len(answers)} answers in {clock[-1] if clock else 0:.0f} "
                 f"simulated s ({sim_s:.0f} s to simulate){'; pool exhausted' if exhausted else ''}")
             if RETRAINS and strategy in IN_LOOP:
@@ -468,7 +489,8 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "kept": paying.value, "kept_of": paying.of,  # pre-fills kept over the last KEPT_WINDOW inputs
                        "pool_exhausted": exhausted and 60 * minute >= (clock[-1] if clock else 0),
                        "update_every": corpus.update_every, "min_prefill": corpus.min_prefill,
-                       "measure": corpus.measure, "pool": len(corpus.pool),
+                       "measure": corpus.measure, "vectors": vectors_label(corpus.vectors),
+                       "lexemes": corpus.lexemes, "pool": len(corpus.pool),
                        "retrain": corpus.retrain, "retrain_epochs": corpus.retrain_epochs,
                        "model_kwargs": corpus.model_kwargs,
                        "retrains": [r for r in (RETRAINS[0].log if RETRAINS and strategy in IN_LOOP else [])
@@ -651,6 +673,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--passes", type=int, help="TeachModel passes per update (default: the TeachModel's)")
     parser.add_argument("--replay", type=int, help="TeachModel earlier inputs replayed per pass (default: the TeachModel's)")
     parser.add_argument("--update-batch", type=int, help="TeachModel inputs per step of an update (default: the TeachModel's)")
+    parser.add_argument("--vectors", help="static word vectors (a spaCy pipeline or vectors folder, e.g. written by "
+                                          "bench/make_vectors.py; {seed} is replaced by the seed) for the in-loop "
+                                          "models and the scoring's training from blank")
+    parser.add_argument("--lexemes", action="store_true", help="Brown clusters and word probabilities of "
+                                                                "spacy-lookups-data as features (text)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -675,7 +702,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"--data: {args.data} is not a folder")
     print(f"{args.corpus}: pool {pool}, held-out {heldout}, {epochs} epochs, seeds {seeds}, minutes {minutes}, "
           f"ner.correct updates every {args.update_every} answers, pre-fills from p >= {args.min_prefill}, "
-          f"ranks by {args.measure}; "
+          f"ranks by {args.measure}; " + (f"vectors {args.vectors}; " if args.vectors else "") +
+          ("clusters and probabilities of spacy-lookups-data; " if args.lexemes else "") +
           f"results in {out}", flush=True)
     started = time.perf_counter()
     settings = {"retrain": args.retrain, "retrain_epochs": args.retrain_epochs,
@@ -685,9 +713,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"in-loop settings: {settings}", flush=True)
     load = lambda seed: replace(CORPORA[args.corpus](args.data, seed, pool, heldout),  # noqa: E731
                                 update_every=args.update_every, min_prefill=args.min_prefill, measure=args.measure,
-                                **settings)
+                                vectors=args.vectors.replace("{seed}", str(seed)) if args.vectors else None,
+                                lexemes=args.lexemes, **settings)
     written = run(args.corpus, load, args.strategies, seeds, minutes, epochs, out,
-                  lambda line: print(line, flush=True), measure=args.measure, settings=settings)
+                  lambda line: print(line, flush=True), measure=args.measure, settings=settings, vectors=args.vectors,
+                  lexemes=args.lexemes)
     print(f"{written} new points in {time.perf_counter() - started:.0f} s", flush=True)
 
 

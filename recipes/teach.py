@@ -51,6 +51,15 @@ def _pretrained(init_tok2vec: Path | None) -> Any:
     return pretrained
 
 
+def _settings(vectors: str | None, lookups: bool) -> Any:
+    """The blank model's settings with --vectors and --lookups (TeachModel checks them at once), or None."""
+    if vectors is None and not lookups:
+        return None
+    from vnerteach.pipeline import Settings
+
+    return Settings(vectors=vectors, lexemes=lookups)
+
+
 def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> WarmStart | None:
     """Unless --fresh, start from a model trained on the dataset's answers (in the background; the stream starts now)."""
     if fresh or db is None:
@@ -103,6 +112,12 @@ def ner_teach(
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
+    vectors: Annotated[str | None, Opt("With MODEL blank:LANG: word vectors as static features of the model in the "
+                                       "loop, from an installed spaCy pipeline or a pipeline or vectors folder, e.g. "
+                                       "en_core_web_lg")] = None,
+    lookups: Annotated[bool, Opt("With MODEL blank:LANG: Brown clusters and word probabilities of "
+                                 "spacy-lookups-data as features of the model in the loop (pip install "
+                                 "'vnerteach[lookups]')")] = False,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
     *,
@@ -126,6 +141,8 @@ def ner_teach(
     Example: vnerteach ner.teach receipts ./model scans/ --label TOTAL,DATE --model-out ./model-loop
 
     Example: vnerteach ner.teach receipts blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
+
+    Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns p.jsonl --vectors en_core_web_lg
     """
     from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel, is_pattern_task
@@ -135,7 +152,12 @@ def ner_teach(
     check_exclude_by(exclude_by)
     get_sorter(sorter)
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
+    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec),
+                            settings=_settings(vectors, lookups))
+    if vectors is not None:
+        info(f"The blank model uses the word vectors of {vectors} as static features")
+    if lookups:
+        info("The blank model uses the Brown clusters and word probabilities of spacy-lookups-data")
     labels = teach.labels
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
@@ -172,6 +194,12 @@ def ner_correct(
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
     init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
                                             "'vnerteach pretrain' (a folder)")] = None,
+    vectors: Annotated[str | None, Opt("With MODEL blank:LANG: word vectors as static features of the model in the "
+                                       "loop, from an installed spaCy pipeline or a pipeline or vectors folder, e.g. "
+                                       "en_core_web_lg")] = None,
+    lookups: Annotated[bool, Opt("With MODEL blank:LANG: Brown clusters and word probabilities of "
+                                 "spacy-lookups-data as features of the model in the loop (pip install "
+                                 "'vnerteach[lookups]')")] = False,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
     *,
@@ -195,6 +223,10 @@ def ner_correct(
     Example: vnerteach ner.correct receipts_gold ./model scans/ --label TOTAL,DATE --ocr auto
 
     Example: vnerteach ner.correct receipts_gold blank:en scans/ --label TOTAL,DATE --init-tok2vec ./pretrained
+
+    Example: vnerteach ner.correct news_gold blank:en news.jsonl --label ORG,PERSON --vectors en_core_web_lg
+
+    Example: vnerteach ner.correct news_gold blank:en news.jsonl --label ORG,PERSON --lookups
     """
     from vnerteach.errors import UsageError
     from vnerteach.model import TeachModel
@@ -210,7 +242,12 @@ def ner_correct(
     if not 0.0 <= min_prefill <= 1.0:
         raise UsageError(f"--min-prefill must be from 0 to 1, not {min_prefill}")
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec))
+    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec),
+                            settings=_settings(vectors, lookups))
+    if vectors is not None:
+        info(f"The blank model uses the word vectors of {vectors} as static features")
+    if lookups:
+        info("The blank model uses the Brown clusters and word probabilities of spacy-lookups-data")
     labels = teach.labels
     tokenizer = teach.tokenizer()
     warm = _warm_start(teach, dataset, db, fresh)

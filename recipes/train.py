@@ -97,17 +97,30 @@ class TrainOptions:
     strict: bool = option(False, "Stop at the first answer that cannot be used (exit 1) instead of leaving it out")
     init_tok2vec: Path | None = option(None, "Start the tok2vec from weights written by 'vnerteach pretrain' "
                                              "(a folder) instead of random ones")
+    vectors: str | None = option(None, "Word vectors as static features of the tok2vec: an installed spaCy pipeline "
+                                       "or a pipeline or vectors folder, as spaCy's [initialize] vectors, e.g. "
+                                       "en_core_web_lg or ./vectors (from 'python -m spacy init vectors'); the NER "
+                                       "still starts from blank")
+    lookups: bool = option(False, "Brown clusters and word probabilities of spacy-lookups-data as features of the "
+                                  "tok2vec (pip install 'vnerteach[lookups]'): a blank model that knows which words "
+                                  "are alike")
 
     def settings(self, beam_width: int = 16) -> "Settings":
-        """The training settings (UsageError for a value out of range)."""
-        from vnerteach.pipeline import Settings
+        """The training settings (UsageError for a value out of range or --vectors that give no vectors)."""
+        from vnerteach.pipeline import Settings, check_vectors
 
         if self.n_iter < 1:
             raise UsageError(f"--n-iter must be 1 or more, not {self.n_iter}")
         if self.batch_size < 1 or not 0 <= self.dropout < 1 or beam_width < 1:
             raise UsageError("--batch-size and --beam-width must be 1 or more, --dropout from 0 to below 1")
+        if self.vectors is not None:
+            check_vectors(self.vectors, self.lang)
+        if self.lookups:
+            from vnerteach.lexemes import lexeme_tables
+
+            lexeme_tables(self.lang)  # read once and kept for the pipelines: a missing package fails now
         return Settings(n_iter=self.n_iter, batch_size=self.batch_size, dropout=self.dropout, seed=self.seed,
-                        beam_width=beam_width)
+                        beam_width=beam_width, vectors=self.vectors, lexemes=self.lookups)
 
     def data(self, db: str, datasets: str) -> "TrainingData":
         """The merged answers of the datasets, split into training and evaluation inputs."""
@@ -123,7 +136,8 @@ class TrainOptions:
         return load_pretrained(self.init_tok2vec) if self.init_tok2vec is not None else None
 
     def blank(self, data: "TrainingData", settings: "Settings", pretrained: "Pretrained | None") -> tuple[object, bool]:
-        """The blank pipeline to train and whether it has layout features; UsageError if --init-tok2vec does not fit it."""
+        """The blank pipeline to train (with the --vectors loaded) and whether it has layout features; UsageError if
+        --init-tok2vec or --vectors does not fit it."""
         from vnerteach.pipeline import blank_pipeline
         from vnerteach.pretraining import check_pretrained
 
@@ -132,6 +146,12 @@ class TrainOptions:
         if pretrained is not None:
             check_pretrained(nlp, pretrained)
         return nlp, use_layout
+
+
+def _describe_vectors(nlp) -> str:
+    """'word vectors 'en_vectors' (20,000 rows, 300 wide)'."""
+    vectors = nlp.vocab.vectors
+    return f"word vectors '{vectors.name}' ({vectors.shape[0]:,} rows, {vectors.shape[1]} wide)"
 
 
 def _progress() -> Progress:
@@ -166,7 +186,9 @@ def batch_train(
     nlp, use_layout = training.blank(data, settings, pretrained)
     info("Layout features: " + ("on" if use_layout else "off")
          + f"; blank '{training.lang}' base, beam_ner (width {beam_width})"
-         + (f"; tok2vec pretrained in {training.init_tok2vec}" if pretrained else ""))
+         + (f"; tok2vec pretrained in {training.init_tok2vec}" if pretrained else "")
+         + (f"; {_describe_vectors(nlp)} from {training.vectors}" if training.vectors else "")
+         + ("; Brown clusters and word probabilities of spacy-lookups-data" if training.lookups else ""))
     with _progress() as progress:
         best = _train(nlp, data, settings, progress, "training", show_epochs=True, init_tok2vec=pretrained)
     save_model(nlp, output, data, best, use_layout, settings,
@@ -287,7 +309,7 @@ def train_curve(
     if not data.dev:
         raise UsageError("A training curve needs an evaluation set: use --eval-split or --eval-dataset")
     _report_data(data)
-    training.blank(data, settings, pretrained)  # --init-tok2vec checked before the first run
+    training.blank(data, settings, pretrained)  # --init-tok2vec and --vectors checked before the first run
     table = Table(title=f"Training curve ({len(data.dev)} evaluation inputs)")
     for column in ("Share", "Inputs", "F", "Change"):
         table.add_column(column, justify="right")

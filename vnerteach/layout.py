@@ -21,6 +21,7 @@ from spacy.util import registry
 from thinc.api import Model, Maxout, chain, concatenate, list2ragged, ragged2list, with_array
 from thinc.types import Ragged
 
+from .lexemes import N_COLUMNS as N_LEXEME_COLUMNS, lexeme_embeddings
 from .neighbours import NONE, SLOTS, neighbourhood
 
 BOXES_KEY = "vnerteach_boxes"
@@ -119,12 +120,24 @@ def _lexical(width: int, attrs: list[str], rows: list[int]) -> Model:
     return chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*embeddings)))
 
 
+def _static_vectors(width: int) -> list[Model]:
+    """spaCy's StaticVectors (the vocab's word vectors through a learnt projection to ``width``), as MultiHashEmbed
+    adds them with ``include_static_vectors``."""
+    from spacy.ml.staticvectors import StaticVectors
+
+    return [StaticVectors(width, dropout=0.0)]
+
+
 @registry.architectures(LAYOUT_ARCH_V1)
-def LayoutEmbed(width: int, attrs: list[str], rows: list[int]) -> Model:
-    """MultiHashEmbed (NORM, PREFIX, ... hash tables) plus layout features, mixed by one Maxout layer."""
-    concat_size = width * len(attrs) + N_LAYOUT_FEATURES
+def LayoutEmbed(width: int, attrs: list[str], rows: list[int], include_static_vectors: bool = False,
+                lexemes: bool = False) -> Model:
+    """MultiHashEmbed (NORM, PREFIX, ... hash tables, and the word vectors if included) plus layout features (and
+    Brown clusters and word probabilities with ``lexemes``), mixed by one Maxout layer."""
+    static = _static_vectors(width) if include_static_vectors else []
+    lexical = [lexeme_embeddings(width)] if lexemes else []
+    concat_size = width * (len(attrs) + len(static) + N_LEXEME_COLUMNS * len(lexical)) + N_LAYOUT_FEATURES
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
-    return chain(concatenate(_lexical(width, attrs, rows), LayoutFeatures()), mix, ragged2list())
+    return chain(concatenate(_lexical(width, attrs, rows), *static, *lexical, LayoutFeatures()), mix, ragged2list())
 
 
 def neighbour_features(doc: Doc) -> numpy.ndarray:
@@ -192,7 +205,8 @@ def NeighbourIds(slots: Sequence[str]) -> Model:
 
 @registry.architectures(LAYOUT_ARCH)
 def LayoutEmbedV2(width: int, attrs: list[str], rows: list[int], neighbours: list[str] = NEIGHBOURS,
-                  neighbour_rows: int = NEIGHBOUR_ROWS) -> Model:
+                  neighbour_rows: int = NEIGHBOUR_ROWS, include_static_vectors: bool = False,
+                  lexemes: bool = False) -> Model:
     """v1 plus the neighbourhood: line and column geometry, and NORM embeddings of the ``neighbours`` slots."""
     from thinc.api import HashEmbed
 
@@ -204,7 +218,11 @@ def LayoutEmbedV2(width: int, attrs: list[str], rows: list[int], neighbours: lis
         near = [HashEmbed(width, neighbour_rows, column=k, seed=8 + len(attrs) + k, dropout=0.0)
                 for k in range(len(neighbours))]
         parts.append(chain(NeighbourIds(list(neighbours)), list2ragged(), with_array(concatenate(*near))))
+    static = _static_vectors(width) if include_static_vectors else []
+    lexical = [lexeme_embeddings(width)] if lexemes else []
+    parts.extend(static + lexical)
     parts.append(NeighbourFeatures())
-    concat_size = width * (len(attrs) + len(neighbours)) + N_LAYOUT_FEATURES + N_NEIGHBOUR_FEATURES
+    concat_size = (width * (len(attrs) + len(neighbours) + len(static) + N_LEXEME_COLUMNS * len(lexical))
+                   + N_LAYOUT_FEATURES + N_NEIGHBOUR_FEATURES)
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
     return chain(concatenate(*parts), mix, ragged2list())

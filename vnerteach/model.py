@@ -95,6 +95,8 @@ class TeachModel:
 
         ``init_tok2vec`` (``pretraining.Pretrained``, blank only) starts the blank one's tok2vec from
         pretrained weights; its layout features are then those the weights were pretrained with.
+        ``settings.vectors`` (--vectors, blank only) gives the blank one those word vectors as static features,
+        ``settings.lexemes`` (--lookups, blank only) Brown clusters and word probabilities.
         """
         if not labels and nlp is not None:  # a trained MODEL's own, in the order it was trained with
             from .pipeline import model_labels
@@ -132,12 +134,21 @@ class TeachModel:
         self.init_tok2vec = init_tok2vec
         if nlp is not None and init_tok2vec is not None:
             raise UsageError("--init-tok2vec: pretrained weights start a blank model only; use MODEL blank:LANG")
-        if nlp is None and init_tok2vec is not None:
+        vectors, lexemes = getattr(settings, "vectors", None), getattr(settings, "lexemes", False)
+        if nlp is not None and vectors:
+            raise UsageError("--vectors: word vectors start a blank model only (a trained MODEL has its own); "
+                             "use MODEL blank:LANG")
+        if nlp is not None and lexemes:
+            raise UsageError("--lookups: the clusters and probabilities start a blank model only (a trained MODEL "
+                             "has its own features); use MODEL blank:LANG")
+        if nlp is None and (init_tok2vec is not None or vectors or lexemes):  # a bad flag fails now, not later
             from .pipeline import Settings, blank_pipeline
             from .pretraining import check_pretrained
 
-            check_pretrained(blank_pipeline(lang or "en", self.labels, init_tok2vec.layout, settings or Settings()),
-                             init_tok2vec)
+            layout = init_tok2vec.layout if init_tok2vec is not None else False
+            blank = blank_pipeline(lang or "en", self.labels, layout, settings or Settings())
+            if init_tok2vec is not None:
+                check_pretrained(blank, init_tok2vec)
         self.memory = AnswerMemory(seed)
         self.warm_accepts = warm_accepts
         self.sensible = sensible  # False: every candidate is asked (the baseline of bench/coldstart.py)
@@ -159,6 +170,12 @@ class TeachModel:
         if kwargs.get("init_tok2vec") is not None:
             raise UsageError(f"--init-tok2vec: pretrained weights start a blank model only, not MODEL '{model}'; "
                              "use blank:LANG")
+        if getattr(kwargs.get("settings"), "vectors", None):
+            raise UsageError(f"--vectors: word vectors start a blank model only, not MODEL '{model}' (a trained "
+                             "model has its own); use blank:LANG")
+        if getattr(kwargs.get("settings"), "lexemes", False):
+            raise UsageError(f"--lookups: the clusters and probabilities start a blank model only, not MODEL "
+                             f"'{model}' (a trained model has its own features); use blank:LANG")
         return cls(load_pipeline(model, beam=True), labels, **kwargs)
 
     def swap(self, nlp: Any) -> None:

@@ -15,10 +15,14 @@ from typing import Any, Iterable, Sequence
 from .errors import ModelLoadError, UsageError
 from .merge import INCORRECT_SPANS_KEY
 from .layout import LAYOUT_ARCH, LAYOUT_ARCH_V1, NEIGHBOUR_ROWS, NEIGHBOURS  # importing layout registers them
+from .lexemes import LEXEME_ARCH  # registers it
 
 COMPONENTS = ("beam_ner", "ner")
 EMBED_ATTRS = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
 EMBED_ROWS = [5000, 1000, 2500, 2500]
+VECTORS_FLAG = "--vectors"
+_VECTORS_HINT = ("give a pipeline folder or installed package with word vectors, e.g. en_core_web_lg or a folder "
+                 "written by 'python -m spacy init vectors'")
 _MODEL_HINT = ("use blank:LANG such as blank:en, a pipeline folder (e.g. written by ner.batch-train) "
                "or an installed package")
 
@@ -37,6 +41,8 @@ class Settings:
     depth: int = 4
     layout_arch: str = LAYOUT_ARCH  # LAYOUT_ARCH_V1 for the token's own box only
     spread_rejects: bool = True  # rejected words are incorrect spans wherever they occur (merge.spread_rejects)
+    vectors: str | None = None  # --vectors: a pipeline folder or package whose word vectors are static features
+    lexemes: bool = False  # --lookups: Brown clusters and word probabilities of spacy-lookups-data as features
 
 
 # --- config -------------------------------------------------------------------------------------------
@@ -48,8 +54,15 @@ def model_config(lang: str, layout: bool, settings: Settings = Settings()) -> st
         raise UsageError(f"component must be one of {', '.join(COMPONENTS)}, not {settings.component!r}")
     if settings.layout_arch not in (LAYOUT_ARCH, LAYOUT_ARCH_V1):
         raise UsageError(f"layout_arch must be {LAYOUT_ARCH} or {LAYOUT_ARCH_V1}, not {settings.layout_arch!r}")
+    static = "true" if settings.vectors else "false"
     embed = (f'@architectures = "{settings.layout_arch}"' if layout else
-             '@architectures = "spacy.MultiHashEmbed.v2"\ninclude_static_vectors = false')
+             f'@architectures = "spacy.MultiHashEmbed.v2"\ninclude_static_vectors = {static}')
+    if layout and settings.vectors:  # left out otherwise, so the config of earlier layout models is unchanged
+        embed += "\ninclude_static_vectors = true"
+    if settings.lexemes and layout:  # left out otherwise, as the vectors
+        embed += "\nlexemes = true"
+    elif settings.lexemes:
+        embed = f'@architectures = "{LEXEME_ARCH}"\ninclude_static_vectors = {static}'
     if layout and settings.layout_arch == LAYOUT_ARCH:
         embed += f"\nneighbours = {NEIGHBOURS}\nneighbour_rows = {NEIGHBOUR_ROWS}"
     beam = (f"beam_width = {settings.beam_width}\nbeam_density = 0.01\nbeam_update_prob = 0.5\n"
@@ -174,10 +187,68 @@ def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Set
         raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
     config = Config().from_str(model_config(lang, layout, settings), overrides=overrides or {})
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    if settings.vectors:
+        load_vectors(nlp, settings.vectors)
+    if settings.lexemes:
+        from .lexemes import lexeme_tables
+
+        nlp.vocab.lookups = lexeme_tables(nlp.lang)  # shared, read-only
     ner = nlp.get_pipe("ner")
     for label in sorted(labels):
         ner.add_label(label)
     return nlp
+
+
+def load_vectors(nlp: Any, name: str) -> None:
+    """Put the word vectors of a pipeline folder or installed package into ``nlp``'s vocab before it is initialised.
+
+    As spaCy's ``[initialize] vectors`` (``spacy.training.initialize.load_vectors_into_model``): the vectors
+    pipeline is loaded with ``nlp``'s vocab, which takes its vectors table. A folder or package that cannot be
+    loaded, has no vectors or is of another language is a UsageError naming ``--vectors``.
+    """
+    import re
+    import warnings
+
+    from spacy.util import OOV_RANK, load_model
+    from spacy.vectors import Mode
+
+    flag = f"{VECTORS_FLAG} {name}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # spaCy's version warnings of an older package: the vectors still load
+            source = load_model(name, vocab=nlp.vocab, exclude=["lookups"])
+    except (ImportError, OSError, ValueError, KeyError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        other = re.search(r"\[E150\].* found '([^']+)' and '([^']+)'", first)
+        if other:  # spaCy refuses a vectors pipeline of another language than the vocab's
+            raise UsageError(f"{flag}: the vectors are for language '{other.group(1)}', this pipeline is "
+                             f"'{other.group(2)}' (--lang or blank:LANG)") from None
+        raise UsageError(f"{flag}: cannot load it ({first}); {_VECTORS_HINT}") from None
+    except Exception as err:  # noqa: BLE001 - a broken config.cfg (ConfigValidationError) and the like
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UsageError(f"{flag}: cannot load it ({type(err).__name__}: {first}); {_VECTORS_HINT}") from None
+    vectors = nlp.vocab.vectors
+    if source.lang != nlp.lang:
+        raise UsageError(f"{flag}: the vectors are for language '{source.lang}', this pipeline is '{nlp.lang}' "
+                         f"(--lang or blank:LANG)")
+    empty = vectors.shape[0] == 0 if vectors.mode == Mode.floret else len(vectors.keys()) == 0
+    if empty or vectors.shape[1] == 0:
+        raise UsageError(f"{flag}: the pipeline has no word vectors; {_VECTORS_HINT}")
+    if not vectors.name:
+        vectors.name = f"{source.lang}_vectors"
+    for lex in nlp.vocab:  # as load_vectors_into_model: each known word's row in the table
+        lex.rank = vectors.key2row.get(lex.orth, OOV_RANK)
+
+
+def check_vectors(name: str, lang: str) -> None:
+    """UsageError naming --vectors when ``name`` gives no word vectors for a ``lang`` pipeline (before any work)."""
+    import spacy
+
+    try:
+        spacy.util.get_lang_class(lang)
+    except ImportError:
+        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
+    load_vectors(spacy.blank(lang), name)
 
 
 def load_pipeline(model: str, *, ner: bool = False, beam: bool = False) -> Any:

@@ -317,10 +317,13 @@ def save_model(nlp: Any, output: Path, data: TrainingData, best: EpochDone | Non
         "train_words": sum(m.n_words for m in data.train),
         "conflicts": data.conflicts, "unusable": len(data.unusable), "eval_overlap_excluded": data.overlap,
         "labels": data.labels, "layout": layout, "init_tok2vec": init_tok2vec,
+        "vectors": {"source": settings.vectors, "name": nlp.vocab.vectors.name} if settings.vectors else None,
+        "lookups": settings.lexemes,
         "best_epoch": best.epoch if best else None,
         "scores": scores, "settings": {"n_iter": settings.n_iter, "batch_size": settings.batch_size,
                                        "dropout": settings.dropout, "seed": settings.seed,
-                                       "component": settings.component, "beam_width": settings.beam_width},
+                                       "component": settings.component, "beam_width": settings.beam_width,
+                                       "vectors": settings.vectors, "lookups": settings.lexemes},
     }
     with atomic_folder(output) as folder:
         nlp.to_disk(folder)
