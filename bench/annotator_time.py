@@ -125,6 +125,7 @@ class Corpus:
     model_kwargs: dict = field(default_factory=dict)  # TeachModel's passes/replay (--passes, --replay)
     vectors: str | None = None  # --vectors: static word vectors for the in-loop models and the scoring's training
     lexemes: bool = False  # --lexemes: Brown clusters and word probabilities (spacy-lookups-data) as features
+    hand_s: float = RECOMMENDED_MANUAL_S  # hand_then_correct's seconds by hand before its batch-train (--hand-minutes)
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -336,7 +337,7 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
 
     spent, first = 0.0, []
     for task in corpus.pool:
-        if spent >= RECOMMENDED_MANUAL_S:
+        if spent >= corpus.hand_s:
             break
         eg, cost = gold_answer(task), complete_cost([], task["gold"], corpus.read_s)
         spent += cost
@@ -374,6 +375,8 @@ def variant(row: dict) -> str:
     parts = [f"retrain {row['retrain']}" + (f" x{row['retrain_epochs']}" if row.get("retrain_epochs", 10) != 10 else "")
              ] if row.get("retrain") else []
     parts += [f"{k} {v}" for k, v in sorted((row.get("model_kwargs") or {}).items())]
+    if row["strategy"] == "hand_then_correct" and row.get("hand_s", RECOMMENDED_MANUAL_S) != RECOMMENDED_MANUAL_S:
+        parts.append(f"{row['hand_s'] / 60:g} min by hand")
     return f" [{'; '.join(parts)}]" if parts else ""
 
 
@@ -492,7 +495,7 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "measure": corpus.measure, "vectors": vectors_label(corpus.vectors),
                        "lexemes": corpus.lexemes, "pool": len(corpus.pool),
                        "retrain": corpus.retrain, "retrain_epochs": corpus.retrain_epochs,
-                       "model_kwargs": corpus.model_kwargs,
+                       "model_kwargs": corpus.model_kwargs, "hand_s": corpus.hand_s,
                        "retrains": [r for r in (RETRAINS[0].log if RETRAINS and strategy in IN_LOOP else [])
                                     if r[1] <= n],
                        "held_out": len(corpus.held), "epochs": epochs,
@@ -678,6 +681,8 @@ def main(argv: list[str] | None = None) -> None:
                                           "models and the scoring's training from blank")
     parser.add_argument("--lexemes", action="store_true", help="Brown clusters and word probabilities of "
                                                                 "spacy-lookups-data as features (text)")
+    parser.add_argument("--hand-minutes", type=float, default=RECOMMENDED_MANUAL_S / 60,
+                        help="hand_then_correct's minutes by hand before its batch-train (default 3)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
     parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
@@ -706,7 +711,7 @@ def main(argv: list[str] | None = None) -> None:
           ("clusters and probabilities of spacy-lookups-data; " if args.lexemes else "") +
           f"results in {out}", flush=True)
     started = time.perf_counter()
-    settings = {"retrain": args.retrain, "retrain_epochs": args.retrain_epochs,
+    settings = {"retrain": args.retrain, "retrain_epochs": args.retrain_epochs, "hand_s": 60 * args.hand_minutes,
                 "model_kwargs": {k: v for k, v in (("passes", args.passes), ("replay", args.replay),
                                                                    ("update_batch", args.update_batch)) if v is not None}}
     if settings["retrain"] or settings["model_kwargs"]:
