@@ -51,13 +51,19 @@ def _pretrained(init_tok2vec: Path | None) -> Any:
     return pretrained
 
 
-def _settings(vectors: str | None, lookups: bool) -> Any:
-    """The blank model's settings with --vectors and --lookups (TeachModel checks them at once), or None."""
-    if vectors is None and not lookups:
-        return None
+def _in_loop_model(model: str, labels: list[str], init_tok2vec: Path | None, vectors: str | None,
+                   lookups: bool) -> Any:
+    """The TeachModel of MODEL; a blank one starts from --init-tok2vec, --vectors and --lookups (checked at once)."""
+    from vnerteach.model import TeachModel
     from vnerteach.pipeline import Settings
 
-    return Settings(vectors=vectors, lexemes=lookups)
+    settings = Settings(vectors=vectors, lexemes=lookups) if vectors is not None or lookups else None
+    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec), settings=settings)
+    if vectors is not None:
+        info(f"The blank model uses the word vectors of {vectors} as static features")
+    if lookups:
+        info("The blank model uses the Brown clusters and word probabilities of spacy-lookups-data")
+    return teach
 
 
 def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> WarmStart | None:
@@ -98,6 +104,16 @@ def _check_model_out(model_out: Path | None) -> None:
         check_output(model_out, model=True)
 
 
+# The blank in-loop model's start, the same on ner.teach and ner.correct.
+InitTok2vec = Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
+                                         "'vnerteach pretrain' (a folder)")]
+Vectors = Annotated[str | None, Opt("With MODEL blank:LANG: word vectors as static features of the model in the loop, "
+                                    "from an installed spaCy pipeline or a pipeline or vectors folder, e.g. "
+                                    "en_core_web_lg")]
+Lookups = Annotated[bool, Opt("With MODEL blank:LANG: Brown clusters and word probabilities of spacy-lookups-data "
+                              "as features of the model in the loop (pip install 'vnerteach[lookups]')")]
+
+
 @recipe("ner.teach")
 def ner_teach(
     dataset: Annotated[str, Arg("Dataset to save the answers to")],
@@ -110,14 +126,9 @@ def ner_teach(
     exclude_by: Annotated[str, Opt("What makes a task already done: its 'task' or its 'input' hash")] = "task",
     sorter: Annotated[str, Opt("Which suggestions to ask: prefer_uncertain, prefer_high_scores or random")] = "prefer_uncertain",
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
-    init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
-                                            "'vnerteach pretrain' (a folder)")] = None,
-    vectors: Annotated[str | None, Opt("With MODEL blank:LANG: word vectors as static features of the model in the "
-                                       "loop, from an installed spaCy pipeline or a pipeline or vectors folder, e.g. "
-                                       "en_core_web_lg")] = None,
-    lookups: Annotated[bool, Opt("With MODEL blank:LANG: Brown clusters and word probabilities of "
-                                 "spacy-lookups-data as features of the model in the loop (pip install "
-                                 "'vnerteach[lookups]')")] = False,
+    init_tok2vec: InitTok2vec = None,
+    vectors: Vectors = None,
+    lookups: Lookups = False,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
     *,
@@ -145,19 +156,14 @@ def ner_teach(
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns p.jsonl --vectors en_core_web_lg
     """
     from vnerteach.errors import UsageError
-    from vnerteach.model import TeachModel, is_pattern_task
+    from vnerteach.model import is_pattern_task
     from vnerteach.sorters import get_sorter, sort
 
     labels = check_labels(label, required=model.startswith("blank:"))
     check_exclude_by(exclude_by)
     get_sorter(sorter)
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec),
-                            settings=_settings(vectors, lookups))
-    if vectors is not None:
-        info(f"The blank model uses the word vectors of {vectors} as static features")
-    if lookups:
-        info("The blank model uses the Brown clusters and word probabilities of spacy-lookups-data")
+    teach = _in_loop_model(model, labels, init_tok2vec, vectors, lookups)
     labels = teach.labels
     tokenizer = teach.tokenizer()
     matcher = load_matcher(patterns, tokenizer, labels)
@@ -192,14 +198,9 @@ def ner_correct(
     min_prefill: Annotated[float, Opt("Pre-fill the entities the model gives at least this probability "
                                       "(0: its whole best analysis)")] = 0.5,
     model_out: Annotated[Path | None, Opt("Save the model updated in the loop to this folder on exit")] = None,
-    init_tok2vec: Annotated[Path | None, Opt("With MODEL blank:LANG: start the tok2vec from weights written by "
-                                            "'vnerteach pretrain' (a folder)")] = None,
-    vectors: Annotated[str | None, Opt("With MODEL blank:LANG: word vectors as static features of the model in the "
-                                       "loop, from an installed spaCy pipeline or a pipeline or vectors folder, e.g. "
-                                       "en_core_web_lg")] = None,
-    lookups: Annotated[bool, Opt("With MODEL blank:LANG: Brown clusters and word probabilities of "
-                                 "spacy-lookups-data as features of the model in the loop (pip install "
-                                 "'vnerteach[lookups]')")] = False,
+    init_tok2vec: InitTok2vec = None,
+    vectors: Vectors = None,
+    lookups: Lookups = False,
     fresh: Annotated[bool, Opt("Start from MODEL as it is, not from one trained on the dataset's earlier answers")] = False,
     documents: DocumentOptions = DocumentOptions(),
     *,
@@ -229,7 +230,6 @@ def ner_correct(
     Example: vnerteach ner.correct news_gold blank:en news.jsonl --label ORG,PERSON --lookups
     """
     from vnerteach.errors import UsageError
-    from vnerteach.model import TeachModel
     from vnerteach.output import warn
 
     labels = check_labels(label, required=model.startswith("blank:"))
@@ -242,12 +242,7 @@ def ner_correct(
     if not 0.0 <= min_prefill <= 1.0:
         raise UsageError(f"--min-prefill must be from 0 to 1, not {min_prefill}")
     _check_model_out(model_out)
-    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec),
-                            settings=_settings(vectors, lookups))
-    if vectors is not None:
-        info(f"The blank model uses the word vectors of {vectors} as static features")
-    if lookups:
-        info("The blank model uses the Brown clusters and word probabilities of spacy-lookups-data")
+    teach = _in_loop_model(model, labels, init_tok2vec, vectors, lookups)
     labels = teach.labels
     tokenizer = teach.tokenizer()
     warm = _warm_start(teach, dataset, db, fresh)
