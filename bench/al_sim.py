@@ -165,12 +165,13 @@ SPREAD_REJECTS = True  # --no-spread: batch-train without merge.spread_rejects, 
 
 
 def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: int, seed: int = 0,
-                vectors: str | None = None, lexemes: bool = False):
-    """A pipeline trained from blank on these merged answers, as ner.batch-train trains it (with --vectors)."""
+                vectors: str | None = None, lexemes: bool = False, init_tok2vec=None):
+    """A pipeline trained from blank on these merged answers, as ner.batch-train trains it (with --vectors,
+    --init-tok2vec: ``pretraining.Pretrained``)."""
     settings = Settings(n_iter=n_iter, seed=seed, spread_rejects=SPREAD_REJECTS, vectors=vectors,
                         lexemes=lexemes)
     nlp = blank_pipeline("en", labels, layout, settings)
-    for _ in Trainer(nlp, merged, [], settings).epochs():
+    for _ in Trainer(nlp, merged, [], settings, init_tok2vec=init_tok2vec).epochs():
         pass
     return nlp
 

@@ -126,6 +126,18 @@ class Corpus:
     vectors: str | None = None  # --vectors: static word vectors for the in-loop models and the scoring's training
     lexemes: bool = False  # --lexemes: Brown clusters and word probabilities (spacy-lookups-data) as features
     hand_s: float = RECOMMENDED_MANUAL_S  # hand_then_correct's seconds by hand before its batch-train (--hand-minutes)
+    init_tok2vec: str | None = None  # --init-tok2vec: weights of `vnerteach pretrain` for every model from blank
+
+    @property
+    def pretrained(self):
+        """The --init-tok2vec weights (read once per corpus), or None."""
+        if self.init_tok2vec is None:
+            return None
+        if "_pretrained" not in self.__dict__:
+            from vnerteach.pretraining import load_pretrained
+
+            self.__dict__["_pretrained"] = load_pretrained(self.init_tok2vec)
+        return self.__dict__["_pretrained"]
 
     def by_hash(self) -> dict[int, dict]:
         """Pool tasks by input hash."""
@@ -192,7 +204,7 @@ def _model(corpus: Corpus, seed: int):
 
     from vnerteach.pipeline import Settings
 
-    return TeachModel.load("blank:en", corpus.labels, seed=seed,
+    return TeachModel.load("blank:en", corpus.labels, seed=seed, init_tok2vec=corpus.pretrained,
                            settings=Settings(vectors=corpus.vectors, lexemes=corpus.lexemes), **corpus.model_kwargs)
 
 
@@ -252,7 +264,8 @@ class Retrain:
                 return
             start = time.thread_time()
             nlp = train_blank(merged, self.corpus.labels, self.corpus.layout, self.corpus.retrain_epochs, self.seed,
-                              vectors=self.corpus.vectors, lexemes=self.corpus.lexemes)
+                              vectors=self.corpus.vectors, lexemes=self.corpus.lexemes,
+                              init_tok2vec=self.corpus.pretrained)
             cpu = time.thread_time() - start
             self.pending = (clock + cpu, nlp, len(answers), cpu)
 
@@ -348,8 +361,8 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
         model = _model(corpus, seed)
     else:
         with tempfile.TemporaryDirectory() as folder:
-            train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed,
-                        vectors=corpus.vectors, lexemes=corpus.lexemes).to_disk(folder)
+            train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed, vectors=corpus.vectors,
+                        lexemes=corpus.lexemes, init_tok2vec=corpus.pretrained).to_disk(folder)
             model = TeachModel.load(folder, corpus.labels, seed=seed, **corpus.model_kwargs)
     done = {eg["_input_hash"] for eg in first}
     rest = [t for t in corpus.pool if t["_input_hash"] not in done]
@@ -369,14 +382,16 @@ IN_LOOP = RANKED + ("correct_order",)  # the strategies --retrain, --passes, --r
 
 
 def variant(row: dict) -> str:
-    """A row's in-loop settings that are not the defaults: "[retrain 5,10,20; passes 1]", or ""."""
+    """A row's settings that are not the defaults: "[retrain 5,10,20; passes 1]", "[pretrained tok2vec]", or ""."""
     if row["strategy"] not in IN_LOOP:
-        return ""
+        return " [pretrained tok2vec]" if row.get("init_tok2vec") else ""
     parts = [f"retrain {row['retrain']}" + (f" x{row['retrain_epochs']}" if row.get("retrain_epochs", 10) != 10 else "")
              ] if row.get("retrain") else []
     parts += [f"{k} {v}" for k, v in sorted((row.get("model_kwargs") or {}).items())]
     if row["strategy"] == "hand_then_correct" and row.get("hand_s", RECOMMENDED_MANUAL_S) != RECOMMENDED_MANUAL_S:
         parts.append(f"{row['hand_s'] / 60:g} min by hand")
+    if row.get("init_tok2vec"):
+        parts.append("pretrained tok2vec")
     return f" [{'; '.join(parts)}]" if parts else ""
 
 
@@ -415,7 +430,7 @@ def score(corpus: Corpus, answers: list[dict], epochs: int, seed: int) -> tuple[
     if not facts["entities"]:
         return 0.0, {label: 0.0 for label in corpus.labels}, facts
     nlp = train_blank(merged, corpus.labels, corpus.layout, epochs, seed, vectors=corpus.vectors,
-                      lexemes=corpus.lexemes)
+                      lexemes=corpus.lexemes, init_tok2vec=corpus.pretrained)
     if corpus.fields:
         per = score_fields(nlp, corpus.held, corpus.labels).per_label
         match = {label: per[label].tp / len(corpus.held) for label in corpus.labels}
@@ -496,6 +511,7 @@ def run(corpus_name: str, load: Callable[[int], Corpus], strategies: list[str], 
                        "lexemes": corpus.lexemes, "pool": len(corpus.pool),
                        "retrain": corpus.retrain, "retrain_epochs": corpus.retrain_epochs,
                        "model_kwargs": corpus.model_kwargs, "hand_s": corpus.hand_s,
+                       "init_tok2vec": corpus.init_tok2vec,
                        "retrains": [r for r in (RETRAINS[0].log if RETRAINS and strategy in IN_LOOP else [])
                                     if r[1] <= n],
                        "held_out": len(corpus.held), "epochs": epochs,
@@ -681,6 +697,8 @@ def main(argv: list[str] | None = None) -> None:
                                           "models and the scoring's training from blank")
     parser.add_argument("--lexemes", action="store_true", help="Brown clusters and word probabilities of "
                                                                 "spacy-lookups-data as features (text)")
+    parser.add_argument("--init-tok2vec", help="weights written by `vnerteach pretrain` for every model trained from "
+                                               "blank here (the in-loop ones and the scoring's), as --init-tok2vec")
     parser.add_argument("--hand-minutes", type=float, default=RECOMMENDED_MANUAL_S / 60,
                         help="hand_then_correct's minutes by hand before its batch-train (default 3)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
@@ -712,6 +730,7 @@ def main(argv: list[str] | None = None) -> None:
           f"results in {out}", flush=True)
     started = time.perf_counter()
     settings = {"retrain": args.retrain, "retrain_epochs": args.retrain_epochs, "hand_s": 60 * args.hand_minutes,
+                "init_tok2vec": args.init_tok2vec,
                 "model_kwargs": {k: v for k, v in (("passes", args.passes), ("replay", args.replay),
                                                                    ("update_batch", args.update_batch)) if v is not None}}
     if settings["retrain"] or settings["model_kwargs"]:
