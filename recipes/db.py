@@ -77,9 +77,9 @@ def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all data
 
 def _payoff_table(store, dataset: str) -> Table | None:
     """Whether the model in the loop pays (pre-fills kept, questions accepted, with their trend); None for ner.manual."""
-    from vnerteach.payoff import ACCEPT_WINDOW, BREAK_EVEN, KEPT_WINDOW, TREND, Payoff, sparkline
+    from vnerteach.payoff import BREAK_EVEN, HISTORY, Payoff, sparkline
 
-    figures = Payoff(store.tail(dataset, 2 * (max(KEPT_WINDOW, ACCEPT_WINDOW) + TREND))).figures()
+    figures = Payoff(store.tail(dataset, HISTORY)).figures()
     if not figures:
         return None
     table = Table(title=f"Is the model in the loop paying? '{dataset}', latest answers", box=box.SIMPLE_HEAD,

@@ -136,7 +136,7 @@ def make_command(func: Callable) -> Callable:
         and params[names.index("source")].default is inspect.Parameter.empty
     if model_source:  # optional to click, so that the command can say which one is missing; shown as required
         source = params[names.index("source")]
-        base, info = get_args(source.annotation)
+        _base, info = get_args(source.annotation)
         info.metavar, info.help = "{source}", f"{info.help} {escape('[required]')}"
         params[names.index("source")] = source.replace(default=None)
     db_option = inspect.Parameter(

@@ -16,7 +16,7 @@ from .added import Asked, asked, check_added
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .failures import FailureLog
 from .feed import IDLE_S, Annotator, Feed
-from .payoff import ACCEPT_WINDOW, KEPT_WINDOW, TREND, Payoff
+from .payoff import HISTORY, Payoff
 from .store import HEARTBEAT_S, Store, to_json
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
@@ -150,7 +150,7 @@ class Controller:
         self._done = store.hashes(shared + self.exclude, kind=self.exclude_by)
         self._asked: set[int] = set()
         self._dataset_count = store.count(self.dataset) if known else 0
-        self._payoff = Payoff(store.tail(self.dataset, 2 * (max(KEPT_WINDOW, ACCEPT_WINDOW) + TREND)) if known else ())
+        self._payoff = Payoff(store.tail(self.dataset, HISTORY) if known else ())
         self._answered = 0
         self._skipped = 0
         self._feed = Feed(overlap, idle_s, self._key)

@@ -19,6 +19,7 @@ from .tasks import TASK_HASH
 KEPT_WINDOW = 20  # ner.correct inputs
 ACCEPT_WINDOW = 50  # ner.teach questions
 TREND = 40  # points of the trend line
+HISTORY = 2 * (max(KEPT_WINDOW, ACCEPT_WINDOW) + TREND)  # a dataset's latest answers read for the figures
 # The cost model (costs.py) charges a kept pre-fill KEEP_S and a wrong one EDIT_S on top of the
 # EDIT_S of the right span, so pre-filling saves time once more than EDIT_S / (2 EDIT_S - KEEP_S) of
 # the pre-fills are kept: 2.5 / 4.5, about 56%.
