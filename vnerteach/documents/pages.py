@@ -287,6 +287,10 @@ def read_words(image: str, options: DocumentOptions, path: str, page: int) -> li
         from .rapid import rapid_words
 
         return rapid_words(image, path, page)
+    if options.ocr_engine == "ppocrv5":
+        from .ppocr import ppocr_words
+
+        return ppocr_words(image, path, page)
     from .ocr import ocr_words
 
     return ocr_words(image, options.lang, path, page)

@@ -1,0 +1,292 @@
+"""The OCR engine decision on the figure a user gets: per engine, SROIE field ceilings, `predict --fields` exact match,
+word recall and CPU seconds per page.
+
+    python bench/bench_ocr_decision.py                       # every engine, 150 receipts, 5 folds
+    python bench/bench_ocr_decision.py --engines rapidocr,ppocrv5 --gaps 0.3,0.4,0.5   # word-gap setting
+    python bench/bench_ocr_decision.py --rotated 30          # + the first 30 receipts turned 90/180/270 degrees
+
+Engines: Tesseract (Debian's eng; page segmentation modes 3 (vnerteach's), 4, 6, and mode 3 on a page scaled
+to a fixed text height, `--preprocess upscale`), RapidOCR (PP-OCRv4, `vnerteach[rapidocr]`) and PP-OCRv5
+(`vnerteach[ppocrv5]`), each read by vnerteach.documents' own code (words, then page_task's tokens). Each page
+is read once per engine in a worker process on one thread; its CPU seconds count the process and the
+processes it waited for (Tesseract's), engine loading not included. Raw reads are kept under
+BENCH_DIR/ocr-decision, so a second run only re-makes words and re-trains.
+
+Field ceiling: the share of receipts whose gold value is the text of a window of page tokens,
+normalised (`fields.field_match`: spaces and case ignored) and strict (whitespace collapsed, case kept).
+End figure: 5-fold cross-validation over the 150 receipts; per fold a layout model is trained on the
+other 120 (labels from sroie_labels.label_spans on that engine's tokens; BENCH_SROIE_EPOCHS, default 10)
+and `fields.best_fields` (what `predict --fields` runs) extracts the four fields of the 30 held out:
+exact match, normalised and strict. Word recall as bench_ocr_engines.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_ocr_engines import FIELDS, recall, sroie_pages  # noqa: E402
+from bench_train import WORK, spread  # noqa: E402
+
+ENGINES = {"tesseract": ("tesseract", "--psm 3", ()), "tesseract-psm4": ("tesseract", "--psm 4", ()),
+           "tesseract-psm6": ("tesseract", "--psm 6", ()),
+           "tesseract-upscale": ("tesseract", "--psm 3", ("upscale",)),
+           "rapidocr": ("rapidocr", "", ()), "ppocrv5": ("ppocrv5", "", ())}
+CACHE = WORK / "ocr-decision"
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it has waited for."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def read(engine: str, image: str, turn: int = 0) -> dict:
+    """In a worker: one page read by one engine (turned by `turn` degrees first): its raw read and CPU seconds."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    from PIL import Image
+
+    from vnerteach.documents import preprocess
+
+    kind, config, steps = ENGINES[engine]
+    with Image.open(image) as opened:
+        page = opened.convert("RGB")
+    if turn:
+        page = page.rotate(turn, expand=True)
+    if kind == "rapidocr":
+        from vnerteach.documents.rapid import line_of, load_engine
+        load_engine()
+    elif kind == "ppocrv5":
+        from vnerteach.documents.ppocr import load_engine, read_lines
+        load_engine()
+    start = _cpu()
+    if kind == "tesseract":
+        from vnerteach.documents.ocr import ocr_words
+
+        made = preprocess.apply(page, steps)
+        words = [w._replace(bbox=tuple(round(v / made.scale) for v in w.bbox))
+                 for w in ocr_words(made.image, "eng", config=config)]
+        raw = {"words": [tuple(w) for w in words]}
+    elif kind == "rapidocr":
+        import numpy as np
+
+        found, _ = load_engine()(np.asarray(page), return_word_box=True)
+        raw = {"lines": [line_of(*item) for item in found or []]}
+    else:
+        raw = {"lines": read_lines(load_engine(), page)}
+    return {**raw, "cpu": _cpu() - start, "width": page.width, "height": page.height}
+
+
+def raw_reads(engines: list[str], pages: list[dict], workers: int, turns=(0,)) -> dict:
+    """(engine, page index, turn) -> raw read, from BENCH_DIR's store or read now in `workers` processes."""
+    out, todo = {}, []
+    for engine in engines:
+        for i, page in enumerate(pages):
+            for turn in turns:
+                path = CACHE / engine / f"{Path(page['image']).stem}-{turn}.pkl"
+                if path.exists():
+                    out[(engine, i, turn)] = pickle.loads(path.read_bytes())
+                else:
+                    todo.append((engine, i, turn, path))
+    if todo:
+        print(f"reading {len(todo)} pages ({workers} at once) ...", flush=True)
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {job: pool.submit(read, job[0], pages[job[1]]["image"], job[2]) for job in todo}
+            for (engine, i, turn, path), future in futures.items():
+                raw = future.result()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(pickle.dumps(raw))
+                out[(engine, i, turn)] = raw
+    return out
+
+
+def page_of(raw: dict, image: str, gap: float | None, turn: int = 0) -> dict:
+    """The task vnerteach makes of a raw read: words (lines cut at `gap`), then page_task's tokens."""
+    from PIL import Image
+
+    from vnerteach.documents.lines import GAP, ink_of, words_from_lines
+    from vnerteach.documents.results import PageResult, Word
+    from vnerteach.documents.task import page_task
+
+    if "words" in raw:
+        words = [Word(*w) for w in raw["words"]]
+    else:
+        with Image.open(image) as opened:
+            page = opened.convert("RGB").rotate(turn, expand=True) if turn else opened.convert("RGB")
+        words = words_from_lines(raw["lines"], ink_of(page), GAP if gap is None else gap)
+    result = PageResult(image, 1, 1, raw["width"], raw["height"], None, True, "0" * 64, "", "image", words=words)
+    return page_task(result)
+
+
+def ceilings(task: dict, fields: dict) -> tuple[dict, dict]:
+    """Per field: is the gold value the text of a window of tokens, normalised and strict."""
+    from vnerteach.fields import normalise
+
+    tokens, text = task["tokens"], task["text"]
+    norm_hit, strict_hit = {}, {}
+    for field in FIELDS:
+        gold = fields[field]
+        want_n, want_s = normalise(gold), " ".join(gold.split())
+        n = s = False
+        for i in range(len(tokens)):
+            for j in range(i, min(len(tokens), i + 60)):
+                window = text[tokens[i]["start"]:tokens[j]["end"]]
+                value = normalise(window)
+                if len(value) > len(want_n):
+                    break
+                if value == want_n:
+                    n = True
+                    s = s or " ".join(window.split()) == want_s
+        norm_hit[field], strict_hit[field] = n and bool(want_n), s and bool(want_n)
+    return norm_hit, strict_hit
+
+
+def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict], fields: list[dict]) -> dict:
+    """One fold (worker process): train on the other folds' receipts, extract the fields of this fold's."""
+    import spacy
+
+    from vnerteach.fields import best_fields, field_match
+    from vnerteach.merge import merge_answers
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import Trainer
+
+    held = [i for i in range(len(tasks)) if i % folds == fold]
+    train = [t for i, t in enumerate(tasks) if i % folds != fold]
+    labels = [f.upper() for f in FIELDS]
+    settings = Settings(n_iter=epochs, seed=0)
+    tokenizer = spacy.blank("en")
+    nlp = blank_pipeline("en", labels, True, settings)
+    trainer = Trainer(nlp, merge_answers(train, tokenizer_nlp=tokenizer).merged,
+                      merge_answers([tasks[i] for i in held], tokenizer_nlp=tokenizer).merged, settings)
+    for _ in trainer.epochs():
+        pass
+    out = {"normalised": dict.fromkeys(FIELDS, 0), "strict": dict.fromkeys(FIELDS, 0), "n": len(held)}
+    for i in held:
+        found = best_fields(nlp, [tasks[i]], labels)
+        for field in FIELDS:
+            got = found.get(field.upper())
+            gold = fields[i][field]
+            out["normalised"][field] += bool(got) and field_match(got.text, gold)
+            out["strict"][field] += bool(got) and " ".join(got.text.split()) == " ".join(gold.split())
+    return out
+
+
+def labelled(task: dict, fields: dict, key: str) -> dict:
+    """A receipt's task with the gold fields as spans, as an accepted ner.manual answer."""
+    from sroie_labels import label_spans
+    from vnerteach.tasks import set_hashes
+
+    task = dict(task, spans=label_spans(task["tokens"], fields), answer="accept", _view_id="ner_manual")
+    task["meta"] = dict(task["meta"], key=key, path=key)
+    return set_hashes(task)
+
+
+def pct(n: float, total: int) -> str:
+    return f"{100 * n / max(total, 1):5.1f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated, from " + ", ".join(ENGINES))
+    ap.add_argument("--receipts", type=int, default=150)
+    ap.add_argument("--gaps", default="", help="word-gap shares to compare for the line engines (default: lines.GAP)")
+    ap.add_argument("--folds", type=int, default=5, help="cross-validation folds of the end figure (0: none)")
+    ap.add_argument("--end", default="", help="engines whose end figure is measured (default: all asked)")
+    ap.add_argument("--rotated", type=int, default=0, help="also read the first N receipts turned 90/180/270")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    engines = [e for e in args.engines.split(",") if e]
+    pages = sroie_pages(args.receipts)
+    raws = raw_reads(engines, pages, args.workers)
+    gaps = [float(g) for g in args.gaps.split(",") if g] or [None]
+    epochs = int(os.environ.get("BENCH_SROIE_EPOCHS", "10"))
+    end_engines = [e for e in (args.end.split(",") if args.end else engines) if e]
+    n = len(pages)
+    print(f"{n} SROIE receipts; field ceiling normalised / strict (%); word recall; CPU s per page (one thread)")
+    print(f"{'engine':<22} " + " ".join(f"{f:>13s}" for f in FIELDS) + f" {'mean':>13s} {'recall':>7s} {'CPU s':>6s}")
+    results = {}
+    for engine in engines:
+        for gap in (gaps if ENGINES[engine][0] != "tesseract" else [None]):
+            name = engine + (f" gap {gap}" if gap is not None else "")
+            tasks, hits_n, hits_s, hit, total = [], dict.fromkeys(FIELDS, 0), dict.fromkeys(FIELDS, 0), 0, 0
+            for i, page in enumerate(pages):
+                task = page_of(raws[(engine, i, 0)], page["image"], gap)
+                tasks.append(labelled(task, page["fields"], Path(page["image"]).stem))
+                got_n, got_s = ceilings(task, page["fields"])
+                for f in FIELDS:
+                    hits_n[f] += got_n[f]
+                    hits_s[f] += got_s[f]
+                h, t = recall(page["gold"], [tok["text"] for tok in task["tokens"]])
+                hit, total = hit + h, total + t
+            cpu = sum(raws[(engine, i, 0)]["cpu"] for i in range(n)) / n
+            results[name] = {"engine": engine, "tasks": tasks,
+                             "ceiling": (sum(hits_n.values()) / 4, sum(hits_s.values()) / 4)}
+            cells = " ".join(f"{pct(hits_n[f], n)} / {pct(hits_s[f], n)}" for f in FIELDS)
+            mean = f"{pct(sum(hits_n.values()) / 4, n)} / {pct(sum(hits_s.values()) / 4, n)}"
+            print(f"{name:<22} {cells} {mean:>13s} {hit / total:7.3f} {cpu:6.2f}", flush=True)
+    if args.rotated:
+        rotated_ceilings(engines, pages[:args.rotated], args.workers)
+    if not args.folds:
+        return
+    import multiprocessing
+
+    jobs = [(name, fold) for name, r in results.items() if r["engine"] in end_engines for fold in range(args.folds)]
+    print(f"\nend figure: {args.folds}-fold, trained on {n - n // args.folds} receipts per fold, {epochs} epochs; "
+          "fields.best_fields exact match on every receipt held out, normalised / strict (%)", flush=True)
+    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {job: pool.submit(fold_run, results[job[0]]["engine"], job[1], args.folds, epochs,
+                                    results[job[0]]["tasks"], [p["fields"] for p in pages]) for job in jobs}
+        done = {job: f.result() for job, f in futures.items()}
+    print(f"{'engine':<22} " + " ".join(f"{f:>13s}" for f in FIELDS) + f" {'mean':>13s}   mean per fold (normalised)")
+    for name in results:
+        runs = [done[(name, fold)] for fold in range(args.folds) if (name, fold) in done]
+        if not runs:
+            continue
+        cells = " ".join(f"{pct(sum(r['normalised'][f] for r in runs), n)} / {pct(sum(r['strict'][f] for r in runs), n)}"
+                         for f in FIELDS)
+        mean_n = sum(sum(r["normalised"].values()) for r in runs) / 4
+        mean_s = sum(sum(r["strict"].values()) for r in runs) / 4
+        per_fold = [100 * sum(r["normalised"].values()) / 4 / r["n"] for r in runs]
+        print(f"{name:<22} {cells} {pct(mean_n, n)} / {pct(mean_s, n)}   {spread(per_fold)}", flush=True)
+
+
+def rotated_ceilings(engines: list[str], pages: list[dict], workers: int) -> None:
+    """The field ceiling of receipts turned by 90/180/270 degrees and read through vnerteach.documents (upright first)."""
+    print(f"\nrotated: the first {len(pages)} receipts turned, read as vnerteach reads a page (normalised ceiling %)")
+    from PIL import Image
+
+    from vnerteach.documents import DocumentOptions, iter_documents, page_task
+
+    folder = CACHE / "rotated"
+    folder.mkdir(parents=True, exist_ok=True)
+    for engine in engines:
+        kind = ENGINES[engine][0]
+        row = []
+        for turn in (0, 90, 180, 270):
+            paths = []
+            for page in pages:
+                path = folder / f"{Path(page['image']).stem}-{turn}.png"
+                if not path.exists():
+                    with Image.open(page["image"]) as opened:
+                        opened.convert("RGB").rotate(turn, expand=True).save(path)
+                paths.append(path)
+            options = DocumentOptions(ocr_engine=kind, workers=workers)
+            hits = 0
+            for page, result in zip(pages, iter_documents(paths, options, cache_dir=CACHE / f"home-{kind}")):
+                if result.ok:
+                    hits += sum(ceilings(page_task(result), page["fields"])[0].values())
+            row.append(f"{turn:>3}° {pct(hits / 4, len(pages))}")
+        print(f"{engine:<22} " + "   ".join(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
