@@ -212,3 +212,21 @@ def test_stats_counts_the_tokens_corrected(cli, store, receipt):
     assert cells[header.split().index("Corrected")] == "1"
     [stats] = store.stats("receipts")
     assert stats.corrected == 1
+
+
+def test_stored_fixes_apply_only_where_ocr_read_the_same_word_in_the_same_box(receipt):
+    from vnerteach.corrections import apply_fixes, stored_fixes
+
+    answer = fixed(receipt, 1, "193.00")
+    rebuild(answer)
+    fixes = stored_fixes([answer])[receipt["_input_hash"]]
+    page = copy.deepcopy(receipt)
+    assert apply_fixes(page, fixes) == 1
+    assert page["text"] == "TOTAL 193.00 GBP Thank you" and page["tokens"][1][OCR_TEXT] == "“193.00"
+    reread = copy.deepcopy(receipt)  # OCR'd again, it read this word otherwise: the correction is not for it
+    reread["tokens"][1]["text"] = "'193.00"
+    reread["text"] = reread["text"].replace("“", "'")
+    assert apply_fixes(reread, fixes) == 0 and reread["tokens"][1]["text"] == "'193.00"
+    moved = copy.deepcopy(receipt)
+    moved["tokens"][1]["bbox"] = [0, 0, 1, 1]
+    assert apply_fixes(moved, fixes) == 0

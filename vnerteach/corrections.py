@@ -111,3 +111,42 @@ def corrected(task: dict) -> list[int]:
 def ocr_text(tokens: Iterable[dict]) -> str:
     """Tokens' text as OCR read it (each token's ``ocr_text``, else its text), honouring ``ws``."""
     return "".join(t.get(OCR_TEXT, t["text"]) + (" " if t.get("ws", True) else "") for t in tokens).rstrip(" ")
+
+
+Fix = tuple[str, str]  # (what OCR read, the text an annotator corrected it to)
+
+
+def stored_fixes(examples: Iterable[dict]) -> dict[int, dict[tuple, Fix]]:
+    """Per input hash, the corrections its answers hold: token (id, box) -> (OCR text, corrected text); the latest wins."""
+    from .tasks import INPUT_HASH, input_hash
+
+    out: dict[int, dict[tuple, Fix]] = {}
+    for eg in examples:
+        for i in corrected(eg):
+            tok = eg["tokens"][i]
+            if tok.get("added") is True:
+                continue
+            key = eg.get(INPUT_HASH)
+            key = input_hash(eg) if key is None else key
+            out.setdefault(key, {})[_where(tok)] = (tok[OCR_TEXT], tok["text"])
+    return out
+
+
+def apply_fixes(task: dict, fixes: dict[tuple, Fix]) -> int:
+    """Correct a task's tokens as an earlier answer to the same page did, where OCR read the same word in the same box.
+
+    Returns how many tokens changed; the task is rebuilt (:func:`rebuild`), each keeping ``ocr_text``.
+    """
+    tokens = task.get("tokens") or []
+    n = 0
+    for tok in tokens:
+        fix = fixes.get(_where(tok))
+        if fix is not None and tok.get("text") == fix[0] and OCR_TEXT not in tok:
+            tok["text"] = fix[1]
+            n += 1
+    return rebuild(task) if n else 0
+
+
+def _where(tok: dict) -> tuple:
+    box = tok.get("bbox")
+    return tok.get("id"), tuple(box) if isinstance(box, list) else None
