@@ -104,12 +104,15 @@ def _stats_table(title: str, first: str, rows: list) -> Table:
     longest = max((len(s.name) for s in rows), default=7)
     table.add_column(first, overflow="fold", min_width=min(longest, 20))  # folded onto more lines, never cut
     sessions = first == "Dataset"
-    for column in ("Total", "Accept", "Reject", "Ignore", *["Sessions"] * sessions):
+    corrected = sessions and any(s.corrected for s in rows)  # tokens whose OCR text was corrected by hand
+    for column in ("Total", "Accept", "Reject", "Ignore", *["Sessions"] * sessions, *["Corrected"] * corrected):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("Last activity", no_wrap=True)
     for s in rows:
         table.add_row(s.name, str(s.examples), str(s.accept), str(s.reject), str(s.ignore),
-                      *[str(s.sessions)] * sessions, _when(s.last_activity))
+                      *[str(s.sessions)] * sessions, *[str(s.corrected)] * corrected, _when(s.last_activity))
+    if corrected:
+        table.caption = "Corrected: tokens whose OCR text an annotator corrected (kept as ocr_text beside it)"
     return table
 
 

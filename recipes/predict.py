@@ -33,6 +33,10 @@ def predict(
     recursive: Annotated[bool, Opt("Read subfolders too")] = False,
     documents: DocumentOptions = DocumentOptions(),
     strict: Annotated[bool, Opt("Exit with 1 if any file, line or page failed")] = False,
+    corrections: Annotated[str | None, Opt("Dataset whose OCR corrections to apply: a word an annotator corrected "
+                                           "on a page is read as corrected where OCR read the same in the same box")]
+    = None,
+    *, db: str,
 ) -> None:
     """Apply a trained model to new text, images or PDFs and write JSONL: entities with scores and boxes.
 
@@ -58,10 +62,13 @@ def predict(
     if unknown:
         raise UsageError(f"--label: the model has no label {', '.join(unknown)} "
                          f"(it has {', '.join(nlp.get_pipe('ner').labels)})")
+    fixes = _fixes(db, corrections) if corrections else {}
     failures: list[TaskFailure] = []
     tasks = tokenized(nlp, get_stream(source, recursive=recursive, documents=documents, on_failure=failures.append),
                       failures.append)
-    counts = {"documents": 0, "pages": 0, "values": 0, "retried": 0, "empty": 0}
+    counts = {"documents": 0, "pages": 0, "values": 0, "retried": 0, "empty": 0, "corrected": 0}
+    if fixes:
+        tasks = _corrected(tasks, fixes, counts)
     try:
         with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
             bar = progress.add_task("pages", total=source_size(source, documents.password))
@@ -87,6 +94,29 @@ def predict(
     _print_summary(counts, failures, fields, output)
     if strict and failures:
         raise VnerteachError(f"{plural(len(failures), 'file, line or page')} failed (--strict)")
+
+
+def _fixes(db: str, dataset: str) -> dict:
+    """The OCR corrections of a dataset's answers, per input hash (``corrections.stored_fixes``)."""
+    from vnerteach.corrections import stored_fixes
+    from vnerteach.store import connect
+
+    with connect(db) as store:
+        store.get_dataset(dataset)  # DatasetNotFound: one clear message
+        return stored_fixes(store.iter_examples(dataset))
+
+
+def _corrected(tasks, fixes: dict, counts: dict):
+    """Pages with the corrections an annotator made to the same page applied, lazily."""
+    from vnerteach.corrections import apply_fixes
+    from vnerteach.tasks import INPUT_HASH, input_hash
+
+    for task in tasks:
+        key = task.get(INPUT_HASH)
+        found = fixes.get(input_hash(task) if key is None else key)
+        if found:
+            counts["corrected"] += apply_fixes(task, found)
+        yield task
 
 
 def _document(task: dict) -> object:
@@ -134,6 +164,8 @@ def _print_summary(counts: dict, failures: list[TaskFailure], fields: bool, outp
     table.add_row("Field values" if fields else "Entities", str(counts["values"]))
     table.add_row("Retried with stronger preprocessing (no words)", str(counts["retried"]))
     table.add_row("OCR pages still without words", str(counts["empty"]))
+    if counts["corrected"]:
+        table.add_row("Words read as an annotator corrected them (--corrections)", str(counts["corrected"]))
     table.add_row("Failures", str(len(failures)))
     stderr.print(table)
     print_failures(failures)

@@ -3,6 +3,7 @@
 // dismissed), and handles the keyboard.
 
 import { Api, Heartbeat, Outbox } from "./api.js";
+import { SpanList, editTokens, spanText } from "./correct.js";
 import { PageView } from "./page.js";
 import { addMissedText, addedTokens } from "./region.js";
 import { VersionsPanel } from "./review.js";
@@ -341,6 +342,10 @@ class App {
       onRegion: (box, t) => this.addRegion(box, t),
       onLookAt: (key, page) => this.otherPage(key, page),
     };
+    if (page) { // the spans' text as read, under the page
+      const list = new SpanList(card, body.nextSibling, this.colors);
+      options.onSpans = (shownSpans, shownTask) => list.render(shownTask, shownSpans);
+    }
     const asked = askedOf(viewId, spans, this.labels);
     if (asked) card.insertBefore(el("p", "asked", asked), body);
     this.renderMeta(card, task, inHead); // before the view, which sizes itself to the room left
@@ -457,6 +462,7 @@ class App {
     kept.push({ start: tokens[a].start, end: tokens[b].end, token_start: a, token_end: b, label });
     kept.sort((x, y) => x.token_start - y.token_start);
     cur.spans = kept;
+    cur.lastRange = [a, b];
     cur.touched = true;
     cur.confirmEmpty = false;
     cur.view.setSpans(kept);
@@ -506,6 +512,26 @@ class App {
     cur.view.addTokens(got.task);
     this.select(got.first, got.last, t0);
     this.perf.mark("region", t0 && t0 > 0 ? t0 : performance.now());
+  }
+
+  // Correct what OCR read (e): the word under the pointer, else the words of the span marked last. Only the tokens'
+  // text changes here; the server rebuilds the task's text and offsets and keeps what OCR read beside each token.
+  async correctText() {
+    const cur = this.current;
+    if (!cur || !cur.editable || !(cur.view instanceof PageView) || cur.view.held) return;
+    const hovered = cur.view.hovered;
+    const range = typeof hovered === "number" ? [hovered, hovered] : cur.lastRange;
+    if (!range || !cur.task.tokens[range[0]]) {
+      this.toast("Point at a word (or mark it) and press e to correct what OCR read");
+      return;
+    }
+    cur.view.hideTip();
+    const got = await editTokens(cur.view, cur.task, range[0], range[1]);
+    if (!got || this.current !== cur) return;
+    if (got.error) { this.toast(got.error); return; }
+    cur.task = got.task;
+    cur.touched = true;
+    cur.view.retext(got.task, range[0], range[1]);
   }
 
   toggleBoxes() {
@@ -598,7 +624,7 @@ class App {
     const what = el("span", "hist-text");
     spans.forEach((s, i) => {
       if (i) what.appendChild(document.createTextNode(", "));
-      what.appendChild(el("span", "hist-span", (task.text || "").slice(s.start, s.end)));
+      what.appendChild(el("span", "hist-span", spanText(task, s)));
       const label = el("span", "hist-label", s.label);
       label.style.setProperty("--c", this.colors(s.label));
       what.appendChild(label);
@@ -894,6 +920,9 @@ class App {
         view.lookAt(key === "[" ? -1 : 1);
       } else if (view instanceof PageView && key === "b") {
         this.toggleBoxes();
+      } else if (view instanceof PageView && key === "e") {
+        e.preventDefault(); // not typed into the editor it opens
+        this.correctText();
       }
     });
     // Buttons keep focus after a click; let space and enter go to the app, not re-click them.

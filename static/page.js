@@ -7,6 +7,7 @@
 import { el, finishSelection, spanIndex } from "./util.js";
 import { BoxIndex, medianHeight, shareInside, spanBox, union } from "./geometry.js";
 import { placeTags } from "./tags.js";
+import { drawWord, isCorrected, readAs } from "./correct.js";
 
 const ZOOM_STEP = 1.25;
 const MIN_ZOOM = 0.1;
@@ -134,6 +135,7 @@ export class PageView {
       d.className = cls;
       d.style.cssText = `left:${b[0]}px;top:${b[1]}px;width:${b[2] - b[0]}px;height:${b[3] - b[1]}px`;
       d.dataset.i = i;
+      drawWord(d, this.task, i); // typed, added or corrected: its text drawn in its box
       this.boxEls[i] = d;
       this.words.add(b);
       frag.appendChild(d);
@@ -151,6 +153,14 @@ export class PageView {
     owner.set(this.owner);
     this.owner = owner;
     this.renderBoxes(from);
+  }
+
+  // Tokens a..b of the task got new text (corrected by hand): draw it in their boxes.
+  retext(task, a, b) {
+    this.task = task;
+    this.tokens = task.tokens;
+    for (let i = a; i <= b; i++) if (this.boxEls[i]) drawWord(this.boxEls[i], task, i);
+    if (this.opt.onSpans) this.opt.onSpans(this.spans, task);
   }
 
   // Update only the boxes whose span changed, then redraw the few label tags.
@@ -187,6 +197,7 @@ export class PageView {
       return tag;
     });
     if (place) this.placeTags();
+    if (this.opt.onSpans) this.opt.onSpans(spans, this.task);
   }
 
   setSpans(spans) {
@@ -485,20 +496,21 @@ export class PageView {
     this.sel = [lo, hi];
   }
 
-  // Hovering a word: its span's tucked-away tag, and the word OCR read (with how sure it was) when
-  // it is doubtful or the boxes are shown clearly.
+  // Hovering a word: its span's tucked-away tag, and its text as read under it (with how sure OCR was, and what
+  // OCR read when it was corrected); e corrects it.
   hover(target, on) {
     if (!target.classList.contains("box") || this.drag) return;
     const i = Number(target.dataset.i);
+    this.hovered = on ? i : null;
     const k = this.owner[i];
     const tag = k >= 0 && this.tagEls ? this.tagEls[k] : null;
     if (tag) tag.classList.toggle("peek", on);
     if (!on) return this.hideTip();
     const low = target.classList.contains("low");
-    if (!low && !this.clearBoxes) return;
     const t = this.tokens[i];
     const conf = this.conf[i];
-    this.tip.textContent = t.text + (conf !== null ? ` · ${Math.round(conf)}%` : "") + (t.added ? " · added" : "");
+    this.tip.textContent = t.text + (conf !== null ? ` · ${Math.round(conf)}%` : "") + (t.added ? " · added" : "")
+      + (isCorrected(this.task, i) ? ` · OCR read ${readAs(this.task, i)}` : "");
     this.tip.classList.toggle("low", low);
     this.tip.hidden = false;
     const [x, y] = this.screenPoint(t.bbox[0], t.bbox[3]);

@@ -48,8 +48,10 @@ export function appendWords(task, words) {
     if (text.length) text += " ";
     const start = text.length;
     text += w.text;
-    tokens.push({ text: w.text, start, end: text.length, id: tokens.length, ws: i < words.length - 1,
-      bbox: w.bbox.map(Math.round), added: true });
+    const token = { text: w.text, start, end: text.length, id: tokens.length, ws: i < words.length - 1,
+      bbox: w.bbox.map(Math.round), added: true };
+    if (typeof w.ocr_text === "string") token.ocr_text = w.ocr_text; // read from the region, then corrected
+    tokens.push(token);
   });
   return { task: { ...task, text, tokens }, first, last: tokens.length - 1 };
 }
@@ -63,13 +65,17 @@ export function addedTokens(task) {
 
 // A small form under the drawn box (above it when there is no room below) asking for the text;
 // resolves to the text, or null if cancelled. `box` is [left, top, right, bottom] in the host's pixels.
-export function askText(host, box, note) {
+// options: {value: the text to start from (selected, to be kept with Enter or typed over), placeholder, editor:
+// a class name for the form}.
+export function askText(host, box, note, options = {}) {
   return new Promise((resolve) => {
-    const form = el("form", "ask-text");
+    const form = el("form", "ask-text" + (options.editor ? " " + options.editor : ""));
     form.appendChild(el("div", "ask-note", note));
     const input = el("input");
     input.type = "text";
-    input.placeholder = "Enter adds it, Esc cancels";
+    input.spellcheck = false;
+    input.placeholder = options.placeholder || "Enter adds it, Esc cancels";
+    if (options.value) input.value = options.value;
     form.appendChild(input);
     let done = false;
     const finish = (value) => {
@@ -87,21 +93,39 @@ export function askText(host, box, note) {
     form.style.top = Math.max(4, below ? box[3] + 6 : Math.min(box[1] - 6 - h, room - h - 4)) + "px";
     form.style.left = Math.max(4, Math.min(box[0], host.clientWidth - w - 4)) + "px";
     input.focus({ preventScroll: true });
+    if (options.value) input.select();
   });
 }
 
-// Read a boxed region into the task: OCR first, typed text when OCR finds nothing new.
-// Returns {task, first, last}, or null when nothing was added.
+// The words read in a region as the annotator confirmed or edited them: the same words, each keeping its box (and,
+// where changed, what OCR read as `ocr_text`); else the text typed over the words' box.
+export function confirmedWords(read, text) {
+  const parts = text.split(/\s+/).filter(Boolean);
+  if (parts.length === read.length) {
+    return read.map((w, i) => (parts[i] === w.text ? w : { ...w, text: parts[i], ocr_text: w.text }));
+  }
+  const box = [Math.min(...read.map((w) => w.bbox[0])), Math.min(...read.map((w) => w.bbox[1])),
+    Math.max(...read.map((w) => w.bbox[2])), Math.max(...read.map((w) => w.bbox[3]))];
+  return typedWords(text, box);
+}
+
+// Read a boxed region into the task: OCR first, its text shown to confirm (Enter) or edit before it is added;
+// typed text when OCR finds nothing new. Returns {task, first, last}, or null when nothing was added.
 export async function addMissedText(api, view, task, box) {
   view.hold(box, true);
   try {
     const found = await readRegion(api, task, box);
     let words = unseen(found.words, task.tokens || []);
-    if (!words.length) {
-      view.hold(box, false);
+    view.hold(box, false);
+    const where = [...view.screenPoint(box[0], box[1]), ...view.screenPoint(box[2], box[3])];
+    if (words.length) {
+      const text = await askText(view.root, where, "OCR read this: Enter adds it, or correct it first (Esc cancels)",
+        { value: words.map((w) => w.text).join(" "), placeholder: "the text in the box", editor: "region-read" });
+      if (!text) return null;
+      words = confirmedWords(words, text);
+    } else {
       const why = found.error ? `OCR failed (${found.error})` : "OCR found no new text here";
-      const text = await askText(view.root, [...view.screenPoint(box[0], box[1]), ...view.screenPoint(box[2], box[3])],
-        why + ": type it");
+      const text = await askText(view.root, where, why + ": type it");
       if (!text) return null;
       words = typedWords(text, box);
     }

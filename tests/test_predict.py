@@ -199,3 +199,33 @@ def test_predict_fields_on_text_is_one_line_per_line_even_when_lines_repeat(cli,
     assert [o["text"] for o in out] == [SENTENCES[1], SENTENCES[1], SENTENCES[0]]
     assert [set(o["fields"]) for o in out] == [{"PERSON"}] * 3
     assert out[2]["fields"]["PERSON"]["text"] == "Emil Faure" and out[2]["fields"]["PERSON"]["page"] is None
+
+
+def test_predict_reads_a_page_as_an_annotator_corrected_it(cli, tmp_path, model_dir, store):
+    """A misread word ("Rorne") corrected on a page in a dataset is read corrected there with --corrections."""
+    from vnerteach.corrections import rebuild
+    from vnerteach.documents import DocumentOptions
+    from vnerteach.sources import get_stream
+    from vnerteach.tasks import set_hashes
+
+    source = pdf(tmp_path / "misread.pdf", ["Yesterday Emil Faure moved to Rorne with family . Ref 1"])
+    [page] = list(get_stream(str(source), documents=DocumentOptions()))
+    misread = next(i for i, t in enumerate(page["tokens"]) if t["text"] == "Rorne")
+    answer = {**page, "answer": "accept", "_view_id": "ner_manual"}
+    answer["tokens"] = [dict(t) for t in page["tokens"]]
+    answer["tokens"][misread]["text"] = "Rome"
+    rebuild(answer)
+    store.add_examples([set_hashes(answer)], ["fixes"])
+
+    plain = lines(cli("predict", model_dir, source).stdout)
+    assert "Rorne" in plain[0]["text"]
+    result = cli("predict", model_dir, source, "--corrections", "fixes")
+    assert result.exit_code == 0, result.stderr
+    [line] = lines(result.stdout)
+    assert "moved to Rome with" in line["text"] and "Rorne" not in line["text"]
+    assert ("Rome", "CITY") in {(e["text"], e["label"]) for e in line["entities"]}
+    assert "annotator corrected" in result.stderr
+    fields = lines(cli("predict", model_dir, source, "--fields", "--corrections", "fixes").stdout)
+    assert fields[0]["fields"]["CITY"]["text"] == "Rome"
+    missing = cli("predict", model_dir, source, "--corrections", "nope")
+    assert missing.exit_code != 0 and "nope" in missing.stderr and "Traceback" not in missing.stderr

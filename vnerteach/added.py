@@ -21,6 +21,7 @@ class Asked(NamedTuple):
     tokens: int
     text_length: int
     text_hash: int
+    tail: int = 0  # characters of the text after its last token (corrections move the page's end, not this)
 
 
 def asked(task: dict) -> Asked | None:
@@ -29,13 +30,16 @@ def asked(task: dict) -> Asked | None:
     if not isinstance(tokens, list) or not any(isinstance(t, dict) and t.get("bbox") for t in tokens):
         return None
     text = task.get("text") or ""
-    return Asked(len(tokens), len(text), hash(text))
+    last = tokens[-1].get("end") if tokens and isinstance(tokens[-1], dict) else None
+    return Asked(len(tokens), len(text), hash(text), len(text) - last if type(last) is int else 0)
 
 
-def check_added(eg: dict, before: Asked | None = None) -> None:
+def check_added(eg: dict, before: Asked | None = None, sent_text: str | None = None) -> None:
     """TaskError unless the answer's tokens added by hand are flagged, listed and only appended.
 
     With ``before`` (the question as asked), the page's own tokens and text must be the question's.
+    ``sent_text`` is the answer's text as the app sent it when the server has since rebuilt it with
+    tokens corrected by hand (``corrections.rebuild``): that text is what must be the question's.
     """
     tokens = eg.get("tokens") if isinstance(eg.get("tokens"), list) else []
     flagged = [i for i, t in enumerate(tokens) if isinstance(t, dict) and t.get(ADDED) is True]
@@ -56,8 +60,10 @@ def check_added(eg: dict, before: Asked | None = None) -> None:
     text = eg.get("text") or ""
     if before is not None:
         end = before.text_length
-        if hash(text[:end]) != before.text_hash:
+        if hash((text if sent_text is None else sent_text)[:end]) != before.text_hash:
             raise TaskError("the text of the page differs from the question's: added text may only be appended")
+        if sent_text is not None and first:  # corrections moved the page's end
+            end = tokens[first - 1]["end"] + before.tail
     else:
         end = tokens[first - 1].get("end", 0) if first else 0
     for i in flagged:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, TypedDict
 
 from .activity import waiting
 from .added import Asked, asked, check_added
+from .corrections import rebuild
 from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .failures import FailureLog
 from .feed import IDLE_S, Annotator, Feed
@@ -437,9 +438,11 @@ class Controller:
         if "text" not in eg and "tokens" not in eg and "image" not in eg:
             raise AnswerError("the task has no 'text', 'image' or 'tokens'")
         try:
+            sent_text = eg.get("text")
+            corrected = rebuild(eg)  # tokens corrected by hand: text and offsets made to agree again
             validate_task(eg)
             _check_token_indices(eg)
-            check_added(eg, self._asked_pages.get(eg[TASK_HASH]))
+            check_added(eg, self._asked_pages.get(eg[TASK_HASH]), sent_text if corrected else None)
             if self._validate is not None:
                 self._validate(eg)
         except (TaskError, ValueError) as err:

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from .corrections import OCR_TEXT, ocr_text
 from .files import atomic_file, check_output, write_atomic
 from .errors import InputError, UsageError, VnerteachError
 from .merge import Merged, MergeResult, merge_answers, reference_doc
@@ -92,9 +93,12 @@ def entity_record(task: dict, m: Merged) -> dict:
     for start, end, label in m.ents:
         toks = tokens[start:end]
         boxes = [t["bbox"] for t in toks if t.get("bbox")]
-        text = "".join(t["text"] + (" " if t.get("ws", True) else "") for t in toks).strip()
-        entity = {"label": label, "text": text, "token_start": start, "token_end": end - 1,
-                  "boxes": line_boxes(boxes)}
+        text = "".join(w + (" " if ws else "") for w, ws in zip(m.words[start:end], m.spaces[start:end])).strip()
+        entity = {"label": label, "text": text}  # as merged: with the tokens corrected by hand
+        read = ocr_text(toks).strip()
+        if read != text:  # what OCR read, too
+            entity[OCR_TEXT] = read
+        entity.update(token_start=start, token_end=end - 1, boxes=line_boxes(boxes))
         if len(boxes) < len(toks):  # tokens without a box: nothing to draw or cover for them
             entity["unboxed_tokens"] = len(toks) - len(boxes)
         entities.append(entity)

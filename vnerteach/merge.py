@@ -29,6 +29,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from .added import ADDED_LIST
+from .corrections import OCR_TEXT
 from .errors import InputError
 from .layout import make_doc, task_boxes
 from .tasks import INPUT_HASH, TaskError, input_hash, span_text, span_tokens, token_offsets, tokenized
@@ -158,7 +159,7 @@ def _move(triple: Triple, source: list[tuple[int, int]], target: list[tuple[int,
 class _Input:
     """The answers of one input hash while merging."""
 
-    __slots__ = ("words", "spaces", "boxes", "by_hand", "accepts", "rejects", "completes")
+    __slots__ = ("words", "ocr", "spaces", "boxes", "by_hand", "accepts", "rejects", "completes")
 
     def __init__(self, task: dict):
         self.take_tokens(task, tuple(t["text"] for t in task["tokens"]))
@@ -169,6 +170,7 @@ class _Input:
     def take_tokens(self, task: dict, words: tuple[str, ...]) -> None:
         """Use this task's tokens (words, spaces, boxes) for the input."""
         self.words = words
+        self.ocr = tuple(t.get(OCR_TEXT, t["text"]) for t in task["tokens"])  # as OCR read them
         self.by_hand = bool(task.get(ADDED_LIST))
         self.spaces = tuple(bool(t.get("ws", True)) for t in task["tokens"])
         boxes = task_boxes(task)
@@ -178,16 +180,28 @@ class _Input:
         """The triples on the input's tokens, the first that cannot be; tokens extending or finer become the input's."""
         n = len(self.words)
         if len(task["tokens"]) == n and not self.by_hand and not task.get(ADDED_LIST):  # the common case, cheap
+            if any(OCR_TEXT in t for t in task["tokens"]):
+                self.words = self.corrected(task)
             return triples, None
         words = tuple(t["text"] for t in task["tokens"])
-        if len(words) > n and words[:n] == self.words:
+        ocr = tuple(t.get(OCR_TEXT, t["text"]) for t in task["tokens"])
+        if len(words) > n and ocr[:n] == self.ocr:
+            kept = self.words
             self.take_tokens(task, words)
+            self.words = self.corrected(task, kept)
             return triples, None
         spaces = tuple(bool(t.get("ws", True)) for t in task["tokens"])
         if not self.by_hand and not task.get(ADDED_LIST) and _text(words, spaces) == _text(self.words, self.spaces):
             return self.retokenized(task, words, spaces, triples)
         shared = next((i for i, (a, b) in enumerate(zip(words, self.words)) if a != b), min(n, len(words)))
         return triples, next((t for t in triples if t[1] > shared), None)
+
+    def corrected(self, task: dict, words: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """The input's words (or ``words``) with the tokens this task corrected by hand (``ocr_text``) as it has them."""
+        words = self.words if words is None else words
+        tokens = task["tokens"]
+        return tuple(t["text"] if OCR_TEXT in t else words[i] for i, t in enumerate(tokens[:len(words)])) \
+            + tuple(t["text"] for t in tokens[len(words):])
 
     def retokenized(self, task: dict, words: tuple[str, ...], spaces: tuple[bool, ...], triples: list[Triple]
                     ) -> tuple[list[Triple], Triple | None]:

@@ -119,6 +119,7 @@ class DatasetStats:
     ignore: int
     sessions: int
     last_activity: int | None
+    corrected: int = 0  # tokens whose OCR text was corrected by hand (``corrections.OCR_TEXT``)
 
 
 @dataclass(frozen=True)
@@ -680,7 +681,16 @@ class Store:
                     .where((self.Link.dataset == dataset) & self.Dataset.session).scalar())
         return DatasetStats(name=dataset.name, created=dataset.created, examples=sum(answers.values()),
                             accept=answers.get("accept", 0), reject=answers.get("reject", 0),
-                            ignore=answers.get("ignore", 0), sessions=sessions or 0, last_activity=last)
+                            ignore=answers.get("ignore", 0), sessions=sessions or 0, last_activity=last,
+                            corrected=self._corrected(dataset))
+
+    def _corrected(self, dataset: Model) -> int:
+        """The tokens corrected by hand in a dataset's examples: only examples whose text names ``ocr_text`` are read."""
+        from .corrections import OCR_TEXT_JSON, corrected
+
+        query = (self.Example.select(self.Example.id, self.Example.content).join(self.Link)
+                 .where((self.Link.dataset == dataset) & self.Example.content.contains(OCR_TEXT_JSON)))
+        return sum(len(corrected(json.loads(content))) for _id, content in _pages(query, self.Example.id))
 
     def session_stats(self, name: str) -> list[DatasetStats]:
         """Counts of a dataset's examples per session that answered them (one row per annotator or run), oldest first."""
