@@ -4,6 +4,7 @@ word recall and CPU seconds per page.
     python bench/bench_ocr_decision.py                       # every engine, 150 receipts, 5 folds
     python bench/bench_ocr_decision.py --engines rapidocr,ppocrv5 --gaps 0.3,0.4,0.5   # word-gap setting
     python bench/bench_ocr_decision.py --rotated 30          # + the first 30 receipts turned 90/180/270 degrees
+    python bench/bench_ocr_decision.py --funsd ppocrv5 --engines ppocrv5 --folds 0   # FUNSD entity F1, OCR vs gold words
 
 Engines: Tesseract (Debian's eng; page segmentation modes 3 (vnerteach's), 4, 6, and mode 3 on a page scaled
 to a fixed text height, `--preprocess upscale`), RapidOCR (PP-OCRv4, `vnerteach[rapidocr]`) and PP-OCRv5
@@ -18,11 +19,19 @@ End figure: 5-fold cross-validation over the 150 receipts; per fold a layout mod
 other 120 (labels from sroie_labels.label_spans on that engine's tokens; BENCH_SROIE_EPOCHS, default 10)
 and `fields.best_fields` (what `predict --fields` runs) extracts the four fields of the 30 held out:
 exact match, normalised and strict. Word recall as bench_ocr_engines.py.
+
+FUNSD (--funsd ENGINE): the 149 training forms read by the engine; each OCR token takes the label of the
+gold entity its box mostly lies in (spans: runs of tokens of one entity). A layout model is trained on 119
+forms' OCR tokens and another on their gold words (bench_train's set-up, BENCH_FUNSD_EPOCHS default 20,
+seeds BENCH_SEEDS default 0,1,2); entity F1 on the 30 held out: for OCR, a predicted span is right when it
+is exactly the tokens of one gold entity with its label, and a gold entity OCR read nothing of is missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import pickle
 import resource
@@ -42,6 +51,7 @@ ENGINES = {"tesseract": ("tesseract", "--psm 3", ()), "tesseract-psm4": ("tesser
            "tesseract-upscale": ("tesseract", "--psm 3", ("upscale",)),
            "rapidocr": ("rapidocr", "", ()), "ppocrv5": ("ppocrv5", "", ())}
 CACHE = WORK / "ocr-decision"
+NUMBER_GAP = __import__("vnerteach.documents.lines", fromlist=["NUMBER_GAP"]).NUMBER_GAP  # as shipped
 
 
 def _cpu() -> float:
@@ -109,10 +119,12 @@ def raw_reads(engines: list[str], pages: list[dict], workers: int, turns=(0,)) -
     return out
 
 
-def page_of(raw: dict, image: str, gap: float | None, turn: int = 0) -> dict:
-    """The task vnerteach makes of a raw read: words (lines cut at `gap`), then page_task's tokens."""
+def page_of(raw: dict, image: str, gap: str | None, turn: int = 0) -> dict:
+    """The task vnerteach makes of a raw read: words (lines cut at `gap`, "G" or "GxN" for lines.NUMBER_GAP N),
+    then page_task's tokens."""
     from PIL import Image
 
+    from vnerteach.documents import lines
     from vnerteach.documents.lines import GAP, ink_of, words_from_lines
     from vnerteach.documents.results import PageResult, Word
     from vnerteach.documents.task import page_task
@@ -122,8 +134,11 @@ def page_of(raw: dict, image: str, gap: float | None, turn: int = 0) -> dict:
     else:
         with Image.open(image) as opened:
             page = opened.convert("RGB").rotate(turn, expand=True) if turn else opened.convert("RGB")
-        words = words_from_lines(raw["lines"], ink_of(page), GAP if gap is None else gap)
-    result = PageResult(image, 1, 1, raw["width"], raw["height"], None, True, "0" * 64, "", "image", words=words)
+        share, _, number = (gap or "").partition("x")
+        lines.NUMBER_GAP = float(number) if number else NUMBER_GAP
+        words = words_from_lines(raw["lines"], ink_of(page), float(share) if share else GAP)
+    sha = hashlib.sha256(f"{image}#{turn}".encode()).hexdigest()  # a page of its own to merge_answers
+    result = PageResult(image, 1, 1, raw["width"], raw["height"], None, True, sha, "", "image", words=words)
     return page_task(result)
 
 
@@ -203,11 +218,14 @@ def main() -> None:
     ap.add_argument("--end", default="", help="engines whose end figure is measured (default: all asked)")
     ap.add_argument("--rotated", type=int, default=0, help="also read the first N receipts turned 90/180/270")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--funsd", default="", help="FUNSD entity F1 with this engine's words against the gold words")
     args = ap.parse_args()
+    if args.funsd:
+        return funsd(args.funsd, args.workers)
     engines = [e for e in args.engines.split(",") if e]
     pages = sroie_pages(args.receipts)
     raws = raw_reads(engines, pages, args.workers)
-    gaps = [float(g) for g in args.gaps.split(",") if g] or [None]
+    gaps = [g for g in args.gaps.split(",") if g] or [None]
     epochs = int(os.environ.get("BENCH_SROIE_EPOCHS", "10"))
     end_engines = [e for e in (args.end.split(",") if args.end else engines) if e]
     n = len(pages)
@@ -225,7 +243,7 @@ def main() -> None:
                 for f in FIELDS:
                     hits_n[f] += got_n[f]
                     hits_s[f] += got_s[f]
-                h, t = recall(page["gold"], [tok["text"] for tok in task["tokens"]])
+                h, t = recall(page["gold"], task["text"].split())  # the engine's words, as vnerteach joins them
                 hit, total = hit + h, total + t
             cpu = sum(raws[(engine, i, 0)]["cpu"] for i in range(n)) / n
             results[name] = {"engine": engine, "tasks": tasks,
@@ -286,6 +304,120 @@ def rotated_ceilings(engines: list[str], pages: list[dict], workers: int) -> Non
                     hits += sum(ceilings(page_task(result), page["fields"])[0].values())
             row.append(f"{turn:>3}° {pct(hits / 4, len(pages))}")
         print(f"{engine:<22} " + "   ".join(row), flush=True)
+
+
+def funsd_forms() -> list[dict]:
+    """FUNSD's training forms: image, gold entities (label, word boxes) and the gold-word task (bench_train)."""
+    from bench_train import DATA, funsd_tasks
+
+    root = DATA / "funsd" / "training_data"
+    forms = []
+    for path, task in zip(sorted((root / "annotations").glob("*.json")), funsd_tasks()):
+        entities = [(e["label"].upper(), [w["box"] for w in e["words"] if w["text"].strip()])
+                    for e in json.loads(path.read_text())["form"]]
+        forms.append({"image": str(root / "images" / f"{path.stem}.png"), "gold_task": task,
+                      "entities": [(label, boxes) for label, boxes in entities if boxes]})
+    return forms
+
+
+def _inside(box, boxes) -> float:
+    """The largest share of box's area that lies in one of boxes."""
+    x0, y0, x1, y1 = box
+    area = max((x1 - x0) * (y1 - y0), 1)
+    return max((max(0, min(x1, b[2]) - max(x0, b[0])) * max(0, min(y1, b[3]) - max(y0, b[1])) / area
+                for b in boxes), default=0.0)
+
+
+def projected(task: dict, entities: list) -> tuple[list[int | None], list[dict]]:
+    """Each OCR token's gold entity (index, or None), and the spans of runs of tokens of one labelled entity."""
+    owner: list[int | None] = []
+    for token in task["tokens"]:
+        shares = [_inside(token["bbox"], boxes) for _, boxes in entities]
+        best = max(range(len(shares)), key=shares.__getitem__) if shares else None
+        owner.append(best if best is not None and shares[best] >= 0.5 else None)
+    spans, i = [], 0
+    while i < len(owner):
+        j = i
+        while j + 1 < len(owner) and owner[j + 1] == owner[i]:
+            j += 1
+        if owner[i] is not None and entities[owner[i]][0] != "OTHER":
+            tokens = task["tokens"]
+            spans.append({"start": tokens[i]["start"], "end": tokens[j]["end"], "token_start": i, "token_end": j,
+                          "label": entities[owner[i]][0]})
+        i = j + 1
+    return owner, spans
+
+
+def funsd_run(kind: str, seed: int, epochs: int, train: list[dict], dev: list[dict], forms: list[dict]) -> float:
+    """One FUNSD model (worker process): entity F1 on the held-out forms against every gold entity."""
+    import spacy
+
+    from vnerteach.fields import page_entities
+    from vnerteach.merge import merge_answers
+    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.training import Trainer
+
+    labels = ["ANSWER", "HEADER", "QUESTION"]
+    settings = Settings(n_iter=epochs, seed=seed)
+    tokenizer = spacy.blank("en")
+    nlp = blank_pipeline("en", labels, True, settings)
+    trainer = Trainer(nlp, merge_answers(train, tokenizer_nlp=tokenizer).merged,
+                      merge_answers(dev, tokenizer_nlp=tokenizer).merged, settings)
+    for _ in trainer.epochs():
+        pass
+    if kind == "gold":
+        return 100 * trainer.best.scores.overall.f
+    tp = fp = fn = 0
+    for task, form, found in zip(dev, forms, page_entities(nlp, dev)):
+        owner = task["meta"]["owner"]
+        wanted = {i for i, (label, _) in enumerate(form["entities"]) if label != "OTHER"}
+        right = set()
+        for f in found:
+            ids = set(owner[f.token_start:f.token_end + 1])
+            entity = next(iter(ids)) if len(ids) == 1 else None
+            exact = entity is not None and entity in wanted and form["entities"][entity][0] == f.label and \
+                [k for k, o in enumerate(owner) if o == entity] == list(range(f.token_start, f.token_end + 1))
+            if exact and entity not in right:
+                right.add(entity)
+                tp += 1
+            else:
+                fp += 1
+        fn += len(wanted - right)
+    return 100 * 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+def funsd(engine: str, workers: int) -> None:
+    """FUNSD entity F1 with an engine's words against the gold words: 119 forms to train, the last 30 held out."""
+    import multiprocessing
+
+    from vnerteach.tasks import set_hashes
+
+    forms = funsd_forms()
+    raws = raw_reads([engine], forms, workers)
+    tasks = []
+    for i, form in enumerate(forms):
+        task = page_of(raws[(engine, i, 0)], form["image"], None)
+        owner, spans = projected(task, form["entities"])
+        task.update(spans=spans, answer="accept", _view_id="ner_manual")
+        task["meta"] = dict(task["meta"], owner=owner, path=form["image"])
+        tasks.append(set_hashes(task))
+    epochs = int(os.environ.get("BENCH_FUNSD_EPOCHS", "20"))
+    seeds = [int(x) for x in os.environ.get("BENCH_SEEDS", "0,1,2").split(",")]
+    gold = [f["gold_task"] for f in forms]
+    jobs = [(kind, seed) for kind in ("gold", engine) for seed in seeds]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {(kind, seed): pool.submit(funsd_run, kind, seed, epochs, (gold if kind == "gold" else tasks)[:119],
+                                             (gold if kind == "gold" else tasks)[119:], forms[119:])
+                   for kind, seed in jobs}
+        done = {job: f.result() for job, f in futures.items()}
+    words = sum(len(t["tokens"]) for t in tasks) / len(tasks)
+    cpu = sum(raws[(engine, i, 0)]["cpu"] for i in range(len(forms))) / len(forms)
+    print(f"FUNSD: 149 forms read by {engine} ({words:.0f} tokens a form, {cpu:.2f} CPU s a form); "
+          f"119 to train, 30 held out; {epochs} epochs; entity F1, seeds {seeds}")
+    for kind in ("gold", engine):
+        values = [done[(kind, seed)] for seed in seeds]
+        print(f"  {('gold words' if kind == 'gold' else engine + ' words'):<20} {spread(values)}  "
+              + " ".join(f"{v:.1f}" for v in values), flush=True)
 
 
 if __name__ == "__main__":
