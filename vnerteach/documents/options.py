@@ -48,6 +48,12 @@ class DocumentOptions:
 
         return partial(ocr_region, lang=self.lang)
 
+    def page_turner(self) -> Callable[[dict], dict]:
+        """How the server reads a page task again turned a further 90 degrees (the page view's rotate key)."""
+        from .turning import turn_task
+
+        return partial(turn_task, options=self)
+
     def check(self) -> str | None:
         """Fail before any work starts on a bad value or a missing OCR engine; engine and version when OCR may run."""
         parse_preprocess(self.preprocess)
