@@ -6,34 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from doc_fixtures import LINES, drawn_page as page
+from PIL import Image
 
 from vnerteach.documents import DocumentOptions, PageCache, iter_pages, page_image, page_task
 from vnerteach.documents.quality import LOW_CONF, POOR_LOW_SHARE, POOR_MEAN, quality
 from vnerteach.documents.turning import read_turned, turn_task
-from vnerteach.documents.upright import turn
 from vnerteach.errors import InputError, PageImageNotFound
-
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-LINES = ["INVOICE NUMBER 20417 DATED MARCH", "DELIVERY ADDRESS HARBOUR STREET", "QUANTITY ORDERED TWELVE BOXES",
-         "PAYMENT RECEIVED WITH THANKS", "TOTAL AMOUNT DUE 148.50 EUROS", "CUSTOMER SERVICE TELEPHONE 5550199"]
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def page(path, lines=LINES, size=(900, 520), fontsize=30, turned_ccw: int = 0):
-    """A clean white page of text drawn with DejaVu Sans, turned counter-clockwise by turned_ccw degrees (Pillow)."""
-    image = Image.new("L", size, 255)
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(FONT, fontsize)
-    for i, line in enumerate(lines):
-        draw.text((30, 30 + i * fontsize * 1.6), line, font=font, fill=0)
-    image.rotate(turned_ccw, expand=True).save(path)
-    return path
 
 
 def words_on_ink(result, path) -> float:
