@@ -143,3 +143,25 @@ def test_a_page_read_badly_is_flagged_in_meta_and_a_clean_one_is_not(tmp_path):
     assert bad["poor_ocr"] is True and (bad["mean_conf"] < POOR_MEAN or bad["low_conf_share"] > POOR_LOW_SHARE)
     assert bad["rotation"] == 0  # read badly every way: kept as it is
     json.dumps(bad)
+
+
+def test_the_ocr_summary_counts_pages_read_badly_and_turned(cli, tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    page(folder / "a_clean.png")
+    page(folder / "b_turned.png", turned_ccw=180)
+    sharp = Image.open(page(tmp_path / "sharp.png"))
+    sharp.resize((sharp.width // 5, sharp.height // 5), Image.BILINEAR).resize(sharp.size, Image.NEAREST).save(
+        folder / "c_coarse.png")
+    out = tmp_path / "tasks.jsonl"
+    result = cli("ocr", folder, "-o", out, "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    summary = " ".join(result.stderr.split())
+    assert f"OCR pages read badly (mean confidence < {POOR_MEAN:g} or > {POOR_LOW_SHARE:.0%} of words < 60) │ 1" in summary
+    assert "OCR pages read turned upright │ 1" in summary
+    metas = [json.loads(line)["meta"] for line in out.read_text().splitlines()]
+    assert [m.get("poor_ocr", False) for m in metas] == [False, False, True]
+    assert [m["rotation"] for m in metas] == [0, 180, 0]
+    result = cli("ocr", folder, "-o", out, "--workers", "1", "--no-upright")
+    assert result.exit_code == 0, result.stderr
+    assert "OCR pages read turned upright │ 0" in " ".join(result.stderr.split())
