@@ -533,7 +533,7 @@ class App {
     this.show(res.task, []);
     this.current.touched = true; // the annotator's turn: a refresh must not put the old page back
     this.toast(`Page turned to ${res.task.meta.rotation}° and read again` +
-      (dropped ? `: the ${dropped} span${dropped > 1 ? "s" : ""} marked on it were dropped` : ""));
+      (dropped === 1 ? ": the span marked on it was dropped" : dropped ? `: the ${dropped} spans marked on it were dropped` : ""));
   }
 
   toggleBoxes() {
