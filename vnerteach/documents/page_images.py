@@ -11,7 +11,7 @@ from ..errors import PageImageNotFound
 from ..files import write_atomic
 from .cache import PageCache, check_key
 from .results import PageResult
-from .upright import straighten, turn
+from .upright import turn
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,12 @@ def make_png(src: Source, dest: Path, found: tuple[int, str | None] | None = Non
 
 
 def prepare(src: Source):
-    """How a (turned) page image of src becomes the image to read: a skew of 0.5 degrees or more straightened
-    when the page is turned upright (unless the deskew step is asked for), then the preprocessing steps.
+    """How a (turned) page image of src becomes the image to read: its preprocessing steps. A small skew is not
+    straightened unless ``deskew`` is asked for (on receipts it cost confidence: bench/RESULTS.md, issue 22).
     Returns a function of the image giving (image, skew corrected, scale)."""
     def run(image):
-        skew = 0.0
-        if src.rotate is not None and "deskew" not in src.preprocess:
-            image, skew = straighten(image)
         done = pre.apply(image, src.preprocess)
-        return done.image, done.skew or skew, done.scale
+        return done.image, done.skew, done.scale
 
     return run
 
