@@ -5,6 +5,7 @@ poor-OCR flag do on the upright pages (skew: each upright page's skew of 0.5 deg
 again, against reading it as it is).
 
     python bench/bench_upright.py --receipts 30 --forms 15 --workers 2
+    python bench/bench_upright.py --quality-only --receipts 150 --forms 149 --workers 2
 """
 
 from __future__ import annotations
@@ -77,6 +78,34 @@ def one(path: str) -> dict:
     return out
 
 
+def quality_only(path: str) -> tuple[float | None, float | None]:
+    """One page read as it is: its mean word confidence and share of low words."""
+    from vnerteach.documents.ocr import limit_threads, ocr_words
+    from vnerteach.documents.quality import quality
+
+    limit_threads()
+    q = quality(w.conf for w in ocr_words(path, "eng"))
+    return q.mean_conf, q.low_share
+
+
+def flag_grid(kind: str, pages: list[tuple]) -> None:
+    """How many pages each pair of thresholds flags (mean under X, or low share over Y)."""
+    from vnerteach.documents.quality import POOR_LOW_SHARE, POOR_MEAN
+
+    pages = [(m, s) for m, s in pages if m is not None]
+    means, lows = [m for m, _ in pages], [s for _, s in pages]
+    print(f"\n## {kind}: {len(pages)} pages read as they are")
+    print(f"mean word conf p10/p25/p50/p90: {pct(means, .1):.1f}/{pct(means, .25):.1f}/{pct(means, .5):.1f}/"
+          f"{pct(means, .9):.1f}; low share p50/p75/p90: {pct(lows, .5):.2f}/{pct(lows, .75):.2f}/{pct(lows, .9):.2f}")
+    print("| flagged when mean < / low share > | " + " | ".join(f"{y:.2f}" for y in (0.30, 0.35, 0.40, 0.45)) + " |")
+    print("|---|---|---|---|---|")
+    for x in (55, 60, 65):
+        cells = [f"{sum(m < x or s > y for m, s in pages) / len(pages):.0%}" for y in (0.30, 0.35, 0.40, 0.45)]
+        print(f"| {x} | " + " | ".join(cells) + " |")
+    print(f"chosen (quality.py): mean < {POOR_MEAN:g} or low share > {POOR_LOW_SHARE:g}: "
+          f"{sum(m < POOR_MEAN or s > POOR_LOW_SHARE for m, s in pages)}/{len(pages)} flagged")
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(p * len(values)))]
@@ -117,11 +146,19 @@ def main() -> None:
     ap.add_argument("--receipts", type=int, default=30)
     ap.add_argument("--forms", type=int, default=15)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--quality-only", action="store_true",
+                    help="only read the pages as they are: confidence distributions and the poor-OCR flag's thresholds")
     args = ap.parse_args()
     data = data_dir()
     sets = {"receipts (SROIE)": sorted(str(p) for p in (data / "sroie" / "img").glob("*.jpg"))[:args.receipts],
             "forms (FUNSD)": sorted(str(p) for p in (data / "funsd" / "training_data" / "images").glob("*.png"))[:args.forms]}
     started = time.perf_counter()
+    if args.quality_only:
+        with ProcessPoolExecutor(args.workers) as pool:
+            for kind, paths in sets.items():
+                flag_grid(kind, list(pool.map(quality_only, paths)))
+        print(f"\n{time.perf_counter() - started:.0f} s wall with {args.workers} workers")
+        return
     with ProcessPoolExecutor(args.workers) as pool:
         results = {kind: list(pool.map(one, paths)) for kind, paths in sets.items()}
     for kind, rows in results.items():
