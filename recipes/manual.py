@@ -62,7 +62,7 @@ def ner_manual(
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
             "images": documents.page_images(), "failures": failures,
-            "read_region": documents.region_reader(),
+            "read_region": documents.region_reader(), "turn_page": documents.page_turner(),
             **({"buffer": RANKED_BUFFER, "on_exit": ranked.close} if ranked is not None else {})}
 
 
@@ -119,4 +119,5 @@ def mark(
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
             "images": documents.page_images(), "failures": failures,
-            "read_region": documents.region_reader()}
+            "read_region": documents.region_reader(),
+            "turn_page": documents.page_turner() if view_id == "ner_manual" else None}

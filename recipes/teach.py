@@ -257,4 +257,4 @@ def ner_correct(
             "forget": teach.forget if update else None,
             "on_exit": _on_exit(warm.cancel if warm else None, ranked.close, _saver(teach, model_out)),
             "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures,
-            "read_region": documents.region_reader()}
+            "read_region": documents.region_reader(), "turn_page": documents.page_turner()}

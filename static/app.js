@@ -7,6 +7,7 @@ import { SpanList, editTokens, spanText } from "./correct.js";
 import { PageView } from "./page.js";
 import { addMissedText, addedTokens } from "./region.js";
 import { VersionsPanel } from "./review.js";
+import { markPage, turnPage } from "./upright.js";
 import { TextView } from "./text.js";
 import { el, isPageTask, labelColors, placeOf, preview } from "./util.js";
 
@@ -358,8 +359,10 @@ class App {
         this.current.versions.setChosen(0);
       }
     }
-    if (page) this.current.view = new PageView(body, task, shown, options);
-    else {
+    if (page) {
+      this.current.view = new PageView(body, task, shown, options);
+      markPage(this.current.view, task);
+    } else {
       this.current.view = new TextView(body, task, shown, options);
       // A long text scrolls inside the card: open it on its first span (a page view does this itself).
       const first = body.querySelector("mark.ent");
@@ -532,6 +535,31 @@ class App {
     cur.task = got.task;
     cur.touched = true;
     cur.view.retext(got.task, range[0], range[1]);
+  }
+
+  // r: the page on screen read again turned a further 90 degrees (the server reads it; the spans marked on it go).
+  async turnCurrent() {
+    const cur = this.current;
+    if (!cur || !cur.editable || cur.viewId === REVIEW_VIEW || cur.turning) return;
+    if (!(cur.task.meta && cur.task.meta.image_key)) { this.toast("Only a page of a document can be turned"); return; }
+    cur.turning = true;
+    cur.view.root.classList.add("turning");
+    let res;
+    try {
+      res = await turnPage(this.api, this.project.session, cur.task);
+    } catch (err) {
+      if (this.current === cur) this.toast(`Cannot turn the page: ${err.message}`);
+      return;
+    } finally {
+      cur.turning = false;
+      if (cur.view) cur.view.root.classList.remove("turning");
+    }
+    if (this.current !== cur || !res || !res.task) return;
+    const dropped = cur.spans.length;
+    this.show(res.task, []);
+    this.current.touched = true; // the annotator's turn: a refresh must not put the old page back
+    this.toast(`Page turned to ${res.task.meta.rotation}° and read again` +
+      (dropped === 1 ? ": the span marked on it was dropped" : dropped ? `: the ${dropped} spans marked on it were dropped` : ""));
   }
 
   toggleBoxes() {
@@ -923,6 +951,8 @@ class App {
       } else if (view instanceof PageView && key === "e") {
         e.preventDefault(); // not typed into the editor it opens
         this.correctText();
+      } else if (view instanceof PageView && key === "r") {
+        if (!e.repeat) this.turnCurrent();
       }
     });
     // Buttons keep focus after a click; let space and enter go to the app, not re-click them.

@@ -156,3 +156,21 @@ def faint_receipt(path, lightest: int = 225, noise: float = 6.0, seed: int = 2):
     faint = lightest + ink / 255.0 * (255 - lightest) + np.random.default_rng(seed).normal(0, noise, ink.shape)
     Image.fromarray(np.clip(faint, 0, 255).astype("uint8")).save(path)
     return path
+
+
+TTF = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+LINES = ["INVOICE NUMBER 20417 DATED MARCH", "DELIVERY ADDRESS HARBOUR STREET", "QUANTITY ORDERED TWELVE BOXES",
+         "PAYMENT RECEIVED WITH THANKS", "TOTAL AMOUNT DUE 148.50 EUROS", "CUSTOMER SERVICE TELEPHONE 5550199"]
+
+
+def drawn_page(path, lines=LINES, size=(900, 520), fontsize=30, turned_ccw: int = 0):
+    """A clean white page of text drawn with DejaVu Sans, turned counter-clockwise by turned_ccw degrees (Pillow)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(TTF, fontsize)
+    for i, line in enumerate(lines):
+        draw.text((30, 30 + i * fontsize * 1.6), line, font=font, fill=0)
+    image.rotate(turned_ccw, expand=True).save(path)
+    return path

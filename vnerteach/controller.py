@@ -48,6 +48,7 @@ class Components(TypedDict, total=False):
     images: Callable[[str], Any] | None  # page image path by key (default: the page cache, no password)
     failures: FailureLog | None
     read_region: Callable[[Any, Any], list] | None  # OCR of a boxed region of a page image (default: English)
+    turn_page: Callable[[dict], dict] | None  # a page task read again turned a further 90 degrees (the rotate key)
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Controller:
         self.session = session or session_name(self.dataset)
         self._update = components.get("update")
         self._refresh = components.get("refresh")
+        self._turn_page = components.get("turn_page")
         self._forget = components.get("forget")
         self._validate = components.get("validate_answer")
         self._on_exit = components.get("on_exit")
@@ -159,6 +161,7 @@ class Controller:
         self._earlier: dict[str, int] = {}  # a named annotator's answers in earlier runs, until they join this one
         self._resent: set[int] = set()  # answered this run before the reader read them (a resend after a restart)
         self._asked_pages: dict[int, Asked] = {}  # page questions as handed out: answers may only append tokens
+        self._turned_pages: dict[tuple[str, int], Asked] = {}  # (session, task hash): pages an annotator turned
         self._exhausted = False
         self._error: str | None = None
         self._cond = threading.Condition()
@@ -442,7 +445,8 @@ class Controller:
             corrected = rebuild(eg)  # tokens corrected by hand: text and offsets made to agree again
             validate_task(eg)
             _check_token_indices(eg)
-            check_added(eg, self._asked_pages.get(eg[TASK_HASH]), sent_text if corrected else None)
+            check_added(eg, self._turned_pages.get((session, eg[TASK_HASH])) or self._asked_pages.get(eg[TASK_HASH]),
+                        sent_text if corrected else None)
             if self._validate is not None:
                 self._validate(eg)
         except (TaskError, ValueError) as err:
@@ -546,6 +550,31 @@ class Controller:
                 return {"task": None, "updating": updating}
             annotator.pending[task_hash] = fresh
             return {"task": self._question(fresh, annotator.session), "updating": updating}
+
+    def turn_page(self, task_hash: Any, session: Any = None) -> dict:
+        """A page question handed to a session, read again turned a further 90 degrees (the recipe's ``turn_page``): the
+        same question with the turned page's tokens and image and no spans; answers to it are checked against it.
+        ``{"task": ...}``; AnswerError when the recipe turns no pages or the session holds no such question."""
+        if self._turn_page is None:
+            raise AnswerError("this recipe's questions cannot be turned (only pages in the manual views)")
+        annotator = self._annotator(session)
+        try:
+            task_hash = check_hash(task_hash, TASK_HASH)
+        except TaskError as err:
+            raise AnswerError(str(err)) from None
+        with self._cond:
+            task = annotator.pending.get(task_hash)
+        if task is None:
+            raise AnswerError("this question is not waiting for an answer from this session (answered, or asked "
+                              "before the server restarted): reload the page")
+        turned = self._turn_page(task)
+        with self._cond:
+            if task_hash not in annotator.pending:
+                raise AnswerError("the question was answered meanwhile (in another tab?)")
+            annotator.pending[task_hash] = turned
+            if (page := asked(turned)) is not None:
+                self._turned_pages[(annotator.session, task_hash)] = page
+        return {"task": self._question(turned, annotator.session)}
 
     # state
 

@@ -1,4 +1,4 @@
-"""A bound on slow work that requests start (region OCR): a few at a time, a few waiting, the rest turned away.
+"""A bound on slow work that requests start (region OCR, a page read again turned): a few at a time, a few waiting, the rest turned away.
 
 Without it, 100 requests at once started 90 Tesseract processes on two cores and the questions
 the annotator waits for took 30 s.

@@ -226,7 +226,8 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
              images: ImageLookup | None = None, access_token: str | None = None,
              max_body: int = MAX_BODY, allowed_hosts: set[str] | None = None,
              read_region: RegionReader | None = None) -> Bottle:
-    """The bottle app: the annotation app's files, the JSON API of ``controller``, page images and region OCR.
+    """The bottle app: the annotation app's files, the JSON API of ``controller``, page images, region OCR and turning
+    a page (both through one Gate: they run OCR).
 
     With ``access_token``, every ``/api`` call must carry it (header X-Access-Token, or
     ``?token=`` for images). With ``allowed_hosts``, other Host headers are refused (DNS rebinding).
@@ -235,7 +236,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     root = str(static_root or static_dir())
     image_path = images or cached_page_image
     region_reader = read_region or english_region_reader
-    region_gate = Gate()
+    ocr_gate = Gate()  # region OCR and pages read again turned
     app = Bottle()
     guard = ApiGuard(controller, access_token, allowed_hosts)
     app.install(guard)
@@ -334,14 +335,32 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
             path = image_path(payload["image_key"])
         except VnerteachError as err:
             return _error(404, str(err))
-        with region_gate.enter() as inside:
+        with ocr_gate.enter() as inside:
             if not inside:
-                return _error(429, f"region OCR is busy ({region_gate.at_once} at a time): try again in a moment")
+                return _error(429, f"region OCR is busy ({ocr_gate.at_once} at a time): try again in a moment")
             try:
                 words = region_reader(path, payload.get("box"))
             except InputError as err:
                 return _error(400, err.reason)
         return _json({"words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in words]})
+
+    def turn_page():
+        """The question on screen, a page, read again turned a further 90 degrees: {"task"} (its spans dropped)."""
+        assert controller is not None
+        payload = _json_body("a page to turn", MAX_UNDO_BODY)
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or "task_hash" not in payload:
+            return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
+        with ocr_gate.enter() as inside:
+            if not inside:
+                return _error(429, f"OCR is busy ({ocr_gate.at_once} at a time): try again in a moment")
+            try:
+                return _json(controller.turn_page(payload["task_hash"], payload.get("session")))
+            except PageImageNotFound as err:
+                return _error(404, str(err))
+            except InputError as err:
+                return _error(400, str(err))
 
     app.get("/api/project", callback=project)
     app.get("/api/questions", callback=questions)
@@ -351,6 +370,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     app.get("/api/history", callback=history)
     app.get("/api/image/<key>", callback=image, session=False, from_app=False)
     app.post("/api/ocr-region", callback=ocr_region)
+    app.post("/api/turn-page", callback=turn_page)
     app.get("/api/document-page", callback=document_page, session=False)
     return app
 

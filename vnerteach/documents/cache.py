@@ -26,9 +26,17 @@ def _digest(fields: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def image_key(sha256: str, page: int, dpi: int | None, preprocess: tuple[str, ...]) -> str:
-    """The key of a page image: file SHA-256, page, render dpi (None for image files) and preprocessing."""
-    return _digest({"v": VERSION, "sha256": sha256, "page": page, "dpi": dpi, "preprocess": list(preprocess)})
+def image_key(sha256: str, page: int, dpi: int | None, preprocess: tuple[str, ...],
+              rotate: int | str | None = None) -> str:
+    """The key of a page image: file SHA-256, page, render dpi (None for image files), preprocessing and turn.
+
+    ``rotate`` is None for a page read as it is, "auto" for one turned upright as detected, or the
+    degrees an annotator turned it by: a detected turn and a chosen one are two images, both kept.
+    """
+    fields = {"v": VERSION, "sha256": sha256, "page": page, "dpi": dpi, "preprocess": list(preprocess)}
+    if rotate is not None:
+        fields["rotate"] = rotate
+    return _digest(fields)
 
 
 def ocr_key(image: str, lang: str, engine: str) -> str:

@@ -136,7 +136,7 @@ def run_remote(job, data: bytes) -> RemotePage:
             return RemotePage(result)
         cache = PageCache(local.cache_dir)
         manifests = {}
-        for key in (job.image_key, image_key(src.sha256, src.page, src.dpi, RETRY_STEPS)):
+        for key in (job.image_key, image_key(src.sha256, src.page, src.dpi, RETRY_STEPS, src.rotate)):
             manifest = cache.read_manifest(key)
             if manifest is not None:
                 manifests[key] = dict(manifest, path=src.path)  # the file's path where the job came from

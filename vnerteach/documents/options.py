@@ -28,6 +28,7 @@ class DocumentOptions:
     password: str | None = _opt(None, "Password of encrypted PDFs")
     cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")
     workers: int | None = _opt(None, "OCR worker processes (default: number of cores); with --scheduler, sizes the pages in flight (default: the cluster's threads)")
+    upright: bool = _opt(True, "Turn scanned pages upright before OCR (pages turned by 90, 180 or 270 degrees)")
     scheduler: str | None = _opt(None, "OCR on a Dask cluster: its scheduler's address, e.g. tcp://10.0.0.5:8786 (pip install 'vnerteach[cluster]')")
 
     @property
@@ -46,6 +47,12 @@ class DocumentOptions:
         from .region import ocr_region
 
         return partial(ocr_region, lang=self.lang)
+
+    def page_turner(self) -> Callable[[dict], dict]:
+        """How the server reads a page task again turned a further 90 degrees (the page view's rotate key)."""
+        from .turning import turn_task
+
+        return partial(turn_task, options=self)
 
     def check(self) -> str | None:
         """Fail before any work starts on a bad value or a missing OCR engine; engine and version when OCR may run."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..errors import InputError
@@ -11,6 +11,7 @@ from ..errors import PageImageNotFound
 from ..files import write_atomic
 from .cache import PageCache, check_key
 from .results import PageResult
+from .upright import turn
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Source:
     dpi: int | None
     preprocess: tuple[str, ...] = ()
     password: str | None = None
+    rotate: int | str | None = None  # None: as it is; "auto": turned upright as detected; 0-270: as an annotator chose
 
     @property
     def page(self) -> int:
@@ -48,6 +50,14 @@ class Made:
     image_dpi: float | None
     skew: float = 0.0
     scale: float = 1.0
+    rotation: int = 0
+    rotation_source: str | None = None
+
+    @classmethod
+    def of(cls, manifest: dict) -> Made:
+        """The facts a page image's manifest records."""
+        return cls(manifest["width"], manifest["height"], manifest["image_dpi"], manifest["skew"], manifest["scale"],
+                   manifest.get("rotation", 0), manifest.get("rotation_source"))
 
 
 def load_page(src: Source):
@@ -67,23 +77,62 @@ def load_page(src: Source):
         doc.close()
 
 
-def make_png(src: Source, dest: Path) -> Made:
-    """Make the page image of src and write it to dest as PNG (atomically)."""
+def make_png(src: Source, dest: Path, found: tuple[int, str | None] | None = None) -> Made:
+    """Make the page image of src and write it to dest as PNG (atomically).
+
+    A page turned upright as detected (rotate "auto") is turned by ``found`` (rotation, source), the
+    turn its manifest recorded; without one it is made as it is (make_upright_png finds the turn).
+    """
     from .cache import save_png_atomic
 
     copied = _copy_if_plain_png(src, dest)
     if copied is not None:
         return copied
     image, dpi = load_page(src)
-    done = pre.apply(image, src.preprocess)
-    save_png_atomic(done.image, dest)
-    eff = round(dpi * done.scale, 2) if dpi else None
-    return Made(done.image.width, done.image.height, eff, done.skew, done.scale)
+    if isinstance(src.rotate, int):
+        rotation, source = src.rotate, "annotator"
+    else:
+        rotation, source = found or (0, None)
+    made, skew, scale = prepare(src)(turn(image, rotation))
+    save_png_atomic(made, dest)
+    eff = round(dpi * scale, 2) if dpi else None
+    return Made(made.width, made.height, eff, skew, scale, rotation, source if src.rotate is not None else None)
+
+
+def prepare(src: Source):
+    """How a (turned) page image of src becomes the image to read: its preprocessing steps. A small skew is not
+    straightened unless ``deskew`` is asked for (on receipts it cost confidence: bench/RESULTS.md, issue 22).
+    Returns a function of the image giving (image, skew corrected, scale)."""
+    def run(image):
+        done = pre.apply(image, src.preprocess)
+        return done.image, done.skew, done.scale
+
+    return run
+
+
+def make_upright_png(src: Source, dest: Path | None, read) -> tuple[Made, list]:
+    """Make the page image of src turned upright as its reading says (upright.read_upright), write it to dest as
+    PNG (unless None); the Made (with the rotation and how it was chosen) and the words read from it."""
+    from .cache import save_png_atomic
+    from .upright import read_upright
+
+    image, dpi = load_page(src)
+    found = read_upright(image, prepare(src), read)
+    copied = None
+    if dest is not None and found.rotation == 0 and not found.skew:  # read as it is: a plain PNG stays its bytes
+        copied = _copy_if_plain_png(replace(src, rotate=None), dest)
+    if copied is not None:
+        return replace(copied, rotation=0, rotation_source=found.source), found.words
+    if dest is not None:
+        save_png_atomic(found.image, dest)
+    eff = round(dpi * found.scale, 2) if dpi else None
+    return Made(found.image.width, found.image.height, eff, found.skew, found.scale, found.rotation,
+                found.source), found.words
 
 
 def _copy_if_plain_png(src: Source, dest: Path) -> Made | None:
-    """A single-page L or RGB PNG with no preprocessing is its own page image: copy the bytes."""
-    if src.kind != "png" or src.preprocess or src.pages != 1:
+    """A single-page L or RGB PNG with no preprocessing nor turn is its own page image: copy the bytes."""
+    if src.kind != "png" or src.preprocess or src.pages != 1 or src.rotate is not None:
         return None
     from .raster import image_dpi, open_image
 
@@ -106,8 +155,10 @@ def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path | None 
     if isinstance(result_or_key, PageResult):
         r = result_or_key
         key = check_key(r.image_key)
+        rotate = None if r.rotation_source is None else r.rotation if r.rotation_source == "annotator" else "auto"
         src = Source(str(Path(r.path).resolve()), r.kind, r.page - 1, r.pages, r.sha256, r.render_dpi,
-                     tuple(r.preprocess), password)
+                     tuple(r.preprocess), password, rotate)
+        found = (r.rotation, r.rotation_source)
     else:
         key = check_key(result_or_key)
         manifest = cache.read_manifest(key)
@@ -115,8 +166,8 @@ def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path | None 
             if cache.cached_image(key) is not None:
                 return cache.image_path(key)
             raise PageImageNotFound(f"no page image with key {key} in the cache ({cache.root})")
-        src = Source(manifest["path"], manifest["kind"], manifest["index"], manifest["pages"],
-                     manifest["sha256"], manifest["dpi"], tuple(manifest["preprocess"]), password)
+        src = _source(manifest, password)
+        found = (manifest.get("rotation", 0), manifest.get("rotation_source"))
     png = cache.image_path(key)
     if cache.cached_image(key) is not None:
         return png
@@ -125,9 +176,18 @@ def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path | None 
     if file_sha256(Path(src.path)) != src.sha256:
         raise InputError("the file has changed since its pages were read; read it again", src.path,
                          page=src.page)
-    made = make_png(src, png)
+    made = make_png(src, png, found)
     write_atomic(cache.manifest_path(key), json.dumps(src.manifest(**made.__dict__), sort_keys=True).encode())
     return png
+
+
+def _source(manifest: dict, password: str | None = None, **changes) -> Source:
+    """The Source a page image's manifest records (with changes)."""
+    fields = dict(path=manifest["path"], kind=manifest["kind"], index=manifest["index"], pages=manifest["pages"],
+                  sha256=manifest["sha256"], dpi=manifest["dpi"], preprocess=tuple(manifest["preprocess"]),
+                  password=password, rotate=manifest.get("rotate"))
+    fields.update(changes)
+    return Source(**fields)
 
 
 def document_page(key: str, page: int, *, cache_dir: str | Path | None = None,
@@ -145,6 +205,10 @@ def document_page(key: str, page: int, *, cache_dir: str | Path | None = None,
     if type(page) is not int or not 1 <= page <= manifest["pages"]:
         raise InputError(f"no page {page!r}: the document has pages 1 to {manifest['pages']}", manifest["path"])
     other = image_key(manifest["sha256"], page, manifest["dpi"], tuple(manifest["preprocess"]))
+    if manifest.get("rotate") is not None:  # that page turned upright, if it has been read; else as it is
+        upright = image_key(manifest["sha256"], page, manifest["dpi"], tuple(manifest["preprocess"]), "auto")
+        if cache.read_manifest(upright) is not None and cache.cached_image(upright) is not None:
+            other = upright
     if cache.read_manifest(other) is None:
         src = Source(manifest["path"], manifest["kind"], page - 1, manifest["pages"], manifest["sha256"],
                      manifest["dpi"], tuple(manifest["preprocess"]), password)

@@ -13,7 +13,7 @@ from ..errors import DependencyError, InputError, VnerteachError
 from .cache import PageCache, default_cache_dir, image_key, ocr_key
 from .detect import file_kind, file_sha256
 from .options import DocumentOptions
-from .page_images import Made, Source, make_png
+from .page_images import Made, Source, make_png, make_upright_png
 from .results import PageFailure, PageResult
 
 if TYPE_CHECKING:
@@ -161,7 +161,8 @@ def _plan_pdf(path: Path, source_path: str, sha: str, options: DocumentOptions, 
                                      "pdf", words=words)
                 else:
                     yield _ocr_page(str(path), Source(source_path, "pdf", index, pages, sha, options.dpi,
-                                                      options.steps, options.password), options, cache, engine)
+                                                      options.steps, options.password, _rotate(options)),
+                                    options, cache, engine)
             except InputError as e:
                 yield PageFailure(str(path), e.page or index + 1, e.reason)
             except VnerteachError:
@@ -184,7 +185,7 @@ def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Docu
         for index in range(pages):
             try:
                 if options.ocr != "never":
-                    src = Source(source_path, kind, index, pages, sha, None, options.steps, None)
+                    src = Source(source_path, kind, index, pages, sha, None, options.steps, None, _rotate(options))
                     yield _ocr_page(str(path), src, options, cache, engine)
                     continue
                 if index:
@@ -206,10 +207,15 @@ def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Docu
         image.close()
 
 
+def _rotate(options: DocumentOptions) -> str | None:
+    """How a page to OCR is turned: upright as detected ("auto"), or left as it is (None)."""
+    return "auto" if options.upright else None
+
+
 def _ocr_page(path: str, src: Source, options: DocumentOptions, cache: PageCache,
               engine: str) -> PageResult | OcrJob:
     """A page's OCR from the cache if it is there, else a job for the pool (keyed by the engine and its version)."""
-    ikey = image_key(src.sha256, src.page, src.dpi, src.preprocess)
+    ikey = image_key(src.sha256, src.page, src.dpi, src.preprocess, src.rotate)
     okey = ocr_key(ikey, options.lang, engine)
     if options.cache:
         entry = cache.read_ocr(okey)
@@ -224,7 +230,8 @@ def _result(path: str, src: Source, ikey: str, entry: dict, cached: bool = False
     steps = tuple(retried) if retried and entry["words"] else src.preprocess
     return PageResult(path, src.page, src.pages, entry["width"], entry["height"], entry["image_dpi"], True,
                       src.sha256, entry.get("image_key", ikey), src.kind, steps, entry["skew"], entry["scale"],
-                      cached, entry["words"], retried=bool(retried))
+                      cached, entry["words"], retried=bool(retried), rotation=entry.get("rotation", 0),
+                      rotation_source=entry.get("rotation_source"))
 
 
 def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
@@ -237,15 +244,17 @@ def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
     try:
         made, words = _attempt(job, src, job.image_key)
         entry = {"width": made.width, "height": made.height, "image_dpi": made.image_dpi, "skew": made.skew,
-                 "scale": made.scale, "words": words}
+                 "scale": made.scale, "words": words, "rotation": made.rotation,
+                 "rotation_source": made.rotation_source}
         if not words and src.preprocess != RETRY_STEPS:
             retry = replace(src, preprocess=RETRY_STEPS)
-            retry_key = image_key(src.sha256, src.page, src.dpi, RETRY_STEPS)
+            retry_key = image_key(src.sha256, src.page, src.dpi, RETRY_STEPS, src.rotate)
             made, words = _attempt(job, retry, retry_key)
             entry["retried"] = list(RETRY_STEPS)
             if words:
                 entry.update(width=made.width, height=made.height, image_dpi=made.image_dpi, skew=made.skew,
-                             scale=made.scale, words=words, image_key=retry_key)
+                             scale=made.scale, words=words, image_key=retry_key, rotation=made.rotation,
+                             rotation_source=made.rotation_source)
         if options.cache:
             PageCache(job.cache_dir).write_ocr(job.ocr_key, entry)
         return _result(path, src, job.image_key, entry)
@@ -260,23 +269,34 @@ def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
 
 
 def _attempt(job: OcrJob, src: Source, key: str) -> tuple[Made, list]:
-    """One OCR attempt: the page image of src (cached under key, or a temporary file) and its words."""
+    """One OCR attempt: the page image of src (cached under key, or a temporary file) and its words.
+
+    A page to turn upright (rotate "auto") whose image is not made yet is read as it is and turned
+    as its reading says (page_images.make_upright_png); the image made is the upright one.
+    """
+    def read(image: str) -> list:
+        return read_words(image, job.options, job.path, src.page)
+
     if job.options.cache:
         cache = PageCache(job.cache_dir)
         png = cache.image_path(key)
         manifest = cache.read_manifest(key) if cache.cached_image(key) else None
         if manifest is not None and "width" in manifest:
-            made = Made(manifest["width"], manifest["height"], manifest["image_dpi"], manifest["skew"],
-                        manifest["scale"])
+            return Made.of(manifest), read(str(png))
+        if src.rotate == "auto":
+            made, words = make_upright_png(src, png, read)
         else:
             made = make_png(src, png)
-            cache.write_manifest(key, src.manifest(**made.__dict__))
-        return made, read_words(str(png), job.options, job.path, src.page)
+            words = read(str(png))
+        cache.write_manifest(key, src.manifest(**made.__dict__))
+        return made, words
+    if src.rotate == "auto":
+        return make_upright_png(src, None, read)
     fd, tmp = tempfile.mkstemp(prefix="vnerteach-page-", suffix=".png")
     os.close(fd)
     try:
         made = make_png(src, Path(tmp))
-        return made, read_words(tmp, job.options, job.path, src.page)
+        return made, read(tmp)
     finally:
         _unlink(tmp)
 

@@ -38,6 +38,8 @@ class PageResult:
     cached: bool = False
     words: list[Word] = field(default_factory=list)
     retried: bool = False  # OCR read no word at first: OCR'd again with stronger preprocessing
+    rotation: int = 0  # degrees the page image was turned clockwise to read it
+    rotation_source: str | None = None  # how the turn was chosen (upright.SOURCES); None: not looked for
 
     @property
     def render_dpi(self) -> int | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .quality import LOW_CONF, POOR_LOW_SHARE, POOR_MEAN
 from .results import PageFailure, PageResult
 
 
@@ -43,6 +44,8 @@ class CorpusStats:
     cached: int = 0
     retried: int = 0
     empty: int = 0
+    poor: int = 0  # OCR pages read badly (quality.py)
+    turned: int = 0  # OCR pages read turned (rotation other than 0)
     failures: list[PageFailure] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
@@ -62,6 +65,11 @@ class CorpusStats:
         self.cached += result.cached
         self.retried += result.retried
         self.empty += result.ocr and not result.words
+        if result.ocr:
+            from .quality import quality
+
+            self.poor += quality(w.conf for w in result.words).poor
+            self.turned += bool(result.rotation)
 
     def rows(self) -> list[tuple[str, str]]:
         """The summary as (name, value) rows."""
@@ -70,5 +78,8 @@ class CorpusStats:
                 ("Digital pages (text layer)", str(self.digital)), ("OCR pages", str(self.ocr)),
                 ("From cache", str(self.cached)),
                 ("Retried with stronger preprocessing (no words)", str(self.retried)),
-                ("OCR pages still without words", str(self.empty)), ("Failures", str(len(self.failures))),
+                ("OCR pages still without words", str(self.empty)),
+                (f"OCR pages read badly (mean confidence < {POOR_MEAN:g} or > {POOR_LOW_SHARE:.0%} of words < "
+                 f"{LOW_CONF:g})", str(self.poor)),
+                ("OCR pages read turned upright", str(self.turned)), ("Failures", str(len(self.failures))),
                 ("Time", f"{seconds:.1f} s"), ("Pages/s", f"{self.pages / seconds:.1f}" if seconds else "-")]

@@ -79,5 +79,18 @@ def page_task(result: PageResult) -> dict:
         "image": f"sha256:{result.sha256}#page={result.page}",
         "meta": {"path": os.path.abspath(result.path), "page": result.page, "pages": result.pages, "dpi": result.dpi,
                  "ocr": result.ocr, "preprocess": list(result.preprocess), "skew": result.skew,
-                 "conf": conf, "image_key": result.image_key, **({"retried": True} if result.retried else {})},
+                 "conf": conf, "image_key": result.image_key, **({"retried": True} if result.retried else {}),
+                 **ocr_meta(result)},
     }
+
+
+def ocr_meta(result: PageResult) -> dict:
+    """What an OCR'd page's meta says of its reading: the turn it was read at (and how that was chosen), its mean word
+    confidence, share of low-confidence words, and ``poor_ocr`` when it reads badly (quality.py's thresholds)."""
+    if not result.ocr:
+        return {}
+    from .quality import quality
+
+    q = quality(w.conf for w in result.words)
+    turned = {"rotation": result.rotation, "rotation_source": result.rotation_source} if result.rotation_source else {}
+    return {**turned, "mean_conf": q.mean_conf, "low_conf_share": q.low_share, **({"poor_ocr": True} if q.poor else {})}
