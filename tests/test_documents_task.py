@@ -48,6 +48,14 @@ def test_words_split_into_tokens_with_boxes_inside_the_word():
     assert task["meta"]["conf"] == [90.0, 90.0, 90.0, 80.0, 80.0]
 
 
+def test_a_date_printed_against_its_time_is_a_token_of_its_own():
+    from vnerteach.documents.task import split_word
+
+    assert split_word("08/02/20173:43:01") == ("08/02/2017", "3:43:01")
+    assert split_word("05/02/1801:34PM") == ("05/02/18", "01:34PM")
+    assert split_word("17/01/2018") == ("17/01/2018",) and split_word("14:30") == ("14:30",)
+
+
 def test_a_span_covers_just_the_value():
     import spacy
 

@@ -20,9 +20,14 @@ NUMBER = frozenset("0123456789.,/-:")
 NUMBER_GAP = 1.5
 """A gap between two of these, one a digit, is a space only if this many times wider: a tabular '1' or '.'
 leaves wide gaps inside amounts ("12.50"), yet a date and a time are apart ("09/03/2018 21:28")."""
+NARROW = frozenset("Iil|!'")
+"""Letters so narrow that a fixed-width or letter-spaced font leaves wide gaps beside them ("Wor l d"): a gap
+beside one is a space only if NUMBER_GAP times wider."""
+SPREAD = 2.0
+"""A space is also at least this many times the line's typical gap between letters (letter-spaced fonts)."""
 CLINGING = frozenset(":;,.)%!?"), frozenset("(")
 """Narrow marks that cling to the word before (after) them, however wide their cell in a fixed-width font."""
-VERSION = "gaps1"
+VERSION = "gaps2"
 """Names this way of making words, in the OCR cache key: a change here must not reuse cached words."""
 
 
@@ -105,12 +110,13 @@ def printed_spaces(line: Line, ink, gap: float = GAP) -> set[int]:
     pitch = (centres[-1] - centres[0]) / max(len(centres) - 1, 1)
     cuts: set[int] = set()
     widths = np.diff(inked) - 1
-    for k in np.flatnonzero(widths >= gap * text_height):
+    least = max(gap * text_height, SPREAD * float(np.median(widths[widths > 0]))) if (widths > 0).any() else 0.0
+    for k in np.flatnonzero(widths >= least):
         middle = x0 + (inked[k] + inked[k + 1]) / 2
         boundary = min(range(1, len(centres)), key=lambda b: abs((centres[b - 1] + centres[b]) / 2 - middle))
         wider = _wider("".join(c.text for c in line.chars[max(0, boundary - 2):boundary]), line.chars[boundary].text)
         if abs((centres[boundary - 1] + centres[boundary]) / 2 - middle) <= max(pitch, 1.0) and \
-                widths[k] >= wider * gap * text_height:
+                widths[k] >= wider * least:
             cuts.add(boundary)
     return cuts
 
@@ -122,7 +128,23 @@ def _wider(before: str, after: str) -> float:
             len(before) == 2 and before[0].isdigit() and before[1] in ".," and after.isdigit()):
         return float("inf")
     before = before[-1:]
-    return NUMBER_GAP if before in NUMBER and after in NUMBER and (before.isdigit() or after.isdigit()) else 1.0
+    if before in NUMBER and after in NUMBER and (before.isdigit() or after.isdigit()):
+        return NUMBER_GAP
+    return NUMBER_GAP if before in NARROW or after in NARROW else 1.0
+
+
+def unconfuse(text: str) -> str:
+    """A word with its zeros and O's as its other characters say: 'C0.', 'N0:', 'INV0ICE' are letters, '1O.50' a number.
+
+    The PP-OCR recognisers read Latin and Chinese with one alphabet and often take one for the other; a
+    word is changed only when every other character is of one kind (letters, or digits and marks).
+    """
+    if "0" in text and not any(c.isdigit() and c != "0" for c in text) and any(c.isalpha() and c.isupper() for c in text) \
+            and not any(c.islower() for c in text):
+        return text.replace("0", "O")
+    if "O" in text and any(c.isdigit() for c in text) and all(c.isdigit() or c in ".,O-/:" for c in text):
+        return text.replace("O", "0")
+    return text
 
 
 def _flush(words: list[Word], chars: list[Char], line: int) -> None:
@@ -132,4 +154,4 @@ def _flush(words: list[Word], chars: list[Char], line: int) -> None:
     bbox = (int(min(c.box[0] for c in chars)), int(min(c.box[1] for c in chars)),
             int(round(max(c.box[2] for c in chars))), int(round(max(c.box[3] for c in chars))))
     conf = round(100 * sum(c.score for c in chars) / len(chars), 2)
-    words.append(Word(unicodedata.normalize("NFKC", "".join(c.text for c in chars)), bbox, conf, line, line))
+    words.append(Word(unconfuse(unicodedata.normalize("NFKC", "".join(c.text for c in chars))), bbox, conf, line, line))

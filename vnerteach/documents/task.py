@@ -13,6 +13,8 @@ from .results import PageResult, Word
 # currency and its amount ("RM9.00", "USD12"); a time like "14:30" keeps its colon.
 _EXTRA_CUT = re.compile(r"(?<=[^\W\d_]:)(?=\S)|(?<=[A-Z$€£¥])(?=\d)")
 _CURRENCY = re.compile(r"RM|USD|EUR|GBP|MYR|SGD|[$€£¥]")
+# A date printed against its time ("08/02/20173:43:01", "05/02/1801:34PM"): a four-digit year when it is one.
+_DATE_TIME = re.compile(r"(\d{1,2}[/.-]\d{1,2}[/.-](?:(?:19|20)\d\d|\d\d))(?=\d{1,2}:\d\d)")
 
 
 @lru_cache(maxsize=1)
@@ -31,7 +33,10 @@ def split_word(text: str) -> tuple[str, ...]:
 
 
 def _cuts(text: str) -> list[str]:
-    """The text cut after a key's colon and between a leading currency and its amount."""
+    """The text cut after a key's colon, between a leading currency and its amount, and between a date and its time."""
+    date = _DATE_TIME.match(text)
+    if date:
+        return [date.group(1), *_cuts(text[date.end():])]
     pieces: list[str] = []
     start = 0
     for cut in _EXTRA_CUT.finditer(text):
