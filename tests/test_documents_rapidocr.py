@@ -83,10 +83,17 @@ def _printed(text: str, font: str, size: int = 28):
     return image, draw.textbbox((20, size), text, font=face)
 
 
+def _read_without_spaces(box, printed: str) -> Line:
+    """The line as a recogniser that drops spaces reads it: each letter placed at its centre, boxes touching."""
+    centres = [((c.box[0] + c.box[2]) / 2, c.text) for c in even_chars(box, printed, 0.9) if c.text != " "]
+    edges = [box[0]] + [(a + b) / 2 for (a, _), (b, _) in zip(centres, centres[1:])] + [box[2]]
+    return Line(box, [Char(t, (edges[i], box[1], edges[i + 1], box[3]), 0.9) for i, (_, t) in enumerate(centres)])
+
+
 def test_a_space_printed_but_not_read_cuts_the_word_at_the_gap_and_letters_stay_together():
     image, box = _printed("SELANGOR DARUL EHSAN TOTAL: 9.00", "DejaVuSansMono.ttf")
     read = "SELANGORDARULEHSANTOTAL:9.00"  # what a recogniser that drops spaces reads, each letter where it is
-    line = Line(box, [c for c in even_chars(box, "SELANGOR DARUL EHSAN TOTAL: 9.00", 0.9) if c.text != " "])
+    line = _read_without_spaces(box, "SELANGOR DARUL EHSAN TOTAL: 9.00")
     assert "".join(c.text for c in line.chars) == read
     assert [w.text for w in words_from_lines([line], ink_of(image))] == ["SELANGOR", "DARUL", "EHSAN", "TOTAL:", "9.00"]
     glued = Line(box, even_chars(box, read, 0.9))  # places spread over the glued text: no gap between the boxes
@@ -94,6 +101,20 @@ def test_a_space_printed_but_not_read_cuts_the_word_at_the_gap_and_letters_stay_
     for text in ("Receipt", "WILLIAMS", "CS1801/26821", "Il1i.,"):  # narrow letters leave no space between them
         image, box = _printed(text, "DejaVuSans.ttf")
         assert [w.text for w in words_from_lines([Line(box, even_chars(box, text, 0.9))], ink_of(image))] == [text]
+
+
+def test_a_letter_spaced_line_keeps_its_words_whole():
+    text = "T a s t e   O f   T h e   W o r l d"  # a letter-spaced font: letters apart, words three times further
+    image, box = _printed(text, "DejaVuSans.ttf")
+    line = _read_without_spaces(box, text)
+    assert [w.text for w in words_from_lines([line], ink_of(image))] == ["Taste", "Of", "The", "World"]
+
+
+def test_zeros_and_os_are_read_as_the_rest_of_the_word_says():
+    from vnerteach.documents.lines import unconfuse
+
+    assert [unconfuse(w) for w in ("C0.", "N0:", "INV0ICE", "1O.50")] == ["CO.", "NO:", "INVOICE", "10.50"]
+    assert [unconfuse(w) for w in ("T0138", "20.00", "0", "O", "Co0l")] == ["T0138", "20.00", "0", "O", "Co0l"]
 
 
 def test_an_unknown_or_missing_engine_fails_before_any_work(tmp_path, monkeypatch):
