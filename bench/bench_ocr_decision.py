@@ -165,7 +165,7 @@ def ceilings(task: dict, fields: dict) -> tuple[dict, dict]:
     return norm_hit, strict_hit
 
 
-def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict], fields: list[dict]) -> dict:
+def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict], fields: list[dict], seed: int = 0) -> dict:
     """One fold (worker process): train on the other folds' receipts, extract the fields of this fold's."""
     import spacy
 
@@ -177,7 +177,7 @@ def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict],
     held = [i for i in range(len(tasks)) if i % folds == fold]
     train = [t for i, t in enumerate(tasks) if i % folds != fold]
     labels = [f.upper() for f in FIELDS]
-    settings = Settings(n_iter=epochs, seed=0)
+    settings = Settings(n_iter=epochs, seed=seed)
     tokenizer = spacy.blank("en")
     nlp = blank_pipeline("en", labels, True, settings)
     trainer = Trainer(nlp, merge_answers(train, tokenizer_nlp=tokenizer).merged,
@@ -257,24 +257,29 @@ def main() -> None:
         return
     import multiprocessing
 
-    jobs = [(name, fold) for name, r in results.items() if r["engine"] in end_engines for fold in range(args.folds)]
-    print(f"\nend figure: {args.folds}-fold, trained on {n - n // args.folds} receipts per fold, {epochs} epochs; "
-          "fields.best_fields exact match on every receipt held out, normalised / strict (%)", flush=True)
+    seeds = [int(x) for x in os.environ.get("BENCH_SEEDS", "0").split(",")]
+    jobs = [(name, fold, seed) for name, r in results.items() if r["engine"] in end_engines
+            for seed in seeds for fold in range(args.folds)]
+    print(f"\nend figure: {args.folds}-fold, trained on {n - n // args.folds} receipts per fold, {epochs} epochs, "
+          f"seeds {seeds}; fields.best_fields exact match on every receipt held out, normalised / strict (%), "
+          "mean over seeds", flush=True)
     with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {job: pool.submit(fold_run, results[job[0]]["engine"], job[1], args.folds, epochs,
-                                    results[job[0]]["tasks"], [p["fields"] for p in pages]) for job in jobs}
+                                    results[job[0]]["tasks"], [p["fields"] for p in pages], job[2]) for job in jobs}
         done = {job: f.result() for job, f in futures.items()}
-    print(f"{'engine':<22} " + " ".join(f"{f:>13s}" for f in FIELDS) + f" {'mean':>13s}   mean per fold (normalised)")
+    print(f"{'engine':<22} " + " ".join(f"{f:>13s}" for f in FIELDS) + f" {'mean':>13s}   per seed (normalised)")
     for name in results:
-        runs = [done[(name, fold)] for fold in range(args.folds) if (name, fold) in done]
+        runs = [done[job] for job in jobs if job[0] == name]
         if not runs:
             continue
-        cells = " ".join(f"{pct(sum(r['normalised'][f] for r in runs), n)} / {pct(sum(r['strict'][f] for r in runs), n)}"
-                         for f in FIELDS)
+        total = n * len(seeds)
+        cells = " ".join(f"{pct(sum(r['normalised'][f] for r in runs), total)} / "
+                         f"{pct(sum(r['strict'][f] for r in runs), total)}" for f in FIELDS)
         mean_n = sum(sum(r["normalised"].values()) for r in runs) / 4
         mean_s = sum(sum(r["strict"].values()) for r in runs) / 4
-        per_fold = [100 * sum(r["normalised"].values()) / 4 / r["n"] for r in runs]
-        print(f"{name:<22} {cells} {pct(mean_n, n)} / {pct(mean_s, n)}   {spread(per_fold)}", flush=True)
+        per_seed = [100 * sum(sum(done[(name, fold, seed)]["normalised"].values()) for fold in range(args.folds)) / 4 / n
+                    for seed in seeds]
+        print(f"{name:<22} {cells} {pct(mean_n, total)} / {pct(mean_s, total)}   {spread(per_seed)}", flush=True)
 
 
 def rotated_ceilings(engines: list[str], pages: list[dict], workers: int) -> None:

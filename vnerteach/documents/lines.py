@@ -27,7 +27,7 @@ SPREAD = 2.0
 """A space is also at least this many times the line's typical gap between letters (letter-spaced fonts)."""
 CLINGING = frozenset(":;,.)%!?"), frozenset("(")
 """Narrow marks that cling to the word before (after) them, however wide their cell in a fixed-width font."""
-VERSION = "gaps2"
+VERSION = "gaps3"
 """Names this way of making words, in the OCR cache key: a change here must not reuse cached words."""
 
 
@@ -110,7 +110,9 @@ def printed_spaces(line: Line, ink, gap: float = GAP) -> set[int]:
     pitch = (centres[-1] - centres[0]) / max(len(centres) - 1, 1)
     cuts: set[int] = set()
     widths = np.diff(inked) - 1
-    least = max(gap * text_height, SPREAD * float(np.median(widths[widths > 0]))) if (widths > 0).any() else 0.0
+    if not (widths > 0).any():
+        return set()
+    least = max(gap * text_height, SPREAD * float(np.median(widths[widths > 0])))
     for k in np.flatnonzero(widths >= least):
         middle = x0 + (inked[k] + inked[k + 1]) / 2
         boundary = min(range(1, len(centres)), key=lambda b: abs((centres[b - 1] + centres[b]) / 2 - middle))
