@@ -12,7 +12,7 @@ import { drawWord, isCorrected, readAs } from "./correct.js";
 const ZOOM_STEP = 1.25;
 const MIN_ZOOM = 0.1;
 const MAX_ZOOM = 6;
-const LOW_CONF = 60; // OCR confidence (0-100) under which a word is marked as doubtful
+const LOW_CONF = 60; // OCR confidence (0-100) under which a word is doubtful, unless the page's engine says (meta.low_conf)
 const LEGIBLE = 13; // screen pixels of a word's box under which showing all spans at once is not worth it
 const READ_AT_MOST = 34; // screen pixels of a word's box a fitted page opens at, at most (a narrow receipt)
 const MIN_REGION = 8; // screen pixels: a smaller rectangle over no token is a slip, not a region to read
@@ -35,6 +35,7 @@ export class PageView {
     this.sel = null;
     this.zoom = 1;
     this.conf = confidences(task);
+    this.lowConf = (task.meta && typeof task.meta.low_conf === "number") ? task.meta.low_conf : LOW_CONF;
     this.build(container);
     this.boxEls = [];
     this.words = new BoxIndex();
@@ -130,7 +131,7 @@ export class PageView {
       if (!Array.isArray(b)) continue;
       const d = document.createElement("div");
       let cls = "box";
-      if (this.conf[i] !== null && this.conf[i] < LOW_CONF) cls += " low";
+      if (this.conf[i] !== null && this.conf[i] < this.lowConf) cls += " low";
       if (t.added === true) cls += " added";
       d.className = cls;
       d.style.cssText = `left:${b[0]}px;top:${b[1]}px;width:${b[2] - b[0]}px;height:${b[3] - b[1]}px`;
@@ -149,6 +150,7 @@ export class PageView {
     this.task = task;
     this.tokens = task.tokens;
     this.conf = confidences(task);
+    this.lowConf = (task.meta && typeof task.meta.low_conf === "number") ? task.meta.low_conf : LOW_CONF;
     const owner = new Int32Array(this.tokens.length).fill(-1);
     owner.set(this.owner);
     this.owner = owner;

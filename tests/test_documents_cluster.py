@@ -65,7 +65,7 @@ def test_cluster_ocr_matches_the_local_pool_in_order_and_fills_the_cache(cluster
     Image.new("L", (40_000, 20), 255).save(tmp_path / "d_wide.png")  # Tesseract refuses it
     paths = [tmp_path / "a_skewed.png", tmp_path / "b_two.pdf", tmp_path / "c_cut.jpg", tmp_path / "d_wide.png",
              *small_scans(tmp_path / "more", 3)]
-    options = dict(preprocess="grayscale,deskew", dpi=150)
+    options = dict(preprocess="grayscale,deskew", dpi=150, ocr_engine="tesseract")  # the engine that refuses d_wide
     remote_cache, local_cache = tmp_path / "remote-cache", tmp_path / "local-cache"
 
     remote = list(iter_documents(paths, DocumentOptions(scheduler=cluster.scheduler_address, **options),
@@ -129,12 +129,11 @@ def test_losing_the_scheduler_mid_run_is_one_error_naming_the_flag(tmp_path):
     assert first.words and PageCache(tmp_path / "c").read_ocr(_ocr_key(first)) is not None
 
 
-def _ocr_key(result) -> str:
-    """The cache key of a Tesseract page's OCR, as pages.py makes it."""
+def _ocr_key(result, options: DocumentOptions = DocumentOptions()) -> str:
+    """The cache key of a page's OCR by the options' engine, as pages.py makes it."""
     from vnerteach.documents.cache import ocr_key
-    from vnerteach.documents.ocr import tesseract_version
 
-    return ocr_key(result.image_key, "eng", f"tesseract {tesseract_version()}")
+    return ocr_key(result.image_key, options.lang, options.check())
 
 
 def test_a_worker_without_tesseract_is_named(tmp_path, monkeypatch):
@@ -149,7 +148,7 @@ def test_a_worker_without_tesseract_is_named(tmp_path, monkeypatch):
     path = small_scans(tmp_path / "scans", 1)[0]
     key = image_key("0" * 64, 1, None, ())
     job = OcrJob(str(path), Source(str(path), "png", 0, 1, "0" * 64, None), key, ocr_key(key, "eng", "t"),
-                 DocumentOptions(), str(tmp_path / "unused"))
+                 DocumentOptions(ocr_engine="tesseract"), str(tmp_path / "unused"))
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # as on a worker without Tesseract
     with pytest.raises(DependencyError, match=f"on the Dask worker {socket.gethostname()}: Tesseract OCR is not"):
         run_remote(job, path.read_bytes())

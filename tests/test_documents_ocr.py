@@ -84,7 +84,7 @@ def test_missing_tesseract_is_one_clear_error_before_any_work(tmp_path, monkeypa
     ocr_module.installed_languages.cache_clear()
     try:
         with pytest.raises(DependencyError, match="apt-get install tesseract-ocr"):
-            iter_documents([tmp_path / "a.png"])  # raised on the call, before a page is read
+            iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="tesseract"))  # raised before a page is read
         assert [r.ok for r in iter_documents([tmp_path / "a.png"], DocumentOptions(ocr="never"))] == [True]
     finally:
         ocr_module.tesseract_version.cache_clear()

@@ -55,7 +55,7 @@ def test_the_page_cache_keeps_each_engines_words_apart(tmp_path, engine):
     text_image(["Receipt total 12.50 paid"]).save(tmp_path / "a.png")
     rapid = DocumentOptions(ocr_engine=engine, workers=1)
     first = next(iter_pages(tmp_path / "a.png", rapid))
-    tesseract = next(iter_pages(tmp_path / "a.png", DocumentOptions(workers=1)))
+    tesseract = next(iter_pages(tmp_path / "a.png", DocumentOptions(workers=1, ocr_engine="tesseract")))
     again = next(iter_pages(tmp_path / "a.png", rapid))
     assert (first.cached, tesseract.cached, again.cached) == (False, False, True)
     assert again.words == first.words and "12.50" in [w.text for w in first.words]
@@ -110,6 +110,15 @@ def test_a_letter_spaced_line_keeps_its_words_whole():
     assert [w.text for w in words_from_lines([line], ink_of(image))] == ["Taste", "Of", "The", "World"]
 
 
+def test_a_line_with_no_paper_between_its_letters_is_not_cut():
+    from PIL import ImageOps
+
+    image, box = _printed("SIMPLIFIED TAX INVOICE", "DejaVuSansMono.ttf")
+    banner = ImageOps.invert(image.convert("L"))  # white letters on a black band: ink in every column
+    read = Line(box, even_chars(box, "SIMPLIFIED TAX INVOICE", 0.9))
+    assert [w.text for w in words_from_lines([read], ink_of(banner))] == ["SIMPLIFIED", "TAX", "INVOICE"]
+
+
 def test_zeros_and_os_are_read_as_the_rest_of_the_word_says():
     from vnerteach.documents.lines import unconfuse
 
@@ -119,7 +128,7 @@ def test_zeros_and_os_are_read_as_the_rest_of_the_word_says():
 
 def test_an_unknown_or_missing_engine_fails_before_any_work(tmp_path, monkeypatch):
     text_image(["hello"]).save(tmp_path / "a.png")
-    with pytest.raises(UsageError, match="ocr_engine must be one of tesseract, rapidocr, ppocrv5"):
+    with pytest.raises(UsageError, match="ocr_engine must be one of ppocrv5, tesseract, rapidocr"):
         iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="easyocr"))
     monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
     with pytest.raises(DependencyError, match=r"pip install 'vnerteach\[rapidocr\]'"):

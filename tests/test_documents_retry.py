@@ -18,7 +18,7 @@ def test_a_page_without_words_is_retried_with_stronger_preprocessing(tmp_path, m
     blank = tmp_path / "blank.png"
     Image.new("L", (400, 200), 255).save(blank)
     for cache in (False, True, True):  # no cache; fresh into the cache; from the cache
-        options = DocumentOptions(workers=1, cache=cache)
+        options = DocumentOptions(workers=1, cache=cache, ocr_engine="tesseract")  # reads no word of it at first
         faint, empty = list(iter_documents([scan, blank], options))
         words = [w.text for w in faint.words]
         assert faint.retried and "TOTAL" in words and "THANK" in words, words
@@ -27,13 +27,19 @@ def test_a_page_without_words_is_retried_with_stronger_preprocessing(tmp_path, m
         assert empty.retried and empty.words == [] and empty.preprocess == ()
 
 
+def test_ppocrv5_reads_the_faint_receipt_tesseract_needs_a_retry_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
+    faint = next(iter_documents([faint_receipt(tmp_path / "faint.png")], DocumentOptions(workers=1, ocr_engine="ppocrv5")))
+    assert not faint.retried and {"TOTAL", "THANK"} <= {w.text for w in faint.words}
+
+
 def test_ocr_summary_counts_retried_and_still_empty_pages(cli, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()
     faint_receipt(folder / "a_faint.png")
     Image.new("L", (400, 200), 255).save(folder / "b_blank.png")
     out = tmp_path / "tasks.jsonl"
-    result = cli("ocr", folder, "-o", out, "--workers", "1")
+    result = cli("ocr", folder, "-o", out, "--workers", "1", "--ocr-engine", "tesseract")
     assert result.exit_code == 0, result.stderr
     summary = " ".join(result.stderr.split())
     assert "Retried with stronger preprocessing (no words) │ 2" in summary

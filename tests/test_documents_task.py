@@ -26,7 +26,8 @@ def test_page_task_offsets_index_the_text():
     assert task["image"] == f"sha256:{'ab' * 32}#page=2"
     assert task["meta"] == {"path": os.path.abspath("r.pdf"), "page": 2, "pages": 3, "dpi": 200, "ocr": True,
                             "preprocess": ["deskew"], "skew": 1.5, "conf": [91.5, 88.0, 77.25],
-                            "image_key": "cd" * 32, "mean_conf": 85.6, "low_conf_share": 0.0}
+                            "image_key": "cd" * 32, "engine": "tesseract", "mean_conf": 85.6, "low_conf_share": 0.0,
+                            "low_conf": 60.0}
 
 
 def test_empty_page():

@@ -10,7 +10,9 @@ from doc_fixtures import LINES, drawn_page as page
 from PIL import Image
 
 from vnerteach.documents import DocumentOptions, PageCache, iter_pages, page_image, page_task
-from vnerteach.documents.quality import LOW_CONF, POOR_LOW_SHARE, POOR_MEAN, quality
+from vnerteach.documents.quality import THRESHOLDS, quality
+
+LOW_CONF, POOR_MEAN, POOR_LOW_SHARE = THRESHOLDS["tesseract"]  # the engine of the coarse-scan tests
 from vnerteach.documents.turning import read_turned, turn_task
 from vnerteach.errors import InputError, PageImageNotFound
 
@@ -122,22 +124,26 @@ def test_turn_task_says_when_the_file_changed(tmp_path):
 
 
 def test_quality_thresholds_flag_a_page_read_badly():
-    assert quality([90, 85, 95]) == (90.0, 0.0, False)
-    assert quality([90, 30, 40, 88]).poor  # half the words low
-    assert quality([POOR_MEAN - 1] * 10).poor and not quality([POOR_MEAN + 1] * 10).poor
+    assert quality([90, 85, 95], "tesseract") == (90.0, 0.0, False)
+    assert quality([90, 30, 40, 88], "tesseract").poor  # half the words low
+    assert quality([POOR_MEAN - 1] * 10, "tesseract").poor and not quality([POOR_MEAN + 1] * 10, "tesseract").poor
     share = POOR_LOW_SHARE + 0.05
     n_low = round(share * 100)
-    assert quality([LOW_CONF - 1] * n_low + [99] * (100 - n_low)).poor
-    assert quality([None, None]) == (None, None, False)
+    assert quality([LOW_CONF - 1] * n_low + [99] * (100 - n_low), "tesseract").poor
+    assert quality([None, None], "tesseract") == (None, None, False)
+    # PP-OCR scores sit near 90-96 on a receipt read well: its thresholds are its own
+    assert not quality([95, 93, 91, 97], "ppocrv5").poor and quality([95, 93, 91, 97], "tesseract") == (94.0, 0.0, False)
+    assert quality([95, 70, 72, 94], "ppocrv5").poor and not quality([95, 70, 72, 94], "tesseract").poor
 
 
 def test_a_page_read_badly_is_flagged_in_meta_and_a_clean_one_is_not(tmp_path):
-    clean = page_task(read(page(tmp_path / "clean.png")))["meta"]
+    clean = page_task(read(page(tmp_path / "clean.png"), ocr_engine="tesseract"))["meta"]
     assert clean["mean_conf"] > POOR_MEAN and clean["low_conf_share"] < POOR_LOW_SHARE and "poor_ocr" not in clean
     sharp = Image.open(page(tmp_path / "sharp.png"))
     coarse = sharp.resize((sharp.width // 5, sharp.height // 5), Image.BILINEAR).resize(sharp.size, Image.NEAREST)
     coarse.save(tmp_path / "coarse.png")  # a 5x coarser scan: Tesseract guesses at half the words
-    bad = page_task(read(tmp_path / "coarse.png"))["meta"]
+    bad = page_task(read(tmp_path / "coarse.png", ocr_engine="tesseract"))["meta"]
+    assert bad["engine"] == "tesseract" and bad["low_conf"] == LOW_CONF
     assert bad["poor_ocr"] is True and (bad["mean_conf"] < POOR_MEAN or bad["low_conf_share"] > POOR_LOW_SHARE)
     assert bad["rotation"] == 0  # read badly every way: kept as it is
     json.dumps(bad)
@@ -152,14 +158,14 @@ def test_the_ocr_summary_counts_pages_read_badly_and_turned(cli, tmp_path):
     sharp.resize((sharp.width // 5, sharp.height // 5), Image.BILINEAR).resize(sharp.size, Image.NEAREST).save(
         folder / "c_coarse.png")
     out = tmp_path / "tasks.jsonl"
-    result = cli("ocr", folder, "-o", out, "--workers", "1")
+    result = cli("ocr", folder, "-o", out, "--workers", "1", "--ocr-engine", "tesseract")
     assert result.exit_code == 0, result.stderr
     summary = " ".join(result.stderr.split())
-    assert f"OCR pages read badly (mean confidence < {POOR_MEAN:g} or > {POOR_LOW_SHARE:.0%} of words < 60) │ 1" in summary
+    assert f"OCR pages read badly (tesseract: mean < {POOR_MEAN:g} or > {POOR_LOW_SHARE:.0%} of words < 60) │ 1" in summary
     assert "OCR pages read turned upright │ 1" in summary
     metas = [json.loads(line)["meta"] for line in out.read_text().splitlines()]
     assert [m.get("poor_ocr", False) for m in metas] == [False, False, True]
     assert [m["rotation"] for m in metas] == [0, 180, 0]
-    result = cli("ocr", folder, "-o", out, "--workers", "1", "--no-upright")
+    result = cli("ocr", folder, "-o", out, "--workers", "1", "--no-upright", "--ocr-engine", "tesseract")
     assert result.exit_code == 0, result.stderr
     assert "OCR pages read turned upright │ 0" in " ".join(result.stderr.split())

@@ -113,8 +113,8 @@ def test_ocr_bad_flags_fail_before_work(cli, corpus, args, message):
 
 def test_missing_tesseract_is_one_clear_message(corpus, tmp_path):
     env = {**os.environ, "PATH": str(tmp_path / "nowhere"), "VNERTEACH_HOME": str(tmp_path / "h")}
-    result = subprocess.run([sys.executable, "-m", "vnerteach", "ocr", str(corpus)], capture_output=True,
-                            text=True, env=env)
+    result = subprocess.run([sys.executable, "-m", "vnerteach", "ocr", str(corpus), "--ocr-engine", "tesseract"],
+                            capture_output=True, text=True, env=env)
     assert result.returncode == 1
     assert "apt-get install tesseract-ocr" in result.stderr and "Traceback" not in result.stderr
     never = subprocess.run([sys.executable, "-m", "vnerteach", "ocr", str(corpus / "a_digital.pdf"), "--ocr", "never"],

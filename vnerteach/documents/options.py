@@ -12,7 +12,9 @@ from ..registry import option as _opt
 from .preprocess import parse_preprocess
 
 OCR_MODES = ("auto", "always", "never")
-OCR_ENGINES = ("tesseract", "rapidocr", "ppocrv5")
+OCR_ENGINES = ("ppocrv5", "tesseract", "rapidocr")
+DEFAULT_ENGINE = "ppocrv5"
+"""The engine with the best `predict --fields` on receipts (bench/bench_ocr_decision.py; README, "OCR engines")."""
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class DocumentOptions:
     ocr: str = _opt("auto", "auto: OCR pages without a text layer; always; never")
     min_text: int = _opt(10, "A PDF page with fewer text-layer characters is OCR'd")
     preprocess: str = _opt("", "Image steps before OCR, comma-separated: grayscale, upscale, deskew, denoise, and binarize or adaptive")
-    ocr_engine: str = _opt("tesseract", "OCR engine of scanned pages: tesseract, or rapidocr (pip install 'vnerteach[rapidocr]')")
+    ocr_engine: str = _opt(DEFAULT_ENGINE, "OCR engine of scanned pages: ppocrv5 (PP-OCRv5, the default), tesseract (--lang), or rapidocr (PP-OCRv4, pip install 'vnerteach[rapidocr]')")
     lang: str = _opt("eng", "Tesseract language(s), e.g. eng or eng+deu")
     password: str | None = _opt(None, "Password of encrypted PDFs")
     cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")

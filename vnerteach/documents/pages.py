@@ -220,18 +220,18 @@ def _ocr_page(path: str, src: Source, options: DocumentOptions, cache: PageCache
     if options.cache:
         entry = cache.read_ocr(okey)
         if entry is not None:
-            return _result(path, src, ikey, entry, cached=True)
+            return _result(path, src, ikey, entry, options.ocr_engine, cached=True)
     return OcrJob(path, src, ikey, okey, options, str(cache.root))
 
 
-def _result(path: str, src: Source, ikey: str, entry: dict, cached: bool = False) -> PageResult:
+def _result(path: str, src: Source, ikey: str, entry: dict, engine: str, cached: bool = False) -> PageResult:
     """A PageResult of an OCR'd page from its (cached or fresh) entry; a retried page names the retry's image."""
     retried = entry.get("retried")
     steps = tuple(retried) if retried and entry["words"] else src.preprocess
     return PageResult(path, src.page, src.pages, entry["width"], entry["height"], entry["image_dpi"], True,
                       src.sha256, entry.get("image_key", ikey), src.kind, steps, entry["skew"], entry["scale"],
                       cached, entry["words"], retried=bool(retried), rotation=entry.get("rotation", 0),
-                      rotation_source=entry.get("rotation_source"))
+                      rotation_source=entry.get("rotation_source"), engine=engine)
 
 
 def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
@@ -257,7 +257,7 @@ def run_ocr_job(job: OcrJob) -> PageResult | PageFailure:
                              rotation_source=made.rotation_source)
         if options.cache:
             PageCache(job.cache_dir).write_ocr(job.ocr_key, entry)
-        return _result(path, src, job.image_key, entry)
+        return _result(path, src, job.image_key, entry, options.ocr_engine)
     except DependencyError:
         raise
     except InputError as e:

@@ -40,6 +40,7 @@ class PageResult:
     retried: bool = False  # OCR read no word at first: OCR'd again with stronger preprocessing
     rotation: int = 0  # degrees the page image was turned clockwise to read it
     rotation_source: str | None = None  # how the turn was chosen (upright.SOURCES); None: not looked for
+    engine: str = "tesseract"  # the OCR engine that read an OCR'd page (options.OCR_ENGINES)
 
     @property
     def render_dpi(self) -> int | None:

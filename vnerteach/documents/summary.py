@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .quality import LOW_CONF, POOR_LOW_SHARE, POOR_MEAN
+from .quality import THRESHOLDS
 from .results import PageFailure, PageResult
 
 
@@ -46,6 +46,7 @@ class CorpusStats:
     empty: int = 0
     poor: int = 0  # OCR pages read badly (quality.py)
     turned: int = 0  # OCR pages read turned (rotation other than 0)
+    engines: set = field(default_factory=set)  # the engines that read the OCR pages (their thresholds are shown)
     failures: list[PageFailure] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
@@ -68,7 +69,8 @@ class CorpusStats:
         if result.ocr:
             from .quality import quality
 
-            self.poor += quality(w.conf for w in result.words).poor
+            self.poor += quality((w.conf for w in result.words), result.engine).poor
+            self.engines.add(result.engine)
             self.turned += bool(result.rotation)
 
     def rows(self) -> list[tuple[str, str]]:
@@ -79,7 +81,7 @@ class CorpusStats:
                 ("From cache", str(self.cached)),
                 ("Retried with stronger preprocessing (no words)", str(self.retried)),
                 ("OCR pages still without words", str(self.empty)),
-                (f"OCR pages read badly (mean confidence < {POOR_MEAN:g} or > {POOR_LOW_SHARE:.0%} of words < "
-                 f"{LOW_CONF:g})", str(self.poor)),
+                ("OCR pages read badly (" + "; ".join(f"{e}: {THRESHOLDS[e].describe()}" for e in sorted(self.engines))
+                 + ")", str(self.poor)),
                 ("OCR pages read turned upright", str(self.turned)), ("Failures", str(len(self.failures))),
                 ("Time", f"{seconds:.1f} s"), ("Pages/s", f"{self.pages / seconds:.1f}" if seconds else "-")]

@@ -91,11 +91,13 @@ def page_task(result: PageResult) -> dict:
 
 def ocr_meta(result: PageResult) -> dict:
     """What an OCR'd page's meta says of its reading: the turn it was read at (and how that was chosen), its mean word
-    confidence, share of low-confidence words, and ``poor_ocr`` when it reads badly (quality.py's thresholds)."""
+    confidence, share of low-confidence words under its engine's ``low_conf``, and ``poor_ocr`` when it reads badly
+    (quality.py's thresholds)."""
     if not result.ocr:
         return {}
-    from .quality import quality
+    from .quality import THRESHOLDS, quality
 
-    q = quality(w.conf for w in result.words)
+    q = quality((w.conf for w in result.words), result.engine)
     turned = {"rotation": result.rotation, "rotation_source": result.rotation_source} if result.rotation_source else {}
-    return {**turned, "mean_conf": q.mean_conf, "low_conf_share": q.low_share, **({"poor_ocr": True} if q.poor else {})}
+    return {"engine": result.engine, **turned, "mean_conf": q.mean_conf, "low_conf_share": q.low_share,
+            "low_conf": THRESHOLDS[result.engine].low, **({"poor_ocr": True} if q.poor else {})}
