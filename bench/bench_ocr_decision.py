@@ -219,9 +219,12 @@ def main() -> None:
     ap.add_argument("--rotated", type=int, default=0, help="also read the first N receipts turned 90/180/270")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--funsd", default="", help="FUNSD entity F1 with this engine's words against the gold words")
+    ap.add_argument("--funsd-words", action="store_true", help="word recall and CPU s per page of --engines on FUNSD")
     args = ap.parse_args()
     if args.funsd:
         return funsd(args.funsd, args.workers)
+    if args.funsd_words:
+        return funsd_words([e for e in args.engines.split(",") if e], args.workers)
     engines = [e for e in args.engines.split(",") if e]
     pages = sroie_pages(args.receipts)
     raws = raw_reads(engines, pages, args.workers)
@@ -351,6 +354,22 @@ def projected(task: dict, entities: list) -> tuple[list[int | None], list[dict]]
                           "label": entities[owner[i]][0]})
         i = j + 1
     return owner, spans
+
+
+def funsd_words(engines: list[str], workers: int) -> None:
+    """Word recall and CPU seconds per page of each engine on FUNSD's 149 training forms."""
+    from bench_ocr_engines import funsd_pages
+
+    forms = funsd_pages(1000)
+    raws = raw_reads(engines, forms, workers)
+    print(f"FUNSD: {len(forms)} forms; word recall (gold words, as bench_ocr_engines.py); CPU s per page (one thread)")
+    for engine in engines:
+        hit = total = 0
+        for i, form in enumerate(forms):
+            h, t = recall(form["gold"], page_of(raws[(engine, i, 0)], form["image"], None)["text"].split())
+            hit, total = hit + h, total + t
+        cpu = sum(raws[(engine, i, 0)]["cpu"] for i in range(len(forms))) / len(forms)
+        print(f"  {engine:<22} recall {hit / total:.3f}  CPU s {cpu:.2f}", flush=True)
 
 
 def funsd_run(kind: str, seed: int, epochs: int, train: list[dict], dev: list[dict], forms: list[dict]) -> float:

@@ -123,6 +123,14 @@ def test_turn_task_says_when_the_file_changed(tmp_path):
         turn_task(task)
 
 
+def test_digits_read_upside_down_are_no_sign_of_an_upright_page():
+    from vnerteach.documents.results import Word
+    from vnerteach.documents.upright import clear_words
+
+    upside_down = [Word(t, (0, 0, 40, 10), 99.0, 0, 0) for t in ("0081", "0001", "009", "00/1", "HSVO")]
+    assert clear_words(upside_down) == (1, 0)  # PP-OCR reads 0, 1, 8 and 9 turned over as themselves, confidently
+
+
 def test_quality_thresholds_flag_a_page_read_badly():
     assert quality([90, 85, 95], "tesseract") == (90.0, 0.0, False)
     assert quality([90, 30, 40, 88], "tesseract").poor  # half the words low

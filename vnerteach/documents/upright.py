@@ -2,7 +2,7 @@
 
 A rotation is the number of degrees (0, 90, 180, 270) the page image was turned clockwise to read it.
 The page is first read as it is (the read it needs anyway): when it yields at least MIN_GOOD clearly
-read words (confidence >= GOOD_CONF, three letters or digits) lying flat, it is upright, at no extra
+read words (confidence >= GOOD_CONF, three letters in a row) lying flat, it is upright, at no extra
 cost. Otherwise the other turns are read in turn until one reads well: first 270 when the clear words
 stand on end (Tesseract reads a page turned clockwise, sideways), then the turn Tesseract's orientation
 detection (OSD, on a copy of at most OSD_SIDE pixels) suggests, then the rest. When none reads well,
@@ -25,7 +25,7 @@ MIN_GOOD = 8
 CLEAR_SHARE = 0.2  # of all words read: upside down, receipts still give ~9 "clear" words of 120-180 (5-7%)
 OSD_SIDE = 2000
 SKEW_MIN = 0.5  # degrees: straighten() leaves a smaller skew alone (measured, not used by default: see RESULTS)
-_CLEAR = re.compile(r"[^\W_]{3}")
+_CLEAR = re.compile(r"[^\W\d_]{3}")  # three letters: digits 0, 1, 6, 8, 9 still read as digits upside down
 
 SOURCES = ("read", "osd", "unsure", "annotator")
 """How a rotation was chosen: the page read well that way (read; osd: the turn OSD suggested), no turn
@@ -63,7 +63,7 @@ def straighten(image) -> tuple[object, float]:
 
 
 def clear_words(words) -> tuple[int, int]:
-    """Words read clearly (confidence >= GOOD_CONF, three letters or digits): how many lie flat, how many stand on end."""
+    """Words read clearly (confidence >= GOOD_CONF, three letters in a row): how many lie flat, how many stand on end."""
     flat = on_end = 0
     for w in words:
         if w.conf is None or w.conf < GOOD_CONF or not _CLEAR.search(w.text):
