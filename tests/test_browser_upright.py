@@ -58,7 +58,7 @@ def test_r_turns_a_sideways_page_upright_with_its_boxes_on_its_text(screen, cli,
     sharp = Image.open(drawn_page(tmp_path / "sharp.png"))
     sharp.resize((sharp.width // 5, sharp.height // 5), Image.BILINEAR).resize(sharp.size, Image.NEAREST).save(
         scans / "b_coarse.png")
-    served = ServedRecipe(["ner.manual", "turned", "blank:en", scans, "--label", "TOTAL,DATE", "--no-upright",
+    served = ServedRecipe(["ner.manual", "turned", "blank:en", scans, "--label", "TOTAL,DATE", "--no-turn",
                            "--workers", "1", "--ocr-engine", "tesseract"], env, free_port())  # reads a coarse scan badly
     try:
         page.goto(served.url + "/")

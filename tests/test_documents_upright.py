@@ -62,7 +62,7 @@ def test_an_upright_page_is_not_turned_and_stays_its_own_bytes(tmp_path):
     task = page_task(result)
     assert (task["meta"]["rotation"], task["meta"]["rotation_source"], task["meta"]["skew"]) == (0, "read", 0.0)
     assert page_image(result).read_bytes() == src.read_bytes()
-    off = page_task(read(src, upright=False))
+    off = page_task(read(src, turn=False))
     assert "rotation" not in off["meta"] and off["text"] == task["text"]
 
 
@@ -98,7 +98,7 @@ def test_an_annotators_turn_is_cached_beside_the_detected_one(tmp_path):
 
 def test_turn_task_keeps_the_question_and_drops_its_spans(tmp_path):
     src = page(tmp_path / "p.png")
-    task = page_task(read(src, upright=False))
+    task = page_task(read(src, turn=False))
     task.update(_input_hash=11, _task_hash=22, spans=[{"start": 0, "end": 7, "label": "X"}],
                 meta={**task["meta"], "note": "kept"})
     turned = turn_task(task)
@@ -174,6 +174,6 @@ def test_the_ocr_summary_counts_pages_read_badly_and_turned(cli, tmp_path):
     metas = [json.loads(line)["meta"] for line in out.read_text().splitlines()]
     assert [m.get("poor_ocr", False) for m in metas] == [False, False, True]
     assert [m["rotation"] for m in metas] == [0, 180, 0]
-    result = cli("ocr", folder, "-o", out, "--workers", "1", "--no-upright", "--ocr-engine", "tesseract")
+    result = cli("ocr", folder, "-o", out, "--workers", "1", "--no-turn", "--ocr-engine", "tesseract")
     assert result.exit_code == 0, result.stderr
     assert "OCR pages read turned upright │ 0" in " ".join(result.stderr.split())

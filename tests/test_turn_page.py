@@ -28,7 +28,7 @@ def served(store, tasks, turn=True):
 
 def test_a_page_is_turned_read_again_and_answered_with_its_rotation(store, tmp_path):
     sideways = drawn_page(tmp_path / "p.png", turned_ccw=90)
-    task = set_hashes(page_task(next(iter_pages(sideways, DocumentOptions(workers=1, upright=False)))))
+    task = set_hashes(page_task(next(iter_pages(sideways, DocumentOptions(workers=1, turn=False)))))
     assert "INVOICE" not in task["text"]  # read as it is, on its side: not read
     controller, app = served(store, [task, set_hashes({"text": "a plain text"})])
     try:

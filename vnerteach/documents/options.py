@@ -30,7 +30,7 @@ class DocumentOptions:
     password: str | None = _opt(None, "Password of encrypted PDFs")
     cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")
     workers: int | None = _opt(None, "OCR worker processes (default: number of cores); with --scheduler, sizes the pages in flight (default: the cluster's threads)")
-    upright: bool = _opt(True, "Turn scanned pages upright before OCR (pages turned by 90, 180 or 270 degrees)")
+    turn: bool = _opt(True, "Turn scanned pages upright before OCR (pages turned by 90, 180 or 270 degrees)")
     scheduler: str | None = _opt(None, "OCR on a Dask cluster: its scheduler's address, e.g. tcp://10.0.0.5:8786 (pip install 'vnerteach[cluster]')")
 
     @property

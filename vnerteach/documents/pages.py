@@ -209,7 +209,7 @@ def _plan_image(path: Path, source_path: str, kind: str, sha: str, options: Docu
 
 def _rotate(options: DocumentOptions) -> str | None:
     """How a page to OCR is turned: upright as detected ("auto"), or left as it is (None)."""
-    return "auto" if options.upright else None
+    return "auto" if options.turn else None
 
 
 def _ocr_page(path: str, src: Source, options: DocumentOptions, cache: PageCache,
