@@ -515,6 +515,14 @@ class Controller:
         """Whether the recipe has a model in the loop whose questions are scored again as they are shown."""
         return self._refresh is not None
 
+    def _held(self, task_hash: Any, session: Any) -> tuple[Any, int]:
+        """The session's annotator and a checked task hash of a question it may hold; AnswerError for a bad hash."""
+        annotator = self._annotator(session)
+        try:
+            return annotator, check_hash(task_hash, TASK_HASH)
+        except TaskError as err:
+            raise AnswerError(str(err)) from None
+
     def refresh(self, task_hash: Any, session: Any = None, wait_s: float = 1.5) -> dict:
         """A question handed to a session, as the model sees it now: after the updates queued so far have been learnt
         (waiting up to ``wait_s`` for them), scored or pre-filled again if the model changed since.
@@ -523,11 +531,7 @@ class Controller:
         run never handed it to the session (keep it as it is). ``updating``: the updates had not finished in
         time, so the task is from the model before them.
         """
-        annotator = self._annotator(session)
-        try:
-            task_hash = check_hash(task_hash, TASK_HASH)
-        except TaskError as err:
-            raise AnswerError(str(err)) from None
+        annotator, task_hash = self._held(task_hash, session)
         with self._cond:
             task = annotator.pending.get(task_hash)
             if task is None:  # answered, handed to another, or handed out before a restart: shown as it is
@@ -557,11 +561,7 @@ class Controller:
         ``{"task": ...}``; AnswerError when the recipe turns no pages or the session holds no such question."""
         if self._turn_page is None:
             raise AnswerError("this recipe's questions cannot be turned (only pages in the manual views)")
-        annotator = self._annotator(session)
-        try:
-            task_hash = check_hash(task_hash, TASK_HASH)
-        except TaskError as err:
-            raise AnswerError(str(err)) from None
+        annotator, task_hash = self._held(task_hash, session)
         with self._cond:
             task = annotator.pending.get(task_hash)
         if task is None:
