@@ -121,9 +121,9 @@ def _corrected(tasks, fixes: dict, counts: dict):
 
 def _document(task: dict) -> object:
     """The pages of one file go together; every text is a document of its own."""
-    from vnerteach.fields import document_key
+    from vnerteach.documents.identity import document_of
 
-    return document_key(task, by_input=False) or object()
+    return document_of(task, by_input=False) or object()
 
 
 def _page_line(task: dict, ents: list) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import spacy
@@ -115,6 +116,21 @@ def test_best_fields_takes_the_top_candidate_of_all_pages_even_when_the_parse_ha
     only_first = best_fields(nlp, tasks[:1])  # no entity in the best parse, yet a value per label
     assert set(only_first) == {"PERSON", "CITY"} and all(f.page == 1 for f in only_first.values())
     assert best_fields(nlp, tasks[:1], min_score=1.01) == {}
+
+
+def test_one_content_under_two_names_is_two_records(cli, tmp_path, model_dir):
+    from vnerteach.documents.identity import document_of
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    pdf(folder / "a.pdf", SENTENCES[:2])
+    (folder / "b.pdf").write_bytes((folder / "a.pdf").read_bytes())  # a copy under another name
+    result = cli("predict", model_dir, folder, "--fields")
+    assert result.exit_code == 0, result.stderr
+    records = lines(result.stdout)
+    assert [(Path(r["path"]).name, r["pages"]) for r in records] == [("a.pdf", 2), ("b.pdf", 2)]
+    pages = lines(cli("predict", model_dir, folder).stdout)
+    assert len({document_of(p) for p in pages}) == 2 and len({p["image"].split("#")[0] for p in pages}) == 1
 
 
 def test_field_match_ignores_spaces_and_case():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .corrections import OCR_TEXT, ocr_text
+from .documents.identity import document_of
 from .files import atomic_file, check_output, write_atomic
 from .errors import InputError, UsageError, VnerteachError
 from .merge import Merged, MergeResult, merge_answers, reference_doc
@@ -130,11 +131,6 @@ def default_page_image(record: dict) -> Path:
     return page_image(key)
 
 
-def document_of(record: dict) -> str:
-    """The source document of a record: its file's path, or its input hash for a task without one."""
-    return (record.get("meta") or {}).get("path") or f"input{record[INPUT_HASH]}"
-
-
 class FileNames:
     """File names for documents by their stem, unique in one folder: report.pdf in two folders -> report, report-2."""
 
@@ -142,10 +138,10 @@ class FileNames:
         self._by_document: dict[str, str] = {}
         self._taken: set[str] = set()
 
-    def stem(self, document: str) -> str:
-        """The unique stem given to ``document``."""
+    def stem(self, document: str, name: str) -> str:
+        """The unique stem given to ``document``, from its file's ``name``."""
         if document not in self._by_document:
-            base = Path(document).stem
+            base = Path(name).stem
             name, n = base, 1
             while name in self._taken:
                 n += 1
@@ -262,20 +258,20 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
     files, boxes, unboxed = [], 0, 0
     for record in records:
         image_path = image_for(record)
-        document = document_of(record)
+        stem = names.stem(document_of(record), (record.get("meta") or {}).get("path") or f"input{record[INPUT_HASH]}")
         page = (record.get("meta") or {}).get("page", 1)
-        out = out_dir / f"{names.stem(document)}-p{page}.png"
+        out = out_dir / f"{stem}-p{page}.png"
         if mode == "draw":
             draw_page(image_path, record, out, colours)
             boxes += sum(len(e["boxes"]) for e in record["entities"])
         else:
             _, n = redact_page(image_path, record, chosen, out)
             boxes += n
-            by_document.setdefault(document, []).append((page, out))
+            by_document.setdefault(stem, []).append((page, out))
         unboxed += sum(e.get("unboxed_tokens", 0) for e in record["entities"] if e["label"] in chosen)
         files.append(out)
-    for document, pages in by_document.items():
-        pdf = out_dir / f"{names.stem(document)}-redacted.pdf"
+    for stem, pages in by_document.items():
+        pdf = out_dir / f"{stem}-redacted.pdf"
         _pages_to_pdf([p for _, p in sorted(pages)], pdf)
         files.append(pdf)
     return {"pages": len(records), "boxes": boxes, "files": files, "unboxed": unboxed}

@@ -124,25 +124,13 @@ def gold_fields(tasks: Iterable[dict]) -> dict[str, set[str]]:
     return gold
 
 
-def document_key(task: dict, by_input: bool = True) -> str | None:
-    """Which document a task belongs to: its file (the ``image`` SHA-256, else meta.path), else its input hash.
-
-    Without a file (and with ``by_input=False``, or no ``_input_hash``) it is None: a document of its own.
-    """
-    image = task.get("image")
-    if isinstance(image, str) and image.startswith("sha256:"):
-        return image.split("#", 1)[0]
-    meta = task.get("meta") or {}
-    if meta.get("path"):
-        return str(meta["path"])
-    return f"input:{task['_input_hash']}" if by_input and "_input_hash" in task else None
-
-
 def group_documents(tasks: Iterable[dict]) -> dict[object, list[dict]]:
-    """Tasks grouped by document (``document_key``), in first-seen order."""
+    """Tasks grouped by document (``identity.document_of``), in first-seen order."""
+    from .documents.identity import document_of
+
     groups: dict[object, list[dict]] = {}
     for task in tasks:
-        key = document_key(task)
+        key = document_of(task)
         groups.setdefault(object() if key is None else key, []).append(task)
     return groups
 

@@ -90,13 +90,13 @@ def similarities(signatures: np.ndarray, sig: np.ndarray) -> np.ndarray:
     return (np.atleast_2d(signatures) == sig).mean(axis=1)
 
 
-def document_key(task: dict, fallback: int) -> Any:
-    """What groups a task with the other pages of its document (the file's SHA-256), or ``fallback`` for a lone input."""
-    meta = task.get("meta") or {}
-    image = task.get("image")
-    if isinstance(meta, dict) and meta.get("pages") and isinstance(image, str) and image.startswith("sha256:"):
-        return image.split("#", 1)[0]
-    return fallback
+def document_key(task: dict, fallback: Any) -> Any:
+    """What groups a page with the other pages of its document (``identity.document_of``), or ``fallback`` for a lone input."""
+    from .documents.identity import document_of
+
+    meta = task.get("meta")
+    key = document_of(task, by_input=False)
+    return key if isinstance(meta, dict) and meta.get("pages") and key else fallback
 
 
 @dataclass(eq=False)

@@ -2,10 +2,12 @@
 
 A page task's ``image`` is ``sha256:<hash of the file>#page=<n>`` and its input hash is made from it
 alone, so a page keeps its answers when it is read again (another OCR engine, other preprocessing),
-moved or renamed, and two files with the same bytes are one document. A file saved again with other
+moved or renamed, and two files with the same bytes are one question. A file saved again with other
 bytes (a PDF re-saved by a viewer, a scan exported again) is another document: its pages are new
 questions, and the answers to the earlier file stay in the dataset under its hash. That is never
-silent: :func:`flag_changed` says which files of a source were annotated under other bytes.
+silent: :func:`flag_changed` says which files of a source were annotated under other bytes. Where pages
+are put together by file (``predict --fields``, the look-ahead, exports), :func:`document_of` tells them
+apart by path as well: a copy of a receipt under another name is a record of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ import re
 from typing import Callable, Iterable, Iterator
 
 PAGE_REF = re.compile(r"sha256:([0-9a-f]{64})#page=\d+")
+
+
+def document_of(task: dict, by_input: bool = True) -> str | None:
+    """Which document a task belongs to, the one rule of predict, the look-ahead, field scores and exports: its file by
+    path and bytes (the same bytes under two names are two documents there), else its input hash (with
+    ``by_input``); None: a document of its own."""
+    meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
+    path = meta.get("path") if isinstance(meta.get("path"), str) else ""
+    image = task.get("image")
+    sha = image.split("#", 1)[0] if isinstance(image, str) and image.startswith("sha256:") else ""
+    if path or sha:
+        return f"{path}#{sha}"
+    return f"input:{task['_input_hash']}" if by_input and "_input_hash" in task else None
 
 
 def page_file(task: dict) -> tuple[str, str] | None:
