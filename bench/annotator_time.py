@@ -422,7 +422,7 @@ def simulate(strategy: str, corpus: Corpus, seed: int, limit_s: float) -> tuple[
 def score(corpus: Corpus, answers: list[dict], epochs: int, seed: int) -> tuple[float, dict[str, float], dict]:
     """Train from blank on the answers (ner.batch-train's trainer) and score on the held-out data."""
     from vnerteach.evaluation import evaluate
-    from vnerteach.fields import score_fields
+    from vnerteach.field_scores import score_fields
     from vnerteach.merge import merge_answers
 
     merged = merge_answers(answers, corpus.labels).merged

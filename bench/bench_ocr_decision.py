@@ -14,7 +14,7 @@ processes it waited for (Tesseract's), engine loading not included. Raw reads ar
 BENCH_DIR/ocr-decision, so a second run only re-makes words and re-trains.
 
 Field ceiling: the share of receipts whose gold value is the text of a window of page tokens,
-normalised (`fields.field_match`: spaces and case ignored) and strict (whitespace collapsed, case kept).
+normalised (`field_scores.field_match`: spaces and case ignored) and strict (whitespace collapsed, case kept).
 End figure: 5-fold cross-validation over the 150 receipts; per fold a layout model is trained on the
 other 120 (labels from sroie_labels.label_spans on that engine's tokens; BENCH_SROIE_EPOCHS, default 10)
 and `fields.best_fields` (what `predict --fields` runs) extracts the four fields of the 30 held out:
@@ -144,7 +144,7 @@ def page_of(raw: dict, image: str, gap: str | None, turn: int = 0) -> dict:
 
 def ceilings(task: dict, fields: dict) -> tuple[dict, dict]:
     """Per field: is the gold value the text of a window of tokens, normalised and strict."""
-    from vnerteach.fields import normalise
+    from vnerteach.field_scores import normalise
 
     tokens, text = task["tokens"], task["text"]
     norm_hit, strict_hit = {}, {}
@@ -169,7 +169,8 @@ def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict],
     """One fold (worker process): train on the other folds' receipts, extract the fields of this fold's."""
     import spacy
 
-    from vnerteach.fields import best_fields, field_match
+    from vnerteach.field_scores import field_match
+    from vnerteach.fields import best_fields
     from vnerteach.merge import merge_answers
     from vnerteach.pipeline import Settings, blank_pipeline
     from vnerteach.training import Trainer

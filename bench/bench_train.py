@@ -361,7 +361,8 @@ def field_bounds(nlp, task: dict, gold: dict) -> dict[str, str]:
     """What bounds each field of a held-out receipt: 'ocr' (gold not in the page text), 'tokens' (not a window of
     whole tokens), else the model's: 'right', 'candidate' (wrong, but a beam candidate had the gold value) or
     'absent' (wrong, and no candidate of that label had it)."""
-    from vnerteach.fields import best_fields, field_match, make_field, normalise, page_scores
+    from vnerteach.field_scores import field_match, normalise
+    from vnerteach.fields import best_fields, make_field, page_scores
 
     words = [t["text"] for t in task["tokens"]]
     found = best_fields(nlp, [task], [f.upper() for f in FIELDS])
@@ -398,7 +399,7 @@ def sroie_run(variant: str, seed: int, n_iter: int, tasks: list[dict], gold: dic
 
 def sroie() -> list[str]:
     """OCR 150 receipts, train on 120 per layout variant and seed, extract the four fields on the 30 held out
-    (fields.best_fields), exact match (fields.field_match), and what bounds each field that is missed."""
+    (fields.best_fields), exact match (field_scores.field_match), and what bounds each field that is missed."""
     n_iter = int(os.environ.get("BENCH_SROIE_EPOCHS", "20"))
     start = time.perf_counter()
     tasks, gold = sroie_tasks(sroie_keys(int(os.environ.get("BENCH_SROIE_N", "150"))))

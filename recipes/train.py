@@ -264,7 +264,7 @@ def _check_shared_labels(nlp, merged: list, model: str, dataset: str) -> None:
 
 def _evaluate_fields(model: str, dataset: str, output: Path | None, label: list[str] | None, min_score: float,
                      db: str) -> None:
-    from vnerteach.fields import answer_documents, score_fields
+    from vnerteach.field_scores import answer_documents, score_fields
     from vnerteach.pipeline import load_pipeline
     from vnerteach.tasks import tokenized
 

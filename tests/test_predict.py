@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from vnerteach.fields import answer_documents, best_fields, field_match, group_documents, score_fields
+from vnerteach.field_scores import answer_documents, field_match, group_documents, score_fields
+from vnerteach.fields import best_fields
 from vnerteach.merge import merge_answers
 from vnerteach.pipeline import Settings, blank_pipeline
 from vnerteach.store import connect
