@@ -308,3 +308,11 @@ def test_a_bad_label_colour_is_one_line_before_anything_loads(cli, tmp_path):
     src = write_jsonl(tmp_path / "t.jsonl", [{"text": "Acme"}])
     result = cli("ner.manual", "ds", "blank:en", src, "--label", "ORG", "--label-colors", "ORG=red")
     assert result.exit_code == 2 and "--label-colors: 'ORG=red' is not LABEL=#RRGGBB" in result.stderr
+
+
+def test_the_version_is_the_installed_packages():
+    from importlib.metadata import version
+
+    import vnerteach
+
+    assert vnerteach.__version__ == version("vnerteach") and vnerteach.__version__[0].isdigit()
