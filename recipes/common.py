@@ -1,19 +1,14 @@
-"""What the recipes share: option checks, pattern loading, skipped-task, failure and merge reports, the source's size."""
+"""What the recipes share: option checks, pattern loading, skipped-task, failure and merge reports."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from vnerteach.controller import EXCLUDE_BY
-from vnerteach.documents import SUFFIXES as DOCUMENT_SUFFIXES
-from vnerteach.documents.summary import count_pages
 from vnerteach.errors import UsageError
 from vnerteach.failures import FailureLog, TaskFailure
 from vnerteach.output import info, warn
-from vnerteach.sources import SUPPORTED
-from vnerteach.sources.documents import is_path_line, line_path
 
 if TYPE_CHECKING:
     from vnerteach.merge import Unusable
@@ -24,36 +19,6 @@ RANKED_BUFFER = 4
 # A model in the loop (ner.teach, ner.correct): the controller holds one question beyond what the app asks for,
 # so the next is chosen, and scored again as it is shown, by a model that has learnt the answers before it
 IN_LOOP_BUFFER = 1
-
-
-def source_size(source: str, password: str | None = None) -> int | None:
-    """How many tasks a source holds: lines of text files, pages of documents (read from their headers); None for stdin."""
-    path = Path(source)
-    if source == "-" or not path.exists():
-        return None
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    total = 0
-    for file in files:
-        suffix = file.suffix.lower()
-        if suffix in DOCUMENT_SUFFIXES:
-            total += count_pages([file], password)
-            continue
-        if suffix not in SUPPORTED:
-            continue
-        with open(file, "rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                if suffix == ".jsonl" and b'"path"' in line:  # perhaps a document's path: count its pages
-                    try:
-                        task = json.loads(line)
-                    except ValueError:
-                        task = None
-                    if is_path_line(task):
-                        total += count_pages([line_path(task, file)], password)
-                        continue
-                total += 1
-    return total
 
 
 def dataset_names(value: str) -> list[str]:

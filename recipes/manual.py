@@ -9,10 +9,11 @@ from vnerteach import Arg, Opt, recipe
 from vnerteach.controller import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.errors import UsageError
+from vnerteach.sources import source_size
 from vnerteach.tasks import add_tokens
 
 from .common import (RANKED_BUFFER, annotation_source, check_exclude_by, check_labels, failure_log, load_matcher,
-                     only_labels, source_size)
+                     only_labels)
 
 MARK_VIEWS = ("ner_manual", "ner", "text", "image", "classification")
 
@@ -60,7 +61,7 @@ def ner_manual(
     if ranker is not None:
         stream = ranked = ranker.correct(stream, lookahead=lookahead, on_failure=failures, prefill=False)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
-            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
+            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, password=documents.password),
             "images": documents.page_images(), "failures": failures,
             "read_region": documents.region_reader(), "turn_page": documents.page_turner(),
             **({"buffer": RANKED_BUFFER, "on_exit": ranked.close} if ranked is not None else {})}
@@ -117,7 +118,7 @@ def mark(
     elif len(labels) == 1 and view_id == "classification":
         stream = _with_label(stream, labels[0])
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
-            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, documents.password),
+            "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, password=documents.password),
             "images": documents.page_images(), "failures": failures,
             "read_region": documents.region_reader(),
             "turn_page": documents.page_turner() if view_id == "ner_manual" else None}

@@ -19,7 +19,7 @@ from vnerteach.failures import TaskFailure
 from vnerteach.files import atomic_file, check_output
 from vnerteach.output import plural, stderr
 
-from .common import check_labels, print_failures, source_size
+from .common import check_labels, print_failures
 
 
 @recipe("predict")
@@ -49,7 +49,7 @@ def predict(
     """
     from vnerteach.fields import best_fields, page_entities
     from vnerteach.pipeline import load_pipeline
-    from vnerteach.sources import get_stream
+    from vnerteach.sources import get_stream, source_size
     from vnerteach.tasks import tokenized
 
     if not 0.0 <= min_score <= 1.0:
@@ -71,7 +71,7 @@ def predict(
         tasks = _corrected(tasks, fixes, counts)
     try:
         with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
-            bar = progress.add_task("pages", total=source_size(source, documents.password))
+            bar = progress.add_task("pages", total=source_size(source, recursive=recursive, password=documents.password))
             for _, run in groupby(tasks, key=_document):
                 pages = list(run)
                 counts["documents"] += 1

@@ -15,7 +15,7 @@ from vnerteach.failures import TaskFailure
 from vnerteach.files import check_output
 from vnerteach.output import good, info, stderr, warn
 
-from .common import print_failures, source_size
+from .common import print_failures
 
 
 @recipe("pretrain")
@@ -48,7 +48,7 @@ def pretrain(
     from vnerteach.pipeline import Settings
     from vnerteach.pretraining import (PretrainBatch, PretrainEpoch, PretrainSettings, pretrain as run,
                                        pretraining_meta, pretraining_pipeline, save_pretrained)
-    from vnerteach.sources import get_stream
+    from vnerteach.sources import get_stream, source_size
     from vnerteach.tasks import tokenized
 
     if epochs < 1:
@@ -64,7 +64,7 @@ def pretrain(
         raise UsageError(f"--spacy-lang {lang}: spaCy has no language '{lang}'") from None
     failures: list[TaskFailure] = []
     docs = []
-    total = source_size(source, documents.password)
+    total = source_size(source, recursive=recursive, password=documents.password)
     with _progress("Reading", "texts and pages") as progress:
         bar = progress.add_task("read", total=min(total, max_docs) if total and max_docs else total)
         for task in tokenized(tokenizer, get_stream(source, recursive=recursive, documents=documents,

@@ -12,10 +12,11 @@ from vnerteach.controller import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.files import check_output
 from vnerteach.output import info
+from vnerteach.sources import source_size
 from vnerteach.tasks import add_tokens
 
 from .common import (IN_LOOP_BUFFER, annotation_source, check_exclude_by, check_labels, failure_log, load_matcher,
-                     only_labels, source_size)
+                     only_labels)
 
 if TYPE_CHECKING:
     from vnerteach.model import Seen
@@ -180,7 +181,7 @@ def ner_teach(
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update, "forget": teach.forget, "refresh": teach.refresh_question,
             "on_exit": _on_exit(warm.cancel if warm else None, _saver(teach, model_out)),
-            "total": source_size(source, documents.password), "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
+            "total": source_size(source, password=documents.password), "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
 
 
 @recipe("ner.correct")
@@ -256,5 +257,5 @@ def ner_correct(
             "refresh": partial(teach.refresh_prediction, min_prefill=min_prefill),
             "forget": teach.forget if update else None,
             "on_exit": _on_exit(warm.cancel if warm else None, ranked.close, _saver(teach, model_out)),
-            "total": source_size(source, documents.password), "images": documents.page_images(), "failures": failures,
+            "total": source_size(source, password=documents.password), "images": documents.page_images(), "failures": failures,
             "read_region": documents.region_reader(), "turn_page": documents.page_turner()}

@@ -10,7 +10,7 @@ import pytest
 from vnerteach.activity import waiting, waiting_on
 from vnerteach.controller import Controller, Progress
 from vnerteach.export import PALETTE, label_colour
-from vnerteach.recipes.common import source_size
+from vnerteach.sources import source_size
 from vnerteach.server import make_app
 
 from conftest import write_jsonl
@@ -35,6 +35,10 @@ def test_the_size_of_a_source_counts_the_pages_of_its_documents(tmp_path):
     assert source_size(str(folder / "tasks.jsonl")) == 1 + 2 + 1
     assert source_size(str(folder)) == 2 + 1 + 3 + 2 + 4
     assert source_size("-") is None
+    (folder / "more").mkdir()
+    (folder / "more" / "d.txt").write_text("one\ntwo\n")  # read only with --recursive, counted only then
+    assert source_size(str(folder)) == 12 and source_size(str(folder), recursive=True) == 14
+    assert source_size(str(tmp_path / "missing")) is None and source_size(str(folder / "readme.md")) is None
 
 
 def test_progress_is_a_share_of_the_source_or_in_ner_teach_an_estimate():

@@ -6,6 +6,7 @@ PDFs become one task per page with word boxes; a JSONL may also list documents b
 
 from __future__ import annotations
 
+import json
 from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -16,7 +17,7 @@ from ..failures import OnFailure
 from .documents import is_path_line, line_path, read_documents
 from .text import read_jsonl, read_text
 
-__all__ = ["document_paths", "get_stream"]
+__all__ = ["document_paths", "get_stream", "source_size"]
 
 Loader = Callable[[Path | str, OnFailure | None], Iterator[dict]]
 TEXT_LOADERS: dict[str, Loader] = {".jsonl": read_jsonl, ".txt": read_text}
@@ -55,6 +56,38 @@ def document_paths(source: str | Path, recursive: bool = False) -> Iterator[Path
     if path.suffix.lower() == ".jsonl":
         return _jsonl_paths(path)
     raise InputError("not an image, a PDF, a folder of them or a JSONL of their paths", path)
+
+
+def source_size(source: str | Path, *, recursive: bool = False, password: str | None = None) -> int | None:
+    """How many tasks a source holds, for a progress bar: lines of text files, pages of documents (read from their
+    headers), the files ``get_stream`` would read; None for stdin or a source it would refuse (it says why)."""
+    from ..documents.summary import count_pages
+
+    if str(source) == "-":
+        return None
+    try:
+        files = _files(Path(source), recursive)
+    except InputError:
+        return None
+    total = 0
+    for file in files:
+        if is_document(file):
+            total += count_pages([file], password)
+            continue
+        with open(file, "rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                if file.suffix.lower() == ".jsonl" and b'"path"' in line:  # perhaps a document's path: its pages
+                    try:
+                        task = json.loads(line)
+                    except ValueError:
+                        task = None
+                    if is_path_line(task):
+                        total += count_pages([line_path(task, file)], password)
+                        continue
+                total += 1
+    return total
 
 
 def _files(path: Path, recursive: bool) -> list[Path]:
