@@ -15,10 +15,16 @@ ROOT = Path(__file__).parent.parent
 pytest_plugins = ["browser_fixtures", "pg_fixtures"]  # the Chromium and PostgreSQL fixtures, for every test file
 
 
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    """Every test's own $VNERTEACH_HOME (page cache, default database): nothing of the user's is read or written."""
+    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
 @pytest.fixture
 def db_path(tmp_path, monkeypatch) -> Path:
-    """A fresh SQLite database (and home folder) that the recipes pick up from the environment."""
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
+    """A fresh SQLite database that the recipes pick up from the environment."""
     path = tmp_path / "test.db"
     monkeypatch.setenv("VNERTEACH_DB", str(path))
     return path

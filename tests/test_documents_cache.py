@@ -14,12 +14,6 @@ from vnerteach.documents.cache import PageCache, image_key, ocr_key
 from vnerteach.documents.pool import ordered
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 @pytest.fixture
 def scan_pdf(tmp_path):
     path = tmp_path / "scan.pdf"

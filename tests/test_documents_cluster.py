@@ -29,12 +29,6 @@ def cluster():
         yield local
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def small_scans(folder, count: int) -> list:
     """count one-line scans with different words, as PNG files."""
     folder.mkdir(exist_ok=True)

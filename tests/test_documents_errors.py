@@ -15,11 +15,6 @@ from vnerteach.documents import DocumentOptions, file_kind, iter_documents, iter
 from vnerteach.errors import InputError, UsageError
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-
-
 def png_header_only(path, width: int, height: int) -> None:
     """A tiny PNG that claims to be width x height 1-bit pixels: a decompression bomb's header."""
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -17,12 +17,6 @@ from vnerteach.documents.pool import make_executor
 from vnerteach.errors import DependencyError
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def test_scanned_page_recall_and_boxes_after_deskew(tmp_path):
     scan, truth = scanned_page(dpi=200, angle=2.0)
     scan.save(tmp_path / "scan.png")

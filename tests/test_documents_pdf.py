@@ -10,12 +10,6 @@ from vnerteach.documents import DocumentOptions, iter_documents, iter_pages, pag
 from vnerteach.errors import InputError
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 @pytest.mark.parametrize("dpi", [300, 97])
 def test_digital_pdf_words_and_boxes_match_what_was_written(tmp_path, dpi):
     path = tmp_path / "digital.pdf"

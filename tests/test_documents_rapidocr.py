@@ -23,12 +23,6 @@ needs_rapidocr = pytest.mark.skipif(not _installed("rapidocr_onnxruntime"),
 ENGINES = [pytest.param("rapidocr", marks=needs_rapidocr), "ppocrv5"]  # PP-OCRv5 comes with vnerteach
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_line_engine_reads_a_scanned_page_with_word_boxes(tmp_path, engine, monkeypatch):

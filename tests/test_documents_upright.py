@@ -17,12 +17,6 @@ from vnerteach.documents.turning import read_turned, turn_task
 from vnerteach.errors import InputError, PageImageNotFound
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def words_on_ink(result, path) -> float:
     """The share of the page's word boxes that lie on ink in the page image the boxes refer to."""
     with Image.open(path) as image:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from doc_fixtures import drawn_page
 
 from vnerteach.controller import Controller
@@ -11,11 +10,6 @@ from vnerteach.documents import DocumentOptions, iter_pages, page_task
 from vnerteach.server import make_app
 from vnerteach.tasks import set_hashes
 from web_fixtures import wsgi
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
 
 
 def served(store, tasks, turn=True):
