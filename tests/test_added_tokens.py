@@ -99,7 +99,7 @@ def test_the_page_of_the_question_cannot_change(receipt):
 
 @pytest.fixture
 def served(store, receipt):
-    c = Controller(store, {"dataset": "r", "stream": iter([dict(receipt)]), "view_id": "ner_manual",
+    c = Controller(store, {"dataset": "r", "stream": iter([copy.deepcopy(receipt)]), "view_id": "ner_manual",
                            "config": {"labels": ["TOTAL"]}}, wait_s=5)
     app = make_app(c)
     session = wsgi(app, "GET", "/api/project")[1]["session"]

@@ -16,7 +16,7 @@ from vnerteach.merge import merge_answers
 from vnerteach.server import make_app
 from vnerteach.tasks import set_hashes, validate_task
 
-from test_added_tokens import span, with_added
+from test_added_tokens import served, span, with_added  # noqa: F401 (served: a fixture, over this module's receipt)
 from web_fixtures import page_task, wsgi
 
 
@@ -114,17 +114,6 @@ def test_corrections_and_tokens_added_by_hand_go_together(receipt):
     forged["tokens"][0]["text"] = "XOTAL"
     with pytest.raises(TaskError, match="differs from the question's"):
         check_added(forged, before, "X" + sent[1:])
-
-
-@pytest.fixture
-def served(store, receipt):
-    c = Controller(store, {"dataset": "r", "stream": iter([copy.deepcopy(receipt)]), "view_id": "ner_manual",
-                           "config": {"labels": ["TOTAL"]}}, wait_s=5)
-    app = make_app(c)
-    session = wsgi(app, "GET", "/api/project")[1]["session"]
-    question = wsgi(app, "GET", "/api/questions?n=1")[1]["tasks"][0]
-    yield app, session, question
-    c.close()
 
 
 def test_the_server_stores_a_corrected_answer_rebuilt_with_the_original_beside_it(served, store, receipt):
