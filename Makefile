@@ -15,10 +15,11 @@ RUNTIME := $(VENV)/.runtime
 # (refresh it with `pip freeze --exclude-editable > constraints.txt` after a deliberate upgrade).
 install: $(STAMP) system-deps
 
+# setuptools warns in a box, at every editable install, that the checkout's vnerteach/ folder is the package:
+# PYTHONWARNINGS keeps it quiet.
 $(RUNTIME): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# setuptools warns in a box, at every editable install, that the checkout's vnerteach/ folder is the package
 	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $@
 
