@@ -39,8 +39,10 @@ def rapid_words(image, path: str = "", page: int | None = None) -> list[Word]:
     if isinstance(image, str):
         with Image.open(image) as opened:
             image = opened.convert("RGB")
+    else:
+        image = image.convert("RGB")
     try:
-        found, _ = load_engine()(np.asarray(image.convert("RGB")), return_word_box=True)
+        found, _ = load_engine()(np.asarray(image), return_word_box=True)
     except DependencyError:
         raise
     except Exception as e:  # onnxruntime and OpenCV raise their own types
