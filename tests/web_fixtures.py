@@ -144,13 +144,22 @@ def app_key(base: str, refresh: bool = False) -> str | None:
 
 def http(method: str, url: str, body: dict | None = None, headers: dict | None = None,
          timeout: float = 10, as_app: bool = True) -> tuple[int, dict]:
-    """A real HTTP call: (status, JSON); ``as_app`` sends the app's key as the served page would."""
-    data = json.dumps(body).encode() if body is not None else None
+    """A real HTTP call: (status, JSON); ``as_app`` sends the app's key as the served page would, and reads
+    the page again once if the server says the key is out of date (a new server on a port used before)."""
     base, _, path = url.partition("/api/")
     key = app_key(base) if as_app and path else None
+    status, answer = _call(method, url, body, {**({APP_HEADER: key} if key else {}), **(headers or {})}, timeout)
+    if key and status == 403 and isinstance(answer, dict) and APP_HEADER in str(answer.get("error")):
+        key = app_key(base, refresh=True)
+        status, answer = _call(method, url, body, {**({APP_HEADER: key} if key else {}), **(headers or {})}, timeout)
+    return status, answer
+
+
+def _call(method: str, url: str, body: dict | None, headers: dict, timeout: float) -> tuple[int, dict]:
+    """One HTTP request: (status, decoded JSON, or the error page's text under "error")."""
+    data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={
-        **({"Content-Type": "application/json"} if data is not None else {}),
-        **({APP_HEADER: key} if key else {}), **(headers or {})})
+        **({"Content-Type": "application/json"} if data is not None else {}), **headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
