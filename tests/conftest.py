@@ -32,8 +32,21 @@ def db_path(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def backend() -> str:
-    """The test database's kind: SQLite, unless a test module parametrizes it over pg_fixtures.BACKENDS."""
+    """The test database's kind: SQLite, unless the test is marked both_backends."""
     return "sqlite"
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """A test marked ``both_backends`` runs on SQLite and on PostgreSQL (that run slow-marked), unless it
+    parametrizes ``backend`` itself."""
+    if "backend" not in metafunc.fixturenames or not metafunc.definition.get_closest_marker("both_backends"):
+        return
+    own = {name.strip() for mark in metafunc.definition.iter_markers("parametrize")
+           for name in (mark.args[0].split(",") if isinstance(mark.args[0], str) else mark.args[0])}
+    if "backend" not in own:
+        from pg_fixtures import BACKENDS
+
+        metafunc.parametrize("backend", BACKENDS)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import write_jsonl
-from pg_fixtures import BACKENDS
 from web_fixtures import ServedRecipe, annotate_as, free_port, http, wsgi
 
 from vnerteach.controller import AnswerError, Controller
@@ -165,7 +164,7 @@ def test_the_feed_options_are_checked(cli, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.both_backends
 @pytest.mark.parametrize("overlap", [False, True], ids=["one-each", "overlap"])
 def test_four_annotators_lose_nothing_and_answer_nothing_twice(tmp_path, env, store, overlap):
     """Four annotators over HTTP, one of them away with a batch in hand: every task answered, none twice."""
@@ -352,7 +351,7 @@ def test_a_session_not_of_this_dataset_is_refused_and_joins_no_one(store, sessio
     c.close()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.both_backends
 @pytest.mark.parametrize("exclude_by", ["task", "input"])
 def test_a_task_a_killed_run_handed_out_is_answered_once_in_the_dataset(store, exclude_by):
     """Issue 23 point 3: after a SIGKILL, tasks a browser still held from the killed run were handed out again

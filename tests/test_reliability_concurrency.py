@@ -19,15 +19,9 @@ import pytest
 from vnerteach.store import PG_WRITE_LOCK, connect
 
 from conftest import ROOT, write_jsonl
-from pg_fixtures import BACKENDS
 from web_fixtures import ServedRecipe, annotate, free_port, http
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    return request.param
+pytestmark = [pytest.mark.both_backends, pytest.mark.reliability, pytest.mark.slow]
 
 
 @contextmanager

@@ -14,14 +14,8 @@ from vnerteach.paths import default_db
 from vnerteach.store import Store, open_database
 from vnerteach.tasks import set_hashes
 
-from pg_fixtures import BACKENDS
-
+pytestmark = pytest.mark.both_backends
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    return request.param
 
 
 def examples(n, answer="accept", prefix="text"):

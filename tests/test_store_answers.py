@@ -8,12 +8,7 @@ import pytest
 from vnerteach.errors import UsageError
 from vnerteach.tasks import set_hashes
 
-from pg_fixtures import BACKENDS
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    return request.param
+pytestmark = pytest.mark.both_backends
 
 
 def answer(text, kind="accept", **extra):

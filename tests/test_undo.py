@@ -18,12 +18,8 @@ from vnerteach.training import load_answers
 from conftest import write_jsonl
 from teach_fixtures import LABELS, sentences
 from web_fixtures import ServedRecipe, free_port, http, wsgi
-from pg_fixtures import BACKENDS
 
-
-@pytest.fixture(params=BACKENDS)
-def backend(request) -> str:
-    return request.param
+pytestmark = pytest.mark.both_backends
 
 
 def answer(text, kind="accept", **extra):
