@@ -88,14 +88,3 @@ def write_jsonl(path: Path, tasks: list[dict]) -> Path:
     """Write tasks as JSONL and return the path."""
     path.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf8")
     return path
-
-
-def wsgi_get(app, path: str) -> tuple[str, bytes]:
-    """GET a path from a WSGI app in-process: (status line, body)."""
-    from wsgiref.util import setup_testing_defaults
-
-    environ: dict = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
-    setup_testing_defaults(environ)
-    status: list[str] = []
-    body = b"".join(app(environ, lambda s, headers, exc_info=None: status.append(s)))
-    return status[0], body

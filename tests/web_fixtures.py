@@ -89,6 +89,23 @@ def app_key_in(page: bytes | str) -> str | None:
     return found.group(1) if found else None
 
 
+def call_wsgi(app, environ: dict) -> tuple[str, bytes]:
+    """Run a WSGI app on ``environ`` as a server does, closing its body (a served file) after: (status, body)."""
+    status: list[str] = []
+    body = app(environ, lambda s, h, exc_info=None: status.append(s))
+    try:
+        return status[0] if status else "", b"".join(body)
+    finally:
+        getattr(body, "close", lambda: None)()
+
+
+def wsgi_get(app, path: str) -> tuple[str, bytes]:
+    """GET a path from a WSGI app in-process: (status line, body)."""
+    environ: dict = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    setup_testing_defaults(environ)
+    return call_wsgi(app, environ)
+
+
 def wsgi(app, method: str, path: str, body: bytes | dict | list | None = None,
          headers: dict | None = None, as_app: bool = True) -> tuple[int, dict | bytes]:
     """Call a WSGI app in-process: (status code, decoded JSON or raw bytes); ``as_app`` sends the app's key."""
@@ -107,9 +124,8 @@ def wsgi(app, method: str, path: str, body: bytes | dict | list | None = None,
         name = key.upper().replace("-", "_")
         environ[name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"] = value
     setup_testing_defaults(environ)
-    status: list[str] = []
-    raw = b"".join(app(environ, lambda s, h, exc_info=None: status.append(s)))
-    code = int(status[0].split()[0])
+    status, raw = call_wsgi(app, environ)
+    code = int(status.split()[0])
     try:
         return code, json.loads(raw)
     except ValueError:

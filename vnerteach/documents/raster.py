@@ -38,7 +38,11 @@ def open_image(path: Path):
         raise InputError("not a readable image: Pillow cannot identify it", path) from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise InputError(f"cannot read the image: {e}", path) from None
-    check_pixels(image.width, image.height, path)
+    try:
+        check_pixels(image.width, image.height, path)
+    except InputError:
+        image.close()
+        raise
     return image
 
 
