@@ -45,16 +45,13 @@ def flags_of(command: click.Command) -> set[str]:
 
 
 def line_of(text: str, offset: int) -> int:
+    """The 1-based line number of a character offset."""
     return text.count("\n", 0, offset) + 1
 
 
 def shown_commands(text: str) -> list[tuple[int, str, bool]]:
-    """(line, command text, prefixed) of every shell command in a Markdown text.
-
-    Shell lines of ```bash blocks (comments and continuations handled) and inline code spans outside
-    any block; ``prefixed`` is False for an inline span that starts with a recipe name without `vnerteach`."""
-    found, outside = [], []
-    last = 0
+    """(line, arguments, prefixed) of each command in ```bash blocks and inline code (prefixed: shown with `vnerteach`)."""
+    found, outside, last = [], [], 0
     for fence in FENCE.finditer(text):
         outside.append((last, text[last:fence.start()]))
         last = fence.end()
@@ -88,7 +85,8 @@ def problems(location: str, command: str, prefixed: bool, commands: dict[str, cl
     except ValueError:
         words = command.split()
     words = [w.strip("[]") for w in words]
-    files, words = cli._take_recipe_files(words)
+    files = [w for w in words if w.startswith("-F")]  # -F FILE.py: a recipe of the user's, loaded from FILE.py
+    words = [w for i, w in enumerate(words) if not w.startswith("-F") and (i == 0 or words[i - 1] != "-F")]
     if not words:
         return []
     name, rest = words[0], words[1:]
