@@ -14,7 +14,7 @@ from .preprocess import parse_preprocess
 OCR_MODES = ("auto", "always", "never")
 OCR_ENGINES = ("ppocrv5", "tesseract", "rapidocr")
 DEFAULT_ENGINE = "ppocrv5"
-"""The engine with the best `predict --fields` on receipts (bench/bench_ocr_decision.py; README, "OCR engines")."""
+"""The engine with the best `predict --fields` on receipts (bench/bench_ocr_decision.py; docs/documents.md, "OCR engines")."""
 
 
 @dataclass(frozen=True)
