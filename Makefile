@@ -73,13 +73,16 @@ pg-deps:
 	    [ -z "$$CI" ] || exit 1; \
 	  fi; }
 
-test: install browser-deps pg-deps
-	$(BIN)/python -m pytest -q
+# One pytest worker per core (pytest-xdist); a worker that is free takes tests queued for a busy one.
+PYTEST := $(BIN)/python -m pytest -q -n auto --dist worksteal
 
-# Everything but the slow tests (wheel install, processes, browser, teach): about two minutes. A test that takes
-# over 60 s fails here (mark it slow), and the ten slowest are listed, so the loop stays fast.
+test: install browser-deps pg-deps
+	$(PYTEST)
+
+# Everything but the slow tests (wheel install, processes, browser, teach). A test that takes over 60 s
+# fails here (mark it slow), and the ten slowest are listed, so the loop stays fast.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" --durations=10 --timeout=60
+	$(PYTEST) -m "not slow" --durations=10 --timeout=60
 
 bench: install
 	$(BIN)/python bench/bench_db.py
