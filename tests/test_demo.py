@@ -40,7 +40,7 @@ def test_make_demo_trains_a_model_on_the_labelled_receipts_and_opens_the_loop_on
     for step in steps:
         done = subprocess.run(step, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env})
         assert done.returncode == 0, done.stderr
-    labelled = [json.loads(line) for line in (tmp_path / "samples" / "labelled.jsonl").open()]
+    labelled = [json.loads(line) for line in (tmp_path / "samples" / "labelled.jsonl").read_text().splitlines()]
     assert len(labelled) == 7  # six receipts, one of two pages
     assert all({s["label"] for s in task["spans"]} == FIELDS for task in labelled)
     assert (tmp_path / "samples" / "model" / "meta.json").exists()
