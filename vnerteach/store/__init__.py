@@ -290,6 +290,7 @@ class Store:
         return ids[0], ids[1]
 
     def _decisions(self, dataset_id: int) -> set[tuple[int, str | None]]:
+        """(task hash, answer) of every example in a dataset: what ``skip_duplicates`` does not add again."""
         query = (self.Example.select(self.Example.task_hash, self.Example.answer)
                  .join(self.Link).where(self.Link.dataset == dataset_id))
         return set(query.tuples().iterator())

@@ -100,6 +100,7 @@ class _Postgres(peewee.PostgresqlDatabase):
         return self._state.conn is None or self.lost()
 
     def _unreachable(self, err: Exception) -> StoreUnreachable:
+        """StoreUnreachable naming the server; a dead connection outside a transaction is dropped first."""
         if self.lost() and not self.in_transaction():
             self.drop()
         return StoreUnreachable(f"Cannot reach the database {self.shown}: {one_line(err)}")
