@@ -52,17 +52,22 @@ def stats(dataset: Annotated[str | None, Arg("Dataset to show (default: all data
 
     Example: vnerteach stats news-alice,news-bob --agreement
     """
-    store = connect(db)
-    if agreement:
-        if dataset is None:
-            raise UsageError("--agreement: name the dataset(s), e.g. vnerteach stats news_ner --agreement")
-        _agreement_table(store, dataset_names(dataset), lang)
-        return
-    if patterns:
-        if dataset is None:
-            raise UsageError("--patterns: name the dataset, e.g. vnerteach stats news_ner --patterns")
-        _pattern_table(store, dataset)
-        return
+    with connect(db) as store:
+        if agreement:
+            if dataset is None:
+                raise UsageError("--agreement: name the dataset(s), e.g. vnerteach stats news_ner --agreement")
+            _agreement_table(store, dataset_names(dataset), lang)
+            return
+        if patterns:
+            if dataset is None:
+                raise UsageError("--patterns: name the dataset, e.g. vnerteach stats news_ner --patterns")
+            _pattern_table(store, dataset)
+            return
+        _dataset_tables(store, dataset)
+
+
+def _dataset_tables(store, dataset: str | None) -> None:
+    """The counts of every dataset (or of one, with its sessions and the model's payoff), as tables."""
     rows = store.stats(dataset)
     if not rows:
         info(f"No datasets yet in {store.url}")
@@ -193,8 +198,8 @@ def db_in(
             task.setdefault("answer", answer)
             yield set_hashes(task, overwrite=rehash)
 
-    store = connect(db)
-    added = store.add_examples(prepared(), [dataset], skip_duplicates=True)
+    with connect(db) as store:
+        added = store.add_examples(prepared(), [dataset], skip_duplicates=True)
     good(f"Imported {plural(added, 'example')} into '{dataset}' from {source}"
          + (f" ({seen - added} already there, skipped)" if seen > added else ""))
 
@@ -249,14 +254,21 @@ def db_out(
         raise UsageError("--redact needs --label: the entity labels to cover, e.g. --label PERSON")
     if EXPORTERS[format].binary and output is None:
         raise UsageError(f"--format {format} writes a binary file: give the OUTPUT path")
-    store = connect(db)
     pages = [(mode, folder) for mode, folder in (("draw", draw), ("redact", redact)) if folder is not None]
     images_only = bool(pages) and output is None and format == "jsonl"
     if format == "jsonl" and not images_only:
         _check_answers(answer)
     jobs = ([] if images_only else [(format, output)]) + pages
-    source = Source(store, dataset, labels=None if redact else label, cover=label, answers=answer,
-                    partial=partial, lang=lang, strict=strict, embed_images=embed_images)
+    with connect(db) as store:
+        source = Source(store, dataset, labels=None if redact else label, cover=label, answers=answer,
+                        partial=partial, lang=lang, strict=strict, embed_images=embed_images)
+        _export(source, jobs, dataset)
+
+
+def _export(source, jobs: list[tuple[str, Path | None]], dataset: str) -> None:
+    """Run each export job (format or page images, and its target) on the dataset's answers, with their summaries."""
+    from vnerteach.export import EXPORTERS
+
     merge_told = False
     for name, target in jobs:
         exporter = EXPORTERS[name]
@@ -280,8 +292,9 @@ def _history(dataset: str, output: Path | None, answer: list[str] | None, db: st
     _check_answers(answer)
     if output is not None:
         check_output(output)
-    events = connect(db).events(dataset, answer)
-    _write_lines((to_json(event) for event in events), output, dataset, "answer events")
+    with connect(db) as store:
+        events = store.events(dataset, answer)
+        _write_lines((to_json(event) for event in events), output, dataset, "answer events")
 
 
 def _write_lines(lines, output: Path | None, dataset: str, what: str) -> None:
@@ -312,14 +325,14 @@ def drop(
 
     Example: vnerteach drop news_ner --yes
     """
-    store = connect(db)
-    count = store.count(dataset)
-    if not yes:
-        try:
-            confirmed = click.confirm(f"Delete dataset '{dataset}' and its {plural(count, 'example')}?", err=True)
-        except click.Abort:
-            confirmed = False
-        if not confirmed:
-            raise UsageError(f"Dataset '{dataset}' was not dropped (confirm, or pass --yes)")
-    store.drop(dataset)
+    with connect(db) as store:
+        count = store.count(dataset)
+        if not yes:
+            try:
+                confirmed = click.confirm(f"Delete dataset '{dataset}' and its {plural(count, 'example')}?", err=True)
+            except click.Abort:
+                confirmed = False
+            if not confirmed:
+                raise UsageError(f"Dataset '{dataset}' was not dropped (confirm, or pass --yes)")
+        store.drop(dataset)
     good(f"Dropped dataset '{dataset}' ({plural(count, 'example')})")

@@ -40,16 +40,16 @@ def review(
     names = list(dict.fromkeys(in_datasets))
     if dataset in names:
         raise UsageError(f"DATASET '{dataset}' is also an input: save the review to a dataset of its own")
-    store = connect(db)
-    items = _inputs(store, names, lang)
-    done = store.hashes([dataset], kind="input") if dataset in store else set()
-    todo = [item for item in items if item.input_hash not in done]
-    stored = 0
-    if auto_accept:
-        agreed = [item for item in todo if item.auto]
-        stored = store.add_examples((auto_answer(item) for item in agreed), [dataset], skip_duplicates=True)
-        todo = [item for item in todo if not item.auto]
-        good(f"Auto-accepted {plural(stored, 'input')} every annotator agreed on into '{dataset}'")
+    with connect(db) as store:
+        items = _inputs(store, names, lang)
+        done = store.hashes([dataset], kind="input") if dataset in store else set()
+        todo = [item for item in items if item.input_hash not in done]
+        stored = 0
+        if auto_accept:
+            agreed = [item for item in todo if item.auto]
+            stored = store.add_examples((auto_answer(item) for item in agreed), [dataset], skip_duplicates=True)
+            todo = [item for item in todo if not item.auto]
+            good(f"Auto-accepted {plural(stored, 'input')} every annotator agreed on into '{dataset}'")
     already = len(items) - len(todo) - stored
     if not todo:
         good(f"Nothing left to review: every input of {', '.join(repr(n) for n in names)} is in '{dataset}'")

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from vnerteach.store import PG_WRITE_LOCK, connect
+from vnerteach.store import connect
+from vnerteach.store.backend import PG_WRITE_LOCK
 
 from conftest import ROOT, write_jsonl
 from web_fixtures import ServedRecipe, annotate, free_port, http
@@ -221,7 +222,7 @@ def test_an_answer_waits_for_another_writer_instead_of_failing(tmp_path, env, db
 
 
 def test_an_answer_delayed_past_the_busy_timeout_is_refused_as_busy_and_kept_for_a_resend(tmp_path, env, db_url):
-    from vnerteach.store import BUSY_TIMEOUT_S
+    from vnerteach.store.backend import BUSY_TIMEOUT_S
 
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} about Acme"} for i in range(5)])
     served = ServedRecipe(manual("news", src), env, free_port())

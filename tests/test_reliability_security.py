@@ -193,7 +193,7 @@ def test_a_database_password_is_never_shown(env):
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "hunter2" not in result.stdout + result.stderr
     assert "postgresql://annotator:***@127.0.0.1:9/vnerteach" in result.stderr
-    from vnerteach.store import masked
+    from vnerteach.store.backend import masked
 
     assert masked(f"connect {url} failed; {url}") == ("connect postgresql://annotator:***@127.0.0.1:9/vnerteach failed; "
                                                       "postgresql://annotator:***@127.0.0.1:9/vnerteach")

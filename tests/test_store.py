@@ -8,10 +8,11 @@ import sqlite3
 import peewee
 import pytest
 
-from vnerteach import store as store_module
 from vnerteach.errors import DatasetNotFound, StoreError, UsageError
 from vnerteach.paths import default_db
-from vnerteach.store import Store, open_database
+from vnerteach.store import Store, paging
+from vnerteach.store import backend as store_backend
+from vnerteach.store.backend import open_database
 from vnerteach.tasks import set_hashes
 
 pytestmark = pytest.mark.both_backends
@@ -196,7 +197,7 @@ def test_unreadable_database_paths(tmp_path):
 
 
 def test_iteration_fetches_a_bounded_page_per_query(store, monkeypatch):
-    monkeypatch.setattr(store_module, "PAGE", 100)
+    monkeypatch.setattr(paging, "PAGE", 100)
     store.add_examples(examples(1050) + examples(30, "reject", "r"), ["news"])
     store.save_answers([examples(1)[0]], "news", "news-s1")
     fetched = _count_rows_per_query(store, monkeypatch)
@@ -278,7 +279,7 @@ def test_a_writer_waits_for_another_one_then_writes(store, db_url):
         store.create_dataset("second")
         done.set()
 
-    with other._write():
+    with other.dialect.write():
         other.create_dataset("first")
         thread = threading.Thread(target=write)
         thread.start()
@@ -291,9 +292,9 @@ def test_a_writer_waits_for_another_one_then_writes(store, db_url):
 def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_the_store_is_busy(db_url, monkeypatch):
     from vnerteach.errors import StoreBusy
 
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 1)
+    monkeypatch.setattr(store_backend, "BUSY_TIMEOUT_S", 1)
     first, second = Store(db_url), Store(db_url)
-    with first._write():
+    with first.dialect.write():
         first.create_dataset("first")
         with pytest.raises(StoreBusy, match="is busy: another process held its write lock for over 1 s"):
             second.create_dataset("second")
@@ -324,7 +325,7 @@ def test_postgres_that_does_not_answer_is_one_line_without_the_password():
 
 @sqlite_only
 def test_a_late_page_costs_what_the_first_one_costs(store, monkeypatch):
-    monkeypatch.setattr(store_module, "PAGE", 100)
+    monkeypatch.setattr(paging, "PAGE", 100)
     store.add_examples(examples(3000), ["news"])
     store.add_examples(examples(3000, prefix="other"), ["other"])
     steps = [0]  # SQLite virtual machine instructions run so far

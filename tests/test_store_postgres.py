@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from vnerteach.store import ANALYZE_AFTER, PAGE, connect
+from vnerteach.store import connect
+from vnerteach.store.backend import ANALYZE_AFTER
+from vnerteach.store.paging import PAGE
 from vnerteach.tasks import set_hashes
 
 from conftest import ROOT, write_jsonl

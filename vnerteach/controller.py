@@ -18,7 +18,8 @@ from .errors import AnswerError, TaskError, UsageError, VnerteachError
 from .failures import FailureLog
 from .feed import IDLE_S, Annotator, Feed
 from .payoff import HISTORY, Payoff
-from .store import HEARTBEAT_S, Store, to_json
+from .store import Store, to_json
+from .store.sessions import HEARTBEAT_S
 from .tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, set_hashes, validate_task
 
 EXCLUDE_BY = ("task", "input")
