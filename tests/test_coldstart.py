@@ -11,7 +11,7 @@ from vnerteach.memory import AnswerMemory
 from vnerteach.merge import merge_answers, rejected_words, spread_rejects
 from vnerteach.model import TeachModel, is_pattern_task
 from vnerteach.patterns import PatternMatcher, PatternScores, pattern_counts, read_patterns
-from vnerteach.sensible import crosses_line, unlikely
+from vnerteach.candidates.sensible import crosses_line, unlikely
 from vnerteach.sorters import prefer_uncertain
 from vnerteach.tasks import add_tokens, set_hashes
 

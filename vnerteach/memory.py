@@ -8,7 +8,7 @@ from typing import Iterable
 
 from .merge import Words, is_binary
 from .patterns import PatternScores
-from .sensible import crosses_line
+from .candidates.sensible import crosses_line
 from .tasks import TaskError, span_tokens, token_offsets
 
 

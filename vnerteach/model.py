@@ -31,7 +31,7 @@ from .failures import OnFailure, isolate
 from .layout import uses_layout
 from .memory import AnswerMemory
 from .patterns import PATTERN_KEY
-from .sensible import name_runs, unlikely
+from .candidates.sensible import name_runs, unlikely
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
 
 if TYPE_CHECKING:
