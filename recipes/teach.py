@@ -58,8 +58,8 @@ def _in_loop_model(model: str, labels: list[str], init_tok2vec: Path | None, vec
     from vnerteach.model import TeachModel, TeachSettings
     from vnerteach.pipeline import Settings
 
-    settings = TeachSettings(pipeline=Settings(vectors=vectors, lexemes=lookups), init_tok2vec=_pretrained(init_tok2vec))
-    teach = TeachModel.load(model, labels, settings)
+    start = TeachSettings(pipeline=Settings(vectors=vectors, lexemes=lookups), init_tok2vec=_pretrained(init_tok2vec))
+    teach = TeachModel.load(model, labels, start)
     if vectors is not None:
         info(f"The blank model uses the word vectors of {vectors} as static features")
     if lookups:

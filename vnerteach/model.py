@@ -11,8 +11,9 @@ answers of earlier sessions (:meth:`TeachModel.recall`).
 
 :meth:`TeachModel.update` learns from answers (accepted spans are entities with every other token
 missing, rejected ones incorrect spans, complete answers all entities; each input's answers of the
-session merged as a whole, ``session_answers.SessionAnswers``) and is meant to run in a background thread: the model is guarded by a fair lock, scoring takes it
-one small batch at a time, an update takes it once, so neither starves the other.
+session merged as a whole, ``session_answers.SessionAnswers``) and is meant to run in a background
+thread: the model is guarded by a fair lock (``fairlock.FairLock``), scoring takes it one small
+batch at a time, an update takes it once, so neither starves the other.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ CONFIDENT_AFTER = 40
 
 @dataclass(frozen=True)
 class TeachSettings:
-    """How the model in the loop starts (a blank one only), scores and learns; the recipes use the defaults."""
+    """How the model in the loop starts, scores and learns; the recipes set only a blank model's start (its flags)."""
 
     pipeline: Settings = field(default_factory=Settings)  # a blank model's shape and features (--vectors, --lookups)
     init_tok2vec: Pretrained | None = None  # --init-tok2vec: a blank model's tok2vec starts from these weights
@@ -301,7 +302,8 @@ class TeachModel:
         batch, older, settings = list(fresh.values()), self.session.older(fresh), self.settings
         losses: dict[str, float] = {}
         for _ in range(max(1, settings.passes)):  # each pass: the new inputs plus a fresh sample of earlier ones
-            replayed = [self.session.known[k] for k in self._rng.sample(older, min(settings.replay, len(older)))] if older else []
+            sample = self._rng.sample(older, min(settings.replay, len(older))) if older else []
+            replayed = [self.session.known[k] for k in sample]
             items = batch + replayed
             self._rng.shuffle(items)
             for i in range(0, len(items), settings.update_batch):
