@@ -1,13 +1,14 @@
 """Label efficiency of ner.teach and ner.correct with a simulated annotator answering from gold data.
 
-ner.teach: the in-loop model (blank:en, vnerteach.model.TeachModel) suggests spans of a candidate
-pool; a sorter picks the questions; the annotator accepts exactly when the suggested span is a gold
-entity; the model is updated after every 10 answers (as the background worker does). After N
-decisions, ner.batch-train's trainer trains a pipeline from blank on the first N answers and it is
-scored on held-out sentences with complete gold annotations. prefer_uncertain is compared with the
-random sorter (a random order of the same model's candidates), same seed, same pool, same run.
-Both runs get the same cold-start patterns (the most frequent entity strings of sentences outside
-the pool and the held-out set) mixed in.
+ner.teach: the in-loop model (blank:en, vnerteach.model.TeachModel) scores the spans of a candidate
+pool and ner.teach's suggester (vnerteach.candidates.suggester.Suggester) makes them questions; a
+sorter picks the questions; the annotator accepts exactly when the suggested span is a gold entity;
+the model is updated after every 10 answers (as the background worker does). After N decisions,
+ner.batch-train's trainer trains a pipeline from blank on the first N answers and it is scored on
+held-out sentences with complete gold annotations. prefer_uncertain is compared with the random
+sorter (a random order of the same model's candidates), same seed, same pool, same run. Both runs
+get the same cold-start patterns (the most frequent entity strings of sentences outside the pool
+and the held-out set) mixed in.
 
 ner.correct: documents are annotated completely (the annotator's answer is the gold annotation),
 either most-uncertain-first by the in-loop model (ner.correct's look-ahead, --lookahead inputs read
@@ -40,9 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from data import data_dir  # noqa: E402
+from vnerteach.candidates.suggester import Suggester, is_pattern_task  # noqa: E402
 from vnerteach.evaluation import evaluate  # noqa: E402
 from vnerteach.merge import Merged, merge_answers  # noqa: E402
-from vnerteach.model import TeachModel, is_pattern_task  # noqa: E402
+from vnerteach.model import TeachModel, TeachSettings  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
 from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
 from vnerteach.sorters import get_sorter, prefer_uncertain, random_order  # noqa: E402
@@ -188,7 +190,7 @@ def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str],
 
 
 ABLATE: dict = {}  # --no-length-limit, --ask-rejected, --ask-unlikely: cold-start rules off, for comparison
-SCHEDULE: dict = {}  # TeachModel's update settings from --passes, --replay, --update-batch, --learn-rate
+SCHEDULE: dict = {}  # TeachSettings' update settings from --passes, --replay, --update-batch, --learn-rate
 
 
 def never_waited() -> float:
@@ -207,22 +209,24 @@ def sorted_questions(sorter: str, suggestions, model: TeachModel, seed: int):
     return get_sorter(sorter)(suggestions, pass_through=is_pattern_task, clock=never_waited)
 
 
-def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], seed: int, **model_options):
+def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], seed: int,
+                 sensible: bool = True):
     """Simulated ner.teach, lazily: each binary answer (accept exactly when the span is gold), the model
-    updated after every 10 (as the background worker does)."""
+    updated after every 10 (as the background worker does); ``sensible`` False: every candidate is asked."""
     import spacy
 
-    model = TeachModel.load("blank:en", labels, seed=seed, **{**SCHEDULE, **model_options})
+    model = TeachModel.load("blank:en", labels, TeachSettings(seed=seed, **SCHEDULE))
     if ABLATE.get("no_length_limit"):
         model.memory.min_accepts = 10 ** 9  # never enough accepts for the length limit
     if ABLATE.get("ask_rejected"):
         model.memory.rejected = lambda words, label: False  # rejected words are asked again (still spread)
     if ABLATE.get("ask_unlikely"):
-        model.sensible = False  # every candidate is asked: none of the cold-start filters (issue 14 point 3)
+        sensible = False  # every candidate is asked: none of the cold-start filters (issue 14 point 3)
     matcher = PatternMatcher(spacy.blank("en"), patterns) if patterns else None
+    suggest = Suggester(model, matcher, sensible=sensible)
     gold = {t["_input_hash"]: {tuple(g) for g in t["gold"]} for t in pool}
     stream = (dict(t) for t in pool)
-    questions = sorted_questions(sorter, model.suggest(stream, matcher), model, seed)
+    questions = sorted_questions(sorter, suggest(stream), model, seed)
     batch = []
     for task in questions:
         span = task["spans"][0]
@@ -237,11 +241,11 @@ def teach_stream(pool: list[dict], labels: list[str], sorter: str, patterns: lis
 
 
 def teach_run(pool: list[dict], labels: list[str], sorter: str, patterns: list[dict], n_max: int, seed: int,
-              **model_options):
+              sensible: bool = True):
     """Simulated ner.teach: the answers in the order given and the time it took."""
     answers = []
     start = time.perf_counter()
-    for eg in teach_stream(pool, labels, sorter, patterns, seed, **model_options):
+    for eg in teach_stream(pool, labels, sorter, patterns, seed, sensible):
         answers.append(eg)
         if len(answers) >= n_max:
             break
@@ -274,7 +278,7 @@ def teach_curve(pool, held, labels, patterns, layout, n_iter, seed, out, n_max, 
 def correct_order(pool: list[dict], labels: list[str], k_max: int, seed: int, start: str, lookahead: int,
                   measure: str) -> list[dict]:
     """The documents in the order ner.correct asks them (most uncertain first), updated after every 10."""
-    model = TeachModel.load(start, labels, seed=seed)
+    model = TeachModel.load(start, labels, TeachSettings(seed=seed))
     asked, batch = [], []
     gold = {t["_input_hash"]: t for t in pool}
     stream = model.correct((dict(t) for t in pool), lookahead=lookahead, measure=measure, deterministic=True)

@@ -122,7 +122,7 @@ class Corpus:
     measure: str = MEASURE  # what ner.correct ranks its look-ahead by
     retrain: str = ""  # the retrain schedule (--retrain), "" for none
     retrain_epochs: int = RECOMMENDED_EPOCHS
-    model_kwargs: dict = field(default_factory=dict)  # TeachModel's passes/replay (--passes, --replay)
+    model_kwargs: dict = field(default_factory=dict)  # TeachSettings' passes/replay (--passes, --replay)
     vectors: str | None = None  # --vectors: static word vectors for the in-loop models and the scoring's training
     lexemes: bool = False  # --lexemes: Brown clusters and word probabilities (spacy-lookups-data) as features
     hand_s: float = RECOMMENDED_MANUAL_S  # hand_then_correct's seconds by hand before its batch-train (--hand-minutes)
@@ -200,12 +200,12 @@ Answers = Iterator[tuple[dict, float]]
 
 
 def _model(corpus: Corpus, seed: int):
-    from vnerteach.model import TeachModel
-
+    from vnerteach.model import TeachModel, TeachSettings
     from vnerteach.pipeline import Settings
 
-    return TeachModel.load("blank:en", corpus.labels, seed=seed, init_tok2vec=corpus.pretrained,
-                           settings=Settings(vectors=corpus.vectors, lexemes=corpus.lexemes), **corpus.model_kwargs)
+    return TeachModel.load("blank:en", corpus.labels, TeachSettings(
+        seed=seed, init_tok2vec=corpus.pretrained, pipeline=Settings(vectors=corpus.vectors, lexemes=corpus.lexemes),
+        **corpus.model_kwargs))
 
 
 def parse_schedule(text: str) -> Callable[[int, int], bool]:
@@ -346,7 +346,7 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
     import tempfile
 
     from vnerteach.merge import merge_answers
-    from vnerteach.model import TeachModel
+    from vnerteach.model import TeachModel, TeachSettings
 
     spent, first = 0.0, []
     for task in corpus.pool:
@@ -363,7 +363,7 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
         with tempfile.TemporaryDirectory() as folder:
             train_blank(merged, corpus.labels, corpus.layout, RECOMMENDED_EPOCHS, seed, vectors=corpus.vectors,
                         lexemes=corpus.lexemes, init_tok2vec=corpus.pretrained).to_disk(folder)
-            model = TeachModel.load(folder, corpus.labels, seed=seed, **corpus.model_kwargs)
+            model = TeachModel.load(folder, corpus.labels, TeachSettings(seed=seed, **corpus.model_kwargs))
     done = {eg["_input_hash"] for eg in first}
     rest = [t for t in corpus.pool if t["_input_hash"] not in done]
     yield from _corrected(corpus, model, rest, lookahead=corpus.lookahead, seed=seed, earlier=(first, spent))

@@ -1,6 +1,6 @@
 """The model in the loop: scoring throughput of the ner.teach stream, and answer-to-next-batch latency via the API.
 
-1. Throughput: TeachModel.suggest (docs from task tokens, beam_ner predict, scored_ents, span tasks)
+1. Throughput: candidates.suggester.Suggester (docs from task tokens, beam_ner predict, scored_ents, span tasks)
    on CoNLL-2003 sentences of 25-35 tokens and on FUNSD pages (boxed tokens, layout model), pinned
    to one core; sentences (or pages) and tokens per second of CPU time and of wall time.
 2. Latency: ner.teach served over real HTTP (vnerteach.server.serve in a thread); a client answers
@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from al_sim import conll_sentences, funsd_forms, task_of  # noqa: E402
-from vnerteach.model import TeachModel  # noqa: E402
+from vnerteach.candidates.suggester import Suggester  # noqa: E402
+from vnerteach.model import TeachModel, TeachSettings  # noqa: E402
 
 from data import data_dir  # noqa: E402
 
@@ -39,14 +40,15 @@ DATA = data_dir()
 
 
 def throughput(tasks: list[dict], labels: list[str], what: str, runs: int = 1) -> None:
-    """ner.teach's stream (TeachModel.suggest) over the inputs, ``runs`` times on fresh models; the median run."""
+    """ner.teach's stream (a Suggester of the model) over the inputs, ``runs`` times on fresh models; the median run."""
     rates = []
     for run in range(runs):
-        model = TeachModel.load("blank:en", labels, seed=run)
-        list(model.suggest(iter([dict(tasks[0])])))  # build the model (and warm up)
+        model = TeachModel.load("blank:en", labels, TeachSettings(seed=run))
+        suggest = Suggester(model)
+        list(suggest(iter([dict(tasks[0])])))  # build the model (and warm up)
         n_tokens = sum(len(t["tokens"]) for t in tasks)
         wall, cpu = time.perf_counter(), time.process_time()
-        n = sum(1 for _ in model.suggest(dict(t) for t in tasks))
+        n = sum(1 for _ in suggest(dict(t) for t in tasks))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         count = len(tasks)
         rates.append(count / cpu)
@@ -62,7 +64,7 @@ def correct_throughput(tasks: list[dict], labels: list[str], what: str, runs: in
     """TeachModel.correct over the whole input (look-ahead as large as it, so every input is scored once)."""
     rates = []
     for run in range(runs):
-        model = TeachModel.load("blank:en", labels, seed=run)
+        model = TeachModel.load("blank:en", labels, TeachSettings(seed=run))
         model.predict_tasks([dict(tasks[0])])  # build the model (and warm up)
         wall, cpu = time.perf_counter(), time.process_time()
         stream = model.correct((dict(t) for t in tasks), lookahead=len(tasks), diversity=False)

@@ -3,12 +3,12 @@ a line), and the share the annotator accepts.
 
 A simulated ner.teach session from blank:en with the same cold-start patterns as bench/al_sim.py
 (the most frequent gold entity strings per label), answered from gold and updated every 10
-answers, once with the candidate filter (``TeachModel(sensible=True)``, the default) and once
-without it (the baseline), same seed, same pool, same run. For the first N questions it prints how
-many are punctuation-only, function words only (spaCy's English stop words; an acronym in capitals is
-not one) or cross a line (``vnerteach.sensible.unlikely``), how many carry a score (a model that has
-learnt fewer than ``model.CONFIDENT_AFTER`` accepted entities gives none), how many the annotator
-accepted, and how many came from patterns. CoNLL-2003 sentences have no lines; FUNSD
+answers, once with the candidate filter (``Suggester(model, matcher, sensible=True)``, the default)
+and once without it (the baseline), same seed, same pool, same run. For the first N questions it
+prints how many are punctuation-only, function words only (spaCy's English stop words; an acronym
+in capitals is not one) or cross a line (``vnerteach.candidates.sensible.unlikely``), how many
+carry a score (a model that has learnt fewer than ``model.CONFIDENT_AFTER`` accepted entities gives
+none), how many the annotator accepted, and how many came from patterns. CoNLL-2003 sentences have no lines; FUNSD
 forms are page tasks with word boxes.
 
 Usage: python bench/coldstart.py [--corpus conll|funsd|both] [--questions 300] [--seed 0]
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from al_sim import conll_sentences, frequent_patterns, funsd_forms, task_of, teach_run  # noqa: E402
 from data import data_dir  # noqa: E402
-from vnerteach.model import is_pattern_task  # noqa: E402
-from vnerteach.sensible import unlikely  # noqa: E402
+from vnerteach.candidates.sensible import unlikely  # noqa: E402
+from vnerteach.candidates.suggester import is_pattern_task  # noqa: E402
 
 STOP_WORDS = frozenset(__import__("spacy").blank("en").Defaults.stop_words)
 

@@ -19,7 +19,7 @@ from .common import (IN_LOOP_BUFFER, annotation_source, check_exclude_by, check_
                      only_labels)
 
 if TYPE_CHECKING:
-    from vnerteach.model import Seen
+    from vnerteach.candidates.suggester import Seen
     from vnerteach.warmstart import WarmStart
 
 
@@ -55,11 +55,11 @@ def _pretrained(init_tok2vec: Path | None) -> Any:
 def _in_loop_model(model: str, labels: list[str], init_tok2vec: Path | None, vectors: str | None,
                    lookups: bool) -> Any:
     """The TeachModel of MODEL; a blank one starts from --init-tok2vec, --vectors and --lookups (checked at once)."""
-    from vnerteach.model import TeachModel
+    from vnerteach.model import TeachModel, TeachSettings
     from vnerteach.pipeline import Settings
 
-    settings = Settings(vectors=vectors, lexemes=lookups) if vectors is not None or lookups else None
-    teach = TeachModel.load(model, labels, init_tok2vec=_pretrained(init_tok2vec), settings=settings)
+    start = TeachSettings(pipeline=Settings(vectors=vectors, lexemes=lookups), init_tok2vec=_pretrained(init_tok2vec))
+    teach = TeachModel.load(model, labels, start)
     if vectors is not None:
         info(f"The blank model uses the word vectors of {vectors} as static features")
     if lookups:
@@ -156,8 +156,8 @@ def ner_teach(
 
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns p.jsonl --vectors en_core_web_lg
     """
+    from vnerteach.candidates.suggester import Suggester, is_pattern_task
     from vnerteach.errors import UsageError
-    from vnerteach.model import is_pattern_task
     from vnerteach.sorters import get_sorter, sort
 
     labels = check_labels(label, required=model.startswith("blank:"))
@@ -175,13 +175,14 @@ def ner_teach(
                          f"into '{dataset}' first")
     failures = failure_log()
     stream = add_tokens(tokenizer, annotation_source(source, dataset, db, documents, failures), on_failure=failures)
-    suggestions = teach.suggest(stream, matcher, on_failure=failures)
-    questions = _counted(sort(sorter, suggestions, pass_through=is_pattern_task, warmup=teach.warmup), teach.seen)
+    suggest = Suggester(teach, matcher)
+    questions = _counted(sort(sorter, suggest(stream, on_failure=failures), pass_through=is_pattern_task,
+                              warmup=teach.warmup), suggest.seen)
     return {"dataset": dataset, "stream": questions, "buffer": IN_LOOP_BUFFER, "view_id": "ner",
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
-            "update": teach.update, "forget": teach.forget, "refresh": teach.refresh_question,
+            "update": teach.update, "forget": teach.forget, "refresh": suggest.refresh,
             "on_exit": _on_exit(warm.cancel if warm else None, _saver(teach, model_out)),
-            "total": source_size(source, password=documents.password), "counts": lambda: asdict(teach.seen), "images": documents.page_images(), "failures": failures}
+            "total": source_size(source, password=documents.password), "counts": lambda: asdict(suggest.seen), "images": documents.page_images(), "failures": failures}
 
 
 @recipe("ner.correct")

@@ -7,11 +7,12 @@ import spacy
 
 from conftest import write_jsonl
 from teach_fixtures import LABELS, taught
+from vnerteach.candidates.sensible import crosses_line, unlikely
+from vnerteach.candidates.suggester import Suggester, is_pattern_task
 from vnerteach.memory import AnswerMemory
 from vnerteach.merge import merge_answers, rejected_words, spread_rejects
-from vnerteach.model import TeachModel, is_pattern_task
+from vnerteach.model import TeachModel, TeachSettings
 from vnerteach.patterns import PatternMatcher, PatternScores, pattern_counts, read_patterns
-from vnerteach.sensible import crosses_line, unlikely
 from vnerteach.sorters import prefer_uncertain
 from vnerteach.tasks import add_tokens, set_hashes
 
@@ -62,10 +63,10 @@ def test_punctuation_only_and_line_crossing_spans_are_unlikely():
 
 def test_a_model_in_its_cold_start_asks_nothing_punctuation_only_function_words_or_across_a_line():
     texts = [f"Report {i} :\nAlice Baker , of Paris ( France ) ; said -- \" no \" ." for i in range(4)]
-    asked = taught(TeachModel.load("blank:en", LABELS, min_score=0.0))
-    baseline = taught(TeachModel.load("blank:en", LABELS, min_score=0.0, sensible=False))
-    spans = [(eg["tokens"], eg["spans"][0]) for _s, eg in asked.suggest(iter(tokenized(*texts)))]
-    base = [(eg["tokens"], eg["spans"][0]) for _s, eg in baseline.suggest(iter(tokenized(*texts)))]
+    asked = Suggester(taught(TeachModel.load("blank:en", LABELS)), min_score=0.0)
+    baseline = Suggester(taught(TeachModel.load("blank:en", LABELS)), min_score=0.0, sensible=False)
+    spans = [(eg["tokens"], eg["spans"][0]) for _s, eg in asked(iter(tokenized(*texts)))]
+    base = [(eg["tokens"], eg["spans"][0]) for _s, eg in baseline(iter(tokenized(*texts)))]
     stop = asked.stop_words()
     bad = [s for tokens, s in spans if unlikely(tokens, s["token_start"], s["token_end"] + 1, stop)]
     bad_base = [s for tokens, s in base if unlikely(tokens, s["token_start"], s["token_end"] + 1, stop)]
@@ -131,13 +132,13 @@ def test_rejected_words_spread_to_other_inputs_unless_accepted_somewhere():
 @pytest.mark.slow  # updates a model in the loop
 def test_a_word_rejected_with_its_label_is_not_suggested_again_and_patterns_are_scored():
     nlp = spacy.blank("en")
-    model = TeachModel.load("blank:en", LABELS, min_score=0.0)
+    model = TeachModel.load("blank:en", LABELS)
     matcher = PatternMatcher(nlp, [{"label": "PERSON", "pattern": "Disneyland", "id": "disney"}])
     first, *later = tokenized(*[f"We went to Disneyland on day {i} ." for i in range(40)])
     model.update([binary(first, 3, 4, "PERSON", "reject", pattern="disney")] * 1)
     for i, task in enumerate(later[:10]):
         model.update([binary(task, 3, 4, "PERSON", "reject", pattern="disney")])
-    out = [eg for _s, eg in model.suggest(iter(later[10:]), matcher)]
+    out = [eg for _s, eg in Suggester(model, matcher, min_score=0.0)(iter(later[10:]))]
     about = [eg for eg in out if eg["spans"][0]["label"] == "PERSON"
              and eg["text"][eg["spans"][0]["start"]:eg["spans"][0]["end"]] == "Disneyland"]
     from_pattern = [eg for eg in about if is_pattern_task(eg)]
@@ -158,7 +159,7 @@ def test_warmup_prefers_high_scores_until_enough_accepts():
         return sum(i in sure for i in out) / len(out)
 
     assert share_sure(1.0) > 0.5 > 0.05 > share_sure(0.0)  # a cold model asks what it is sure of first
-    model = TeachModel.load("blank:en", LABELS, warm_accepts=4)
+    model = TeachModel.load("blank:en", LABELS, TeachSettings(warm_accepts=4))
     assert model.warmup() == 1.0
     [task] = tokenized("Alice Baker and Bruno Costa met .")
     model.memory.add(binary(task, 0, 2, "PERSON", "accept"))
@@ -187,11 +188,12 @@ def test_line_crossing_candidates_come_back_once_such_an_entity_of_their_label_i
     text = " ".join(t["text"] for t in tokens)
     page = set_hashes({"text": text, "tokens": tokens, "width": 400, "height": 100})
     model = TeachModel.load("blank:en", ["ADDRESS", "NAME"])
-    assert not model._sensible(tokens, (3, 7, "ADDRESS"))
+    suggest = Suggester(model)
+    assert not suggest._sensible(tokens, (3, 7, "ADDRESS"))
     model.memory.add(binary(page, 3, 7, "ADDRESS", "accept"))  # "12 High Street Leeds", over two lines
     assert model.memory.crosses_lines("ADDRESS") and not model.memory.crosses_lines("NAME")
-    assert model._sensible(tokens, (3, 6, "ADDRESS")) and not model._sensible(tokens, (3, 6, "NAME"))
-    assert not model._sensible(tokens, (2, 3, "ADDRESS"))  # ":" alone is still never asked
+    assert suggest._sensible(tokens, (3, 6, "ADDRESS")) and not suggest._sensible(tokens, (3, 6, "NAME"))
+    assert not suggest._sensible(tokens, (2, 3, "ADDRESS"))  # ":" alone is still never asked
 
 
 def test_a_pattern_match_of_punctuation_only_is_not_asked():
@@ -199,5 +201,5 @@ def test_a_pattern_match_of_punctuation_only_is_not_asked():
     matcher = PatternMatcher(nlp, [{"label": "CITY", "pattern": ":", "id": "colon"},
                                    {"label": "CITY", "pattern": "Paris", "id": "paris"}])
     model = TeachModel.load("blank:en", LABELS)
-    found = [eg["spans"][0].get("pattern") for _s, eg in model.suggest(iter(tokenized("Paris : Rome")), matcher)]
+    found = [eg["spans"][0].get("pattern") for _s, eg in Suggester(model, matcher)(iter(tokenized("Paris : Rome")))]
     assert "paris" in found and "colon" not in found

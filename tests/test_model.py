@@ -9,8 +9,10 @@ import pytest
 import spacy
 
 from teach_fixtures import LABELS, patterns, sentences, taught
+from vnerteach.candidates.suggester import Suggester, is_pattern_task, span_task
 from vnerteach.errors import UsageError
-from vnerteach.model import FairLock, TeachModel, is_pattern_task, span_task
+from vnerteach.fairlock import FairLock
+from vnerteach.model import TeachModel, TeachSettings
 from vnerteach.patterns import PatternMatcher
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
 
@@ -33,7 +35,7 @@ def test_suggestions_are_binary_tasks_with_one_scored_span_and_their_own_hashes(
     model = taught(TeachModel.load("blank:en", LABELS))
     assert model.confident and model.learnt == 48
     tasks = tokenized(3)
-    out = list(model.suggest(iter(tasks)))
+    out = list(Suggester(model)(iter(tasks)))
     assert out
     hashes = set()
     for score, eg in out:
@@ -53,7 +55,7 @@ def test_a_model_that_knows_nothing_gives_no_scores_and_asks_only_name_like_span
     model = TeachModel.load("blank:en", LABELS)
     assert not model.confident
     tasks = tokenized(30)
-    out = [eg for _, eg in model.suggest(iter(tasks), matcher)]
+    out = [eg for _, eg in Suggester(model, matcher)(iter(tasks))]
     ours = [eg for eg in out if not is_pattern_task(eg)]
     assert ours and len(ours) * 3 <= len(out) - len(ours) + 3  # one per three pattern matches (plus a dry spell)
     for eg in out:
@@ -63,18 +65,19 @@ def test_a_model_that_knows_nothing_gives_no_scores_and_asks_only_name_like_span
         assert all(w[0].isupper() or w[0].isdigit() for w in (words[0], words[-1]))  # a name or a value
         assert words[0].lower() not in ("the", "in", "a", "yesterday")
     # without patterns, a source of names still gets a question after a dry spell of inputs
-    alone = [eg for _, eg in TeachModel.load("blank:en", LABELS).suggest(iter(tokenized(30)))]
+    alone = [eg for _, eg in Suggester(TeachModel.load("blank:en", LABELS))(iter(tokenized(30)))]
     assert 1 <= len(alone) <= 3
 
 
 def test_a_swap_and_an_update_each_raise_the_version_and_a_stale_question_is_scored_again_or_dropped():
     nlp = spacy.blank("en")
     model = TeachModel.load("blank:en", LABELS)
+    suggest = Suggester(model)
     task = next(iter(add_tokens(nlp, [{"text": "Alice Baker flew to Paris on Monday ."}])))
     question = span_task(task, (0, 2, "CITY"), None, version=model.version)  # "Alice Baker" as a CITY
-    assert question["meta"]["model_version"] == 0 and model.refresh_question(question) is question
+    assert question["meta"]["model_version"] == 0 and suggest.refresh(question) is question
     taught(model)
-    fresh = model.refresh_question(question)
+    fresh = suggest.refresh(question)
     assert fresh[TASK_HASH] == question[TASK_HASH] and fresh["meta"]["model_version"] == 1
     assert isinstance(fresh["spans"][0]["score"], float)  # confident now: a score
     before = model.version
@@ -84,15 +87,15 @@ def test_a_swap_and_an_update_each_raise_the_version_and_a_stale_question_is_sco
     words = question["text"][span["start"]:span["end"]]
     model.update([{**question, "answer": "reject", "_view_id": "ner"}])  # its words, rejected with its label: not asked again
     assert model.memory.rejected(tuple(words.split()), span["label"])
-    assert model.refresh_question(question) is None
+    assert suggest.refresh(question) is None
 
 
 def test_pattern_matches_are_tagged_mixed_in_and_not_asked_twice():
     nlp = spacy.blank("en")
     matcher = PatternMatcher(nlp, [dict(p, id=f"pat{i}") for i, p in enumerate(patterns())])
-    model = TeachModel.load("blank:en", LABELS, min_score=0.0)
+    model = TeachModel.load("blank:en", LABELS)
     task = next(iter(add_tokens(nlp, [{"text": "Alice Baker flew to Paris on Monday ."}])))
-    out = [eg for _, eg in model.suggest(iter([task]), matcher)]
+    out = [eg for _, eg in Suggester(model, matcher, min_score=0.0)(iter([task]))]
     from_patterns = [eg for eg in out if is_pattern_task(eg)]
     spans = {(eg["spans"][0]["start"], eg["spans"][0]["end"], eg["spans"][0]["label"]) for eg in from_patterns}
     assert spans == {(0, 11, "PERSON"), (20, 25, "CITY")}
@@ -102,7 +105,7 @@ def test_pattern_matches_are_tagged_mixed_in_and_not_asked_twice():
 
 
 def test_a_rejected_span_scores_lower_after_updates_and_an_accepted_one_is_predicted():
-    model = TeachModel.load("blank:en", LABELS, replay=0, seed=1)
+    model = TeachModel.load("blank:en", LABELS, TeachSettings(replay=0, seed=1))
     raw = sentences(1, seed=5)[0]
     task = next(iter(add_tokens(spacy.blank("en"), [{"text": raw["text"]}])))
     tokens = task["tokens"]
@@ -172,7 +175,7 @@ def test_page_tasks_get_a_layout_model_that_saves_and_loads(tmp_path):
     task = {"text": " ".join(words), "tokens": tokens, "width": 600, "height": 200, "image": "sha256:ab#page=1"}
     model = TeachModel.load("blank:en", ["TOTAL", "DATE"])
     matcher = PatternMatcher(spacy.blank("en"), [{"label": "TOTAL", "pattern": "9.00", "id": "total"}])
-    out = list(model.suggest(iter([task]), matcher))
+    out = list(Suggester(model, matcher)(iter([task])))
     assert model.layout and out and all("bbox" in eg["tokens"][0] for _, eg in out)
     model.update([{**out[0][1], "answer": "reject", "_view_id": "ner"}])
     path = model.to_disk(tmp_path / "layout")

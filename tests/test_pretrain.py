@@ -148,10 +148,10 @@ def test_mismatched_weights_are_one_clear_error(text_weights, layout_weights, tm
 
 
 def test_teach_model_from_blank_starts_from_the_pretrained_tok2vec(layout_weights):
-    from vnerteach.model import TeachModel
+    from vnerteach.model import TeachModel, TeachSettings
 
     pretrained = load_pretrained(layout_weights)
-    teach = TeachModel.load("blank:en", ["ORG"], init_tok2vec=pretrained)
+    teach = TeachModel.load("blank:en", ["ORG"], TeachSettings(init_tok2vec=pretrained))
     text_task = {"text": "Acme pays", "tokens": [{"text": "Acme", "start": 0, "end": 4, "id": 0, "ws": True},
                                                  {"text": "pays", "start": 5, "end": 9, "id": 1, "ws": False}]}
     nlp = teach.ensure(text_task)
@@ -159,7 +159,7 @@ def test_teach_model_from_blank_starts_from_the_pretrained_tok2vec(layout_weight
     assert tok2vec_of(nlp).to_bytes() == pretrained.weights
     assert teach.score([text_task])  # the model scores with them
     with pytest.raises(UsageError, match="--init-tok2vec: pretrained weights start a blank model only"):
-        TeachModel(blank_pipeline("en", ["ORG"], True), ["ORG"], init_tok2vec=pretrained)
+        TeachModel(blank_pipeline("en", ["ORG"], True), ["ORG"], TeachSettings(init_tok2vec=pretrained))
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import spacy
 
 from conftest import write_jsonl
 from teach_fixtures import LABELS, f1, judge, patterns, sentences
+from vnerteach.candidates.suggester import Suggester
 from vnerteach.controller import Controller
 from vnerteach.errors import UsageError
 from vnerteach.model import TeachModel
@@ -130,7 +131,7 @@ def test_model_out_is_saved_on_exit_and_a_batch_trained_model_continues(store, t
     restarted.close()
     # it starts where the trained model is unsure: the questions are closer to 0.5 than its candidates are
     inputs = add_tokens(spacy.blank("en"), [json.loads(line) for line in src.read_text().splitlines()[:60]])
-    candidates = TeachModel.load(str(tmp_path / "trained"), LABELS).suggest(inputs)
+    candidates = Suggester(TeachModel.load(str(tmp_path / "trained"), LABELS))(inputs)
     everything = [uncertainty(score) for score, _ in candidates]
     asked = [uncertainty(t["spans"][0]["score"]) for t in tasks]
     assert len(tasks) == 20 and statistics.mean(asked) > statistics.mean(everything) + 0.1, \

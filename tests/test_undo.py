@@ -10,7 +10,7 @@ import spacy
 
 from vnerteach.controller import Controller
 from vnerteach.errors import UsageError
-from vnerteach.model import TeachModel
+from vnerteach.model import TeachModel, TeachSettings
 from vnerteach.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
 from vnerteach.training import load_answers
@@ -223,7 +223,7 @@ def test_the_model_forgets_a_retracted_answer_in_order_after_learning_it(store):
 def test_a_forgotten_answer_is_not_replayed(monkeypatch):
     import vnerteach.merge
 
-    model = TeachModel.load("blank:en", LABELS, replay=64, passes=1)
+    model = TeachModel.load("blank:en", LABELS, TeachSettings(replay=64, passes=1))
     nlp = spacy.blank("en")
     tasks = list(add_tokens(nlp, [{"text": t["text"]} for t in sentences(2, seed=3)]))
 
@@ -237,7 +237,7 @@ def test_a_forgotten_answer_is_not_replayed(monkeypatch):
     real = vnerteach.merge.answers_to_examples
     monkeypatch.setattr(vnerteach.merge, "answers_to_examples",
                         lambda nlp, items: trained.extend(m.input_hash for m in items) or real(nlp, items))
-    kept = TeachModel.load("blank:en", LABELS, replay=64, passes=1)
+    kept = TeachModel.load("blank:en", LABELS, TeachSettings(replay=64, passes=1))
     kept.update([first])
     trained.clear()
     kept.update([second])
@@ -249,7 +249,7 @@ def test_a_forgotten_answer_is_not_replayed(monkeypatch):
     model.update([second])
     assert trained == [second[INPUT_HASH]]  # the retracted one is not
     model.update([{**second, "answer": "accept"}])  # answered again: replaces, never contradicts itself
-    assert [a["answer"] for a in model._answers[second[INPUT_HASH]]] == ["accept"]
+    assert [a["answer"] for a in model.session.of(second[INPUT_HASH])] == ["accept"]
 
 
 # a real server, restarted

@@ -6,9 +6,9 @@ import threading
 from collections import Counter
 from typing import Iterable
 
+from .candidates.sensible import crosses_line
 from .merge import Words, is_binary
 from .patterns import PatternScores
-from .sensible import crosses_line
 from .tasks import TaskError, span_tokens, token_offsets
 
 

@@ -102,11 +102,11 @@ def _train(model: Any, db: str, dataset: str, n_iter: int, state: WarmStart) -> 
     if not any(m.ents or m.complete for m in data.train):
         state.note = f"no accepted entity of {', '.join(model.labels)} to learn from"
         return
-    base = model.settings or Settings()
+    base, pretrained = model.settings.pipeline, model.settings.init_tok2vec
     settings = Settings(n_iter=n_iter, vectors=base.vectors, lexemes=base.lexemes)
-    layout = model.init_tok2vec.layout if model.init_tok2vec is not None else data.has_boxes
+    layout = pretrained.layout if pretrained is not None else data.has_boxes
     nlp = blank_pipeline(lang, model.labels, layout, settings)
-    for _ in Trainer(nlp, data.train, [], settings, init_tok2vec=model.init_tok2vec).epochs():
+    for _ in Trainer(nlp, data.train, [], settings, init_tok2vec=pretrained).epochs():
         if state.stop.is_set():
             state.note = "stopped at exit"
             return
