@@ -18,7 +18,7 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from . import registry
-from .controller import Components
+from .components import Components
 from .errors import RecipeError, UsageError, VnerteachError
 from .feed import IDLE_S
 from .output import fail, good, plural, stderr, warn
