@@ -157,7 +157,7 @@ class Api:
 
     def __init__(self, controller: Controller | None, root: Path, app_key: str, images: ImageLookup,
                  read_region: RegionReader, max_body: int) -> None:
-        self.controller, self.root, self.app_key = controller, root, app_key
+        self._controller, self.root, self.app_key = controller, root, app_key
         self.images, self.read_region, self.max_body = images, read_region, max_body
         self.ocr_gate = Gate()  # region OCR and pages read again turned
 
@@ -177,46 +177,53 @@ class Api:
         app.get("/api/document-page", callback=self.document_page, session=False)
 
     @property
-    def session(self) -> Controller:
+    def controller(self) -> Controller:
         """The session's controller (ApiGuard refuses a route that needs one when there is none)."""
-        assert self.controller is not None
-        return self.controller
+        assert self._controller is not None
+        return self._controller
 
     def index(self) -> HTTPResponse:
+        """The app's page, holding this server's app key."""
         page = (self.root / "index.html").read_text(encoding="utf-8")
         return HTTPResponse(page.replace(APP_META, APP_META.replace('content=""', f'content="{self.app_key}"')),
                             headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
 
     def static(self, filename: str) -> HTTPResponse:
+        """The app's scripts and styles."""
         return static_file(filename, root=str(self.root))
 
     def project(self) -> HTTPResponse:
-        return json_response({**self.session.project(query("session") or None), "max_body": self.max_body})
+        """What the app needs to set itself up, for ``?session=NAME`` or the run's own session."""
+        return json_response({**self.controller.project(query("session") or None), "max_body": self.max_body})
 
     def questions(self) -> HTTPResponse:
+        """The next ``?n=`` questions, the progress, and what the source is waiting on when there are none yet."""
         try:
             n = int(request.query.get("n") or 10)
         except ValueError:
             return error_response(400, "'n' must be a number")
-        controller, session = self.session, query("session") or None
+        controller, session = self.controller, query("session") or None
         tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"), session=session)
         return json_response({"tasks": tasks, "progress": controller.progress(session or controller.session).as_dict(),
                       "error": controller.error, "waiting": controller.waiting})
 
     def answers(self) -> HTTPResponse:
+        """Store a batch of answers: {"session", "answers"}; each is stored or refused with its reason."""
         payload = json_body("answers", self.max_body, alone=raw_header(COUNT_HEADER) == "1",
                              surrogates=True)  # refused per answer
         if isinstance(payload, HTTPResponse):
             return payload
         if not isinstance(payload, dict) or "answers" not in payload:
             return error_response(400, "expected an object {\"session\": ..., \"answers\": [...]}")
-        return json_response(self.session.answer(payload["answers"], payload.get("session")))
+        return json_response(self.controller.answer(payload["answers"], payload.get("session")))
 
     def undo(self) -> HTTPResponse:
-        return self._about_a_question("an undo", self.session.undo)
+        """Retract the answer to a question."""
+        return self._about_a_question("an undo", self.controller.undo)
 
     def refresh(self) -> HTTPResponse:
-        return self._about_a_question("a refresh", self.session.refresh)
+        """A question as the model in the loop sees it now."""
+        return self._about_a_question("a refresh", self.controller.refresh)
 
     @staticmethod
     def _about_a_question(what: str, call: Callable[[Any, Any], dict]) -> HTTPResponse:
@@ -229,13 +236,15 @@ class Api:
         return json_response(call(payload["task_hash"], payload.get("session")))
 
     def history(self) -> HTTPResponse:
+        """A session's latest ``?n=`` stored answers."""
         try:
             n = int(request.query.get("n") or 100)
         except ValueError:
             return error_response(400, "'n' must be a number")
-        return json_response({"answers": self.session.history(query("session"), n)})
+        return json_response({"answers": self.controller.history(query("session"), n)})
 
     def image(self, key: str) -> HTTPResponse:
+        """A page image by its key (an <img> URL: no app key, no session needed)."""
         try:
             path = self.images(key)
         except VnerteachError as err:
@@ -258,6 +267,7 @@ class Api:
             return error_response(400, str(err))
 
     def ocr_region(self) -> HTTPResponse:
+        """The words OCR reads in a box of a page image: {"image_key", "box"}."""
         payload = json_body("a region", MAX_REGION_BODY)
         if isinstance(payload, HTTPResponse):
             return payload
@@ -278,7 +288,7 @@ class Api:
 
     def turn_page(self) -> HTTPResponse:
         """The question on screen, a page, read again turned a further 90 degrees: {"task"} (its spans dropped)."""
-        controller = self.session
+        controller = self.controller
         payload = json_body("a page to turn", MAX_UNDO_BODY)
         if isinstance(payload, HTTPResponse):
             return payload
