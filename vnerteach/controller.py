@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from typing import Any
 
 from .added import Asked, asked
@@ -182,10 +183,10 @@ class Controller:
         if not isinstance(answers, list):
             raise AnswerError("'answers' must be a list of tasks")
         checked, results, hashes = [], [], []
+        asked_page = partial(self._asked_page, session)
         for eg in answers:
             try:
-                checked.append(check_answer(eg, session, self.view_id, lambda h: self._asked_page(session, h),
-                                            self._validate))
+                checked.append(check_answer(eg, session, self.view_id, asked_page, self._validate))
                 results.append({"status": "stored"})
                 hashes.append(checked[-1][TASK_HASH])
             except AnswerError as err:
