@@ -81,7 +81,8 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
     import tempfile
 
     from vnerteach.controller import Controller
-    from vnerteach.server import bind, make_app
+    from vnerteach.server import make_app
+    from vnerteach.wsgi_server import bind
     from vnerteach.store import connect
 
     sentences = [s for s in conll_sentences(DATA / "conll2003" / "eng.train") if len(s[0]) >= 8][:6000]
@@ -147,7 +148,8 @@ def latency(rounds: int, think: float) -> None:
     import tempfile
 
     from vnerteach.controller import Controller
-    from vnerteach.server import bind, make_app
+    from vnerteach.server import make_app
+    from vnerteach.wsgi_server import bind
     from vnerteach.store import connect
 
     sentences = [s for s in conll_sentences(DATA / "conll2003" / "eng.train") if len(s[0]) >= 8][:6000]

@@ -66,7 +66,8 @@ def browser_figures(tmp: Path, pages: int = 12) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     from vnerteach.controller import Controller
-    from vnerteach.server import bind, folder_images, make_app
+    from vnerteach.server import folder_images, make_app
+    from vnerteach.wsgi_server import bind
     from vnerteach.store import Store
 
     tasks = dense_page(tmp / "img", pages)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from vnerteach.controller import EXCLUDE_BY
+from vnerteach.activity import Activity
+from vnerteach.components import EXCLUDE_BY
 from vnerteach.errors import UsageError
 from vnerteach.failures import FailureLog, TaskFailure
 from vnerteach.output import info, warn
@@ -92,8 +93,11 @@ def report_merge(conflicts: int, conflict_inputs: Sequence[int], unusable: Seque
 
 
 def annotation_source(source: str | Path, dataset: str, db: str | None, documents: Any,
-                      failures: FailureLog) -> Iterator[dict]:
-    """The source's tasks for an annotation recipe; a document annotated in ``dataset`` under other bytes is named."""
+                      failures: FailureLog, activity: Activity) -> Iterator[dict]:
+    """The source's tasks for an annotation recipe; a document annotated in ``dataset`` under other bytes is named.
+
+    ``activity`` says which page's OCR reading waits on: the recipe hands its ``waiting`` to the server.
+    """
     from vnerteach.documents.identity import files_by_path, flag_changed
     from vnerteach.sources import get_stream
     from vnerteach.store import connect
@@ -104,7 +108,7 @@ def annotation_source(source: str | Path, dataset: str, db: str | None, document
         with connect(db) as store:
             return files_by_path(store.iter_examples(dataset)) if dataset in store else {}
 
-    return flag_changed(get_stream(source, documents=documents, on_failure=failures), answered, warn)
+    return flag_changed(get_stream(source, documents=documents, on_failure=failures, activity=activity), answered, warn)
 
 
 def only_labels(stream: Iterable[dict], labels: list[str]) -> Iterator[dict]:

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Annotated, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.controller import Components
+from vnerteach.activity import Activity
+from vnerteach.components import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.errors import UsageError
 from vnerteach.sources import source_size
@@ -52,8 +53,8 @@ def ner_manual(
     ranker = _ranker(model, labels, lookahead)
     nlp = ranker.nlp if ranker is not None else load_pipeline(model)
     matcher = load_matcher(patterns, nlp, labels)
-    failures = failure_log()
-    stream = annotation_source(source, dataset, db, documents, failures)
+    failures, activity = failure_log(), Activity()
+    stream = annotation_source(source, dataset, db, documents, failures, activity)
     stream = add_tokens(nlp, only_labels(stream, labels), on_failure=failures)
     if matcher is not None:
         stream = matcher(stream, on_failure=failures)
@@ -62,7 +63,7 @@ def ner_manual(
         stream = ranked = ranker.correct(stream, lookahead=lookahead, on_failure=failures, prefill=False)
     return {"dataset": dataset, "stream": stream, "view_id": "ner_manual", "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, password=documents.password),
-            "images": documents.page_images(), "failures": failures,
+            "images": documents.page_images(), "failures": failures, "waiting": activity.waiting,
             "read_region": documents.region_reader(), "turn_page": documents.page_turner(),
             **({"buffer": RANKED_BUFFER, "on_exit": ranked.close} if ranked is not None else {})}
 
@@ -111,14 +112,14 @@ def mark(
         raise UsageError(f"--view-id: use one of {', '.join(MARK_VIEWS)}, not '{view_id}'")
     labels = check_labels(label, required=view_id == "ner_manual")
     check_exclude_by(exclude_by)
-    failures = failure_log()
-    stream: Iterable[dict] = annotation_source(source, dataset, db, documents, failures)
+    failures, activity = failure_log(), Activity()
+    stream: Iterable[dict] = annotation_source(source, dataset, db, documents, failures, activity)
     if view_id == "ner_manual":
         stream = add_tokens(load_pipeline("blank:xx"), stream, on_failure=failures)
     elif len(labels) == 1 and view_id == "classification":
         stream = _with_label(stream, labels[0])
     return {"dataset": dataset, "stream": stream, "view_id": view_id, "config": {"labels": labels},
             "exclude": exclude, "exclude_by": exclude_by, "total": source_size(source, password=documents.password),
-            "images": documents.page_images(), "failures": failures,
+            "images": documents.page_images(), "failures": failures, "waiting": activity.waiting,
             "read_region": documents.region_reader(),
             "turn_page": documents.page_turner() if view_id == "ner_manual" else None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.controller import Components
+from vnerteach.components import Components
 from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.output import good, info, plural
 from vnerteach.review import REVIEW_VIEW, ReviewInput, auto_answer, check_review_answer, collect, review_task

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.controller import Components
+from vnerteach.activity import Activity
+from vnerteach.components import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.files import check_output
 from vnerteach.output import info
@@ -173,8 +174,9 @@ def ner_teach(
         raise UsageError(f"ner.teach from {model} has nothing to start from: a blank model's suggestions are noise. "
                          "Give --patterns, a trained MODEL (ner.batch-train), or label some inputs with ner.manual "
                          f"into '{dataset}' first")
-    failures = failure_log()
-    stream = add_tokens(tokenizer, annotation_source(source, dataset, db, documents, failures), on_failure=failures)
+    failures, activity = failure_log(), Activity()
+    stream = add_tokens(tokenizer, annotation_source(source, dataset, db, documents, failures, activity),
+                        on_failure=failures)
     suggest = Suggester(teach, matcher)
     questions = _counted(sort(sorter, suggest(stream, on_failure=failures), pass_through=is_pattern_task,
                               warmup=teach.warmup), suggest.seen)
@@ -182,7 +184,8 @@ def ner_teach(
             "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
             "update": teach.update, "forget": teach.forget, "refresh": suggest.refresh,
             "on_exit": _on_exit(warm.cancel if warm else None, _saver(teach, model_out)),
-            "total": source_size(source, password=documents.password), "counts": lambda: asdict(suggest.seen), "images": documents.page_images(), "failures": failures}
+            "total": source_size(source, password=documents.password), "counts": lambda: asdict(suggest.seen),
+            "images": documents.page_images(), "failures": failures, "waiting": activity.waiting}
 
 
 @recipe("ner.correct")
@@ -248,9 +251,9 @@ def ner_correct(
     labels = teach.labels
     tokenizer = teach.tokenizer()
     warm = _warm_start(teach, dataset, db, fresh)
-    failures = failure_log()
-    stream = add_tokens(tokenizer, only_labels(annotation_source(source, dataset, db, documents, failures), labels),
-                        on_failure=failures)
+    failures, activity = failure_log(), Activity()
+    stream = add_tokens(tokenizer, only_labels(annotation_source(source, dataset, db, documents, failures, activity),
+                                               labels), on_failure=failures)
     ranked = teach.correct(stream, lookahead=lookahead, on_failure=failures, min_prefill=min_prefill)
     return {"dataset": dataset, "stream": ranked, "buffer": IN_LOOP_BUFFER,
             "view_id": "ner_manual", "config": {"labels": labels}, "exclude": exclude, "exclude_by": exclude_by,
@@ -259,4 +262,4 @@ def ner_correct(
             "forget": teach.forget if update else None,
             "on_exit": _on_exit(warm.cancel if warm else None, ranked.close, _saver(teach, model_out)),
             "total": source_size(source, password=documents.password), "images": documents.page_images(), "failures": failures,
-            "read_region": documents.region_reader(), "turn_page": documents.page_turner()}
+            "waiting": activity.waiting, "read_region": documents.region_reader(), "turn_page": documents.page_turner()}

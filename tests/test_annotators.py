@@ -11,7 +11,8 @@ import pytest
 from conftest import write_jsonl
 from web_fixtures import ServedRecipe, annotate_as, free_port, http, wsgi
 
-from vnerteach.controller import AnswerError, Controller
+from vnerteach.controller import Controller
+from vnerteach.errors import AnswerError
 from vnerteach.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, set_hashes
 

@@ -9,10 +9,12 @@ import sys
 from importlib.metadata import EntryPoint
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from vnerteach import registry
-from vnerteach.cli import build_app
+from vnerteach.cli import build_app, make_command
+from vnerteach.components import Components
 
 from conftest import ROOT, write_jsonl
 
@@ -187,6 +189,26 @@ def count(*, db: str):
     result = run_module("count", "--db", tmp_path / "o.db", "-F", recipe_file)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{tmp_path / 'o.db'} ['x']"
+
+
+def test_only_a_recipe_annotated_to_return_components_serves_the_web_app(db_path):
+    def annotated(dataset: str) -> Components:
+        """Nothing to annotate this time: no server starts."""
+        return None
+
+    def plain(dataset: str):
+        """Components without the annotation: refused, not served."""
+        return {"dataset": dataset, "stream": iter([]), "view_id": "text"}
+
+    assert registry.serves(annotated) and not registry.serves(plain)
+    app = typer.Typer()
+    for func in (annotated, plain):
+        app.command(name=func.__name__)(make_command(func))
+    assert "--port" in CliRunner().invoke(app, ["annotated", "--help"]).stdout
+    assert "--port" not in CliRunner().invoke(app, ["plain", "--help"]).stdout
+    assert CliRunner().invoke(app, ["annotated", "news"]).exit_code == 0
+    refused = CliRunner().invoke(app, ["plain", "news"])
+    assert refused.exit_code == 1 and "only a recipe annotated '-> Components'" in refused.stderr
 
 
 def test_db_in_from_stdin_text_and_with_answer(cli, tmp_path):

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from vnerteach.controller import AnswerError, Controller, session_name
-from vnerteach.errors import DatasetNotFound, UsageError
+from vnerteach.controller import Controller
+from vnerteach.errors import AnswerError, DatasetNotFound, UsageError
+from vnerteach.feed import session_name
 from vnerteach.tasks import set_hashes
 
 
@@ -197,7 +198,7 @@ def test_close_drops_updates_queued_past_its_timeout_and_waits_for_the_one_under
     assert running.wait(5)
     c.close(timeout=0.1)
     # no update thread is left inside the model when the process exits
-    assert not c._updater.is_alive()
+    assert not c._updates._worker.is_alive()
     assert 1 <= len(started) < 6 and store.count("news") == 6
     assert c.update_errors == [f"{6 - len(started)} model updates still queued at exit were dropped (the answers are saved)"]
 

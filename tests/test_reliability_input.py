@@ -234,8 +234,8 @@ def test_a_source_line_with_a_number_json_cannot_hold_is_skipped_and_the_rest_se
 
 
 def test_the_server_never_writes_infinity_or_nan():
-    from vnerteach.server import _json
+    from vnerteach.http_io import json_response
 
-    response = _json({"score": float("inf")})
+    response = json_response({"score": float("inf")})
     assert response.status_code == 500 and "cannot write as JSON" in json.loads(response.body)["error"]
-    assert json.loads(_json({"score": 1.5}).body) == {"score": 1.5}
+    assert json.loads(json_response({"score": 1.5}).body) == {"score": 1.5}

@@ -7,10 +7,11 @@ import socket
 
 import pytest
 
-from vnerteach import server
+from vnerteach import wsgi_server
 from vnerteach.controller import Controller
 from vnerteach.errors import UsageError, VnerteachError
-from vnerteach.server import bind, folder_images, is_loopback, make_app, serve
+from vnerteach.server import folder_images, make_app, serve
+from vnerteach.wsgi_server import bind, is_loopback
 
 from web_fixtures import page_task, wsgi
 
@@ -164,8 +165,7 @@ def test_a_failing_source_is_reported_in_questions(store):
         raise VnerteachError("data.jsonl:1: invalid JSON")
         yield {}
 
-    c = controller(store, [])
-    c._stream = broken()
+    c = controller(store, [], stream=broken())
     code, body = wsgi(make_app(c), "GET", "/api/questions?n=3")
     assert code == 200 and body["tasks"] == [] and body["error"] == "data.jsonl:1: invalid JSON"
     assert wsgi(make_app(c), "GET", "/api/questions?n=x")[0] == 400
@@ -186,7 +186,7 @@ def test_busy_port_takes_the_next_one_or_fails_when_explicit(monkeypatch):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        monkeypatch.setattr(server, "DEFAULT_PORT", port)
+        monkeypatch.setattr(wsgi_server, "DEFAULT_PORT", port)
         srv, notes = bind(make_app(), "127.0.0.1", None)
         try:
             assert srv.server_address[1] > port and f"Port {port} is in use" in notes[0]

@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from vnerteach.activity import waiting, waiting_on
-from vnerteach.controller import Controller, Progress
+from vnerteach.activity import Activity
+from vnerteach.components import Progress
+from vnerteach.controller import Controller
 from vnerteach.export import PALETTE, label_colour
 from vnerteach.sources import source_size
 from vnerteach.server import make_app
@@ -80,24 +81,25 @@ def test_ner_teach_counts_the_candidates_it_scored_and_the_questions_it_chose(st
     c.close()
 
 
-def test_a_thread_says_what_it_waits_on_while_it_waits():
+def test_a_source_says_what_its_reader_waits_on_while_it_waits():
+    activity = Activity()
     inside, release = threading.Event(), threading.Event()
 
     def work():
-        with waiting_on("OCR is running on a.pdf page 2"):
-            with waiting_on("something inner"):
+        with activity.waiting_on("OCR is running on a.pdf page 2"):
+            with activity.waiting_on("something inner"):
                 pass
             inside.set()
             release.wait(5)
 
     thread = threading.Thread(target=work)
-    assert waiting(thread) is None  # not started
+    assert activity.waiting() is None  # not started
     thread.start()
     inside.wait(5)
-    assert waiting(thread) == "OCR is running on a.pdf page 2"
+    assert activity.waiting() == "OCR is running on a.pdf page 2"
     release.set()
     thread.join()
-    assert waiting(thread) is None and waiting(None) is None
+    assert activity.waiting() is None
 
 
 @pytest.mark.slow

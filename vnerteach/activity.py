@@ -1,31 +1,30 @@
-"""What a thread is waiting on (e.g. a page's OCR): noted around a slow step, read from other threads for a status line."""
+"""What a stream's reader is waiting on (e.g. a page's OCR): noted by the source, asked by the app's status line."""
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-_waiting: dict[int, str] = {}  # thread ident -> what it waits on
 
+class Activity:
+    """The slow step a source is in right now, if it says: one per stream, which one thread reads at a time.
 
-@contextmanager
-def waiting_on(what: str) -> Iterator[None]:
-    """Note that this thread waits on ``what`` while the block runs."""
-    ident = threading.get_ident()
-    previous = _waiting.get(ident)
-    _waiting[ident] = what
-    try:
-        yield
-    finally:
-        if previous is None:
-            _waiting.pop(ident, None)
-        else:
-            _waiting[ident] = previous
+    The source notes it around the step (:meth:`waiting_on`); the controller asks :meth:`waiting`
+    from a request's thread (the recipe hands it over as the components' ``waiting``).
+    """
 
+    def __init__(self) -> None:
+        self._what: str | None = None
 
-def waiting(thread: threading.Thread | None) -> str | None:
-    """What ``thread`` is waiting on right now, if it noted it."""
-    if thread is None or thread.ident is None:
-        return None
-    return _waiting.get(thread.ident)
+    @contextmanager
+    def waiting_on(self, what: str) -> Iterator[None]:
+        """Note that reading the stream waits on ``what`` while the block runs."""
+        previous, self._what = self._what, what
+        try:
+            yield
+        finally:
+            self._what = previous
+
+    def waiting(self) -> str | None:
+        """What reading the stream waits on right now, if anything."""
+        return self._what

@@ -18,7 +18,7 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from . import registry
-from .controller import Components
+from .components import Components
 from .errors import RecipeError, UsageError, VnerteachError
 from .feed import IDLE_S
 from .output import fail, good, plural, stderr, warn
@@ -143,7 +143,7 @@ def make_command(func: Callable) -> Callable:
         "db", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or "
                                                                    f"{home() / 'vnerteach.db'})")])
-    serves = hints.get("return") is Components
+    serves = registry.serves(func)
     server_options = _server_options() if serves else []
 
     def command(**kwargs: Any) -> None:
@@ -164,8 +164,11 @@ def make_command(func: Callable) -> Callable:
             if wants_db:
                 db = kwargs[DB_PARAM] = db or default_db()
             components = func(**kwargs)
-            if isinstance(components, dict) and "stream" in components:  # annotated or not: serve it
+            if serves and components is not None:  # None: nothing to annotate this time (e.g. review)
                 _serve(components, db or default_db(), **{**SERVER_DEFAULTS, **server})
+            elif isinstance(components, dict) and "stream" in components:
+                raise RecipeError(f"{func.__name__} returned components to annotate, but only a recipe annotated "
+                                  "'-> Components' (from vnerteach.components) opens the web app")
         except VnerteachError as err:
             fail(str(err))
             raise typer.Exit(err.exit_code) from None
@@ -246,7 +249,8 @@ def read_instructions(path: Path | None) -> str | None:
 def _serve(components: Components, db: str, host: str | None, port: int | None, access_token: str | None,
            feed_overlap: bool, idle_timeout: float, label_colors: str | None, instructions: Path | None) -> None:
     """Run the annotation server for a recipe's components and report what was saved."""
-    from .server import DEFAULT_HOST, serve
+    from .server import serve
+    from .wsgi_server import DEFAULT_HOST
 
     config = dict(components.get("config") or {})
     if chosen := parse_label_colors(label_colors):

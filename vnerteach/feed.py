@@ -4,18 +4,51 @@ The controller reads the recipe's stream into a feed and asks it for each annota
 tasks; the feed keeps what each annotator was handed and has not answered, and hands the tasks
 of an annotator who went idle to the others. It holds no lock: the controller calls it with its
 own lock held.
+
+Each annotator answers under a session, the dataset their answers are stored in: the run's own
+(``DATASET-<time>``, :func:`session_name`) or a named annotator's (``DATASET-alice``).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from datetime import datetime
+from typing import Any, Callable, Iterable
 
+from .errors import AnswerError
 from .tasks import TASK_HASH
 
 IDLE_S = 300.0  # an annotator with no question or answer for this long is idle: their tasks go to others
+MAX_SESSION_NAME = 200
+ANNOTATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+
+
+def session_name(dataset: str, now: float | None = None) -> str:
+    """The session dataset of a run: ``DATASET-YYYY-MM-DDTHH-MM-SS``."""
+    return f"{dataset}-{datetime.fromtimestamp(time.time() if now is None else now).strftime('%Y-%m-%dT%H-%M-%S')}"
+
+
+def annotator_session(dataset: str, name: str) -> str:
+    """The session dataset of a named annotator (``/?session=alice``): ``DATASET-alice``, the same in every run."""
+    if not isinstance(name, str) or not ANNOTATOR_NAME.fullmatch(name):
+        raise AnswerError(f"annotator name {str(name)[:80]!r}: use 1-64 letters, digits and _ . @ - "
+                          "(starting with a letter or digit)")
+    return f"{dataset}-{name}"
+
+
+def check_session(session: Any, dataset: str, own: str) -> str:
+    """A request's session: the run's own (``own``, also for None) or an annotator's ``DATASET-NAME``; AnswerError else."""
+    session = own if session is None else session
+    if not isinstance(session, str) or not session.strip() or len(session) > MAX_SESSION_NAME:
+        raise AnswerError(f"'session' must be a non-empty name of at most {MAX_SESSION_NAME} characters")
+    prefix = dataset + "-"
+    if session != own and not (session.startswith(prefix) and ANNOTATOR_NAME.fullmatch(session[len(prefix):])):
+        raise AnswerError(f"'session' {session[:80]!r} is not a session of dataset '{dataset}' "
+                          f"(expected '{prefix}NAME'; reload the app)")
+    return session
 
 
 @dataclass

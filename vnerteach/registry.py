@@ -8,8 +8,9 @@ import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, get_type_hints
 
+from .components import Components
 from .errors import RecipeError
 
 ENTRY_POINT_GROUP = "vnerteach_recipes"
@@ -46,6 +47,11 @@ def recipe(name: str) -> Callable[[F], F]:
         return func
 
     return register
+
+
+def serves(func: Callable) -> bool:
+    """Whether a recipe opens the web app: its return annotation is ``Components`` (it then gets the server options)."""
+    return get_type_hints(func).get("return") is Components
 
 
 def get_recipe(name: str) -> Callable:

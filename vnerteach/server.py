@@ -1,36 +1,29 @@
-"""The web server: a bottle app factory (JSON API, static app, page images) and a threaded server to run it."""
+"""The web app's server: a bottle app (the annotation app's files, its JSON API, page images) and serve() to run it."""
 
 from __future__ import annotations
 
-import errno
 import hmac
-import ipaddress
-import json
 import re
 import secrets
 import signal
-import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any, Callable
 from urllib.parse import urlsplit
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from bottle import Bottle, HTTPResponse, Route, request, static_file
+from bottle import Bottle, HTTPResponse, Route, request, response, static_file
 
-from .controller import AnswerError, Components, Controller
+from .components import Components
+from .controller import Controller
+from .errors import AnswerError, InputError, PageImageNotFound, StoreBusy, UsageError, VnerteachError
 from .feed import IDLE_S
-from .errors import InputError, PageImageNotFound, StoreBusy, TaskError, UsageError, VnerteachError
 from .gate import Gate
-from .tasks import parse_json
+from .http_io import error_response, json_body, json_response, query, raw_header
 from .store import Store, connect
+from .wsgi_server import DEFAULT_HOST, bind, is_loopback, stop_on_signals, url_for
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
-PORT_TRIES = 20
-MAX_BODY = 16 * 1024 * 1024
+MAX_BODY = 16 * 1024 * 1024  # bytes of a request of answers
 MAX_REGION_BODY = 4096
 TOKEN_HEADER = "X-Access-Token"
 APP_HEADER = "X-Vnerteach-App"
@@ -39,7 +32,6 @@ SAME_ORIGIN_FETCHES = {"same-origin", "none"}  # Sec-Fetch-Site of the app's own
 MAX_UNDO_BODY = 4096
 COUNT_HEADER = "X-Answer-Count"  # how many answers a request carries: one alone over the limit is refused
 IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
-LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
@@ -85,59 +77,6 @@ def folder_images(root: str | Path) -> ImageLookup:
     return lookup
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a host name or address only accepts connections from this machine."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _json(data: Any, status: int = 200) -> HTTPResponse:
-    """A JSON response; never NaN or Infinity, which are not JSON and would fail the app's parser."""
-    try:
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError as err:
-        status, body = 500, json.dumps({"error": f"a response the server cannot write as JSON ({err})"})
-    return HTTPResponse(body, status=status, headers={"Content-Type": "application/json; charset=utf-8",
-                                                      "Cache-Control": "no-store"})
-
-
-def _error(status: int, message: str) -> HTTPResponse:
-    return _json({"error": message}, status)
-
-
-def _json_body(what: str, max_body: int, alone: bool = False, surrogates: bool = False) -> Any:
-    """The request's JSON body, or the error response that refuses it (not JSON, no length, too large, invalid)."""
-    if request.content_type.split(";")[0].strip().lower() != "application/json":
-        return _error(415, f"send {what} as application/json")
-    length = request.content_length
-    if length < 0:
-        return _error(411, "a Content-Length is required")
-    if length > max_body:
-        return _too_large(length, max_body, alone)
-    try:
-        return parse_json(request.body.read(length) or b"null", surrogates=surrogates)
-    except TaskError as err:
-        return _error(400, str(err))
-
-
-def _too_large(length: int, max_body: int, alone: bool) -> HTTPResponse:
-    """A 413 that states the limit; for a request of one answer, that answer's refusal."""
-    body: dict[str, Any] = {"error": f"request body of {length} bytes is over the limit of {max_body} bytes",
-                            "max_body": max_body}
-    if alone:
-        body["results"] = [{"status": "refused", "reason": f"the answer is {_size(length)}; the server takes "
-                                                           f"at most {_size(max_body)} per request"}]
-    return _json(body, 413)
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB" if n >= 1e3 else f"{n} bytes"
-
-
 def _host_name(header: str) -> str:
     """The host of a Host header, without port or IPv6 brackets."""
     if header.startswith("["):
@@ -147,26 +86,16 @@ def _host_name(header: str) -> str:
 
 def _cross_origin() -> bool:
     """Whether the browser says the request comes from a page of another origin (Sec-Fetch-Site, Origin)."""
-    site = _raw_header("Sec-Fetch-Site")
+    site = raw_header("Sec-Fetch-Site")
     if site and site.lower() not in SAME_ORIGIN_FETCHES:
         return True
-    origin = _raw_header("Origin")
+    origin = raw_header("Origin")
     if not origin:
         return False
     try:
-        return urlsplit(origin).netloc.lower() != _raw_header("Host").lower()
+        return urlsplit(origin).netloc.lower() != raw_header("Host").lower()
     except ValueError:  # not a URL (an unclosed IPv6 bracket)
         return True
-
-
-def _query(name: str) -> str | None:
-    """A query parameter as the UTF-8 the browser sent (bottle's ``get`` gives its bytes as latin-1: "Ã¥lice")."""
-    return request.query.getunicode(name)
-
-
-def _raw_header(name: str) -> str:
-    """A request header as WSGI has it (its bytes as latin-1): bottle's own UTF-8 decoding raises on other bytes."""
-    return request.environ.get("HTTP_" + name.upper().replace("-", "_"), "")
 
 
 class ApiGuard:
@@ -196,30 +125,184 @@ class ApiGuard:
 
         def guarded(*args, **kwargs):
             hosts = self.allowed_hosts
-            if hosts is not None and _host_name(_raw_header("Host")) not in hosts:
-                return _error(403, "unexpected Host header")
+            if hosts is not None and _host_name(raw_header("Host")) not in hosts:
+                return error_response(403, "unexpected Host header")
             if _cross_origin():
-                return _error(403, "requests from pages of other sites or origins are refused")
+                return error_response(403, "requests from pages of other sites or origins are refused")
             if self.access_token is not None:
-                given = _raw_header(TOKEN_HEADER) or request.query.get("token") or ""
+                given = raw_header(TOKEN_HEADER) or request.query.get("token") or ""
                 if not hmac.compare_digest(given.encode("latin1", "replace"), self.access_token.encode()):
-                    return _error(401, "missing or wrong access token")
-            if needs_app and not hmac.compare_digest(_raw_header(APP_HEADER).encode("latin1", "replace"),
+                    return error_response(401, "missing or wrong access token")
+            if needs_app and not hmac.compare_digest(raw_header(APP_HEADER).encode("latin1", "replace"),
                                                      self.app_key.encode()):
-                return _error(403, f"only the annotation app may call this ({APP_HEADER} missing or out of date: "
+                return error_response(403, f"only the annotation app may call this ({APP_HEADER} missing or out of date: "
                                    "reload the page)")
             if needs_session and self.controller is None:
-                return _error(503, "no annotation session is running")
+                return error_response(503, "no annotation session is running")
             try:
                 return callback(*args, **kwargs)
             except AnswerError as err:
-                return _error(400, str(err))
+                return error_response(400, str(err))
             except StoreBusy as err:  # the app keeps the answers and sends them again
-                return _error(503, str(err))
+                return error_response(503, str(err))
             except VnerteachError as err:
-                return _error(500, str(err))
+                return error_response(500, str(err))
 
         return guarded
+
+
+class Api:
+    """The app's routes: its page and files, the JSON API of ``controller`` (None: no session), page images, region OCR
+    and turning a page (both through one Gate: they run OCR)."""
+
+    def __init__(self, controller: Controller | None, root: Path, app_key: str, images: ImageLookup,
+                 read_region: RegionReader, max_body: int) -> None:
+        self._controller, self.root, self.app_key = controller, root, app_key
+        self.images, self.read_region, self.max_body = images, read_region, max_body
+        self.ocr_gate = Gate()  # region OCR and pages read again turned
+
+    def register(self, app: Bottle) -> None:
+        """Add the routes to ``app``; the route options tell ApiGuard what each needs (see ApiGuard.apply)."""
+        app.get("/", callback=self.index, public=True)
+        app.get("/static/<filename:path>", callback=self.static, public=True)
+        app.get("/api/project", callback=self.project)
+        app.get("/api/questions", callback=self.questions)
+        app.post("/api/answers", callback=self.answers)
+        app.post("/api/undo", callback=self.undo)
+        app.post("/api/refresh", callback=self.refresh)
+        app.get("/api/history", callback=self.history)
+        app.get("/api/image/<key>", callback=self.image, session=False, from_app=False)
+        app.post("/api/ocr-region", callback=self.ocr_region)
+        app.post("/api/turn-page", callback=self.turn_page)
+        app.get("/api/document-page", callback=self.document_page, session=False)
+
+    @property
+    def controller(self) -> Controller:
+        """The session's controller (ApiGuard refuses a route that needs one when there is none)."""
+        assert self._controller is not None
+        return self._controller
+
+    def index(self) -> HTTPResponse:
+        """The app's page, holding this server's app key."""
+        page = (self.root / "index.html").read_text(encoding="utf-8")
+        return HTTPResponse(page.replace(APP_META, APP_META.replace('content=""', f'content="{self.app_key}"')),
+                            headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+
+    def static(self, filename: str) -> HTTPResponse:
+        """The app's scripts and styles."""
+        return static_file(filename, root=str(self.root))
+
+    def project(self) -> HTTPResponse:
+        """What the app needs to set itself up, for ``?session=NAME`` or the run's own session."""
+        return json_response({**self.controller.project(query("session") or None), "max_body": self.max_body})
+
+    def questions(self) -> HTTPResponse:
+        """The next ``?n=`` questions, the progress, and what the source is waiting on when there are none yet."""
+        try:
+            n = int(request.query.get("n") or 10)
+        except ValueError:
+            return error_response(400, "'n' must be a number")
+        controller, session = self.controller, query("session") or None
+        tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"), session=session)
+        return json_response({"tasks": tasks, "progress": controller.progress(session or controller.session).as_dict(),
+                      "error": controller.error, "waiting": controller.waiting})
+
+    def answers(self) -> HTTPResponse:
+        """Store a batch of answers: {"session", "answers"}; each is stored or refused with its reason."""
+        payload = json_body("answers", self.max_body, alone=raw_header(COUNT_HEADER) == "1",
+                             surrogates=True)  # refused per answer
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or "answers" not in payload:
+            return error_response(400, "expected an object {\"session\": ..., \"answers\": [...]}")
+        return json_response(self.controller.answer(payload["answers"], payload.get("session")))
+
+    def undo(self) -> HTTPResponse:
+        """Retract the answer to a question."""
+        return self._about_a_question("an undo", self.controller.undo)
+
+    def refresh(self) -> HTTPResponse:
+        """A question as the model in the loop sees it now."""
+        return self._about_a_question("a refresh", self.controller.refresh)
+
+    @staticmethod
+    def _about_a_question(what: str, call: Callable[[Any, Any], dict]) -> HTTPResponse:
+        """A request whose body names one question, ``{"session", "task_hash"}``: undo, refresh."""
+        payload = json_body(what, MAX_UNDO_BODY)
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or "task_hash" not in payload:
+            return error_response(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
+        return json_response(call(payload["task_hash"], payload.get("session")))
+
+    def history(self) -> HTTPResponse:
+        """A session's latest ``?n=`` stored answers."""
+        try:
+            n = int(request.query.get("n") or 100)
+        except ValueError:
+            return error_response(400, "'n' must be a number")
+        return json_response({"answers": self.controller.history(query("session"), n)})
+
+    def image(self, key: str) -> HTTPResponse:
+        """A page image by its key (an <img> URL: no app key, no session needed)."""
+        try:
+            path = self.images(key)
+        except VnerteachError as err:
+            return error_response(404, str(err))
+        image = static_file(path.name, root=str(path.parent), mimetype="image/png")
+        image.set_header("Cache-Control", "private, max-age=86400")
+        return image
+
+    def document_page(self) -> HTTPResponse:
+        """Another page of the document of the page on screen, to look at: {image_key, page, pages, width, height}."""
+        from .documents import document_page as other_page
+
+        try:
+            return json_response(other_page(request.query.get("image_key") or "", int(request.query.get("page") or "")))
+        except ValueError:
+            return error_response(400, "page must be a page number")
+        except PageImageNotFound as err:
+            return error_response(404, str(err))
+        except InputError as err:  # no such page, or the file is gone or changed
+            return error_response(400, str(err))
+
+    def ocr_region(self) -> HTTPResponse:
+        """The words OCR reads in a box of a page image: {"image_key", "box"}."""
+        payload = json_body("a region", MAX_REGION_BODY)
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("image_key"), str):
+            return error_response(400, 'expected {"image_key": "...", "box": [x0, y0, x1, y1]}')
+        try:
+            path = self.images(payload["image_key"])
+        except VnerteachError as err:
+            return error_response(404, str(err))
+        with self.ocr_gate.enter() as inside:
+            if not inside:
+                return error_response(429, f"region OCR is busy ({self.ocr_gate.at_once} at a time): try again in a moment")
+            try:
+                words = self.read_region(path, payload.get("box"))
+            except InputError as err:
+                return error_response(400, err.reason)
+        return json_response({"words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in words]})
+
+    def turn_page(self) -> HTTPResponse:
+        """The question on screen, a page, read again turned a further 90 degrees: {"task"} (its spans dropped)."""
+        controller = self.controller
+        payload = json_body("a page to turn", MAX_UNDO_BODY)
+        if isinstance(payload, HTTPResponse):
+            return payload
+        if not isinstance(payload, dict) or "task_hash" not in payload:
+            return error_response(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
+        with self.ocr_gate.enter() as inside:
+            if not inside:
+                return error_response(429, f"OCR is busy ({self.ocr_gate.at_once} at a time): try again in a moment")
+            try:
+                return json_response(controller.turn_page(payload["task_hash"], payload.get("session")))
+            except PageImageNotFound as err:
+                return error_response(404, str(err))
+            except InputError as err:
+                return error_response(400, str(err))
 
 
 def make_app(controller: Controller | None = None, static_root: Path | None = None,
@@ -227,206 +310,26 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
              max_body: int = MAX_BODY, allowed_hosts: set[str] | None = None,
              read_region: RegionReader | None = None) -> Bottle:
     """The bottle app: the annotation app's files, the JSON API of ``controller``, page images, region OCR and turning
-    a page (both through one Gate: they run OCR).
+    a page (see :class:`Api`).
 
     With ``access_token``, every ``/api`` call must carry it (header X-Access-Token, or
     ``?token=`` for images). With ``allowed_hosts``, other Host headers are refused (DNS rebinding).
     Every ``/api`` call but images must carry the app key that the served page holds (X-Vnerteach-App).
     """
-    root = str(static_root or static_dir())
-    image_path = images or cached_page_image
-    region_reader = read_region or english_region_reader
-    ocr_gate = Gate()  # region OCR and pages read again turned
     app = Bottle()
     guard = ApiGuard(controller, access_token, allowed_hosts)
     app.install(guard)
-
-    @app.hook("after_request")
-    def headers():
-        from bottle import response
-
-        response.set_header("X-Content-Type-Options", "nosniff")
-        response.set_header("Referrer-Policy", "no-referrer")
-        response.set_header("Content-Security-Policy", CSP)
-
-    @app.get("/", public=True)
-    def index():
-        page = (Path(root) / "index.html").read_text(encoding="utf-8")
-        return HTTPResponse(page.replace(APP_META, APP_META.replace('content=""', f'content="{guard.app_key}"')),
-                            headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
-
-    @app.get("/static/<filename:path>", public=True)
-    def static(filename: str):
-        return static_file(filename, root=root)
-
-    def project():
-        assert controller is not None
-        return _json({**controller.project(_query("session") or None), "max_body": max_body})
-
-    def questions():
-        assert controller is not None
-        try:
-            n = int(request.query.get("n") or 10)
-        except ValueError:
-            return _error(400, "'n' must be a number")
-        session = _query("session") or None
-        tasks = controller.questions(n, restart=request.query.get("restart") in ("1", "true"), session=session)
-        return _json({"tasks": tasks, "progress": controller.progress(session or controller.session).as_dict(),
-                      "error": controller.error, "waiting": controller.waiting})
-
-    def answers():
-        assert controller is not None
-        payload = _json_body("answers", max_body, alone=_raw_header(COUNT_HEADER) == "1",
-                             surrogates=True)  # refused per answer
-        if isinstance(payload, HTTPResponse):
-            return payload
-        if not isinstance(payload, dict) or "answers" not in payload:
-            return _error(400, "expected an object {\"session\": ..., \"answers\": [...]}")
-        return _json(controller.answer(payload["answers"], payload.get("session")))
-
-    def about_a_question(what: str, call: Callable[[Any, Any], dict]) -> Callable[[], HTTPResponse]:
-        """A route whose body names one question, ``{"session", "task_hash"}``: undo, refresh."""
-        def route() -> HTTPResponse:
-            payload = _json_body(what, MAX_UNDO_BODY)
-            if isinstance(payload, HTTPResponse):
-                return payload
-            if not isinstance(payload, dict) or "task_hash" not in payload:
-                return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
-            return _json(call(payload["task_hash"], payload.get("session")))
-        return route
-
-    def history():
-        assert controller is not None
-        try:
-            n = int(request.query.get("n") or 100)
-        except ValueError:
-            return _error(400, "'n' must be a number")
-        return _json({"answers": controller.history(_query("session"), n)})
-
-    def image(key: str):
-        try:
-            path = image_path(key)
-        except VnerteachError as err:
-            return _error(404, str(err))
-        response = static_file(path.name, root=str(path.parent), mimetype="image/png")
-        response.set_header("Cache-Control", "private, max-age=86400")
-        return response
-
-    def document_page():
-        """Another page of the document of the page on screen, to look at: {image_key, page, pages, width, height}."""
-        from .documents import document_page as other_page
-
-        try:
-            return _json(other_page(request.query.get("image_key") or "", int(request.query.get("page") or "")))
-        except ValueError:
-            return _error(400, "page must be a page number")
-        except PageImageNotFound as err:
-            return _error(404, str(err))
-        except InputError as err:  # no such page, or the file is gone or changed
-            return _error(400, str(err))
-
-    def ocr_region():
-        payload = _json_body("a region", MAX_REGION_BODY)
-        if isinstance(payload, HTTPResponse):
-            return payload
-        if not isinstance(payload, dict) or not isinstance(payload.get("image_key"), str):
-            return _error(400, 'expected {"image_key": "...", "box": [x0, y0, x1, y1]}')
-        try:
-            path = image_path(payload["image_key"])
-        except VnerteachError as err:
-            return _error(404, str(err))
-        with ocr_gate.enter() as inside:
-            if not inside:
-                return _error(429, f"region OCR is busy ({ocr_gate.at_once} at a time): try again in a moment")
-            try:
-                words = region_reader(path, payload.get("box"))
-            except InputError as err:
-                return _error(400, err.reason)
-        return _json({"words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in words]})
-
-    def turn_page():
-        """The question on screen, a page, read again turned a further 90 degrees: {"task"} (its spans dropped)."""
-        assert controller is not None
-        payload = _json_body("a page to turn", MAX_UNDO_BODY)
-        if isinstance(payload, HTTPResponse):
-            return payload
-        if not isinstance(payload, dict) or "task_hash" not in payload:
-            return _error(400, "expected an object {\"session\": ..., \"task_hash\": ...}")
-        with ocr_gate.enter() as inside:
-            if not inside:
-                return _error(429, f"OCR is busy ({ocr_gate.at_once} at a time): try again in a moment")
-            try:
-                return _json(controller.turn_page(payload["task_hash"], payload.get("session")))
-            except PageImageNotFound as err:
-                return _error(404, str(err))
-            except InputError as err:
-                return _error(400, str(err))
-
-    app.get("/api/project", callback=project)
-    app.get("/api/questions", callback=questions)
-    app.post("/api/answers", callback=answers)
-    app.post("/api/undo", callback=about_a_question("an undo", lambda h, s: controller.undo(h, s)))
-    app.post("/api/refresh", callback=about_a_question("a refresh", lambda h, s: controller.refresh(h, s)))
-    app.get("/api/history", callback=history)
-    app.get("/api/image/<key>", callback=image, session=False, from_app=False)
-    app.post("/api/ocr-region", callback=ocr_region)
-    app.post("/api/turn-page", callback=turn_page)
-    app.get("/api/document-page", callback=document_page, session=False)
+    app.add_hook("after_request", _security_headers)
+    Api(controller, Path(static_root or static_dir()), guard.app_key, images or cached_page_image,
+        read_region or english_region_reader, max_body).register(app)
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """wsgiref's handler without its access log on stderr (the library never prints)."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class ThreadingServer(ThreadingMixIn, WSGIServer):
-    """wsgiref's server with a thread per request; closing it waits for requests in flight."""
-
-    daemon_threads = False
-    block_on_close = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Drop connections that the browser closed; leave other errors to the default."""
-        import sys
-
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class ThreadingServer6(ThreadingServer):
-    """The threaded server on IPv6."""
-
-    address_family = socket.AF_INET6
-
-
-def bind(app: Bottle, host: str = DEFAULT_HOST, port: int | None = None) -> tuple[ThreadingServer, list[str]]:
-    """A threaded server for ``app``, bound (not yet serving); ``port=None`` takes 8080 or the next free one.
-
-    Returns the server and notes for the user (e.g. that 8080 was taken).
-    """
-    server_class = ThreadingServer6 if ":" in host else ThreadingServer
-    ports = range(DEFAULT_PORT, DEFAULT_PORT + PORT_TRIES) if port is None else [port]
-    last: OSError | None = None
-    for candidate in ports:
-        try:
-            server = make_server(host.strip("[]"), candidate, app, server_class=server_class,
-                                 handler_class=_QuietHandler)
-        except OSError as err:
-            last = err
-            if err.errno == errno.EADDRINUSE:
-                continue
-            raise UsageError(f"--host {host} --port {candidate}: cannot listen there ({err.strerror})") from None
-        notes = [] if candidate == ports[0] else [f"Port {ports[0]} is in use; using {candidate} instead."]
-        return server, notes
-    if port is None:
-        raise UsageError(f"Ports {ports[0]}-{ports[-1]} are all in use; choose one with --port")
-    raise UsageError(f"--port {port}: already in use ({last.strerror if last else 'unavailable'}); "
-                     "choose another or leave --port out to take the next free one")
+def _security_headers() -> None:
+    """Every response: no MIME sniffing, no referrer, and the content security policy."""
+    response.set_header("X-Content-Type-Options", "nosniff")
+    response.set_header("Referrer-Policy", "no-referrer")
+    response.set_header("Content-Security-Policy", CSP)
 
 
 @dataclass(frozen=True)
@@ -442,12 +345,6 @@ class ServeSummary:
     update_errors: list[str]
     failed: int = 0
     sessions: dict[str, int] = field(default_factory=dict)  # the sessions written this run: answers in each
-
-
-def url_for(host: str, port: int, access_token: str | None = None) -> str:
-    """The address to open in a browser."""
-    shown = f"[{host.strip('[]')}]" if ":" in host else host
-    return f"http://{shown}:{port}/" + (f"?token={access_token}" if access_token else "")
 
 
 def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, port: int | None = None,
@@ -477,7 +374,7 @@ def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, por
         raise
     controller.start()
     url = url_for(host, server.server_address[1], access_token)
-    previous = _stop_on_signals(server)
+    previous = stop_on_signals(server)
     try:
         if on_ready is not None:
             on_ready(url, notes)
@@ -495,18 +392,3 @@ def serve(components: Components, db: Store | str, host: str = DEFAULT_HOST, por
     sessions = {a["session"]: a["answered"] for a in controller.annotators() if a["answered"]}
     return ServeSummary(url, controller.dataset, controller.session, progress.answered, progress.dataset,
                         controller.error, controller.update_errors, progress.failed, sessions)
-
-
-def _stop_on_signals(server: ThreadingServer) -> dict[int, Any]:
-    """Make Ctrl+C and SIGTERM stop the server between requests (main thread only); return the old handlers.
-
-    The handler asks the serving loop to finish from another thread instead of raising in the
-    main thread, so no exception lands in the middle of accepting a request.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.shutdown, name="vnerteach-stop", daemon=True).start()
-
-    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}

@@ -153,6 +153,23 @@ def validate_task(task: Any) -> dict:
     return task
 
 
+def check_token_indices(eg: dict) -> None:
+    """TaskError unless the spans' token_start/token_end index the tokens and each token's bbox is four numbers."""
+    tokens = eg.get("tokens")
+    count = len(tokens) if isinstance(tokens, list) else None
+    for j, span in enumerate(eg.get("spans") or []):
+        for key in ("token_start", "token_end"):
+            if key in span and (type(span[key]) is not int or (count is not None and not 0 <= span[key] < count)):
+                raise TaskError(f"span {j} '{key}' is not a token index")
+        if "token_start" in span and "token_end" in span and span["token_start"] > span["token_end"]:
+            raise TaskError(f"span {j} ends before it starts")
+    for j, tok in enumerate(tokens or []):
+        box = tok.get("bbox") if isinstance(tok, dict) else None
+        if box is not None and (not isinstance(box, list) or len(box) != 4
+                                or not all(isinstance(v, (int, float)) for v in box)):
+            raise TaskError(f"token {j} 'bbox' must be [x0, y0, x1, y1]")
+
+
 def _check_tokens(tokens: Any, text: str | None) -> None:
     if not isinstance(tokens, list):
         raise TaskError("'tokens' must be a list")

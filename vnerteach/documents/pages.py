@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from ..activity import Activity
 from ..errors import DependencyError, InputError, VnerteachError
 from .cache import PageCache, default_cache_dir, image_key, ocr_key
 from .detect import file_kind, file_sha256
@@ -53,13 +54,13 @@ def _raise_failures(results: Iterator[PageResult | PageFailure]) -> Iterator[Pag
 
 def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = DocumentOptions(), *,
                    cache_dir: str | Path | None = None,
-                   window: int | None = None) -> Iterator[PageResult | PageFailure]:
+                   window: int | None = None, activity: Activity | None = None) -> Iterator[PageResult | PageFailure]:
     """Pages of many documents in input order, each a PageResult or a PageFailure (path, page, error).
 
     Options are checked, and the OCR engine looked for (unless ocr="never"), before anything is read.
     Text-layer pages and cached pages are read in this process; OCR runs in `options.workers`
     processes (default: the number of cores), or on the Dask cluster of `options.scheduler` (connected
-    to here), with at most `window` pages in flight.
+    to here), with at most `window` pages in flight. While the reader waits for a page's OCR, `activity` says which.
     """
     from .pool import default_workers
 
@@ -68,22 +69,23 @@ def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = Docum
     if options.scheduler is not None:  # connect now, so an unreachable scheduler fails before any work
         from .cluster import ClusterExecutor
 
-        return _stream_cluster(paths, options, cache, engine or "", window, ClusterExecutor(options.scheduler))
+        return _stream_cluster(paths, options, cache, engine or "", window, ClusterExecutor(options.scheduler),
+                               activity)
     workers = default_workers() if options.workers is None else options.workers
-    return _stream(paths, options, cache, engine or "", workers, window or max(4, 3 * workers))
+    return _stream(paths, options, cache, engine or "", workers, window or max(4, 3 * workers), activity)
 
 
 def _stream(paths, options: DocumentOptions, cache: PageCache, engine: str, workers: int,
-            window: int) -> Iterator[PageResult | PageFailure]:
+            window: int, activity: Activity | None) -> Iterator[PageResult | PageFailure]:
     """Plan pages in this process, OCR the ones that need it in the pool, yield in order."""
     from .pool import ordered
 
     yield from ordered(_plan(paths, options, cache, engine), lambda item: isinstance(item, OcrJob),
-                       run_ocr_job, _job_failed, workers, window, _describe)
+                       run_ocr_job, _job_failed, workers, window, _describe, activity=activity)
 
 
 def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: str, window: int | None,
-                    executor: ClusterExecutor) -> Iterator[PageResult | PageFailure]:
+                    executor: ClusterExecutor, activity: Activity | None) -> Iterator[PageResult | PageFailure]:
     """As _stream, with the OCR jobs run by a ClusterExecutor (Dask) and their results cached here."""
     from .cluster import RemotePage, gone_errors, lost_errors, run_remote, settle
     from .pool import ordered
@@ -93,7 +95,7 @@ def _stream_cluster(paths, options: DocumentOptions, cache: PageCache, engine: s
     try:
         for item in ordered(_plan(paths, options, cache, engine), lambda item: isinstance(item, OcrJob),
                             run_remote, _job_failed, workers, window, _describe, start=lambda: executor,
-                            lost=lost_errors()):
+                            lost=lost_errors(), activity=activity):
             yield settle(item, cache) if isinstance(item, RemotePage) else item
     except gone_errors():  # the client cannot reconnect: Dask cancels every future, or a call finds the comm closed
         raise VnerteachError(f"--scheduler {executor.address}: lost the connection to the Dask scheduler; the "

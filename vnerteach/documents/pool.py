@@ -9,7 +9,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from ..activity import waiting_on
+from ..activity import Activity
 from .ocr import limit_threads
 
 J = TypeVar("J")
@@ -34,12 +34,12 @@ def make_executor(workers: int) -> ProcessPoolExecutor:
 def ordered(items: Iterable[R | J], is_job: Callable[[object], bool], run: Callable[[J], R],
             failed: Callable[[J, str], R], workers: int, window: int,
             describe: Callable[[J], str] | None = None, *, start: Callable[[], Executor] | None = None,
-            lost: tuple[type[BaseException], ...] = ()) -> Iterator[R]:
+            lost: tuple[type[BaseException], ...] = (), activity: Activity | None = None) -> Iterator[R]:
     """Results of items in input order: jobs run in the pool (started at the first job), others pass through.
 
     ``start`` makes the executor (default: a local pool of ``workers`` processes; cluster.py's runs on
     Dask); a job whose future raises one of ``lost`` (its worker died for good) becomes a failure.
-    While it waits for an unfinished job, the consuming thread notes ``describe(job)`` (see ``activity``).
+    While it waits for an unfinished job, ``activity`` notes ``describe(job)`` (for the app's status line).
     """
     # At most `window` items wait, so memory stays flat however long the input; a finished head is
     # yielded at once, so the caller can show progress. A job whose worker dies becomes failed(job, message).
@@ -54,9 +54,9 @@ def ordered(items: Iterable[R | J], is_job: Callable[[object], bool], run: Calla
             return entry
         job, future = entry
         try:
-            if describe is None or future.done():
+            if describe is None or activity is None or future.done():
                 return future.result()
-            with waiting_on(describe(job)):
+            with activity.waiting_on(describe(job)):
                 return future.result()
         except BrokenProcessPool:
             if executor is not None:

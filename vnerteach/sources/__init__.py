@@ -11,6 +11,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ..activity import Activity
 from ..documents import SUFFIXES as DOCUMENT_SUFFIXES, DocumentOptions, is_document
 from ..errors import InputError
 from ..failures import OnFailure
@@ -25,19 +26,19 @@ SUPPORTED = sorted(TEXT_LOADERS) + sorted(DOCUMENT_SUFFIXES)
 
 
 def get_stream(source: str | Path, *, recursive: bool = False, documents: DocumentOptions | None = None,
-               on_failure: OnFailure | None = None) -> Iterator[dict]:
+               on_failure: OnFailure | None = None, activity: Activity | None = None) -> Iterator[dict]:
     """Tasks from a file, a folder (its supported files, sorted) or ``-`` (JSONL on stdin).
 
     Documents are read with ``documents`` (default options). A bad line, an oversized task (see
     ``tasks.MAX_TASK_BYTES``) or a document or page that cannot be read goes to ``on_failure``
     as a TaskFailure and the stream goes on, or raises TaskError without it. Options and
-    Tesseract are checked before the first task is read.
+    Tesseract are checked before the first task is read. ``activity`` says when reading waits on a page's OCR.
     """
     files = [source] if str(source) == "-" else _files(Path(source), recursive)
     options = documents or DocumentOptions()
     if any(is_document(f) for f in files):
         options.check()
-    return _read(files, options, on_failure)
+    return _read(files, options, on_failure, activity)
 
 
 def document_paths(source: str | Path, recursive: bool = False) -> Iterator[Path]:
@@ -105,23 +106,24 @@ def _files(path: Path, recursive: bool) -> list[Path]:
     return [path]
 
 
-def _read(files: list, options: DocumentOptions, on_failure: OnFailure | None) -> Iterator[dict]:
+def _read(files: list, options: DocumentOptions, on_failure: OnFailure | None,
+          activity: Activity | None) -> Iterator[dict]:
     """Text files through their loaders; consecutive documents together, so OCR runs in parallel."""
     for is_doc, run in groupby(files, key=is_document):
         if is_doc:
-            yield from read_documents(run, options, on_failure)
+            yield from read_documents(run, options, on_failure, activity)
         else:
             for file in run:
                 loader = TEXT_LOADERS.get(Path(file).suffix.lower(), read_jsonl)
-                yield from _expand_path_lines(loader(file, on_failure), file, options, on_failure)
+                yield from _expand_path_lines(loader(file, on_failure), file, options, on_failure, activity)
 
 
 def _expand_path_lines(stream: Iterable[dict], jsonl: Path | str, options: DocumentOptions,
-                       on_failure: OnFailure | None) -> Iterator[dict]:
+                       on_failure: OnFailure | None, activity: Activity | None) -> Iterator[dict]:
     """Pass tasks through; replace runs of ``{"path": ...}`` lines with the pages of those documents."""
     for is_path, run in groupby(stream, key=is_path_line):
         if is_path:
-            yield from read_documents((line_path(t, jsonl) for t in run), options, on_failure)
+            yield from read_documents((line_path(t, jsonl) for t in run), options, on_failure, activity)
         else:
             yield from run
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..activity import Activity
 from ..documents import DocumentOptions, PageFailure, iter_documents, page_task
 from ..errors import TaskError
 from ..failures import OnFailure, skip
@@ -12,9 +13,9 @@ from ..tasks import check_token_chars
 
 
 def read_documents(paths: Iterable[Path], options: DocumentOptions,
-                   on_failure: OnFailure | None = None) -> Iterator[dict]:
+                   on_failure: OnFailure | None = None, activity: Activity | None = None) -> Iterator[dict]:
     """Page tasks of the documents, in order; a failed file or page goes to ``on_failure`` (or raises TaskError)."""
-    for result in iter_documents(paths, options):
+    for result in iter_documents(paths, options, activity=activity):
         if isinstance(result, PageFailure):
             skip(result, on_failure)
             continue
