@@ -15,7 +15,8 @@ from vnerteach.merge import INCORRECT_SPANS_KEY, answers_to_examples, merge_answ
 from vnerteach.pipeline import Settings, blank_pipeline, entity_scores
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
-from vnerteach.training import Trainer, curve_reading, in_eval_split
+from vnerteach.training import Trainer, curve_reading
+from vnerteach.training_data import in_eval_split
 
 from conftest import ROOT
 from train_fixtures import binary_tasks, manual_tasks
@@ -108,7 +109,7 @@ def test_eval_split_is_deterministic_across_processes():
     hashes = [t["_input_hash"] for t in manual_tasks(400)]
     here = [h for h in hashes if in_eval_split(h, 0.2)]
     assert 40 < len(here) < 120
-    code = ("import json,sys; from vnerteach.training import in_eval_split; "
+    code = ("import json,sys; from vnerteach.training_data import in_eval_split; "
             "print(json.dumps([h for h in json.load(sys.stdin) if in_eval_split(h, 0.2)]))")
     other = subprocess.run([sys.executable, "-c", code], input=json.dumps(hashes), capture_output=True, text=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"}, check=True)
@@ -377,7 +378,7 @@ def test_a_trained_model_keeps_its_label_order_for_the_keys_of_the_recipes_that_
 
 def test_a_note_names_eval_split_only_when_the_user_gave_it(store):
     """Issue 23 point 17: make demo warned about --eval-split, a flag its user never gave."""
-    from vnerteach.training import prepare_data
+    from vnerteach.training_data import prepare_data
 
     def none_held_out(tasks: list[dict]) -> bool:
         return not any(in_eval_split(t["_input_hash"], 0.2) for t in tasks)

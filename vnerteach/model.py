@@ -142,13 +142,11 @@ class TeachModel:
             raise UsageError("--lookups: the clusters and probabilities start a blank model only (a trained MODEL "
                              "has its own features); use MODEL blank:LANG")
         if nlp is None and (init_tok2vec is not None or vectors or lexemes):  # a bad flag fails now, not later
-            from .pipeline import Settings, blank_pipeline
-            from .pretraining import check_pretrained
+            from .pipeline import Settings
+            from .training import blank_model
 
             layout = init_tok2vec.layout if init_tok2vec is not None else False
-            blank = blank_pipeline(lang or "en", self.labels, layout, settings or Settings())
-            if init_tok2vec is not None:
-                check_pretrained(blank, init_tok2vec)
+            blank_model(lang or "en", self.labels, layout, settings or Settings(), init_tok2vec)
         self.memory = AnswerMemory(seed)
         self.warm_accepts = warm_accepts
         self.sensible = sensible  # False: every candidate is asked (the baseline of bench/coldstart.py)
@@ -239,16 +237,16 @@ class TeachModel:
     def ensure(self, task: dict | None = None) -> Any:
         """The pipeline, made now if it is a blank one (with layout features if ``task`` has token boxes)."""
         if self._nlp is None:
-            from .pipeline import Settings, blank_pipeline
+            from .pipeline import Settings
+            from .pretraining import apply_pretrained
+            from .training import blank_model
 
             layout = bool(task and any(t.get("bbox") for t in task.get("tokens") or []))
             if self.init_tok2vec is not None:
                 layout = self.init_tok2vec.layout
-            nlp = blank_pipeline(self.lang or "en", self.labels, layout, self.settings or Settings())
+            nlp = blank_model(self.lang or "en", self.labels, layout, self.settings or Settings(), self.init_tok2vec)
             self._adopt(nlp, trained=False)
             if self.init_tok2vec is not None:
-                from .pretraining import apply_pretrained
-
                 apply_pretrained(nlp, self.init_tok2vec)
         return self._nlp
 
