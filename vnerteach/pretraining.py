@@ -23,7 +23,7 @@ import numpy
 
 from .errors import NoText, UsageError
 from .files import atomic_folder, check_output
-from .pipeline import Settings, blank_pipeline
+from .pipeline import Settings, blank_nlp, blank_pipeline
 
 if TYPE_CHECKING:
     from .documents import DocumentOptions
@@ -359,10 +359,7 @@ def pretrain_source(source: str, output: Path, *, lang: str = "en", layout: bool
     output = check_output(output, model=True)
     documents = documents or DocumentOptions()
     shape = Settings()
-    try:
-        tokenizer = pretraining_pipeline(lang, False, shape)
-    except UsageError:
-        raise UsageError(f"--spacy-lang {lang}: spaCy has no language '{lang}'") from None
+    tokenizer = blank_nlp(lang, "--spacy-lang")
     tell = on_event or (lambda event: None)
     failures: list[TaskFailure] = []
     total = source_size(source, recursive=recursive, password=documents.password)

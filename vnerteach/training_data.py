@@ -11,6 +11,7 @@ from typing import Any, Iterator, Sequence
 
 from .errors import InputError, UsageError
 from .merge import Merged, MergeResult, Unusable, merge_answers
+from .pipeline import blank_nlp
 from .tasks import stable_hash
 
 
@@ -95,8 +96,6 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
     ``eval_split`` (default 0.2) and ``eval_dataset`` are alternatives: naming both is a UsageError.
     With ``strict``, an answer that cannot be used is an InputError instead of being left out.
     """
-    import spacy
-
     if not datasets:
         raise UsageError("Name at least one dataset to train on")
     if eval_dataset and eval_split is not None:
@@ -105,10 +104,7 @@ def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_
     eval_split = 0.2 if eval_split is None else eval_split
     if not 0 <= eval_split < 1:
         raise UsageError(f"--eval-split must be from 0 to below 1, not {eval_split}")
-    try:
-        tokenizer = spacy.blank(lang)
-    except ImportError:
-        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
+    tokenizer = blank_nlp(lang)
     result, counts = load_answers(store, datasets, tokenizer, strict=strict)
     _check_trainable(result, counts, "Dataset" + ("s" if len(counts) > 1 else ""))
     found = sorted(set().union(*(m.labels() for m in result.merged)))
