@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 from rich.progress import Progress
 from rich.table import Table
@@ -121,7 +121,8 @@ def _describe_vectors(nlp) -> str:
 class _Shown:
     """Shows training as it goes: a bar over each epoch's words, and a line per epoch (``epochs``) or per curve run."""
 
-    def __init__(self, progress: Progress, settings: "Settings", epochs: bool, on_start=None):
+    def __init__(self, progress: Progress, settings: "Settings", epochs: bool,
+                 on_start: "Callable[[TrainStart], None] | None" = None):
         self.progress, self.settings, self.epochs, self.on_start = progress, settings, epochs, on_start
         self.label, self.bar, self.data = "training", None, None
         self.points: list[tuple[float, float]] = []

@@ -7,7 +7,8 @@ texts, the loop runs here on our own Docs (``layout.task_doc``), so a page keeps
 and a layout tok2vec (``vnerteach.LayoutEmbed``, the version the pipeline config names) is pretrained exactly as it will be trained.
 The weights are the tok2vec of ``pipeline.blank_pipeline`` (``tok2vec.bin``, thinc's bytes) with a
 ``meta.json`` that records that tok2vec's config; a pipeline uses them only if its tok2vec config
-is the same (``load_pretrained``, ``apply_pretrained``).
+is the same (``load_pretrained``, ``apply_pretrained``). ``pretrain_source`` is the `pretrain` command's
+one call: read the source, pretrain, save.
 """
 
 from __future__ import annotations
