@@ -154,9 +154,7 @@ def _lazy_examples(nlp: Any, merged: Iterable[Merged], chunk: int = 256) -> Iter
 
 def blank_model(lang: str, labels: Iterable[str], layout: bool, settings: Settings = Settings(),
                 pretrained: Pretrained | None = None, overrides: dict[str, Any] | None = None) -> Any:
-    """The blank pipeline a model is trained from; UsageError naming --init-tok2vec if pretrained weights do not fit.
-
-    ``overrides`` sets config values by dotted path (``pipeline.blank_pipeline``)."""
+    """The blank pipeline a model is trained from; UsageError naming --init-tok2vec if pretrained weights do not fit."""
     nlp = blank_pipeline(lang, labels, layout, settings, overrides)
     if pretrained is not None:
         check_pretrained(nlp, pretrained)
@@ -177,9 +175,7 @@ TrainEvent = TrainStart | BatchDone | EpochDone
 
 @dataclass
 class TrainResult:
-    """A trained pipeline: its best epoch, the example updates skipped, and whether ``stop`` ended it early.
-
-    ``data``, ``layout`` and ``output`` (the saved folder, if any) are set by ``train``."""
+    """A trained pipeline, its best epoch, updates skipped, whether ``stop`` ended it; ``train`` adds data, folder."""
 
     nlp: Any
     best: EpochDone | None
