@@ -46,10 +46,10 @@ from vnerteach.evaluation import evaluate  # noqa: E402
 from vnerteach.merge import Merged, merge_answers  # noqa: E402
 from vnerteach.model import TeachModel, TeachSettings  # noqa: E402
 from vnerteach.patterns import PatternMatcher  # noqa: E402
-from vnerteach.pipeline import Settings, blank_pipeline  # noqa: E402
+from vnerteach.pipeline import Settings  # noqa: E402
 from vnerteach.sorters import get_sorter, prefer_uncertain, random_order  # noqa: E402
 from vnerteach.tasks import set_hashes  # noqa: E402
-from vnerteach.training import Trainer  # noqa: E402
+from vnerteach.training import blank_model, fit  # noqa: E402
 
 TEACH_N = (250, 500, 1000, 2000)
 CORRECT_K = (25, 50, 100, 200)
@@ -172,10 +172,7 @@ def train_blank(merged: list[Merged], labels: list[str], layout: bool, n_iter: i
     --init-tok2vec: ``pretraining.Pretrained``)."""
     settings = Settings(n_iter=n_iter, seed=seed, spread_rejects=SPREAD_REJECTS, vectors=vectors,
                         lexemes=lexemes)
-    nlp = blank_pipeline("en", labels, layout, settings)
-    for _ in Trainer(nlp, merged, [], settings, init_tok2vec=init_tok2vec).epochs():
-        pass
-    return nlp
+    return fit(blank_model("en", labels, layout, settings, init_tok2vec), merged, [], settings, init_tok2vec).nlp
 
 
 def train_and_score(merged: list[Merged], held: list[Merged], labels: list[str], layout: bool, n_iter: int,

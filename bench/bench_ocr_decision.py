@@ -172,19 +172,17 @@ def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict],
     from vnerteach.field_scores import field_match
     from vnerteach.fields import best_fields
     from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import Trainer
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import blank_model, fit
 
     held = [i for i in range(len(tasks)) if i % folds == fold]
     train = [t for i, t in enumerate(tasks) if i % folds != fold]
     labels = [f.upper() for f in FIELDS]
     settings = Settings(n_iter=epochs, seed=seed)
     tokenizer = spacy.blank("en")
-    nlp = blank_pipeline("en", labels, True, settings)
-    trainer = Trainer(nlp, merge_answers(train, tokenizer_nlp=tokenizer).merged,
-                      merge_answers([tasks[i] for i in held], tokenizer_nlp=tokenizer).merged, settings)
-    for _ in trainer.epochs():
-        pass
+    nlp = blank_model("en", labels, True, settings)
+    fit(nlp, merge_answers(train, tokenizer_nlp=tokenizer).merged,
+        merge_answers([tasks[i] for i in held], tokenizer_nlp=tokenizer).merged, settings)
     out = {"normalised": dict.fromkeys(FIELDS, 0), "strict": dict.fromkeys(FIELDS, 0), "n": len(held)}
     for i in held:
         found = best_fields(nlp, [tasks[i]], labels)
@@ -379,19 +377,17 @@ def funsd_run(kind: str, seed: int, epochs: int, train: list[dict], dev: list[di
 
     from vnerteach.fields import page_entities
     from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import Trainer
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import blank_model, fit
 
     labels = ["ANSWER", "HEADER", "QUESTION"]
     settings = Settings(n_iter=epochs, seed=seed)
     tokenizer = spacy.blank("en")
-    nlp = blank_pipeline("en", labels, True, settings)
-    trainer = Trainer(nlp, merge_answers(train, tokenizer_nlp=tokenizer).merged,
-                      merge_answers(dev, tokenizer_nlp=tokenizer).merged, settings)
-    for _ in trainer.epochs():
-        pass
+    nlp = blank_model("en", labels, True, settings)
+    result = fit(nlp, merge_answers(train, tokenizer_nlp=tokenizer).merged,
+                 merge_answers(dev, tokenizer_nlp=tokenizer).merged, settings)
     if kind == "gold":
-        return 100 * trainer.best.scores.overall.f
+        return 100 * result.best.scores.overall.f
     tp = fp = fn = 0
     for task, form, found in zip(dev, forms, page_entities(nlp, dev)):
         owner = task["meta"]["owner"]

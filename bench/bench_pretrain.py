@@ -76,9 +76,9 @@ def train_one(job: tuple[int, int, str | None, int]) -> dict:
 
     from vnerteach.evaluation import evaluate
     from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings, blank_pipeline
+    from vnerteach.pipeline import Settings
     from vnerteach.pretraining import load_pretrained
-    from vnerteach.training import Trainer
+    from vnerteach.training import blank_model, fit
 
     size, seed, init, n_iter = job
     if not _TASKS:
@@ -88,11 +88,10 @@ def train_one(job: tuple[int, int, str | None, int]) -> dict:
     train = merge_answers(subset, tokenizer_nlp=tokenizer).merged
     held_out = merge_answers(_TASKS[119:], tokenizer_nlp=tokenizer).merged
     settings = Settings(n_iter=n_iter, seed=seed)
-    nlp = blank_pipeline("en", LABELS, True, settings)
+    pretrained = load_pretrained(init) if init else None
+    nlp = blank_model("en", LABELS, True, settings, pretrained)
     start, cpu = time.perf_counter(), time.process_time()
-    trainer = Trainer(nlp, train, [], settings, load_pretrained(init) if init else None)
-    for _ in trainer.epochs():
-        pass
+    fit(nlp, train, [], settings, pretrained)
     scores = evaluate(nlp, held_out)
     return {"size": size, "seed": seed, "arm": "pretrained" if init else "blank", "f": scores.overall.f,
             "per_label": {k: v.f for k, v in scores.per_label.items()}, "wall": time.perf_counter() - start,

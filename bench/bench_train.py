@@ -172,8 +172,8 @@ def conll(n_iter: int) -> list[str]:
 def conll_greedy(n_iter: int) -> str:
     """The same trainer with the greedy `ner` component (library call, same process)."""
     from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import Trainer
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import blank_model, fit
     import spacy
 
     nlp0 = spacy.blank("en")
@@ -182,13 +182,11 @@ def conll_greedy(n_iter: int) -> str:
     train = [m for m in merge_answers(conll_tasks(DATA / "conll2003" / "eng.train"), tokenizer_nlp=nlp0).merged
              if m.input_hash not in held_out]
     settings = Settings(n_iter=n_iter, component="ner")
-    nlp = blank_pipeline("en", ["LOC", "MISC", "ORG", "PER"], False, settings)
+    nlp = blank_model("en", ["LOC", "MISC", "ORG", "PER"], False, settings)
     start, cpu = time.perf_counter(), time.process_time()
-    trainer = Trainer(nlp, train, dev, settings)
-    for _ in trainer.epochs():
-        pass
+    result = fit(nlp, train, dev, settings)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return _row("vnerteach Trainer (ner, greedy)", trainer.best.scores.overall.f, wall,
+    return _row("vnerteach Trainer (ner, greedy)", result.best.scores.overall.f, wall,
                 n_iter * sum(m.n_words for m in train), None, cpu)
 
 
@@ -235,24 +233,22 @@ def run_variants(fn, runs: list[tuple[str, int]], *args) -> dict[tuple[str, int]
 
 
 def train_variant(variant: str, seed: int, n_iter: int, labels: list[str], train: list[dict], dev: list[dict]):
-    """A pipeline of the variant trained on complete tasks (best epoch on ``dev`` kept); (nlp, trainer, wall s, CPU s)."""
+    """A pipeline of the variant trained on complete tasks (best epoch on ``dev`` kept); (nlp, result, wall s, CPU s)."""
     import spacy
 
     from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import Trainer
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import blank_model, fit
 
     layout, arch, overrides = VARIANTS[variant]
     settings = Settings(n_iter=n_iter, seed=seed, **({"layout_arch": arch} if arch else {}))
     tokenizer = spacy.blank("en")
     train_m = merge_answers(train, tokenizer_nlp=tokenizer).merged
     dev_m = merge_answers(dev, tokenizer_nlp=tokenizer).merged
-    nlp = blank_pipeline("en", labels, layout, settings, overrides)
+    nlp = blank_model("en", labels, layout, settings, overrides=overrides)
     start, cpu = time.perf_counter(), time.process_time()
-    trainer = Trainer(nlp, train_m, dev_m, settings)
-    for _ in trainer.epochs():
-        pass
-    return nlp, trainer, time.perf_counter() - start, time.process_time() - cpu
+    result = fit(nlp, train_m, dev_m, settings)
+    return nlp, result, time.perf_counter() - start, time.process_time() - cpu
 
 
 def spread(values: list[float]) -> str:
@@ -301,11 +297,11 @@ def funsd_tasks() -> list[dict]:
 def funsd_run(variant: str, seed: int, n_iter: int) -> dict:
     """One FUNSD training run (worker process): entity F1 overall and per label on the 30 held out."""
     tasks = funsd_tasks()
-    _, trainer, wall, cpu = train_variant(variant, seed, n_iter, ["ANSWER", "HEADER", "QUESTION"], tasks[:119],
-                                          tasks[119:])
-    scores = trainer.best.scores
+    _, result, wall, cpu = train_variant(variant, seed, n_iter, ["ANSWER", "HEADER", "QUESTION"], tasks[:119],
+                                         tasks[119:])
+    scores = result.best.scores
     return {"f": 100 * scores.overall.f, "per": {k: 100 * v.f for k, v in scores.per_label.items()},
-            "epoch": trainer.best.epoch, "wall": wall, "cpu": cpu}
+            "epoch": result.best.epoch, "wall": wall, "cpu": cpu}
 
 
 def funsd() -> list[str]:
@@ -387,13 +383,13 @@ BOUNDS = ("ocr", "tokens", "right", "candidate", "absent")
 
 def sroie_run(variant: str, seed: int, n_iter: int, tasks: list[dict], gold: dict, n_train: int) -> dict:
     """One SROIE training run (worker process): per field, the held-out receipts in each of BOUNDS."""
-    nlp, trainer, wall, cpu = train_variant(variant, seed, n_iter, [f.upper() for f in FIELDS], tasks[:n_train],
-                                            tasks[n_train:])
+    nlp, result, wall, cpu = train_variant(variant, seed, n_iter, [f.upper() for f in FIELDS], tasks[:n_train],
+                                           tasks[n_train:])
     bounds = {f: dict.fromkeys(BOUNDS, 0) for f in FIELDS}
     for task in tasks[n_train:]:
         for field, bound in field_bounds(nlp, task, gold[task["meta"]["key"]]).items():
             bounds[field][bound] += 1
-    return {"bounds": bounds, "f": 100 * trainer.best.scores.overall.f, "epoch": trainer.best.epoch,
+    return {"bounds": bounds, "f": 100 * result.best.scores.overall.f, "epoch": result.best.epoch,
             "wall": wall, "cpu": cpu}
 
 

@@ -8,8 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import ProgressColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +17,7 @@ from vnerteach.documents import DocumentOptions, PageFailure, iter_documents, pa
 from vnerteach.documents.summary import CorpusStats, count_pages
 from vnerteach.files import atomic_file, check_output
 from vnerteach.errors import VnerteachError
-from vnerteach.output import stderr, warn
+from vnerteach.output import print_summary, progress_bar, stderr, warn
 from vnerteach.sources import document_paths
 
 
@@ -46,7 +45,8 @@ def ocr(
     results = iter_documents(paths, documents)  # checks options and Tesseract first
     stats = CorpusStats(documents=len(paths))
     try:
-        with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
+        with atomic_file(output) if output else nullcontext(sys.stdout) as sink, \
+                progress_bar("OCR", "pages", rate=RateColumn(), eta=True) as progress:
             bar = progress.add_task("pages", total=count_pages(paths, documents.password))
             for result in results:
                 stats.add(result)
@@ -72,19 +72,8 @@ class RateColumn(ProgressColumn):
         return Text(f"{rate:.1f} pages/s" if rate else "… pages/s")
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("[bold]OCR[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("pages"),
-                    RateColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), console=stderr, transient=False, refresh_per_second=4)
-
-
 def _print_summary(stats: CorpusStats, output: Path | None) -> None:
-    table = Table(title="OCR summary" + (f": {output}" if output else ""), show_header=False)
-    table.add_column("")
-    table.add_column("", justify="right")
-    for name, value in stats.rows():
-        table.add_row(name, value)
-    stderr.print(table)
+    print_summary("OCR summary" + (f": {output}" if output else ""), stats.rows())
     if stats.failures:
         failed = Table(title="Failures", show_lines=False)
         for column in ("File", "Page", "Error"):

@@ -9,15 +9,12 @@ from itertools import groupby
 from pathlib import Path
 from typing import Annotated
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from vnerteach import Arg, Opt, recipe
 from vnerteach.documents import DocumentOptions
 from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.failures import TaskFailure
 from vnerteach.files import atomic_file, check_output
-from vnerteach.output import plural, stderr
+from vnerteach.output import plural, print_summary, progress_bar
 
 from .common import check_labels, print_failures
 
@@ -70,7 +67,8 @@ def predict(
     if fixes:
         tasks = _corrected(tasks, fixes, counts)
     try:
-        with atomic_file(output) if output else nullcontext(sys.stdout) as sink, _progress() as progress:
+        with atomic_file(output) if output else nullcontext(sys.stdout) as sink, \
+                progress_bar("Predict", "pages") as progress:
             bar = progress.add_task("pages", total=source_size(source, recursive=recursive, password=documents.password))
             for _, run in groupby(tasks, key=_document):
                 pages = list(run)
@@ -150,22 +148,12 @@ def _dumps(data: dict) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("[bold]Predict[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("pages"),
-                    TimeElapsedColumn(), console=stderr, transient=False, refresh_per_second=4)
-
-
 def _print_summary(counts: dict, failures: list[TaskFailure], fields: bool, output: Path | None) -> None:
-    table = Table(title="Predict summary" + (f": {output}" if output else ""), show_header=False)
-    table.add_column("")
-    table.add_column("", justify="right")
-    table.add_row("Documents and texts", str(counts["documents"]))
-    table.add_row("Pages and texts", str(counts["pages"]))
-    table.add_row("Field values" if fields else "Entities", str(counts["values"]))
-    table.add_row("Retried with stronger preprocessing (no words)", str(counts["retried"]))
-    table.add_row("OCR pages still without words", str(counts["empty"]))
-    if counts["corrected"]:
-        table.add_row("Words read as an annotator corrected them (--corrections)", str(counts["corrected"]))
-    table.add_row("Failures", str(len(failures)))
-    stderr.print(table)
+    corrected = [("Words read as an annotator corrected them (--corrections)", counts["corrected"])]
+    print_summary("Predict summary" + (f": {output}" if output else ""), [
+        ("Documents and texts", counts["documents"]), ("Pages and texts", counts["pages"]),
+        ("Field values" if fields else "Entities", counts["values"]),
+        ("Retried with stronger preprocessing (no words)", counts["retried"]),
+        ("OCR pages still without words", counts["empty"]), *(corrected if counts["corrected"] else []),
+        ("Failures", len(failures))])
     print_failures(failures)

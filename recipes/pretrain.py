@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import Progress
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.documents import DocumentOptions
-from vnerteach.errors import UsageError, VnerteachError
-from vnerteach.failures import TaskFailure
-from vnerteach.files import check_output
-from vnerteach.output import good, info, stderr, warn
+from vnerteach.errors import NoText, VnerteachError
+from vnerteach.output import good, info, print_summary, progress_bar, warn
 
 from .common import print_failures
 
@@ -44,80 +41,67 @@ def pretrain(
 
     Example: vnerteach pretrain scans/ --output ./pretrained --epochs 10
     """
-    from vnerteach.layout import doc_boxes, task_doc
-    from vnerteach.pipeline import Settings
-    from vnerteach.pretraining import (PretrainBatch, PretrainEpoch, PretrainSettings, pretrain as run,
-                                       pretraining_meta, pretraining_pipeline, save_pretrained)
-    from vnerteach.sources import get_stream, source_size
-    from vnerteach.tasks import tokenized
+    from vnerteach.pretraining import PretrainSettings, pretrain_source
 
-    if epochs < 1:
-        raise UsageError(f"--epochs must be 1 or more, not {epochs}")
-    if max_docs is not None and max_docs < 1:
-        raise UsageError(f"--max-docs must be 1 or more, not {max_docs}")
-    check_output(output, model=True)
-    settings, schedule = Settings(), PretrainSettings(epochs=epochs, seed=seed)
-    lang = spacy_lang
     try:
-        tokenizer = pretraining_pipeline(lang, False, settings)
-    except UsageError:
-        raise UsageError(f"--spacy-lang {lang}: spaCy has no language '{lang}'") from None
-    failures: list[TaskFailure] = []
-    docs = []
-    total = source_size(source, recursive=recursive, password=documents.password)
-    with _progress("Reading", "texts and pages") as progress:
-        bar = progress.add_task("read", total=min(total, max_docs) if total and max_docs else total)
-        for task in tokenized(tokenizer, get_stream(source, recursive=recursive, documents=documents,
-                                                    on_failure=failures.append), failures.append):
-            if task.get("tokens"):
-                docs.append(task_doc(tokenizer.vocab, task))
-            progress.update(bar, completed=len(docs) + len(failures))
-            if max_docs is not None and len(docs) >= max_docs:
-                break
-    words = sum(len(doc) for doc in docs)
-    if not words:
-        print_failures(failures)
-        raise VnerteachError(f"{source}: no text to pretrain on ({len(failures)} failures)")
-    boxed = sum(doc_boxes(doc) is not None for doc in docs)
-    use_layout = bool(boxed) if layout is None else layout
-    if use_layout and not boxed:
-        warn("--layout: no text or page of the source has token boxes; the layout features will all be zero")
-    info(f"Pretraining on {len(docs)} texts and pages ({words} words, {boxed} with boxes); layout features "
-         f"{'on' if use_layout else 'off'}; blank '{lang}' tok2vec, {epochs} epochs")
-    nlp = pretraining_pipeline(lang, use_layout, settings)
-    curve: list[PretrainEpoch] = []
-    with _progress("Pretraining", "words") as progress:
-        bar = progress.add_task("pretrain", total=words * epochs)
-        for event in run(nlp, docs, schedule):
-            if isinstance(event, PretrainBatch):
-                progress.update(bar, completed=(event.epoch - 1) * words + event.words)
-                continue
-            curve.append(event)
-            progress.console.print(f"epoch {event.epoch:>3}  loss {event.loss:8.4f} per word  "
-                                   f"{event.words / event.seconds if event.seconds else 0:8.0f} words/s")
-    meta = pretraining_meta(lang, use_layout, settings, schedule, len(docs), words, curve)
-    save_pretrained(nlp, output, meta)
-    _print_summary(len(docs), boxed, words, curve, failures, output)
+        with _Shown(spacy_lang, epochs) as shown:
+            run = pretrain_source(source, output, lang=spacy_lang, layout=layout,
+                                  settings=PretrainSettings(epochs=epochs, seed=seed), max_docs=max_docs,
+                                  recursive=recursive, documents=documents, on_event=shown)
+    except NoText as err:
+        print_failures(err.failures)
+        raise
+    print_summary(f"Pretrain summary: {output}", [
+        ("Texts and pages", run.docs), ("With token boxes", run.boxed), ("Words", run.words),
+        ("Epochs", len(run.curve)), ("Loss per word, first and last epoch",
+                                     f"{run.curve[0].loss:.4f} -> {run.curve[-1].loss:.4f}"),
+        ("Failures", len(run.failures))])
+    print_failures(run.failures)
     good(f"Saved the pretrained tok2vec to {output}: use it with --init-tok2vec {output}")
-    if strict and failures:
-        raise VnerteachError(f"{len(failures)} files, lines or pages failed (--strict)")
+    if strict and run.failures:
+        raise VnerteachError(f"{len(run.failures)} files, lines or pages failed (--strict)")
 
 
-def _progress(title: str, unit: str) -> Progress:
-    return Progress(TextColumn(f"[bold]{title}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-                    TimeElapsedColumn(), console=stderr, transient=False, refresh_per_second=4)
+class _Shown:
+    """Shows pretraining as it goes: a bar over the source as it is read, then one over the words of every epoch."""
 
+    def __init__(self, lang: str, epochs: int):
+        self.lang, self.epochs = lang, epochs
+        self.progress: Progress | None = None
 
-def _print_summary(docs: int, boxed: int, words: int, curve: list, failures: list[TaskFailure], output: Path) -> None:
-    table = Table(title=f"Pretrain summary: {output}", show_header=False)
-    table.add_column("")
-    table.add_column("", justify="right")
-    table.add_row("Texts and pages", str(docs))
-    table.add_row("With token boxes", str(boxed))
-    table.add_row("Words", str(words))
-    table.add_row("Epochs", str(len(curve)))
-    table.add_row("Loss per word, first and last epoch", f"{curve[0].loss:.4f} -> {curve[-1].loss:.4f}")
-    table.add_row("Failures", str(len(failures)))
-    stderr.print(table)
-    print_failures(failures)
+    def __enter__(self) -> "_Shown":
+        return self
 
+    def __exit__(self, *exc) -> None:
+        self._bar(None)
+
+    def _bar(self, title: str | None, unit: str = "", total: int | None = None) -> None:
+        """The bar shown: one at a time, as rich has one live display."""
+        if self.progress is not None:
+            self.progress.stop()
+        self.progress = progress_bar(title, unit) if title else None
+        if self.progress is not None:
+            self.progress.start()
+            self.progress.add_task(title, total=total)
+
+    def __call__(self, event) -> None:
+        from vnerteach.pretraining import PretrainBatch, PretrainEpoch, PretrainStart, SourceRead
+
+        if isinstance(event, SourceRead):
+            if self.progress is None:
+                self._bar("Reading", "texts and pages", event.total)
+            self.progress.update(self.progress.task_ids[0], completed=event.done)
+        elif isinstance(event, PretrainStart):
+            self._bar(None)
+            if event.layout and not event.boxed:
+                warn("--layout: no text or page of the source has token boxes; the layout features will all be zero")
+            info(f"Pretraining on {event.docs} texts and pages ({event.words} words, {event.boxed} with boxes); "
+                 f"layout features {'on' if event.layout else 'off'}; blank '{self.lang}' tok2vec, "
+                 f"{self.epochs} epochs")
+            self._bar("Pretraining", "words", event.words * self.epochs)
+        elif isinstance(event, PretrainBatch):
+            self.progress.update(self.progress.task_ids[0],
+                                 completed=(event.epoch - 1) * event.total_words + event.words)
+        elif isinstance(event, PretrainEpoch):
+            self.progress.console.print(f"epoch {event.epoch:>3}  loss {event.loss:8.4f} per word  "
+                                        f"{event.words / event.seconds if event.seconds else 0:8.0f} words/s")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.files import check_output, write_atomic
 from vnerteach.errors import InputError, UsageError
-from vnerteach.output import good, info, stderr, stdout, warn
+from vnerteach.output import good, info, progress_bar, stdout, warn
 from vnerteach.registry import option
 from vnerteach.store import connect
 
@@ -22,7 +22,8 @@ from .common import dataset_names, failure_log, report_merge
 if TYPE_CHECKING:
     from vnerteach.pipeline import Settings
     from vnerteach.pretraining import Pretrained
-    from vnerteach.training import TrainingData
+    from vnerteach.training import TrainStart
+    from vnerteach.training_data import TrainingData
 
 
 def _f(x: float) -> str:
@@ -42,7 +43,7 @@ def _score_table(scores, title: str) -> Table:
     return table
 
 
-def _report_data(data) -> None:
+def _report_data(data: "TrainingData") -> None:
     m = data.merge
     sizes = ", ".join(f"'{name}' {n}" for name, n in data.datasets.items())
     info(f"Answers: {sizes}; {len(m.merged)} inputs after merging "
@@ -55,29 +56,6 @@ def _report_data(data) -> None:
     for note in data.notes:
         warn(note)
     info(f"Training on {len(data.train)} inputs, evaluating on {len(data.dev)}; labels: {', '.join(data.labels)}")
-
-
-def _train(nlp, data, settings, progress: Progress, label: str, show_epochs: bool, init_tok2vec=None):
-    """Run the trainer under a progress bar; print a line per epoch; return the best epoch."""
-    from vnerteach.training import BatchDone, Trainer
-
-    trainer = Trainer(nlp, data.train, data.dev, settings, init_tok2vec)
-    bar = progress.add_task(label, total=None)
-    for event in trainer.epochs():
-        if isinstance(event, BatchDone):
-            progress.update(bar, completed=event.words, total=event.total_words,
-                            description=f"{label} epoch {event.epoch}/{settings.n_iter}")
-            continue
-        if show_epochs:
-            s = event.scores.overall if event.scores else None
-            dev = f"P {_f(s.p):>5}  R {_f(s.r):>5}  F {_f(s.f):>5}" if s else "no dev set"
-            progress.console.print(f"epoch {event.epoch:>3}  loss {event.loss:10.2f}  {dev}  "
-                                   f"{event.words_per_second:8.0f} words/s" + ("  [green]best[/]" if event.best and s else ""))
-    progress.remove_task(bar)
-    if trainer.skipped:
-        warn(f"{trainer.skipped} example updates skipped: the beam search found no analysis of them that "
-             "avoids their rejected spans")
-    return trainer.best
 
 
 @dataclass(frozen=True)
@@ -122,30 +100,16 @@ class TrainOptions:
         return Settings(n_iter=self.n_iter, batch_size=self.batch_size, dropout=self.dropout, seed=self.seed,
                         beam_width=beam_width, vectors=self.vectors, lexemes=self.lookups)
 
-    def data(self, db: str, datasets: str) -> "TrainingData":
-        """The merged answers of the datasets, split into training and evaluation inputs."""
-        from vnerteach.training import prepare_data
-
-        return prepare_data(connect(db), dataset_names(datasets), lang=self.lang, eval_dataset=self.eval_dataset,
-                            eval_split=self.eval_split, labels=self.label, strict=self.strict)
+    def keywords(self) -> dict[str, Any]:
+        """The keywords of ``training.train`` and ``training.train_curve`` these flags give: the data and the base."""
+        return {"lang": self.lang, "eval_dataset": self.eval_dataset, "eval_split": self.eval_split,
+                "labels": self.label, "strict": self.strict, "layout": self.layout}
 
     def pretrained(self) -> "Pretrained | None":
         """The --init-tok2vec weights (UsageError for a folder that is not pretrain's output), or None."""
         from vnerteach.pretraining import load_pretrained
 
         return load_pretrained(self.init_tok2vec) if self.init_tok2vec is not None else None
-
-    def blank(self, data: "TrainingData", settings: "Settings", pretrained: "Pretrained | None") -> tuple[object, bool]:
-        """The blank pipeline to train (with the --vectors loaded) and whether it has layout features; UsageError if
-        --init-tok2vec or --vectors does not fit it."""
-        from vnerteach.pipeline import blank_pipeline
-        from vnerteach.pretraining import check_pretrained
-
-        use_layout = self.layout and data.has_boxes
-        nlp = blank_pipeline(self.lang, data.labels, use_layout, settings)
-        if pretrained is not None:
-            check_pretrained(nlp, pretrained)
-        return nlp, use_layout
 
 
 def _describe_vectors(nlp) -> str:
@@ -154,9 +118,50 @@ def _describe_vectors(nlp) -> str:
     return f"word vectors '{vectors.name}' ({vectors.shape[0]:,} rows, {vectors.shape[1]} wide)"
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), console=stderr, transient=True)
+class _Shown:
+    """Shows training as it goes: a bar over each epoch's words, and a line per epoch (``epochs``) or per curve run."""
+
+    def __init__(self, progress: Progress, settings: "Settings", epochs: bool,
+                 on_start: "Callable[[TrainStart], None] | None" = None):
+        self.progress, self.settings, self.epochs, self.on_start = progress, settings, epochs, on_start
+        self.label, self.bar, self.data = "training", None, None
+        self.points: list[tuple[float, float]] = []
+
+    def __call__(self, event) -> None:
+        from vnerteach.training import BatchDone, CurvePoint, CurveRun, EpochDone, TrainStart
+
+        if isinstance(event, TrainStart):
+            self.data = event.data
+            _report_data(event.data)
+            if self.on_start is not None:
+                self.on_start(event)
+        elif isinstance(event, CurveRun):
+            self.label = f"{event.share:.0%}"
+        elif isinstance(event, BatchDone):
+            if self.bar is None:
+                self.bar = self.progress.add_task(self.label, total=None)
+            self.progress.update(self.bar, completed=event.words, total=event.total_words,
+                                 description=f"{self.label} epoch {event.epoch}/{self.settings.n_iter}")
+        elif isinstance(event, EpochDone) and self.epochs:
+            s = event.scores.overall if event.scores else None
+            dev = f"P {_f(s.p):>5}  R {_f(s.r):>5}  F {_f(s.f):>5}" if s else "no dev set"
+            self.progress.console.print(f"epoch {event.epoch:>3}  loss {event.loss:10.2f}  {dev}  "
+                                        f"{event.words_per_second:8.0f} words/s"
+                                        + ("  [green]best[/]" if event.best and s else ""))
+        elif isinstance(event, CurvePoint):
+            self.done(event.skipped)
+            change = f"{100 * (event.f - self.points[-1][1]):+.1f}" if self.points else ""
+            self.points.append((event.share, event.f))
+            self.progress.console.print(f"{event.share:>4.0%}  {event.inputs:>6} inputs  F {_f(event.f):>5}  {change}")
+
+    def done(self, skipped: int) -> None:
+        """A run ended: its bar goes, and the updates the beam search could not make are told."""
+        if self.bar is not None:
+            self.progress.remove_task(self.bar)
+            self.bar = None
+        if skipped:
+            warn(f"{skipped} example updates skipped: the beam search found no analysis of them that "
+                 "avoids their rejected spans")
 
 
 @recipe("ner.batch-train")
@@ -176,23 +181,25 @@ def batch_train(
 
     Example: vnerteach ner.batch-train news_ner --output ./model --eval-split 0.2 --n-iter 10
     """
-    from vnerteach.training import save_model
+    from vnerteach.training import train
 
     check_output(output, model=True)
     settings = training.settings(beam_width)
     pretrained = training.pretrained()
-    data = training.data(db, datasets)
-    _report_data(data)
-    nlp, use_layout = training.blank(data, settings, pretrained)
-    info("Layout features: " + ("on" if use_layout else "off")
-         + f"; blank '{training.lang}' base, beam_ner (width {beam_width})"
-         + (f"; tok2vec pretrained in {training.init_tok2vec}" if pretrained else "")
-         + (f"; {_describe_vectors(nlp)} from {training.vectors}" if training.vectors else "")
-         + ("; Brown clusters and word probabilities of spacy-lookups-data" if training.lookups else ""))
-    with _progress() as progress:
-        best = _train(nlp, data, settings, progress, "training", show_epochs=True, init_tok2vec=pretrained)
-    save_model(nlp, output, data, best, use_layout, settings,
-               str(training.init_tok2vec) if pretrained is not None else None)
+
+    def started(event: "TrainStart") -> None:
+        info("Layout features: " + ("on" if event.layout else "off")
+             + f"; blank '{training.lang}' base, beam_ner (width {beam_width})"
+             + (f"; tok2vec pretrained in {training.init_tok2vec}" if pretrained else "")
+             + (f"; {_describe_vectors(event.nlp)} from {training.vectors}" if training.vectors else "")
+             + ("; Brown clusters and word probabilities of spacy-lookups-data" if training.lookups else ""))
+
+    with connect(db) as store, progress_bar(transient=True) as progress:
+        shown = _Shown(progress, settings, epochs=True, on_start=started)
+        result = train(store, dataset_names(datasets), settings=settings, pretrained=pretrained, output=output,
+                       on_event=shown, **training.keywords())
+        shown.done(result.skipped)
+    best = result.best
     if best is not None and best.scores is not None:
         stdout.print(_score_table(best.scores, f"Best epoch {best.epoch}: {best.scores.describe()}"))
         good(f"Saved the model of epoch {best.epoch} (F {_f(best.scores.overall.f)}) to {output}")
@@ -226,14 +233,15 @@ def evaluate(
     """
     from vnerteach.evaluation import evaluate as score
     from vnerteach.pipeline import load_pipeline
-    from vnerteach.training import load_answers, restrict_labels
+    from vnerteach.training_data import load_answers, restrict_labels
 
     if output is not None:
         check_output(output)
     if fields:
         return _evaluate_fields(model, dataset, output, label, min_score, db)
     nlp = load_pipeline(model, ner=True)
-    result, counts = load_answers(connect(db), [dataset], nlp, strict=strict)
+    with connect(db) as store:
+        result, counts = load_answers(store, [dataset], nlp, strict=strict)
     if label:
         restrict_labels(result.merged, set(label))
     if not result.merged:
@@ -271,10 +279,10 @@ def _evaluate_fields(model: str, dataset: str, output: Path | None, label: list[
     if not 0.0 <= min_score <= 1.0:
         raise UsageError(f"--min-score must be from 0 to 1, not {min_score}")
     nlp = load_pipeline(model, beam=True)
-    store = connect(db)
-    if dataset not in store:
-        raise InputError(f"Dataset '{dataset}' not found")
-    documents = answer_documents(tokenized(nlp, store.iter_examples(dataset, ["accept"]), failure_log()))
+    with connect(db) as store:
+        if dataset not in store:
+            raise InputError(f"Dataset '{dataset}' not found")
+        documents = answer_documents(tokenized(nlp, store.iter_examples(dataset, ["accept"]), failure_log()))
     if not documents:
         raise InputError(f"Dataset '{dataset}': no accepted answers to evaluate fields on")
     labels = list(dict.fromkeys(label or [])) or None
@@ -299,30 +307,19 @@ def train_curve(
 
     Example: vnerteach ner.train-curve news_ner --eval-split 0.2 --n-iter 10
     """
-    from dataclasses import replace
-
-    from vnerteach.training import curve_reading, curve_subset
+    from vnerteach.training import curve_reading, train_curve as run
 
     settings = training.settings()
     pretrained = training.pretrained()
-    data = training.data(db, datasets)
-    if not data.dev:
-        raise UsageError("A training curve needs an evaluation set: use --eval-split or --eval-dataset")
-    _report_data(data)
-    training.blank(data, settings, pretrained)  # --init-tok2vec and --vectors checked before the first run
-    table = Table(title=f"Training curve ({len(data.dev)} evaluation inputs)")
+    with connect(db) as store, progress_bar(transient=True) as progress:
+        shown = _Shown(progress, settings, epochs=False)
+        points = run(store, dataset_names(datasets), settings=settings, pretrained=pretrained, on_event=shown,
+                     **training.keywords())
+    table = Table(title=f"Training curve ({len(shown.data.dev)} evaluation inputs)")
     for column in ("Share", "Inputs", "F", "Change"):
         table.add_column(column, justify="right")
-    points: list[tuple[float, float]] = []
-    with _progress() as progress:
-        for share in (0.25, 0.5, 0.75, 1.0):
-            subset = replace(data, train=curve_subset(data.train, share))
-            best = _train(training.blank(data, settings, pretrained)[0], subset, settings, progress,
-                          f"{share:.0%}", show_epochs=False, init_tok2vec=pretrained)
-            f = best.scores.overall.f if best and best.scores else 0.0
-            change = f"{100 * (f - points[-1][1]):+.1f}" if points else ""
-            points.append((share, f))
-            progress.console.print(f"{share:>4.0%}  {len(subset.train):>6} inputs  F {_f(f):>5}  {change}")
-            table.add_row(f"{share:.0%}", str(len(subset.train)), _f(f), change)
+    for before, point in zip([None, *points], points):
+        change = f"{100 * (point.f - before.f):+.1f}" if before else ""
+        table.add_row(f"{point.share:.0%}", str(point.inputs), _f(point.f), change)
     stdout.print(table)
-    info(curve_reading(points))
+    info(curve_reading([(point.share, point.f) for point in points]))

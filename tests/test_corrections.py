@@ -178,7 +178,7 @@ def test_exports_carry_the_corrected_text_and_db_out_the_original_too(cli, store
 
 def test_batch_train_learns_from_the_corrected_text(cli, store, receipt, tmp_path):
     stored_correction(store, receipt)
-    from vnerteach.training import prepare_data
+    from vnerteach.training_data import prepare_data
 
     data = prepare_data(store, ["receipts"], eval_split=0.0)
     words = {w for m in data.train + data.dev for w in m.words}

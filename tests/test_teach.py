@@ -105,8 +105,8 @@ def test_exclude_by_input_skips_inputs_already_annotated(store, tmp_path):
 
 
 def test_model_out_is_saved_on_exit_and_a_batch_trained_model_continues(store, tmp_path):
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import Trainer, prepare_data, save_model
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import train
 
     src, gold = source(tmp_path, n=200)
     pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())
@@ -118,13 +118,7 @@ def test_model_out_is_saved_on_exit_and_a_batch_trained_model_continues(store, t
     assert (out / "meta.json").is_file()
     assert json.loads((out / "meta.json").read_text())["vnerteach"]["in_loop_updates"] > 0
     # the seed thread's workflow: batch-train from blank on the dataset, then teach with that model
-    settings = Settings(n_iter=3)
-    data = prepare_data(store, ["news"], eval_split=0.0)
-    nlp = blank_pipeline("en", data.labels, False, settings)
-    trainer = Trainer(nlp, data.train, data.dev, settings)
-    for _ in trainer.epochs():
-        pass
-    save_model(nlp, tmp_path / "trained", data, trainer.best, False, settings)
+    train(store, ["news"], settings=Settings(n_iter=3), eval_split=0.0, layout=False, output=tmp_path / "trained")
     restarted = Controller(store, ner_teach("news", str(tmp_path / "trained"), str(src), label=LABELS),
                            wait_s=60)
     tasks = restarted.questions(20)
@@ -245,20 +239,15 @@ def about_disney(task):
 
 def test_a_restart_does_not_ask_again_about_a_span_rejected_in_the_first_run(store, db_path, tmp_path):
     """The forum thread: a base model that takes Disneyland for a PERSON, ner.teach run once per file."""
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import Trainer, prepare_data, save_model
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import train
 
     # the base model: batch-trained on complete annotations in which Disneyland was (wrongly) a PERSON
     store.add_examples([set_hashes({"text": t["text"], "answer": "accept", "spans": [
         {"start": s, "end": e, "label": lab} for s, e, lab in t["gold"]]}) for t in disney_sentences(160, 7, True)],
         ["base"])
-    settings = Settings(n_iter=8)
-    data = prepare_data(store, ["base"], eval_split=0.0)
-    nlp = blank_pipeline("en", data.labels, False, settings)
-    trainer = Trainer(nlp, data.train, [], settings)
-    for _ in trainer.epochs():
-        pass
-    base = save_model(nlp, tmp_path / "base-model", data, trainer.best, False, settings)
+    base = train(store, ["base"], settings=Settings(n_iter=8), eval_split=0.0, layout=False,
+                 output=tmp_path / "base-model").output
 
     first_src, gold = disney_source(tmp_path / "day1.jsonl", 80, seed=11)
     # prefer_high_scores: what the model believes is asked, so a candidate that is left is sure to come
@@ -313,20 +302,14 @@ def test_correct_starts_from_a_model_trained_on_the_datasets_answers_unless_fres
 
 
 def test_no_warm_start_for_a_model_batch_trained_on_the_dataset_as_it_is(store, db_path, tmp_path):
-    from vnerteach.pipeline import Settings, blank_pipeline
-    from vnerteach.training import Trainer, prepare_data, save_model
+    from vnerteach.pipeline import Settings
+    from vnerteach.training import train
 
     src, gold = source(tmp_path, n=30)
     store.add_examples([set_hashes({"text": t, "answer": "accept", "_view_id": "ner_manual",
                                     "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in spans]})
                         for t, spans in list(gold.items())[:10]], ["gold"])
-    settings = Settings(n_iter=2)
-    data = prepare_data(store, ["gold"], eval_split=0.0)
-    nlp = blank_pipeline("en", data.labels, False, settings)
-    trainer = Trainer(nlp, data.train, data.dev, settings)
-    for _ in trainer.epochs():
-        pass
-    save_model(nlp, tmp_path / "trained", data, trainer.best, False, settings)
+    train(store, ["gold"], settings=Settings(n_iter=2), eval_split=0.0, layout=False, output=tmp_path / "trained")
     model = ner_correct("gold", str(tmp_path / "trained"), str(src), label=LABELS, db=str(db_path))["update"].__self__
     # the model already knows these answers: a 5-epoch warm start would only replace it with a weaker one
     assert model.warm.thread is None and model.warm.note == "MODEL was trained on these answers already"

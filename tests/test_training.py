@@ -10,12 +10,14 @@ import sys
 import pytest
 import spacy
 
+from vnerteach.errors import InputError, UsageError
 from vnerteach.evaluation import evaluate
 from vnerteach.merge import INCORRECT_SPANS_KEY, answers_to_examples, merge_answers
 from vnerteach.pipeline import Settings, blank_pipeline, entity_scores
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
-from vnerteach.training import Trainer, curve_reading, in_eval_split
+from vnerteach.training import Trainer, curve_reading
+from vnerteach.training_data import in_eval_split
 
 from conftest import ROOT
 from train_fixtures import binary_tasks, manual_tasks
@@ -108,7 +110,7 @@ def test_eval_split_is_deterministic_across_processes():
     hashes = [t["_input_hash"] for t in manual_tasks(400)]
     here = [h for h in hashes if in_eval_split(h, 0.2)]
     assert 40 < len(here) < 120
-    code = ("import json,sys; from vnerteach.training import in_eval_split; "
+    code = ("import json,sys; from vnerteach.training_data import in_eval_split; "
             "print(json.dumps([h for h in json.load(sys.stdin) if in_eval_split(h, 0.2)]))")
     other = subprocess.run([sys.executable, "-c", code], input=json.dumps(hashes), capture_output=True, text=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"}, check=True)
@@ -377,7 +379,7 @@ def test_a_trained_model_keeps_its_label_order_for_the_keys_of_the_recipes_that_
 
 def test_a_note_names_eval_split_only_when_the_user_gave_it(store):
     """Issue 23 point 17: make demo warned about --eval-split, a flag its user never gave."""
-    from vnerteach.training import prepare_data
+    from vnerteach.training_data import prepare_data
 
     def none_held_out(tasks: list[dict]) -> bool:
         return not any(in_eval_split(t["_input_hash"], 0.2) for t in tasks)
@@ -388,3 +390,37 @@ def test_a_note_names_eval_split_only_when_the_user_gave_it(store):
     assert default.notes and "--eval-split" not in default.notes[0] and "not evaluated" in default.notes[0]
     given = prepare_data(store, ["few"], eval_split=0.2)
     assert given.notes == [f"--eval-split 0.2 held out no input of {len(tasks)}: no evaluation"]
+
+
+def test_train_is_one_call_that_saves_the_best_epoch_or_nothing_when_stopped(store, tmp_path):
+    """Issue 24 point 4: data, blank pipeline, epochs and save in one library call, as spaCy's train."""
+    from vnerteach.training import EpochDone, TrainStart, train
+
+    store.add_examples(manual_tasks(40) + binary_tasks(10, seed=3), ["news"])
+    events: list = []
+    result = train(store, ["news"], settings=Settings(n_iter=2), output=tmp_path / "m", on_event=events.append)
+    assert isinstance(events[0], TrainStart) and events[0].data is result.data and events[0].nlp is result.nlp
+    assert [e.epoch for e in events if isinstance(e, EpochDone)] == [1, 2] and result.best is not None
+    assert result.output is not None and json.loads((result.output / "meta.json").read_text())["vnerteach"][
+        "best_epoch"] == result.best.epoch
+    stopped = train(store, ["news"], settings=Settings(n_iter=2), output=tmp_path / "n", stop=lambda: True)
+    assert stopped.stopped and stopped.output is None and not (tmp_path / "n").exists()  # all or nothing
+    city = train(store, ["news"], settings=Settings(n_iter=1), eval_split=0.0, model_labels=["CITY"])
+    assert city.nlp.get_pipe("ner").labels == ("CITY",) and city.data.labels == ["CITY"]
+    assert all(label == "CITY" for m in city.data.train for _s, _e, label in (*m.ents, *m.negs))
+    store.add_examples(binary_tasks(10, seed=4), ["teach"])  # complete answers teach what is not an entity
+    with pytest.raises(InputError, match="no accepted entity of ANIMAL to learn from"):
+        train(store, ["teach"], settings=Settings(n_iter=1), eval_split=0.0, model_labels=["ANIMAL"])
+
+
+def test_train_curve_trains_on_growing_nested_shares_scored_on_one_dev_set(store):
+    from vnerteach.training import CURVE_SHARES, CurvePoint, CurveRun, train_curve
+
+    store.add_examples(manual_tasks(40), ["news"])
+    events: list = []
+    points = train_curve(store, ["news"], settings=Settings(n_iter=1), on_event=events.append)
+    assert [p.share for p in points] == list(CURVE_SHARES) and points == [e for e in events if isinstance(e, CurvePoint)]
+    assert [e.inputs for e in events if isinstance(e, CurveRun)] == [p.inputs for p in points]
+    assert points[0].inputs < points[-1].inputs
+    with pytest.raises(UsageError, match="needs an evaluation set"):
+        train_curve(store, ["news"], settings=Settings(n_iter=1), eval_split=0.0)

@@ -13,7 +13,7 @@ from vnerteach.errors import UsageError
 from vnerteach.model import TeachModel, TeachSettings
 from vnerteach.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
-from vnerteach.training import load_answers
+from vnerteach.training_data import load_answers
 
 from conftest import write_jsonl
 from teach_fixtures import LABELS, sentences

@@ -44,6 +44,14 @@ class TaskError(InputError):
     """A task that breaks the format; the loader adds the file and line."""
 
 
+class NoText(InputError):
+    """A source with no text to learn from; ``failures`` are its files, lines or pages that could not be read."""
+
+    def __init__(self, message: str, failures: list | None = None):
+        self.failures = list(failures or [])
+        super().__init__(message)
+
+
 class AnswerError(VnerteachError):
     """A malformed answer (refused on its own) or request (nothing of it is stored)."""
 

@@ -29,10 +29,11 @@ from .fairlock import FairLock
 from .files import atomic_folder, check_output
 from .layout import task_doc, uses_layout
 from .memory import AnswerMemory
-from .pipeline import Settings, blank_pipeline, entity_scores, load_pipeline, model_labels, predict_beams
-from .pretraining import Pretrained, apply_pretrained, check_pretrained
+from .pipeline import Settings, entity_scores, load_pipeline, model_labels, predict_beams
+from .pretraining import Pretrained, apply_pretrained
 from .session_answers import SessionAnswers
 from .tasks import INPUT_HASH, TASK_HASH, set_hashes
+from .training import blank_model, update_skipping
 
 if TYPE_CHECKING:
     from .lookahead import Lookahead
@@ -99,9 +100,7 @@ class TeachModel:
         if nlp is not None:
             _blank_only(settings)
         elif settings.init_tok2vec is not None or settings.pipeline.vectors or settings.pipeline.lexemes:
-            blank = self._blank(None)  # a bad flag fails now, not on the first task
-            if settings.init_tok2vec is not None:
-                check_pretrained(blank, settings.init_tok2vec)
+            self._blank(None)  # a bad flag fails now, not on the first task
         self.memory = AnswerMemory(settings.seed)
         self.session = SessionAnswers(self.labels, self.memory)  # what updates learn from and replay
         self.recalled = 0  # answers of earlier sessions counted by recall()
@@ -188,7 +187,7 @@ class TeachModel:
         pretrained = self.settings.init_tok2vec
         layout = pretrained.layout if pretrained is not None else \
             bool(task and any(t.get("bbox") for t in task.get("tokens") or []))
-        return blank_pipeline(self.lang or "en", self.labels, layout, self.settings.pipeline)
+        return blank_model(self.lang or "en", self.labels, layout, self.settings.pipeline, pretrained)
 
     @property
     def nlp(self) -> Any:
@@ -318,8 +317,6 @@ class TeachModel:
     def _step(self, items: list[Any], losses: dict[str, float]) -> None:
         """One small update under the lock (scoring gets the model in between, every ~50 ms); rejects spread."""
         from .merge import answers_to_examples, spread_rejects
-        from .training import update_skipping
-
         rejected = self.memory.rejected_words()
         items = [spread_rejects(m, rejected) for m in items]
         with self.lock:

@@ -173,6 +173,24 @@ ents_per_type = null
 # --- pipelines ----------------------------------------------------------------------------------------
 
 
+def check_lang(lang: str, flag: str = "--lang") -> None:
+    """UsageError naming ``flag`` when spaCy has no language ``lang``."""
+    import spacy
+
+    try:
+        spacy.util.get_lang_class(lang)
+    except ImportError:
+        raise UsageError(f"{flag} {lang}: spaCy has no language '{lang}'") from None
+
+
+def blank_nlp(lang: str, flag: str = "--lang") -> Any:
+    """spaCy's blank pipeline of ``lang``, a tokenizer and vocab; UsageError naming ``flag`` for a language it lacks."""
+    import spacy
+
+    check_lang(lang, flag)
+    return spacy.blank(lang)
+
+
 def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Settings = Settings(),
                    overrides: dict[str, Any] | None = None) -> Any:
     """A blank pipeline of ``lang`` with an untrained NER component that knows ``labels``.
@@ -181,10 +199,7 @@ def blank_pipeline(lang: str, labels: Iterable[str], layout: bool, settings: Set
     import spacy
     from thinc.api import Config
 
-    try:
-        spacy.util.get_lang_class(lang)
-    except ImportError:
-        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
+    check_lang(lang)
     config = Config().from_str(model_config(lang, layout, settings), overrides=overrides or {})
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     if settings.vectors:
@@ -242,13 +257,7 @@ def load_vectors(nlp: Any, name: str) -> None:
 
 def check_vectors(name: str, lang: str) -> None:
     """UsageError naming --vectors when ``name`` gives no word vectors for a ``lang`` pipeline (before any work)."""
-    import spacy
-
-    try:
-        spacy.util.get_lang_class(lang)
-    except ImportError:
-        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
-    load_vectors(spacy.blank(lang), name)
+    load_vectors(blank_nlp(lang), name)
 
 
 def load_pipeline(model: str, *, ner: bool = False, beam: bool = False) -> Any:

@@ -7,7 +7,8 @@ texts, the loop runs here on our own Docs (``layout.task_doc``), so a page keeps
 and a layout tok2vec (``vnerteach.LayoutEmbed``, the version the pipeline config names) is pretrained exactly as it will be trained.
 The weights are the tok2vec of ``pipeline.blank_pipeline`` (``tok2vec.bin``, thinc's bytes) with a
 ``meta.json`` that records that tok2vec's config; a pipeline uses them only if its tok2vec config
-is the same (``load_pretrained``, ``apply_pretrained``).
+is the same (``load_pretrained``, ``apply_pretrained``). ``pretrain_source`` is the `pretrain` command's
+one call: read the source, pretrain, save.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy
 
-from .errors import UsageError
+from .errors import NoText, UsageError
 from .files import atomic_folder, check_output
-from .pipeline import Settings, blank_pipeline
+from .pipeline import Settings, blank_nlp, blank_pipeline
+
+if TYPE_CHECKING:
+    from .documents import DocumentOptions
+    from .failures import TaskFailure
 
 WEIGHTS = "tok2vec.bin"
 META = "meta.json"
@@ -279,3 +284,103 @@ def pretraining_meta(lang: str, layout: bool, settings: Settings, pretrain_setti
             "objective": "characters (spacy.PretrainCharacters.v1)", "epochs": pretrain_settings.epochs,
             "docs": docs, "words": words, "settings": asdict(pretrain_settings),
             "loss": [round(e.loss, 4) for e in curve], "vnerteach": __version__}
+
+
+# --- one call ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """Reading the source: texts and pages read or failed so far, of ``total`` (None when unknown)."""
+
+    done: int
+    total: int | None
+
+
+@dataclass(frozen=True)
+class PretrainStart:
+    """The source is read: texts and pages, words, those with token boxes, and whether the tok2vec has layout."""
+
+    docs: int
+    words: int
+    boxed: int
+    layout: bool
+
+
+PretrainEvent = SourceRead | PretrainStart | PretrainBatch | PretrainEpoch
+
+
+@dataclass
+class PretrainRun:
+    """What ``pretrain_source`` did: the folder written, what it read, the loss per epoch, what could not be read."""
+
+    output: Path
+    docs: int
+    words: int
+    boxed: int
+    layout: bool
+    curve: list[PretrainEpoch]
+    failures: list[TaskFailure]
+
+
+def _read_docs(tokenizer: Any, tasks: Iterator[dict], failures: list[TaskFailure], total: int | None,
+               max_docs: int | None, on_event: Callable[[PretrainEvent], None]) -> list[Any]:
+    """The source's texts and pages with tokens as Docs (at most ``max_docs``), their token boxes kept."""
+    from .layout import task_doc
+
+    docs: list[Any] = []
+    on_event(SourceRead(0, total))
+    for task in tasks:
+        if task.get("tokens"):
+            docs.append(task_doc(tokenizer.vocab, task))
+        on_event(SourceRead(len(docs) + len(failures), total))
+        if max_docs is not None and len(docs) >= max_docs:
+            break
+    return docs
+
+
+def pretrain_source(source: str, output: Path, *, lang: str = "en", layout: bool | None = None,
+                    settings: PretrainSettings = PretrainSettings(), max_docs: int | None = None,
+                    recursive: bool = False, documents: DocumentOptions | None = None,
+                    on_event: Callable[[PretrainEvent], None] | None = None) -> PretrainRun:
+    """Read a source, pretrain the tok2vec on it and save the weights, whole or not at all: ``vnerteach pretrain``.
+
+    ``layout`` None pretrains the layout tok2vec when the source has token boxes. A file, line or page that
+    cannot be read is left out (``PretrainRun.failures``); NoText when nothing could be.
+    """
+    from .documents import DocumentOptions
+    from .layout import doc_boxes
+    from .sources import get_stream, source_size
+    from .tasks import tokenized
+
+    if settings.epochs < 1:
+        raise UsageError(f"--epochs must be 1 or more, not {settings.epochs}")
+    if max_docs is not None and max_docs < 1:
+        raise UsageError(f"--max-docs must be 1 or more, not {max_docs}")
+    output = check_output(output, model=True)
+    documents = documents or DocumentOptions()
+    shape = Settings()
+    tokenizer = blank_nlp(lang, "--spacy-lang")
+    tell = on_event or (lambda event: None)
+    failures: list[TaskFailure] = []
+    total = source_size(source, recursive=recursive, password=documents.password)
+    tasks = tokenized(tokenizer, get_stream(source, recursive=recursive, documents=documents,
+                                            on_failure=failures.append), failures.append)
+    docs = _read_docs(tokenizer, tasks, failures, min(total, max_docs) if total and max_docs else total, max_docs,
+                      tell)
+    words = sum(len(doc) for doc in docs)
+    if not words:
+        raise NoText(f"{source}: no text to pretrain on ({len(failures)} failures)", failures)
+    boxed = sum(doc_boxes(doc) is not None for doc in docs)
+    use_layout = bool(boxed) if layout is None else layout
+    tell(PretrainStart(len(docs), words, boxed, use_layout))
+    nlp = pretraining_pipeline(lang, use_layout, shape)
+    curve: list[PretrainEpoch] = []
+    for event in pretrain(nlp, docs, settings):
+        tell(event)
+        if isinstance(event, PretrainEpoch):
+            curve.append(event)
+    meta = pretraining_meta(lang, use_layout, shape, settings, len(docs), words, curve)
+    save_pretrained(nlp, output, meta)
+    return PretrainRun(output, len(docs), words, boxed, use_layout, curve, failures)
+

@@ -1,7 +1,7 @@
-"""Train the pipeline on merged answers: data preparation and the split, the epoch loop, saving, curves.
+"""Train the pipeline on merged answers: the epoch loop, the one call that trains and saves, curves.
 
-Answers are merged per input and split into training and evaluation inputs by a hash of the
-input, the same on every run. The Trainer keeps the weights of the epoch that scores best on
+``train`` is the one call, as spaCy's: prepare the data (``training_data``), build the blank
+pipeline, run the epochs, save. The Trainer keeps the weights of the epoch that scores best on
 the evaluation inputs; the saved folder's meta.json holds the scores, datasets and settings.
 """
 
@@ -9,167 +9,18 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .files import atomic_folder, check_output
 from .errors import InputError, UsageError
 from .evaluation import Scores, evaluate
-from .merge import Merged, MergeResult, Unusable, answers_to_examples, merge_answers, rejected_words, spread_rejects
-from .pipeline import Settings
+from .files import atomic_folder, check_output
+from .merge import Merged, answers_to_examples, rejected_words, spread_rejects
+from .pipeline import Settings, blank_pipeline
+from .pretraining import Pretrained, apply_pretrained, check_pretrained
 from .tasks import stable_hash
-
-
-# --- data ---------------------------------------------------------------------------------------------
-
-
-def in_eval_split(input_hash: int, fraction: float) -> bool:
-    """Whether an input is held out: a hash of its input hash decides, the same on every run."""
-    return (stable_hash({"eval-split": input_hash}) % 1_000_000) < fraction * 1_000_000
-
-
-@dataclass
-class TrainingData:
-    """Merged training and evaluation inputs, their labels, and what merging reported."""
-
-    train: list[Merged]
-    dev: list[Merged]
-    labels: list[str]
-    datasets: dict[str, int]
-    eval_datasets: dict[str, int]
-    merge: MergeResult
-    eval_merge: MergeResult | None = None
-    overlap: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def has_boxes(self) -> bool:
-        """Whether any training input has token boxes."""
-        return any(m.boxes is not None for m in self.train)
-
-    @property
-    def conflicts(self) -> int:
-        """Contradictory answers dropped in training and evaluation data."""
-        return self.merge.conflicts + (self.eval_merge.conflicts if self.eval_merge else 0)
-
-    @property
-    def conflict_inputs(self) -> list[int]:
-        """Input hashes with a contradiction in training and evaluation data."""
-        return self.merge.conflict_inputs + (self.eval_merge.conflict_inputs if self.eval_merge else [])
-
-    @property
-    def unusable(self) -> list[Unusable]:
-        """Answers left out of training and evaluation data because they cannot be used."""
-        return self.merge.unusable + (self.eval_merge.unusable if self.eval_merge else [])
-
-
-def _counted(store: Any, name: str, counts: dict[str, int]) -> Iterator[dict]:
-    for task in store.iter_examples(name):  # the query runs when the merge reaches this dataset
-        counts[name] += 1
-        yield task
-
-
-def load_answers(store: Any, datasets: Sequence[str], nlp: Any, labels: Sequence[str] | None = None,
-                 strict: bool = False) -> tuple[MergeResult, dict[str, int]]:
-    """Merge every answer of the datasets (streamed from the store) and count answers per dataset."""
-    counts = {name: 0 for name in datasets}
-    for name in datasets:
-        store.get_dataset(name)  # DatasetNotFound before anything is read
-    streams = {name: _counted(store, name, counts) for name in datasets}
-    result = merge_answers(streams, labels, tokenizer_nlp=nlp, strict=strict)
-    empty = [name for name, n in counts.items() if n == 0]
-    if empty:
-        raise InputError(f"Dataset{'s' if len(empty) > 1 else ''} {', '.join(repr(n) for n in empty)} "
-                         "has no examples: nothing to train on")
-    return result, counts
-
-
-def _check_trainable(result: MergeResult, counts: dict[str, int], what: str) -> None:
-    names = ", ".join(f"'{n}'" for n in counts)
-    if not result.merged:
-        raise InputError(f"{what} {names}: no usable answers among {result.answers} "
-                         f"({result.ignored} ignored, {result.rejected_complete} rejected manual tasks, "
-                         f"{result.conflicts} contradictions, {len(result.unusable)} unusable"
-                         + (f", e.g. {result.unusable[0]}" if result.unusable else "") + ")")
-    if not any(m.ents for m in result.merged) and not any(m.complete for m in result.merged):
-        raise InputError(f"{what} {names}: only rejected entities ({sum(len(m.negs) for m in result.merged)}), "
-                         "no accepted ones: a model cannot learn what an entity is from rejects alone")
-
-
-def prepare_data(store: Any, datasets: Sequence[str], *, lang: str = "en", eval_dataset: str | None = None,
-                 eval_split: float | None = None, labels: Sequence[str] | None = None,
-                 strict: bool = False) -> TrainingData:
-    """Load, merge and split the answers for training; raise a clear error for unusable data.
-
-    ``eval_split`` (default 0.2) and ``eval_dataset`` are alternatives: naming both is a UsageError.
-    With ``strict``, an answer that cannot be used is an InputError instead of being left out.
-    """
-    import spacy
-
-    if not datasets:
-        raise UsageError("Name at least one dataset to train on")
-    if eval_dataset and eval_split is not None:
-        raise UsageError("--eval-dataset and --eval-split are alternatives: use one of them")
-    given = eval_split is not None  # a note names the flag only when the user gave it
-    eval_split = 0.2 if eval_split is None else eval_split
-    if not 0 <= eval_split < 1:
-        raise UsageError(f"--eval-split must be from 0 to below 1, not {eval_split}")
-    try:
-        tokenizer = spacy.blank(lang)
-    except ImportError:
-        raise UsageError(f"--lang {lang}: spaCy has no language '{lang}'") from None
-    result, counts = load_answers(store, datasets, tokenizer, strict=strict)
-    _check_trainable(result, counts, "Dataset" + ("s" if len(counts) > 1 else ""))
-    found = sorted(set().union(*(m.labels() for m in result.merged)))
-    if labels:
-        missing = [label for label in labels if label not in found]
-        if missing:
-            raise UsageError(f"--label {', '.join(missing)}: not in the data (labels found: "
-                             f"{', '.join(found) or 'none'})")
-        restrict_labels(result.merged, set(labels))
-        _check_trainable(result, counts, "With --label " + ",".join(labels) + ", dataset" +
-                         ("s" if len(counts) > 1 else ""))
-    # The --label order, else the order the labels first come in the answers: the model keeps it (meta), so that the
-    # app's keys 1-9 mean the same labels in every recipe that uses it.
-    first_seen = list(dict.fromkeys(t[2] for m in result.merged for t in (*m.ents, *m.negs)))
-    data_labels = list(dict.fromkeys(labels)) if labels else first_seen
-    notes: list[str] = []
-    if eval_dataset:
-        eval_result, eval_counts = load_answers(store, [eval_dataset], tokenizer, strict=strict)
-        _check_trainable(eval_result, eval_counts, "Evaluation dataset")
-        if labels:
-            restrict_labels(eval_result.merged, set(labels))
-            if not eval_result.merged:
-                raise InputError(f"Evaluation dataset '{eval_dataset}': no answer about --label "
-                                 f"{', '.join(labels)} to evaluate on")
-        held_out = {m.input_hash for m in eval_result.merged}
-        train = [m for m in result.merged if m.input_hash not in held_out]
-        overlap = len(result.merged) - len(train)
-        if not train:
-            raise InputError(f"Every training input is also in the evaluation dataset '{eval_dataset}': "
-                             "nothing left to train on")
-        return TrainingData(train, eval_result.merged, data_labels, counts, eval_counts, result, eval_result,
-                            overlap, notes)
-    train = [m for m in result.merged if not in_eval_split(m.input_hash, eval_split)]
-    dev = [m for m in result.merged if in_eval_split(m.input_hash, eval_split)]
-    if not train:
-        raise InputError(f"--eval-split {eval_split} holds out all {len(dev)} inputs: nothing left to train on")
-    if eval_split and not dev:
-        notes.append(f"--eval-split {eval_split} held out no input of {len(train)}: no evaluation" if given else
-                     f"{len(train)} inputs are too few to hold a fifth out for evaluation: trained on all, not evaluated")
-    return TrainingData(train, dev, data_labels, counts, {}, result, None, 0, notes)
-
-
-def restrict_labels(merged: list[Merged], labels: set[str]) -> None:
-    """Keep only spans of these labels (in place); inputs left with nothing to learn are removed."""
-    keep = []
-    for m in merged:
-        m.ents = [t for t in m.ents if t[2] in labels]
-        m.negs = [t for t in m.negs if t[2] in labels]
-        if m.complete or m.ents or m.negs:
-            keep.append(m)
-    merged[:] = keep
+from .training_data import TrainingData, prepare_data, restrict_labels
 
 
 # --- training -----------------------------------------------------------------------------------------
@@ -261,8 +112,6 @@ class Trainer:
         sample = answers_to_examples(nlp, self.train[:100])
         optimizer = nlp.initialize(lambda: sample)
         if self.init_tok2vec is not None:
-            from .pretraining import apply_pretrained
-
             apply_pretrained(nlp, self.init_tok2vec)
         sizes = compounding(100.0, float(s.batch_size), 1.001)
         total_words = sum(m.n_words for m in self.train)
@@ -298,6 +147,93 @@ def _lazy_examples(nlp: Any, merged: Iterable[Merged], chunk: int = 256) -> Iter
             buffer = []
     if buffer:
         yield from answers_to_examples(nlp, buffer)
+
+
+# --- one call ---------------------------------------------------------------------------------------------
+
+
+def blank_model(lang: str, labels: Iterable[str], layout: bool, settings: Settings = Settings(),
+                pretrained: Pretrained | None = None, overrides: dict[str, Any] | None = None) -> Any:
+    """The blank pipeline a model is trained from; UsageError naming --init-tok2vec if pretrained weights do not fit."""
+    nlp = blank_pipeline(lang, labels, layout, settings, overrides)
+    if pretrained is not None:
+        check_pretrained(nlp, pretrained)
+    return nlp
+
+
+@dataclass(frozen=True)
+class TrainStart:
+    """The data is merged and the blank pipeline built: training is about to start."""
+
+    data: TrainingData
+    nlp: Any
+    layout: bool
+
+
+TrainEvent = TrainStart | BatchDone | EpochDone
+
+
+@dataclass
+class TrainResult:
+    """A trained pipeline, its best epoch, updates skipped, whether ``stop`` ended it; ``train`` adds data, folder."""
+
+    nlp: Any
+    best: EpochDone | None
+    skipped: int = 0
+    stopped: bool = False
+    data: TrainingData | None = None
+    layout: bool = False
+    output: Path | None = None
+
+
+def fit(nlp: Any, train: Sequence[Merged], dev: Sequence[Merged], settings: Settings = Settings(),
+        pretrained: Pretrained | None = None, on_event: Callable[[TrainEvent], None] | None = None,
+        stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Run the Trainer's epochs on ``nlp``, which ends with the best epoch's weights; ``stop`` is asked after each."""
+    trainer = Trainer(nlp, train, dev, settings, pretrained)
+    for event in trainer.epochs():
+        if on_event is not None:
+            on_event(event)
+        if stop is not None and stop():
+            return TrainResult(nlp, trainer.best, trainer.skipped, stopped=True)
+    return TrainResult(nlp, trainer.best, trainer.skipped)
+
+
+def train(store: Any, datasets: Sequence[str], *, settings: Settings, lang: str = "en",
+          eval_dataset: str | None = None, eval_split: float | None = None, labels: Sequence[str] | None = None,
+          model_labels: Sequence[str] | None = None, strict: bool = False, layout: bool | None = True,
+          pretrained: Pretrained | None = None, output: Path | None = None,
+          on_event: Callable[[TrainEvent], None] | None = None, stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train a blank pipeline on the datasets' answers, as spaCy's ``train``: prepare data, build, run epochs, save.
+
+    ``labels`` is --label (each must be in the data); ``model_labels`` are the labels of a model in the loop: answers
+    about others are left out and the pipeline knows these. ``layout`` True uses token boxes when the data has them,
+    None follows the pretrained weights (else the data). With ``output`` the pipeline is saved there, whole or not at
+    all, unless ``stop`` ended training early.
+    """
+    if output is not None:
+        output = check_output(output, model=True)
+    data = prepare_data(store, datasets, lang=lang, eval_dataset=eval_dataset, eval_split=eval_split, labels=labels,
+                        strict=strict)
+    if model_labels is not None:
+        for merged in (data.train, data.dev):
+            restrict_labels(merged, set(model_labels))
+        if not any(m.ents or m.complete for m in data.train):
+            raise InputError(f"no accepted entity of {', '.join(model_labels)} to learn from")
+        data.labels = list(model_labels)
+    if layout is None:
+        use_layout = pretrained.layout if pretrained is not None else data.has_boxes
+    else:
+        use_layout = layout and data.has_boxes
+    nlp = blank_model(lang, data.labels, use_layout, settings, pretrained)
+    if on_event is not None:
+        on_event(TrainStart(data, nlp, use_layout))
+    result = fit(nlp, data.train, data.dev, settings, pretrained, on_event, stop)
+    result.data, result.layout = data, use_layout
+    if output is not None and not result.stopped:
+        result.output = save_model(nlp, output, data, result.best, use_layout, settings,
+                                   str(pretrained.path) if pretrained is not None else None)
+    return result
 
 
 # --- saving --------------------------------------------------------------------------------------------
@@ -349,3 +285,55 @@ def curve_subset(train: Sequence[Merged], share: float) -> list[Merged]:
     """The first ``share`` of the training inputs in a fixed hash order (nested: 25% is inside 50%)."""
     ordered = sorted(train, key=lambda m: stable_hash({"curve": m.input_hash}))
     return ordered[:max(1, round(len(ordered) * share))]
+
+
+CURVE_SHARES = (0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class CurveRun:
+    """A run of the training curve begins: ``inputs`` training inputs, ``share`` of them all."""
+
+    share: float
+    inputs: int
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """A run of the training curve ended: the best epoch's F1 and the example updates skipped."""
+
+    share: float
+    inputs: int
+    f: float
+    skipped: int
+
+
+def train_curve(store: Any, datasets: Sequence[str], *, settings: Settings, lang: str = "en",
+                eval_dataset: str | None = None, eval_split: float | None = None, labels: Sequence[str] | None = None,
+                strict: bool = False, layout: bool = True, pretrained: Pretrained | None = None,
+                on_event: Callable[[TrainStart | CurveRun | CurvePoint | BatchDone | EpochDone], None] | None = None,
+                ) -> list[CurvePoint]:
+    """Train from blank on growing shares of the training inputs (``CURVE_SHARES``), each scored on the same dev set."""
+    data = prepare_data(store, datasets, lang=lang, eval_dataset=eval_dataset, eval_split=eval_split, labels=labels,
+                        strict=strict)
+    if not data.dev:
+        raise UsageError("A training curve needs an evaluation set: use --eval-split or --eval-dataset")
+    use_layout = layout and data.has_boxes
+    nlp = blank_model(lang, data.labels, use_layout, settings, pretrained)  # the flags are checked before any run
+    if on_event is not None:
+        on_event(TrainStart(data, nlp, use_layout))
+    points: list[CurvePoint] = []
+    for share in CURVE_SHARES:
+        subset = curve_subset(data.train, share)
+        if on_event is not None:
+            on_event(CurveRun(share, len(subset)))
+        if points:  # each run from blank; the first one's pipeline is the one just checked
+            nlp = blank_model(lang, data.labels, use_layout, settings, pretrained)
+        result = fit(nlp, subset, data.dev, settings, pretrained, on_event)
+        best = result.best
+        points.append(CurvePoint(share, len(subset), best.scores.overall.f if best and best.scores else 0.0,
+                                 result.skipped))
+        if on_event is not None:
+            on_event(points[-1])
+    return points
+

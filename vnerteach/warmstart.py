@@ -1,9 +1,9 @@
 """A restart remembers: the model in the loop starts from one trained from blank on the dataset's answers.
 
 The dataset's answers are counted at once (``TeachModel.recall``: rejected words are not asked
-again, patterns keep their scores); a pipeline is trained from blank on them with ner.batch-train's
-trainer in a background thread while the stream starts with the base model, and is swapped into the
-TeachModel (under its lock) when it is done.
+again, patterns keep their scores); a pipeline is trained from blank on them by ner.batch-train's
+``training.train`` in a background thread while the stream starts with the base model, and is
+swapped into the TeachModel (under its lock) when it is done.
 """
 
 from __future__ import annotations
@@ -90,26 +90,19 @@ def _train(model: Any, db: str, dataset: str, n_iter: int, state: WarmStart) -> 
     """Train from blank on the dataset's answers of the model's labels, then swap the pipeline in."""
     import time
 
-    from .pipeline import Settings, blank_pipeline
+    from .pipeline import Settings
     from .store import connect
-    from .training import Trainer, prepare_data, restrict_labels
+    from .training import train
 
     start = time.perf_counter()
-    lang = model.tokenizer().lang
-    with connect(db) as store:
-        data = prepare_data(store, [dataset], lang=lang, eval_split=0.0)
-    restrict_labels(data.train, set(model.labels))
-    if not any(m.ents or m.complete for m in data.train):
-        state.note = f"no accepted entity of {', '.join(model.labels)} to learn from"
-        return
     base, pretrained = model.settings.pipeline, model.settings.init_tok2vec
     settings = Settings(n_iter=n_iter, vectors=base.vectors, lexemes=base.lexemes)
-    layout = pretrained.layout if pretrained is not None else data.has_boxes
-    nlp = blank_pipeline(lang, model.labels, layout, settings)
-    for _ in Trainer(nlp, data.train, [], settings, init_tok2vec=pretrained).epochs():
-        if state.stop.is_set():
-            state.note = "stopped at exit"
-            return
-    model.swap(nlp)
-    state.trained_on = len(data.train)
+    with connect(db) as store:
+        result = train(store, [dataset], settings=settings, lang=model.tokenizer().lang, eval_split=0.0,
+                       model_labels=model.labels, layout=None, pretrained=pretrained, stop=state.stop.is_set)
+    if result.stopped:
+        state.note = "stopped at exit"
+        return
+    model.swap(result.nlp)
+    state.trained_on = len(result.data.train)
     state.seconds = time.perf_counter() - start
