@@ -11,25 +11,14 @@ again, against reading it as it is).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from data import data_dir  # noqa: E402
+from common import funsd_folder, own_cpu, sroie_image, sroie_keys
 
 TURNS = (0, 90, 180, 270)
-
-
-def cpu() -> float:
-    """CPU seconds of this process and its finished children (Tesseract runs as a child process)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def one(path: str) -> dict:
@@ -53,14 +42,14 @@ def one(path: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         png = str(Path(tmp) / "p.png")
         page.save(png)
-        t0 = cpu()
+        t0 = own_cpu()
         words = read(png)
-        out["plain_cpu"] = cpu() - t0
+        out["plain_cpu"] = own_cpu() - t0
     q = quality(w.conf for w in words)
     out.update(mean=q.mean_conf, low=q.low_share, poor=q.poor, words=len(words), clear=clear_words(words)[0])
-    t0 = cpu()
+    t0 = own_cpu()
     straight, skew = straighten(page)
-    out["skew_cpu"] = cpu() - t0
+    out["skew_cpu"] = own_cpu() - t0
     out["skew"] = skew
     if skew:
         with tempfile.TemporaryDirectory() as tmp:
@@ -71,10 +60,10 @@ def one(path: str) -> dict:
         out.update(skew_mean=qs.mean_conf, skew_clear=clear_words(words_s)[0])
     for turn in TURNS:
         turned = page.rotate(turn, expand=True)  # counter-clockwise: reading it needs a clockwise turn of `turn`
-        t0, w0 = cpu(), time.perf_counter()
+        t0, w0 = own_cpu(), time.perf_counter()
         found = read_upright(turned, plain, read)  # as the default reads: no straightening
         out[f"t{turn}"] = {"rotation": found.rotation, "source": found.source, "tried": len(found.tried),
-                           "cpu": cpu() - t0, "wall": time.perf_counter() - w0}
+                           "cpu": own_cpu() - t0, "wall": time.perf_counter() - w0}
     return out
 
 
@@ -149,9 +138,8 @@ def main() -> None:
     ap.add_argument("--quality-only", action="store_true",
                     help="only read the pages as they are: confidence distributions and the poor-OCR flag's thresholds")
     args = ap.parse_args()
-    data = data_dir()
-    sets = {"receipts (SROIE)": sorted(str(p) for p in (data / "sroie" / "img").glob("*.jpg"))[:args.receipts],
-            "forms (FUNSD)": sorted(str(p) for p in (data / "funsd" / "training_data" / "images").glob("*.png"))[:args.forms]}
+    sets = {"receipts (SROIE)": [str(sroie_image(k)) for k in sroie_keys(args.receipts)],
+            "forms (FUNSD)": sorted(str(p) for p in (funsd_folder() / "images").glob("*.png"))[:args.forms]}
     started = time.perf_counter()
     if args.quality_only:
         with ProcessPoolExecutor(args.workers) as pool:
