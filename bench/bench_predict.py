@@ -1,13 +1,14 @@
 """`vnerteach predict` throughput: receipts (pages/s, OCR cold and cached) and text (sentences/s).
 
 A SROIE model is trained (ner.batch-train, layout) on the first 50 receipts, then `predict --fields`
-runs on the other 100 twice with one page cache: first cold (Tesseract, --workers 2), then with
-every page cached. A CoNLL model is trained on 2,000 sentences, then `predict` runs on 3,000
+runs on the other 100 twice with one page cache: first cold (OCR by BENCH_PREDICT_ENGINE, default
+vnerteach's default engine; --workers 2), then with every page cached. A CoNLL model is trained on 2,000 sentences, then `predict` runs on 3,000
 eng.testa sentences. Each figure is the whole command as a user runs it (start-up included): wall
 seconds, and CPU seconds of its whole process tree (the OCR workers included, common.run). Work files
 in BENCH_DIR (default /tmp/vnerteach-bench).
 
-Usage: python bench/bench_predict.py [receipts|text ...] (default: both). BENCH_PREDICT_EPOCHS (5).
+Usage: python bench/bench_predict.py [receipts|text ...] (default: both). BENCH_PREDICT_EPOCHS (5),
+BENCH_PREDICT_ENGINE (ppocrv5, tesseract or rapidocr; default vnerteach's default).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import sys
 from common import (VNERTEACH, WORK, conll_tasks, data_dir, fresh_db, run, sroie_image, sroie_keys, sroie_tasks,
                     store_tasks)
 
+from vnerteach.documents.options import DEFAULT_ENGINE
+
 EPOCHS = int(os.environ.get("BENCH_PREDICT_EPOCHS", "5"))
+ENGINE = os.environ.get("BENCH_PREDICT_ENGINE", DEFAULT_ENGINE)
 N_TRAIN, N_PREDICT = 50, 100
 
 
@@ -48,11 +52,11 @@ def receipts() -> list[str]:
         (folder / f"{key}.jpg").symlink_to(sroie_image(key))
     n = len(list(folder.iterdir()))
     lines = [f"SROIE: model trained on {N_TRAIN} receipts ({EPOCHS} epochs), predict --fields on {n} others, "
-             f"--workers 2 (2 cores)"]
-    for what in ("OCR cold (Tesseract) + model", "OCR cached + model"):
+             f"--workers 2 (2 cores), --ocr-engine {ENGINE}"]
+    for what in (f"OCR cold ({ENGINE}) + model", "OCR cached + model"):
         out = WORK / "predict-fields.jsonl"
-        ran = run([*VNERTEACH, "predict", model, folder, "--fields", "--workers", 2, "-o", out], env,
-                  WORK / "predict-receipts.log")
+        ran = run([*VNERTEACH, "predict", model, folder, "--fields", "--workers", 2, "--ocr-engine", ENGINE, "-o", out],
+                  env, WORK / "predict-receipts.log")
         assert sum(1 for _ in out.open()) == n, "one line per receipt"
         lines.append(_rate(f"pages, {what}", n, ran))
     return lines
