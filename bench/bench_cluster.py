@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_cluster.py               # 40 SROIE receipts, two rounds (about 10 minutes on 2 cores)
     .venv/bin/python bench/bench_cluster.py --pages 20 --rounds 1
 
-The same receipts (SROIE images read from bench/data.py's data_dir(), never copied) are OCR'd by the
+The same receipts (SROIE images read from common.data_dir(), never copied) are OCR'd by the
 local pool of 2 processes and by a 2-worker LocalCluster (processes, one thread each) started here, in
 alternating rounds, each into a fresh page cache. Then one cluster run has a busy worker killed after
 its fifth page: every page must come back once. Per-page CPU time (this process and Tesseract) is

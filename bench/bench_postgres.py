@@ -1,8 +1,9 @@
 """PostgreSQL against SQLite in one run (issue 15, point 1): db-in / db-out tasks/s and peak memory, answers/s.
 
 1. For each size N: `vnerteach db-in`, `db-in` again (every task a duplicate) and `db-out` of N plain
-   text tasks (bench_db.py's corpus), each a real child process (start-up included, peak RSS from
-   os.wait4), on a SQLite file and on a PostgreSQL database; the ratio PostgreSQL / SQLite in tasks/s.
+   text tasks (bench_db.py's corpus), each a real child process (start-up included; common.run: CPU of
+   its process tree, peak RSS of its main process), on a SQLite file and on a PostgreSQL database; the
+   ratio PostgreSQL / SQLite in tasks/s.
 2. One `ner.manual` server per backend, 4 annotators (HTTP clients on loopback, one answer per
    request, served.annotate) storing 1,000 answers: answers stored per second.
 
