@@ -25,7 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import CONLL_LABELS, conll_sentences, data_dir, funsd_forms, task_of
+from common import CONLL_LABELS, FUNSD_LABELS, conll_sentences, data_dir, funsd_forms, task_of
 from vnerteach.model import TeachModel
 
 DATA = data_dir()

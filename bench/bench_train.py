@@ -14,8 +14,8 @@ import os
 import sys
 import time
 
-from common import (SROIE_FIELDS as FIELDS, VNERTEACH, WORK, Ran, conll_tasks, data_dir, fresh_db, funsd_tasks,
-                    match_windows, run, sroie_keys, sroie_tasks, spread, store_tasks)
+from common import (CONLL_LABELS, FUNSD_LABELS, SROIE_FIELDS as FIELDS, VNERTEACH, WORK, Ran, conll_tasks, data_dir,
+                    fresh_db, funsd_tasks, match_windows, run, sroie_keys, sroie_tasks, spread, store_tasks)
 
 DATA = data_dir()
 

@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from common import funsd_folder, own_cpu, sroie_image, sroie_keys
 
@@ -45,7 +46,7 @@ def one(path: str) -> dict:
         t0 = own_cpu()
         words = read(png)
         out["plain_cpu"] = own_cpu() - t0
-    q = quality(w.conf for w in words)
+    q = quality((w.conf for w in words), "tesseract")
     out.update(mean=q.mean_conf, low=q.low_share, poor=q.poor, words=len(words), clear=clear_words(words)[0])
     t0 = own_cpu()
     straight, skew = straighten(page)
@@ -56,7 +57,7 @@ def one(path: str) -> dict:
             png = str(Path(tmp) / "s.png")
             straight.save(png)
             words_s = read(png)
-        qs = quality(w.conf for w in words_s)
+        qs = quality((w.conf for w in words_s), "tesseract")
         out.update(skew_mean=qs.mean_conf, skew_clear=clear_words(words_s)[0])
     for turn in TURNS:
         turned = page.rotate(turn, expand=True)  # counter-clockwise: reading it needs a clockwise turn of `turn`
@@ -73,13 +74,15 @@ def quality_only(path: str) -> tuple[float | None, float | None]:
     from vnerteach.documents.quality import quality
 
     limit_threads()
-    q = quality(w.conf for w in ocr_words(path, "eng"))
+    q = quality((w.conf for w in ocr_words(path, "eng")), "tesseract")
     return q.mean_conf, q.low_share
 
 
 def flag_grid(kind: str, pages: list[tuple]) -> None:
     """How many pages each pair of thresholds flags (mean under X, or low share over Y)."""
-    from vnerteach.documents.quality import POOR_LOW_SHARE, POOR_MEAN
+    from vnerteach.documents.quality import THRESHOLDS
+
+    chosen = THRESHOLDS["tesseract"]
 
     pages = [(m, s) for m, s in pages if m is not None]
     means, lows = [m for m, _ in pages], [s for _, s in pages]
@@ -91,8 +94,8 @@ def flag_grid(kind: str, pages: list[tuple]) -> None:
     for x in (55, 60, 65):
         cells = [f"{sum(m < x or s > y for m, s in pages) / len(pages):.0%}" for y in (0.30, 0.35, 0.40, 0.45)]
         print(f"| {x} | " + " | ".join(cells) + " |")
-    print(f"chosen (quality.py): mean < {POOR_MEAN:g} or low share > {POOR_LOW_SHARE:g}: "
-          f"{sum(m < POOR_MEAN or s > POOR_LOW_SHARE for m, s in pages)}/{len(pages)} flagged")
+    print(f"chosen (quality.py, Tesseract): mean < {chosen.mean:g} or low share > {chosen.share:g}: "
+          f"{sum(m < chosen.mean or s > chosen.share for m, s in pages)}/{len(pages)} flagged")
 
 
 def pct(values: list[float], p: float) -> float:
