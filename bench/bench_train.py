@@ -17,6 +17,8 @@ import time
 from common import (CONLL_LABELS, FUNSD_LABELS, SROIE_FIELDS as FIELDS, VNERTEACH, WORK, Ran, conll_tasks, data_dir,
                     fresh_db, funsd_tasks, match_windows, run, sroie_keys, sroie_tasks, spread, store_tasks)
 
+from vnerteach.documents.options import DEFAULT_ENGINE
+
 DATA = data_dir()
 
 
@@ -260,7 +262,7 @@ def sroie() -> list[str]:
     n = len(tasks) - n_train
     runs = variant_runs()
     results = run_variants(sroie_run, runs, n_iter, tasks, gold, n_train)
-    lines = [f"SROIE: {len(tasks)} receipts OCR'd by vnerteach.documents (Tesseract, no preprocessing) in {ocr_s:.0f} s; "
+    lines = [f"SROIE: {len(tasks)} receipts OCR'd by vnerteach.documents ({DEFAULT_ENGINE}, no preprocessing) in {ocr_s:.0f} s; "
              f"gold strings matched to OCR words: " + ", ".join(f"{f} {matched[f]}/{len(tasks)}" for f in FIELDS),
              f"trained on {n_train}, {n_iter} epochs (best epoch on the held out by word-label F1); exact match on "
              f"the {n} held out (highest-scoring beam candidate per field, spaces and case ignored); per run:"]

@@ -292,7 +292,7 @@ def sroie_lines(key: str) -> list[list[str]]:
 
 
 def sroie_tasks(keys: list[str], home: Path | None = None) -> tuple[list[dict], dict[str, dict]]:
-    """Receipts OCR'd by vnerteach.documents (Tesseract, 2 workers; page cache in ``home``, default
+    """Receipts OCR'd by vnerteach.documents (its default engine, 2 workers; page cache in ``home``, default
     BENCH_DIR/home) as complete page tasks labelled by label_spans (``meta.key`` the receipt); gold fields per key."""
     from vnerteach.documents import DocumentOptions, iter_documents, page_task
     from vnerteach.tasks import set_hashes
