@@ -84,8 +84,12 @@ test: install browser-deps pg-deps
 test-fast: install
 	$(PYTEST) -m "not slow" --durations=10 --timeout=60
 
+# One benchmark: `make bench NAME=bench_predict ARGS=receipts` runs bench/NAME.py with the project's python
+# (bench/README.md lists them; data from ../shared/data or $VNERTEACH_BENCH_DATA). Default: bench_db.
+NAME ?= bench_db
+ARGS ?=
 bench: install
-	$(BIN)/python bench/bench_db.py
+	$(BIN)/python bench/$(NAME).py $(ARGS)
 
 bench-web: install browser-deps
 	$(BIN)/python bench/bench_web.py

@@ -29,110 +29,34 @@ Usage: python bench/al_sim.py [--corpus conll|funsd] [--pool 3000] [--heldout 10
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from data import data_dir  # noqa: E402
-from vnerteach.candidates.suggester import Suggester, is_pattern_task  # noqa: E402
-from vnerteach.evaluation import evaluate  # noqa: E402
-from vnerteach.merge import Merged, merge_answers  # noqa: E402
-from vnerteach.model import TeachModel, TeachSettings  # noqa: E402
-from vnerteach.patterns import PatternMatcher  # noqa: E402
-from vnerteach.pipeline import Settings  # noqa: E402
-from vnerteach.sorters import get_sorter, prefer_uncertain, random_order  # noqa: E402
-from vnerteach.tasks import set_hashes  # noqa: E402
-from vnerteach.training import blank_model, fit  # noqa: E402
+from common import CONLL_LABELS, FUNSD_LABELS, conll_sentences, data_dir, funsd_forms, task_of
+from vnerteach.candidates.suggester import Suggester, is_pattern_task
+from vnerteach.evaluation import evaluate
+from vnerteach.layout import task_boxes
+from vnerteach.merge import Merged, merge_answers
+from vnerteach.model import TeachModel, TeachSettings
+from vnerteach.patterns import PatternMatcher
+from vnerteach.pipeline import Settings
+from vnerteach.sorters import get_sorter, prefer_uncertain, random_order
+from vnerteach.training import blank_model, fit
 
 TEACH_N = (250, 500, 1000, 2000)
 CORRECT_K = (25, 50, 100, 200)
 
 
-# --- data -------------------------------------------------------------------------------------------
-
-
-def conll_sentences(path: Path) -> list[tuple[list[str], list[tuple[int, int, str]]]]:
-    """Sentences of a CoNLL-2003 file: words and entity spans (token start, end exclusive, label), IOB1."""
-    out, words, tags = [], [], []
-
-    def flush():
-        if words:
-            ents, start, label = [], None, None
-            for i, tag in enumerate(tags + ["O"]):
-                kind, _, lab = tag.partition("-")
-                if start is not None and (kind in ("O", "B") or lab != label):
-                    ents.append((start, i, label))
-                    start = None
-                if kind in ("I", "B") and start is None:
-                    start, label = i, lab
-            out.append((list(words), ents))
-        words.clear()
-        tags.clear()
-
-    for line in path.read_text(encoding="utf8").splitlines():
-        if not line.strip() or line.startswith("-DOCSTART-"):
-            flush()
-            continue
-        parts = line.split()
-        words.append(parts[0])
-        tags.append(parts[-1])
-    flush()
-    return out
-
-
-def task_of(words: list[str], ents, boxes=None, size=None, key=None) -> dict:
-    """A tokenized task with its gold entities (character offsets) under ``gold``."""
-    tokens, offset = [], 0
-    for i, w in enumerate(words):
-        tok = {"text": w, "start": offset, "end": offset + len(w), "id": i, "ws": i < len(words) - 1}
-        if boxes is not None:
-            tok["bbox"] = boxes[i]
-        tokens.append(tok)
-        offset += len(w) + 1
-    task = {"text": " ".join(words), "tokens": tokens,
-            "gold": [[tokens[s]["start"], tokens[e - 1]["end"], label] for s, e, label in ents]}
-    if size is not None:
-        task["width"], task["height"] = size
-        task["image"] = f"funsd:{key}"
-    return set_hashes(task)
-
-
-def funsd_forms(folder: Path) -> list[dict]:
-    """FUNSD training forms as page tasks: words in the annotation's order with boxes; question/answer/header."""
-    from PIL import Image
-
-    out = []
-    for path in sorted((folder / "annotations").glob("*.json")):
-        form = json.loads(path.read_text(encoding="utf8"))["form"]
-        with Image.open(folder / "images" / (path.stem + ".png")) as image:
-            size = image.size
-        words, boxes, ents = [], [], []
-        for entity in form:
-            ws = [w for w in entity["words"] if w["text"].strip()]
-            if not ws:
-                continue
-            start = len(words)
-            words += [w["text"].replace(" ", "") for w in ws]
-            boxes += [list(w["box"]) for w in ws]
-            if entity["label"] != "other":
-                ents.append((start, len(words), entity["label"].upper()))
-        out.append(task_of(words, ents, boxes, size, path.stem))
-    return out
+# --- gold answers -------------------------------------------------------------------------------------------
 
 
 def gold_merged(task: dict) -> Merged:
     """A complete annotation of a task, for evaluation and for ner.correct answers."""
     starts = {t["start"]: i for i, t in enumerate(task["tokens"])}
     ends = {t["end"]: i + 1 for i, t in enumerate(task["tokens"])}
-    from vnerteach.layout import task_boxes
-
     boxes = task_boxes(task)
     return Merged(task["_input_hash"], tuple(t["text"] for t in task["tokens"]),
                   tuple(t["ws"] for t in task["tokens"]), tuple(tuple(b) for b in boxes) if boxes else None,
@@ -365,7 +289,7 @@ def main() -> None:
         source_for_patterns = [task_of(w, e) for w, e in train[args.pool:args.pool + 3000]]
         seed_docs = source_for_patterns[:args.correct_seed]
         held_tasks = [task_of(w, e) for w, e in test[:args.heldout]]
-        labels, layout = ["LOC", "MISC", "ORG", "PER"], False
+        labels, layout = CONLL_LABELS, False
         what = (f"CoNLL-2003: pool {len(pool)} random eng.train sentences (>= 3 tokens, seed {args.seed}), "
                 f"held-out {len(held_tasks)} random eng.testa sentences")
     else:
@@ -375,7 +299,7 @@ def main() -> None:
         pool = forms[args.heldout:args.heldout + args.pool]
         source_for_patterns = pool  # no third split in 149 forms: patterns from the pool's own gold
         seed_docs = forms[args.heldout + args.pool:][:args.correct_seed]
-        labels, layout = ["ANSWER", "HEADER", "QUESTION"], True
+        labels, layout = FUNSD_LABELS, True
         what = f"FUNSD: pool {len(pool)} forms, held-out {len(held_tasks)} forms (seed {args.seed})"
     patterns = frequent_patterns(source_for_patterns, args.patterns) if args.patterns else []
     held = [gold_merged(t) for t in held_tasks]

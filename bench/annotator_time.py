@@ -44,7 +44,7 @@ Usage:
   python bench/annotator_time.py --corpus conll --lexemes        # Brown clusters and word probabilities
 --vectors and --lexemes apply to the in-loop models of ner.correct and to every training from blank (the scoring's and
 hand_then_correct's); the ner.teach strategies ignore them.
-Data: bench/data.py's data_dir() (or --data, a folder with conll2003/, funsd/, sroie/), never copied.
+Data: common.data_dir() (or --data, a folder with conll2003/, funsd/, sroie/), never copied.
 """
 
 from __future__ import annotations
@@ -59,15 +59,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from al_sim import frequent_patterns, gold_answer, gold_merged, teach_stream, train_blank
+from common import (CONLL_LABELS, FUNSD_LABELS, SROIE_FIELDS, conll_sentences, data_dir, funsd_forms, sroie_keys,
+                    sroie_tasks, task_of)
+from vnerteach.lookahead import MEASURES
+from vnerteach.model import MIN_PREFILL
+from vnerteach.payoff import BREAK_EVEN, KEPT_WINDOW, figure, kept
+
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-
-from vnerteach.lookahead import MEASURES  # noqa: E402
-from vnerteach.model import MIN_PREFILL  # noqa: E402
-from vnerteach.payoff import BREAK_EVEN, KEPT_WINDOW, figure, kept  # noqa: E402
-
-from al_sim import (conll_sentences, frequent_patterns, funsd_forms, gold_answer,  # noqa: E402
-                    gold_merged, task_of, teach_stream, train_blank)
 
 # --- the cost model (vnerteach/costs.py; fixed: results are only comparable under the same costs) ----------------
 
@@ -151,7 +150,7 @@ def conll_corpus(data: Path, seed: int, pool: int, heldout: int) -> Corpus:
     random.Random(seed).shuffle(train)
     random.Random(SPLIT_SEED).shuffle(test)
     rest = [task_of(w, e) for w, e in train[pool:pool + 3000]]
-    return Corpus("conll", ["LOC", "MISC", "ORG", "PER"], False, READ_SENTENCE_S, LOOKAHEAD,
+    return Corpus("conll", CONLL_LABELS, False, READ_SENTENCE_S, LOOKAHEAD,
                   [task_of(w, e) for w, e in train[:pool]], [gold_merged(task_of(w, e)) for w, e in test[:heldout]],
                   frequent_patterns(rest, 10))
 
@@ -164,16 +163,13 @@ def funsd_corpus(data: Path, seed: int, pool: int, heldout: int) -> Corpus:
     random.Random(seed).shuffle(rest)
     rest = rest[:pool]
     # 149 forms leave no third part: patterns come from the pool's own gold (as in al_sim)
-    return Corpus("funsd", ["ANSWER", "HEADER", "QUESTION"], True, READ_PAGE_S, LOOKAHEAD, rest,
+    return Corpus("funsd", FUNSD_LABELS, True, READ_PAGE_S, LOOKAHEAD, rest,
                   [gold_merged(t) for t in held], frequent_patterns(rest, 10))
 
 
 def sroie_corpus(data: Path, seed: int, pool: int, heldout: int) -> Corpus:
     """SROIE receipts OCR'd as bench_train does (cached), labelled by sroie_labels; held-out: the last receipts."""
-    import bench_train
-    from sroie_labels import FIELDS
-
-    tasks, gold = bench_train.sroie_tasks(bench_train.sroie_keys(pool + heldout))
+    tasks, gold = sroie_tasks(sroie_keys(pool + heldout))
     for task in tasks:
         task["gold"] = [[s["start"], s["end"], s["label"]] for s in task.pop("spans")]
         for key in ("answer", "_view_id"):
@@ -181,9 +177,9 @@ def sroie_corpus(data: Path, seed: int, pool: int, heldout: int) -> Corpus:
     held, rest = tasks[len(tasks) - heldout:], tasks[:len(tasks) - heldout]
     random.Random(seed).shuffle(rest)
     documents = [([{k: v for k, v in t.items() if k != "gold"}],
-                  {f.upper(): {gold[t["meta"]["key"]][f]} for f in FIELDS if gold[t["meta"]["key"]].get(f)})
+                  {f.upper(): {gold[t["meta"]["key"]][f]} for f in SROIE_FIELDS if gold[t["meta"]["key"]].get(f)})
                  for t in held]
-    return Corpus("sroie", [f.upper() for f in FIELDS], True, READ_PAGE_S, LOOKAHEAD, rest, documents,
+    return Corpus("sroie", [f.upper() for f in SROIE_FIELDS], True, READ_PAGE_S, LOOKAHEAD, rest, documents,
                   frequent_patterns(rest, 10), fields=True)
 
 
@@ -702,7 +698,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hand-minutes", type=float, default=RECOMMENDED_MANUAL_S / 60,
                         help="hand_then_correct's minutes by hand before its batch-train (default 3)")
     parser.add_argument("--out", type=Path, help="results JSONL (default bench/out/annotator_time-CORPUS[-quick].jsonl)")
-    parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
+    parser.add_argument("--data", type=Path, help="benchmark data folder (default: common.data_dir())")
     parser.add_argument("--report", action="store_true", help="print the table and write the plot; no training")
     parser.add_argument("--plot", type=Path, help="the plot's path (default bench/annotator_time-CORPUS.png; "
                                                   "bench/out/ for --quick)")
@@ -718,8 +714,6 @@ def main(argv: list[str] | None = None) -> None:
     seeds = args.seeds[:1] if args.quick else args.seeds
     minutes = list(QUICK_MINUTES) if args.quick and args.minutes == list(MINUTES) else args.minutes
     if args.data is None:
-        from data import data_dir
-
         args.data = data_dir()
     elif not args.data.is_dir():
         sys.exit(f"--data: {args.data} is not a folder")

@@ -1,7 +1,7 @@
 """Named annotators on one server (issue 15, point 2): 4 annotators, 2,000 answers, overlap off and on, both backends.
 
 One `ner.manual` server per run (a real child process), 4 annotators as HTTP clients on loopback
-(web_fixtures.annotate_as: `/?session=NAME`, one answer per request); the fourth takes a first
+(served.annotate_as: `/?session=NAME`, one answer per request); the fourth takes a first
 batch and leaves it unanswered for longer than `--idle-timeout` (an idle browser tab), then comes
 back as a reloaded app. Without overlap the source has 2,000 tasks, each to go to one annotator;
 with overlap 500 tasks, each to be answered by all four. Checked against the database afterwards:
@@ -14,22 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import write_jsonl  # noqa: E402
-from pg_fixtures import PostgresServer, pg_bin  # noqa: E402
-from web_fixtures import ServedRecipe, annotate_as, free_port  # noqa: E402
-
-from vnerteach.store import connect  # noqa: E402
-from vnerteach.tasks import TASK_HASH, set_hashes  # noqa: E402
+from postgres_server import PostgresServer, pg_bin
+from served import ServedRecipe, annotate_as, free_port, write_jsonl
+from vnerteach.store import connect
+from vnerteach.tasks import TASK_HASH, set_hashes
 
 TEAM = {"alice": 0.0, "bob": 0.0, "carol": 0.0, "dave": 4.0}  # seconds each leaves a first batch unanswered
 IDLE_S = 2.0

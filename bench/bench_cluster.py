@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_cluster.py               # 40 SROIE receipts, two rounds (about 10 minutes on 2 cores)
     .venv/bin/python bench/bench_cluster.py --pages 20 --rounds 1
 
-The same receipts (SROIE images read from bench/data.py's data_dir(), never copied) are OCR'd by the
+The same receipts (SROIE images read from common.data_dir(), never copied) are OCR'd by the
 local pool of 2 processes and by a 2-worker LocalCluster (processes, one thread each) started here, in
 alternating rounds, each into a fresh page cache. Then one cluster run has a busy worker killed after
 its fifth page: every page must come back once. Per-page CPU time (this process and Tesseract) is
@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import signal
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from data import data_dir  # noqa: E402
+from common import own_cpu, sroie_image, sroie_keys
 
 PRICE_PER_CORE_HOUR = 0.04  # USD, an assumed on-demand price of one vCPU-hour (c-class cloud instance)
 
 
 def receipts(n: int) -> list[Path]:
     """The first n SROIE receipt images, sorted by name."""
-    return sorted((data_dir() / "sroie" / "img").glob("*.jpg"))[:n]
+    return [sroie_image(k) for k in sroie_keys(n)]
 
 
 def run(paths, options, cache: Path, on_result=None) -> tuple[float, list]:
@@ -59,12 +54,10 @@ def cpu_per_page(paths) -> float:
     options = DocumentOptions(cache=False)
     engine = options.check()
     jobs = list(_plan(paths, options, PageCache(tempfile.mkdtemp()), engine))
-    before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = own_cpu()
     for job in jobs:
         run_ocr_job(job)
-    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
-    return used / len(jobs)
+    return (own_cpu() - before) / len(jobs)
 
 
 def client_cpu_per_page(paths) -> float:

@@ -1,8 +1,9 @@
 """db-in / db-out throughput and peak memory on 100,000 tasks (issue 2's figures).
 
-Runs the real `vnerteach` command in child processes (start-up included) and reads each
-child's peak RSS from os.wait4. Two corpora: plain text tasks, and annotated tasks as
-ner.manual would write them (tokens and spans). Usage: python bench/bench_db.py [N]
+Runs the real `vnerteach` command in child processes (start-up included): CPU seconds of each
+command's whole process tree and its main process's peak RSS (common.run). Two corpora: plain text
+tasks, and annotated tasks as ner.manual would write them (tokens and spans).
+Usage: python bench/bench_db.py [N]
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-VNERTEACH = [sys.executable, "-m", "vnerteach"]
+from common import VNERTEACH, run
+
 WORDS = ("the market rose after Apple and Siemens reported results in London Berlin while analysts "
          "from Goldman Sachs said growth in India would slow next year according to Reuters").split()
 
@@ -39,17 +40,6 @@ def make_corpus(path: Path, n: int, annotated: bool, seed: int = 0) -> None:
                                   "token_end": k, "label": "ORG"} for k in (2, 7)]
                 task["answer"] = rng.choice(["accept", "accept", "reject", "ignore"])
             f.write(json.dumps(task) + "\n")
-
-
-def run(args: list[str], env: dict, stdout=subprocess.DEVNULL) -> tuple[float, float, float]:
-    """Run a command; return (wall seconds, CPU seconds, peak RSS in MB) of that child alone."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode()}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main(n: int = 100_000) -> None:

@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_documents.py --sroie 30 # fewer SROIE receipts
 
 Every figure is measured in the same run as its baseline. Corpora are generated into a temporary
-directory (SROIE is read from bench/data.py's data_dir(), never copied); the page cache lives there too.
+directory (SROIE is read from common.data_dir(), never copied); the page cache lives there too.
 """
 
 from __future__ import annotations
@@ -21,13 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from data import data_dir  # noqa: E402
-
-SROIE = data_dir() / "sroie"
+from common import sroie_image, sroie_keys, sroie_lines
 SROIE_CHOICES = ("", "deskew", "denoise", "binarize", "adaptive", "upscale", "upscale,denoise",
                  "grayscale,upscale,deskew,denoise")
 
@@ -45,7 +39,7 @@ def timed(fn, repeat: int = 1) -> float:
 def digital_corpus(path: Path, pages: int, lines: int) -> None:
     """A digital PDF: lines of 10 words per page."""
     import pymupdf
-    from doc_fixtures import lines_of_words, write_lines
+    from synthetic_pages import lines_of_words, write_lines
 
     doc = pymupdf.open()
     template = pymupdf.open()
@@ -59,7 +53,7 @@ def digital_corpus(path: Path, pages: int, lines: int) -> None:
 def scans(folder: Path, n: int, dpi: int = 200) -> list[Path]:
     """n degraded page scans (PNG, 30 lines of text each, rotated 1 degree, noisy)."""
     import pymupdf
-    from doc_fixtures import degrade, lines_of_words, render_gray, write_lines
+    from synthetic_pages import degrade, lines_of_words, render_gray, write_lines
 
     paths = []
     for i in range(n):
@@ -122,7 +116,7 @@ def tesseract_direct(images: list[Path], out: Path) -> float:
 def bench_ocr(tmp: Path, n: int) -> list[str]:
     import pymupdf
 
-    from doc_fixtures import image_only_pdf
+    from synthetic_pages import image_only_pdf
     from PIL import Image
 
     from vnerteach.documents import DocumentOptions, iter_documents
@@ -168,20 +162,17 @@ def bench_ocr(tmp: Path, n: int) -> list[str]:
 
 
 def sroie_truth(key: str) -> Counter:
-    words = []
-    for line in open(SROIE / "box" / f"{key}.txt", encoding="utf-8", errors="replace"):
-        parts = line.rstrip("\n").split(",", 8)
-        if len(parts) == 9:
-            words.append(parts[8])
+    """A receipt's gold words (box/) as alphanumeric upper-case tokens."""
+    words = [parts[8] for parts in sroie_lines(key)]
     return Counter(re.findall(r"[0-9A-Z]+", " ".join(words).upper()))
 
 
 def bench_sroie(limit: int):
     from vnerteach.documents import DocumentOptions, iter_documents
 
-    images = sorted((SROIE / "img").glob("*.jpg"))[:limit]
+    images = [sroie_image(k) for k in sroie_keys(limit)]
     if not images:
-        yield f"SROIE: no receipts found in {SROIE}"
+        yield "SROIE: no receipts found"
         return
     truth = {p.stem: sroie_truth(p.stem) for p in images}
     yield (f"SROIE, {len(images)} receipts: OCR word recall vs ground truth (alphanumeric tokens, "
@@ -203,7 +194,7 @@ def bench_memory(tmp: Path, images: list[Path]) -> list[str]:
     """1,000 pages (980 digital, 20 scanned) in a child process: its peak RSS and its workers'."""
     import pymupdf
 
-    from doc_fixtures import lines_of_words, write_lines
+    from synthetic_pages import lines_of_words, write_lines
 
     path = tmp / "thousand.pdf"
     doc = pymupdf.open()

@@ -20,21 +20,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from al_sim import conll_sentences, funsd_forms, task_of  # noqa: E402
-from vnerteach.candidates.suggester import Suggester  # noqa: E402
-from vnerteach.model import TeachModel, TeachSettings  # noqa: E402
-
-from data import data_dir  # noqa: E402
+from common import CONLL_LABELS, FUNSD_LABELS, conll_sentences, data_dir, funsd_forms, task_of
+from vnerteach.candidates.suggester import Suggester
+from vnerteach.model import TeachModel, TeachSettings
 
 DATA = data_dir()
 
@@ -92,7 +85,7 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
     source.write_text("".join(json.dumps({"text": " ".join(w)}) + "\n" for w, _ in sentences))
     from vnerteach.recipes.teach import ner_correct
 
-    components = ner_correct("bench", "blank:en", str(source), label=["LOC", "MISC", "ORG", "PER"], lookahead=lookahead)
+    components = ner_correct("bench", "blank:en", str(source), label=CONLL_LABELS, lookahead=lookahead)
     model = components["update"].__self__
     ranked = components["stream"]
     controller = Controller(connect(f"sqlite:///{tmp / 'bench.db'}"), components)
@@ -129,8 +122,7 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
 
 
 def _client(url: str):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from web_fixtures import APP_HEADER, app_key
+    from served import APP_HEADER, app_key
 
     headers = {APP_HEADER: app_key(url) or ""}
 
@@ -159,7 +151,7 @@ def latency(rounds: int, think: float) -> None:
     source.write_text("".join(json.dumps({"text": " ".join(w)}) + "\n" for w, _ in sentences))
     from vnerteach.recipes.teach import ner_teach
 
-    components = ner_teach("bench", "blank:en", str(source), label=["LOC", "MISC", "ORG", "PER"])
+    components = ner_teach("bench", "blank:en", str(source), label=CONLL_LABELS)
     model = components["update"].__self__
     controller = Controller(connect(f"sqlite:///{tmp / 'bench.db'}"), components)
     server, _notes = bind(make_app(controller), "127.0.0.1", 0)  # the threaded server that serve() runs
@@ -222,11 +214,11 @@ def main() -> None:
     sentences = [s for s in conll_sentences(DATA / "conll2003" / "eng.train") if 25 <= len(s[0]) <= 35][:600]
     conll = [task_of(w, e) for w, e in sentences]
     if args.only != "correct" and not args.skip_throughput:
-        throughput(conll, ["LOC", "MISC", "ORG", "PER"], "CoNLL sentences (25-35 tokens)", args.runs)
-        forms = funsd_forms(DATA / "funsd" / "training_data")[:40]
-        throughput(forms, ["ANSWER", "HEADER", "QUESTION"], "FUNSD pages (boxes, layout model)")
+        throughput(conll, CONLL_LABELS, "CoNLL sentences (25-35 tokens)", args.runs)
+        forms = funsd_forms()[:40]
+        throughput(forms, FUNSD_LABELS, "FUNSD pages (boxes, layout model)")
     if args.only != "teach" and not args.skip_throughput:
-        correct_throughput(conll, ["LOC", "MISC", "ORG", "PER"], "CoNLL sentences (25-35 tokens)", args.runs)
+        correct_throughput(conll, CONLL_LABELS, "CoNLL sentences (25-35 tokens)", args.runs)
     if not args.skip_latency:
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         if args.only != "correct":

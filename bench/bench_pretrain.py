@@ -10,7 +10,7 @@ Usage: python bench/bench_pretrain.py [--pretrain-epochs 30] [--epochs 10] [--se
    arms), trained from blank by ner.batch-train's Trainer (in worker processes, seed S), without and
    with the pretrained weights (--init-tok2vec's load_pretrained); entity F1 (QUESTION/ANSWER/HEADER)
    of the last epoch on the 30 held-out forms (no epoch chosen on them).
-Data: bench/data.py's data_dir() (never copied); work folder BENCH_DIR (default /tmp/vnerteach-bench).
+Data: common.data_dir() (never copied); work folder BENCH_DIR (default /tmp/vnerteach-bench).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench_train import DATA, VNERTEACH, WORK, funsd_tasks, run  # noqa: E402
+from common import FUNSD_LABELS, VNERTEACH, WORK, funsd_tasks, run, sroie_image, sroie_keys, sroie_lines
 
 
 def sroie_pages() -> list[dict]:
@@ -35,13 +35,12 @@ def sroie_pages() -> list[dict]:
     from vnerteach.tasks import set_hashes
 
     tasks = []
-    for box_file in sorted((DATA / "sroie" / "box").glob("*.txt")):
-        with Image.open(DATA / "sroie" / "img" / f"{box_file.stem}.jpg") as image:
+    for key in sroie_keys():
+        with Image.open(sroie_image(key)) as image:
             width, height = image.size
         tokens: list[dict] = []
-        for line in box_file.read_text(encoding="utf8", errors="replace").splitlines():
-            parts = line.split(",", 8)
-            if len(parts) < 9 or not parts[8].strip():
+        for parts in sroie_lines(key):
+            if not parts[8].strip():
                 continue
             xs, ys = [int(v) for v in parts[0:8:2]], [int(v) for v in parts[1:8:2]]
             x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
@@ -57,7 +56,7 @@ def sroie_pages() -> list[dict]:
         if tokens:
             tokens[-1]["ws"] = False
             tasks.append(set_hashes({"text": " ".join(t["text"] for t in tokens), "tokens": tokens,
-                                     "width": width, "height": height, "meta": {"source": box_file.stem}}))
+                                     "width": width, "height": height, "meta": {"source": key}}))
     return tasks
 
 
@@ -98,7 +97,7 @@ def train_one(job: tuple[int, int, str | None, int]) -> dict:
             "cpu": time.process_time() - cpu}
 
 
-LABELS = ["ANSWER", "HEADER", "QUESTION"]
+LABELS = FUNSD_LABELS
 
 
 def main(argv: list[str]) -> None:

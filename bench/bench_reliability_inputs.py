@@ -17,12 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 import pymupdf  # noqa: E402
 
-from web_fixtures import ServedRecipe, app_key, free_port, raw_http  # noqa: E402
+from served import ServedRecipe, app_key, free_port, raw_http
 
 BAD_LINES = {
     "invalid JSON": '{"text": "a",',

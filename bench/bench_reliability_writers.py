@@ -16,19 +16,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 from vnerteach.store import connect  # noqa: E402
 
-from web_fixtures import ServedRecipe, annotate, free_port  # noqa: E402
+from served import ServedRecipe, annotate, free_port
 
 CLIENTS = 4
 KILL_AFTER = (25, 150, 400)

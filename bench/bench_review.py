@@ -16,20 +16,15 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from al_sim import conll_sentences  # noqa: E402
-from data import data_dir  # noqa: E402
-from vnerteach.agreement import agreement  # noqa: E402
-from vnerteach.review import collect, complete_annotations, review_task  # noqa: E402
-from vnerteach.store import Store  # noqa: E402
-from vnerteach.tasks import set_hashes  # noqa: E402
+from common import conll_sentences, data_dir
+from vnerteach.agreement import agreement
+from vnerteach.review import collect, complete_annotations, review_task
+from vnerteach.store import Store
+from vnerteach.tasks import set_hashes
 
 ANNOTATORS = ("news-anna", "news-ben", "news-cleo")
 

@@ -26,11 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
 from vnerteach.store import connect  # noqa: E402
 
-from web_fixtures import ServedRecipe, app_key, free_port, http, raw_http  # noqa: E402
+from served import ServedRecipe, app_key, free_port, http, raw_http
 
 RESULTS: list[tuple[str, bool, str]] = []
 
@@ -54,10 +53,10 @@ def one_line(done: subprocess.CompletedProcess, rc: int) -> bool:
 
 
 def postgres_restart(tmp: Path) -> None:
-    from pg_fixtures import PostgresServer, _unavailable, pg_bin
+    from postgres_server import PostgresServer, pg_bin, unavailable
 
-    if _unavailable():
-        probe("1 PostgreSQL restart", False, f"not run: {_unavailable()}")
+    if unavailable():
+        probe("1 PostgreSQL restart", False, f"not run: {unavailable()}")
         return
     server = PostgresServer(pg_bin())
     try:
@@ -267,7 +266,8 @@ def scheduler(tmp: Path) -> None:
 
 
 def region_flood(tmp: Path) -> None:
-    from web_fixtures import install_in_cache, page_task
+    from served import install_in_cache
+    from synthetic_pages import page_task
 
     img = tmp / "img"
     task = page_task(["Total 12.50 paid"], img, name="r.png")

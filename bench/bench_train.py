@@ -4,108 +4,22 @@ Usage: python bench/bench_train.py [conll|funsd|sroie|memory ...] (default: all)
 BENCH_DIR (work folder, default /tmp/vnerteach-bench), BENCH_EPOCHS (CoNLL, 5), BENCH_FUNSD_EPOCHS (20),
 BENCH_SROIE_EPOCHS (20), BENCH_SROIE_N (150), BENCH_MEMORY_N (50000); FUNSD and SROIE train every variant
 of BENCH_LAYOUTS (v1,v2; see VARIANTS) with every seed of BENCH_SEEDS (0,1,2) in BENCH_JOBS (2) processes.
-Data: bench/data.py's data_dir() (never copied).
+Data: common.data_dir() (never copied). CPU seconds of a command count its whole process tree (common.run).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import os
+import sys
+import time
 
-from data import data_dir  # noqa: E402  (bench/ is the script's folder)
-from sroie_labels import FIELDS, label_spans, match_windows  # noqa: E402
+from common import (CONLL_LABELS, FUNSD_LABELS, SROIE_FIELDS as FIELDS, VNERTEACH, WORK, Ran, conll_tasks, data_dir,
+                    fresh_db, funsd_tasks, match_windows, run, sroie_keys, sroie_tasks, spread, store_tasks)
+
+from vnerteach.documents.options import DEFAULT_ENGINE
 
 DATA = data_dir()
-
-
-def conll_tasks(path: str | Path) -> list[dict]:
-    """CoNLL-2003 sentences (IOB1) as complete ner_manual tasks with tokens and spans."""
-    tasks, words, tags = [], [], []
-
-    def flush():
-        if words and words[0] != "-DOCSTART-":
-            tasks.append(_conll_task(words, tags))
-        words.clear()
-        tags.clear()
-
-    with open(path, encoding="utf8") as f:
-        for line in f:
-            parts = line.split()
-            if not parts:
-                flush()
-                continue
-            words.append(parts[0])
-            tags.append(parts[-1])
-    flush()
-    return tasks
-
-
-def _conll_task(words: list[str], tags: list[str]) -> dict:
-    from vnerteach.tasks import set_hashes
-
-    tokens, spans, offset = [], [], 0
-    for i, word in enumerate(words):
-        tokens.append({"text": word, "start": offset, "end": offset + len(word), "id": i, "ws": i < len(words) - 1})
-        offset += len(word) + 1
-    start = label = None
-    for i, tag in enumerate(tags + ["O"]):
-        kind, _, typ = tag.partition("-")
-        begins = kind == "B" or (kind == "I" and typ != label)
-        if label is not None and (kind == "O" or begins):
-            spans.append({"start": tokens[start]["start"], "end": tokens[i - 1]["end"], "token_start": start,
-                          "token_end": i - 1, "label": label})
-            start = label = None
-        if kind != "O" and (label is None):
-            start, label = i, typ
-    return set_hashes({"text": " ".join(words), "tokens": tokens, "spans": spans, "answer": "accept",
-                       "_view_id": "ner_manual"})
-
-
-# --- shared helpers -------------------------------------------------------------------------------------
-
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-WORK = Path(os.environ.get("BENCH_DIR", "/tmp/vnerteach-bench"))
-VNERTEACH = [sys.executable, "-m", "vnerteach"]
-
-
-LAST_CPU = [0.0]
-
-
-def run(args: list[str], env: dict | None = None, log: Path | None = None) -> tuple[float, float]:
-    """Run a child process; return (wall seconds, peak RSS MB of that child); raise if it fails.
-
-    The child's CPU seconds (user + system) are left in LAST_CPU[0]: the steadier speed figure on
-    a shared machine."""
-    start = time.perf_counter()
-    out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([str(a) for a in args], env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        tail = log.read_text()[-3000:] if log else ""
-        raise SystemExit(f"failed: {' '.join(map(str, args))}\n{tail}")
-    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
-    return wall, usage.ru_maxrss / 1024
-
-
-def fresh_db(name: str) -> dict:
-    """Environment for a private database under the bench folder."""
-    path = WORK / f"{name}.db"
-    if path.exists():
-        path.unlink()
-    return {"VNERTEACH_DB": str(path), "VNERTEACH_HOME": str(WORK / "home")}
-
-
-def store_tasks(env: dict, dataset: str, tasks) -> None:
-    """Add tasks to a dataset of the bench database."""
-    from vnerteach.store import connect
-
-    with connect(env["VNERTEACH_DB"]) as store:
-        store.add_examples(tasks, [dataset])
 
 
 # --- CoNLL-2003: ner.batch-train against spacy train --------------------------------------------------
@@ -137,10 +51,10 @@ def conll(n_iter: int) -> list[str]:
              f"{n_iter} epochs each; words/s = epochs x training words / wall time "
              "(start-up, evaluation and saving included)"]
     out = WORK / "conll-vnerteach"
-    wall, peak = run([*VNERTEACH, "ner.batch-train", "conll_train", "--eval-dataset", "conll_dev", "--output", out,
-                      "--n-iter", n_iter], env, WORK / "conll-vnerteach.log")
+    ran = run([*VNERTEACH, "ner.batch-train", "conll_train", "--eval-dataset", "conll_dev", "--output", out,
+               "--n-iter", n_iter], env, WORK / "conll-vnerteach.log")
     f = json.loads((out / "meta.json").read_text())["performance"]["ents_f"]
-    lines.append(_row("vnerteach ner.batch-train (beam_ner)", f, wall, n_iter * words, peak))
+    lines.append(_row("vnerteach ner.batch-train (beam_ner)", f, ran, n_iter * words))
 
     # the same pipeline, batching, optimizer and evaluation frequency for spacy train
     for name, merged in (("train", train_merged), ("dev", dev_merged)):
@@ -160,10 +74,10 @@ def conll(n_iter: int) -> list[str]:
         filled = spacy.util.load_model_from_config(Config().from_str(text), auto_fill=True).config
         config.write_text(filled.to_str())
         out = WORK / f"conll-spacy-{component}"
-        wall, peak = run([sys.executable, "-m", "spacy", "train", config, "--output", out],
-                         log=WORK / f"conll-spacy-{component}.log")
+        ran = run([sys.executable, "-m", "spacy", "train", config, "--output", out],
+                  log=WORK / f"conll-spacy-{component}.log")
         f = json.loads((out / "model-best" / "meta.json").read_text())["performance"]["ents_f"]
-        lines.append(_row(f"python -m spacy train ({component})", f, wall, n_iter * words, peak))
+        lines.append(_row(f"python -m spacy train ({component})", f, ran, n_iter * words))
         if component == "ner":
             break
     return lines
@@ -182,17 +96,18 @@ def conll_greedy(n_iter: int) -> str:
     train = [m for m in merge_answers(conll_tasks(DATA / "conll2003" / "eng.train"), tokenizer_nlp=nlp0).merged
              if m.input_hash not in held_out]
     settings = Settings(n_iter=n_iter, component="ner")
-    nlp = blank_model("en", ["LOC", "MISC", "ORG", "PER"], False, settings)
+    nlp = blank_model("en", CONLL_LABELS, False, settings)
     start, cpu = time.perf_counter(), time.process_time()
     result = fit(nlp, train, dev, settings)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return _row("vnerteach Trainer (ner, greedy)", result.best.scores.overall.f, wall,
-                n_iter * sum(m.n_words for m in train), None, cpu)
+    return _row("vnerteach Trainer (ner, greedy)", result.best.scores.overall.f, Ran(wall, cpu, None),
+                n_iter * sum(m.n_words for m in train))
 
 
-def _row(name: str, f: float, wall: float, words: int, peak: float | None, cpu: float | None = None) -> str:
-    cpu = LAST_CPU[0] if cpu is None else cpu
-    mem = f"{peak:5.0f}" if peak is not None else "    -"
+def _row(name: str, f: float, ran: Ran, words: int) -> str:
+    """One line of the CoNLL table: F1, words per wall and per CPU second (whole process tree), peak RSS."""
+    wall, cpu = ran.wall, ran.cpu
+    mem = f"{ran.peak_mb:5.0f}" if ran.peak_mb is not None else "    -"
     return (f"{name:<38} F {100 * f:5.2f}  wall {wall:6.0f} s {words / wall:6.0f} words/s  "
             f"CPU {cpu:6.0f} s {words / cpu:6.0f} words/CPU-s  peak MB {mem}")
 
@@ -251,54 +166,13 @@ def train_variant(variant: str, seed: int, n_iter: int, labels: list[str], train
     return nlp, result, time.perf_counter() - start, time.process_time() - cpu
 
 
-def spread(values: list[float]) -> str:
-    """Mean, standard deviation and range of a few runs' figures."""
-    import statistics
-
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):5.1f} ± {sd:4.1f} [{min(values):5.1f}, {max(values):5.1f}]"
-
-
 # --- FUNSD: layout variants ------------------------------------------------------------
-
-
-def funsd_tasks() -> list[dict]:
-    """FUNSD forms as complete page tasks: words in the annotation's order, entities as spans ('other' is O)."""
-    from PIL import Image
-
-    from vnerteach.tasks import set_hashes
-
-    root = DATA / "funsd" / "training_data"
-    tasks = []
-    for path in sorted((root / "annotations").glob("*.json")):
-        form = json.loads(path.read_text())["form"]
-        with Image.open(root / "images" / f"{path.stem}.png") as image:
-            width, height = image.size
-        tokens, spans = [], []
-        for entity in form:
-            words = [w for w in entity["words"] if w["text"].strip()]
-            if not words:
-                continue
-            first = len(tokens)
-            for w in words:
-                start = tokens[-1]["end"] + 1 if tokens else 0
-                tokens.append({"text": w["text"].strip(), "start": start, "end": start + len(w["text"].strip()),
-                               "id": len(tokens), "ws": True, "bbox": w["box"]})
-            if entity["label"] != "other":
-                spans.append({"start": tokens[first]["start"], "end": tokens[-1]["end"], "token_start": first,
-                              "token_end": len(tokens) - 1, "label": entity["label"].upper()})
-        tokens[-1]["ws"] = False
-        tasks.append(set_hashes({"text": " ".join(t["text"] for t in tokens), "tokens": tokens, "spans": spans,
-                                 "width": width, "height": height, "meta": {"source": path.stem},
-                                 "answer": "accept", "_view_id": "ner_manual"}))
-    return tasks
 
 
 def funsd_run(variant: str, seed: int, n_iter: int) -> dict:
     """One FUNSD training run (worker process): entity F1 overall and per label on the 30 held out."""
     tasks = funsd_tasks()
-    _, result, wall, cpu = train_variant(variant, seed, n_iter, ["ANSWER", "HEADER", "QUESTION"], tasks[:119],
-                                         tasks[119:])
+    _, result, wall, cpu = train_variant(variant, seed, n_iter, FUNSD_LABELS, tasks[:119], tasks[119:])
     scores = result.best.scores
     return {"f": 100 * scores.overall.f, "per": {k: 100 * v.f for k, v in scores.per_label.items()},
             "epoch": result.best.epoch, "wall": wall, "cpu": cpu}
@@ -326,31 +200,6 @@ def funsd() -> list[str]:
 
 
 # --- SROIE: fields from our own OCR ------------------------------------------------------------------------
-
-
-def sroie_keys(n: int) -> list[str]:
-    """The first n SROIE receipts by name."""
-    return sorted(p.stem for p in (DATA / "sroie" / "img").glob("*.jpg"))[:n]
-
-
-def sroie_tasks(keys: list[str]) -> tuple[list[dict], dict[str, dict]]:
-    """SROIE receipts OCR'd by vnerteach.documents (page cache under BENCH_DIR) as complete page tasks
-    labelled by sroie_labels (``meta.key`` the receipt), and the gold fields per receipt."""
-    from vnerteach.documents import DocumentOptions, iter_documents, page_task
-    from vnerteach.tasks import set_hashes
-
-    root = DATA / "sroie"
-    os.environ["VNERTEACH_HOME"] = str(WORK / "home")
-    results = iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2))
-    tasks, gold = [], {}
-    for key, result in zip(keys, results):
-        task = page_task(result)
-        fields = json.loads((root / "entities" / f"{key}.txt").read_text())
-        gold[key] = fields
-        task.update(spans=label_spans(task["tokens"], fields), answer="accept", _view_id="ner_manual")
-        task["meta"]["key"] = key
-        tasks.append(set_hashes(task))
-    return tasks, gold
 
 
 def field_bounds(nlp, task: dict, gold: dict) -> dict[str, str]:
@@ -408,7 +257,7 @@ def sroie() -> list[str]:
     n = len(tasks) - n_train
     runs = variant_runs()
     results = run_variants(sroie_run, runs, n_iter, tasks, gold, n_train)
-    lines = [f"SROIE: {len(tasks)} receipts OCR'd by vnerteach.documents (Tesseract, no preprocessing) in {ocr_s:.0f} s; "
+    lines = [f"SROIE: {len(tasks)} receipts OCR'd by vnerteach.documents ({DEFAULT_ENGINE}, no preprocessing) in {ocr_s:.0f} s; "
              f"gold strings matched to OCR words: " + ", ".join(f"{f} {matched[f]}/{len(tasks)}" for f in FIELDS),
              f"trained on {n_train}, {n_iter} epochs (best epoch on the held out by word-label F1); exact match on "
              f"the {n} held out (highest-scoring beam candidate per field, spaces and case ignored); per run:"]
@@ -463,9 +312,9 @@ def memory() -> list[str]:
 
     env = fresh_db("memory")
     store_tasks(env, "big", tasks())
-    wall, peak = run([*VNERTEACH, "ner.batch-train", "big", "--output", WORK / "memory-model", "--n-iter", 1,
-                      "--eval-split", 0.02], env, WORK / "memory.log")
-    return [f"ner.batch-train on {n} examples (20 words each), 1 epoch: {wall:.0f} s, peak RSS {peak:.0f} MB"]
+    ran = run([*VNERTEACH, "ner.batch-train", "big", "--output", WORK / "memory-model", "--n-iter", 1,
+               "--eval-split", 0.02], env, WORK / "memory.log")
+    return [f"ner.batch-train on {n} examples (20 words each), 1 epoch: {ran.wall:.0f} s, peak RSS {ran.peak_mb:.0f} MB"]
 
 
 def main(argv: list[str]) -> None:

@@ -11,25 +11,15 @@ again, against reading it as it is).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from data import data_dir  # noqa: E402
+from common import funsd_folder, own_cpu, sroie_image, sroie_keys
 
 TURNS = (0, 90, 180, 270)
-
-
-def cpu() -> float:
-    """CPU seconds of this process and its finished children (Tesseract runs as a child process)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def one(path: str) -> dict:
@@ -53,28 +43,28 @@ def one(path: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         png = str(Path(tmp) / "p.png")
         page.save(png)
-        t0 = cpu()
+        t0 = own_cpu()
         words = read(png)
-        out["plain_cpu"] = cpu() - t0
-    q = quality(w.conf for w in words)
+        out["plain_cpu"] = own_cpu() - t0
+    q = quality((w.conf for w in words), "tesseract")
     out.update(mean=q.mean_conf, low=q.low_share, poor=q.poor, words=len(words), clear=clear_words(words)[0])
-    t0 = cpu()
+    t0 = own_cpu()
     straight, skew = straighten(page)
-    out["skew_cpu"] = cpu() - t0
+    out["skew_cpu"] = own_cpu() - t0
     out["skew"] = skew
     if skew:
         with tempfile.TemporaryDirectory() as tmp:
             png = str(Path(tmp) / "s.png")
             straight.save(png)
             words_s = read(png)
-        qs = quality(w.conf for w in words_s)
+        qs = quality((w.conf for w in words_s), "tesseract")
         out.update(skew_mean=qs.mean_conf, skew_clear=clear_words(words_s)[0])
     for turn in TURNS:
         turned = page.rotate(turn, expand=True)  # counter-clockwise: reading it needs a clockwise turn of `turn`
-        t0, w0 = cpu(), time.perf_counter()
+        t0, w0 = own_cpu(), time.perf_counter()
         found = read_upright(turned, plain, read)  # as the default reads: no straightening
         out[f"t{turn}"] = {"rotation": found.rotation, "source": found.source, "tried": len(found.tried),
-                           "cpu": cpu() - t0, "wall": time.perf_counter() - w0}
+                           "cpu": own_cpu() - t0, "wall": time.perf_counter() - w0}
     return out
 
 
@@ -84,13 +74,15 @@ def quality_only(path: str) -> tuple[float | None, float | None]:
     from vnerteach.documents.quality import quality
 
     limit_threads()
-    q = quality(w.conf for w in ocr_words(path, "eng"))
+    q = quality((w.conf for w in ocr_words(path, "eng")), "tesseract")
     return q.mean_conf, q.low_share
 
 
 def flag_grid(kind: str, pages: list[tuple]) -> None:
     """How many pages each pair of thresholds flags (mean under X, or low share over Y)."""
-    from vnerteach.documents.quality import POOR_LOW_SHARE, POOR_MEAN
+    from vnerteach.documents.quality import THRESHOLDS
+
+    chosen = THRESHOLDS["tesseract"]
 
     pages = [(m, s) for m, s in pages if m is not None]
     means, lows = [m for m, _ in pages], [s for _, s in pages]
@@ -102,8 +94,8 @@ def flag_grid(kind: str, pages: list[tuple]) -> None:
     for x in (55, 60, 65):
         cells = [f"{sum(m < x or s > y for m, s in pages) / len(pages):.0%}" for y in (0.30, 0.35, 0.40, 0.45)]
         print(f"| {x} | " + " | ".join(cells) + " |")
-    print(f"chosen (quality.py): mean < {POOR_MEAN:g} or low share > {POOR_LOW_SHARE:g}: "
-          f"{sum(m < POOR_MEAN or s > POOR_LOW_SHARE for m, s in pages)}/{len(pages)} flagged")
+    print(f"chosen (quality.py, Tesseract): mean < {chosen.mean:g} or low share > {chosen.share:g}: "
+          f"{sum(m < chosen.mean or s > chosen.share for m, s in pages)}/{len(pages)} flagged")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -149,9 +141,8 @@ def main() -> None:
     ap.add_argument("--quality-only", action="store_true",
                     help="only read the pages as they are: confidence distributions and the poor-OCR flag's thresholds")
     args = ap.parse_args()
-    data = data_dir()
-    sets = {"receipts (SROIE)": sorted(str(p) for p in (data / "sroie" / "img").glob("*.jpg"))[:args.receipts],
-            "forms (FUNSD)": sorted(str(p) for p in (data / "funsd" / "training_data" / "images").glob("*.png"))[:args.forms]}
+    sets = {"receipts (SROIE)": [str(sroie_image(k)) for k in sroie_keys(args.receipts)],
+            "forms (FUNSD)": sorted(str(p) for p in (funsd_folder() / "images").glob("*.png"))[:args.forms]}
     started = time.perf_counter()
     if args.quality_only:
         with ProcessPoolExecutor(args.workers) as pool:

@@ -24,7 +24,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -125,7 +124,7 @@ def make_database(path: Path, n: int) -> None:
 
 
 def call(method: str, url: str, body: dict | None = None) -> tuple[float, dict]:
-    from web_fixtures import APP_HEADER, app_key
+    from served import APP_HEADER, app_key
 
     data = json.dumps(body).encode() if body is not None else None
     headers = {APP_HEADER: app_key(url.split("/api/")[0]) or ""}
@@ -139,7 +138,7 @@ def call(method: str, url: str, body: dict | None = None) -> tuple[float, dict]:
 
 def api_figures(tmp: Path, examples: int, seconds: float = 12.0) -> dict:
     """Latency of questions and answers with 4 clients; answers per second with 4 clients and 1."""
-    from web_fixtures import ServedRecipe, free_port
+    from served import ServedRecipe, free_port
 
     db = tmp / "api.db"
     make_database(db, examples)

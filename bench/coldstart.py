@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from al_sim import conll_sentences, frequent_patterns, funsd_forms, task_of, teach_run  # noqa: E402
-from data import data_dir  # noqa: E402
-from vnerteach.candidates.sensible import unlikely  # noqa: E402
-from vnerteach.candidates.suggester import is_pattern_task  # noqa: E402
+from al_sim import frequent_patterns, teach_run
+from common import CONLL_LABELS, FUNSD_LABELS, conll_sentences, data_dir, funsd_forms, task_of
+from vnerteach.candidates.sensible import unlikely
+from vnerteach.candidates.suggester import is_pattern_task
 
 STOP_WORDS = frozenset(__import__("spacy").blank("en").Defaults.stop_words)
 
@@ -40,10 +37,10 @@ def corpus(name: str, data: Path, pool_size: int, seed: int) -> tuple[list[dict]
         rng.shuffle(train)
         pool = [task_of(w, e) for w, e in train[:pool_size]]
         patterns = frequent_patterns([task_of(w, e) for w, e in train[pool_size:pool_size + 3000]], 10)
-        return pool, patterns, ["LOC", "MISC", "ORG", "PER"]
+        return pool, patterns, CONLL_LABELS
     forms = funsd_forms(data / "funsd" / "training_data")
     rng.shuffle(forms)
-    return forms[:pool_size], frequent_patterns(forms, 10), ["ANSWER", "HEADER", "QUESTION"]
+    return forms[:pool_size], frequent_patterns(forms, 10), FUNSD_LABELS
 
 
 def measure(name: str, data: Path, pool_size: int, questions: int, seed: int) -> None:

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-
-from al_sim import conll_sentences  # noqa: E402
+from common import conll_sentences, data_dir
 
 POOL = 3000  # annotator_time.py's CoNLL pool (SIZES)
 
@@ -85,11 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-count", type=int, default=2)
     parser.add_argument("--bucket", type=int, default=20000, help="floret's hash rows (--mode floret)")
     parser.add_argument("--pool", type=int, default=POOL)
-    parser.add_argument("--data", type=Path, help="benchmark data folder (default: bench/data.py's data_dir())")
+    parser.add_argument("--data", type=Path, help="benchmark data folder (default: common.data_dir())")
     args = parser.parse_args(argv)
     if args.data is None:
-        from data import data_dir
-
         args.data = data_dir()
     start = time.perf_counter()
     sentences = unlabelled_sentences(args.data, args.seed, args.pool)

@@ -12,13 +12,9 @@ Usage: python bench/prefill_ceiling.py conll|funsd|sroie [--minutes 15,30,60]
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import annotator_time as at  # noqa: E402
-from data import data_dir  # noqa: E402
+import annotator_time as at
+from common import data_dir
 
 
 def ceiling(corpus: at.Corpus, minutes: int) -> tuple[int, float]:

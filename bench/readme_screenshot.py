@@ -15,9 +15,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from web_fixtures import ServedRecipe, free_port  # noqa: E402
+from served import ServedRecipe, free_port
 
 from vnerteach.samples.receipts import make_samples  # noqa: E402
 

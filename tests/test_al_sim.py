@@ -14,6 +14,7 @@ from vnerteach.model import TeachModel
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import al_sim  # noqa: E402
+import common  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def _pool(n: int, seed: int) -> list[dict]:
             offset += len(word) + 1
         text = sentence["text"]
         ents = [(starts[s], starts[s] + len(text[s:e].split(" ")), label) for s, e, label in sentence["gold"]]
-        out.append(al_sim.task_of(words, ents))
+        out.append(common.task_of(words, ents))
     return out
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import write_jsonl
-from web_fixtures import ServedRecipe, annotate_as, free_port, http, wsgi
+from web_fixtures import ServedRecipe, annotate_as, free_port, wsgi
 
 from vnerteach.controller import Controller
 from vnerteach.errors import AnswerError

@@ -9,11 +9,9 @@ import json
 import pytest
 import spacy
 
-from vnerteach.controller import Controller
 from vnerteach.corrections import OCR_TEXT, corrected, ocr_text, rebuild
 from vnerteach.errors import TaskError
 from vnerteach.merge import merge_answers
-from vnerteach.server import make_app
 from vnerteach.tasks import set_hashes, validate_task
 
 from test_added_tokens import served, span, with_added  # noqa: F401 (served: a fixture, over this module's receipt)
