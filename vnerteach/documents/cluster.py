@@ -47,7 +47,7 @@ class ClusterExecutor(Executor):
         self.address = address
         # vnerteach says in one line what went wrong with the scheduler; the client's own reconnect
         # attempts would log a traceback each (to stderr, after that line).
-        for name in ("distributed.client", "distributed.comm", "distributed.core"):
+        for name in ("distributed", "distributed.batched", "distributed.client", "distributed.comm", "distributed.core"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             _probe(address, timeout)  # before a Client, whose failed start leaves a close that hangs at exit
