@@ -14,17 +14,16 @@ from vnerteach.export import label_colour, label_colours
 
 from conftest import write_jsonl
 from doc_fixtures import image_only_pdf, scanned_page, text_image
-from browser_fixtures import db_out, inside, meets, rect_of, served_app, token, wait_for_task, wait_saved, window
+from browser_fixtures import SCREEN, db_out, inside, meets, rect_of, served_app, token, wait_for_task, wait_saved, window
 from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
 
-WIDTH, HEIGHT = 1366, 800
-
 
 @pytest.fixture
 def page(browser):
-    browser.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    """The browser fixture's page at the 1366x800 screen (SCREEN)."""
+    browser.set_viewport_size(SCREEN)
     return browser
 
 

@@ -11,7 +11,7 @@ import pytest
 from vnerteach.store import connect
 
 from conftest import write_jsonl
-from browser_fixtures import db_out, evaluate_in_app, meets, served_app, token, wait_for_task, wait_saved
+from browser_fixtures import SCREEN, db_out, evaluate_in_app, meets, served_app, token, wait_for_task, wait_saved
 from web_fixtures import free_port, installed, page_task
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def outbox_keys(page) -> list[str]:
 
 def test_undo_retracts_and_the_history_and_the_undone_task_survive_a_reload(browser, cli, env, tmp_path, db_path):
     page = browser
-    page.set_viewport_size({"width": 1366, "height": 800})
+    page.set_viewport_size(SCREEN)
     img = tmp_path / "img"
     pages = [page_task([f"Invoice {i} from Acme GmbH", "Hauptstrasse 5 Berlin"], img, name=f"inv{i}.png")
              for i in range(5)]
@@ -103,7 +103,7 @@ def test_undo_retracts_and_the_history_and_the_undone_task_survive_a_reload(brow
 
 def test_an_undo_waits_in_the_browser_while_the_server_is_away(browser, cli, env, tmp_path, db_path):
     page = browser
-    page.set_viewport_size({"width": 1366, "height": 800})
+    page.set_viewport_size(SCREEN)
     src = write_jsonl(tmp_path / "tasks.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(4)])
     port = free_port()
     args = ["ner.manual", "away", "blank:en", src, "--label", "ORG"]
@@ -127,7 +127,7 @@ def test_an_undo_waits_in_the_browser_while_the_server_is_away(browser, cli, env
     tab = page.context.new_page()
     page.close()  # the undo outlives the tab as well as the server
 
-    tab.set_viewport_size({"width": 1366, "height": 800})
+    tab.set_viewport_size(SCREEN)
     with served_app(tab, args, env, port=port):
         wait_saved(tab)
         assert outbox_keys(tab) == []
