@@ -109,6 +109,13 @@ def wait_for_task(page, start: str) -> None:
     page.wait_for_function("s => window.vnerteach.current && window.vnerteach.current.task.text.startsWith(s)", arg=start)
 
 
+def wait_image(page, decoded: bool = False) -> None:
+    """Until the page image is loaded; with ``decoded``, decoded too (that is asynchronous), so a screenshot shows it."""
+    page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i && i.complete && i.naturalWidth > 0; }")
+    if decoded:
+        page.evaluate("document.querySelector('.page-img').decode()")
+
+
 def wait_saved(page) -> None:
     page.wait_for_function("() => window.vnerteach.outbox && window.vnerteach.outbox.size === 0 "
                            "&& document.body.dataset.conn === 'saved'", timeout=15_000)
@@ -205,7 +212,7 @@ def view_geometry(page) -> dict:
 def wait_shown(page, answered: int) -> dict:
     """The geometry of the task shown after ``answered`` answers, once its image has loaded."""
     page.wait_for_function("n => window.vnerteach.history.length === n && window.vnerteach.current", arg=answered)
-    page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
+    wait_image(page)
     return view_geometry(page)
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from vnerteach.tasks import set_hashes
 
-from browser_fixtures import db_out, drag, served_app, spans_of, token, wait_for_task, wait_saved, word_box
+from browser_fixtures import (db_out, drag, served_app, spans_of, token, wait_for_task, wait_image, wait_saved,
+                              word_box)
 from conftest import write_jsonl
 from web_fixtures import free_port, install_in_cache, installed, page_task
 
@@ -60,7 +61,7 @@ def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_pat
         wait_for_task(page, "Invoice")
         assert page.locator(".page-where").inner_text().split() == ["page", "of", "2"]  # page [1] of 2: a jump
         assert page.locator(".page-jump").input_value() == "1"
-        page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
+        wait_image(page)
         assert page.locator(".box").count() == len(pages[0]["tokens"])
         page.keyboard.press("1")
         drag(page, word_box(page, pages[0], "Acme"), word_box(page, pages[0], "GmbH"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_fixtures import db_out, served_in_new_page, wait_saved
+from browser_fixtures import db_out, served_in_new_page, wait_image, wait_saved
 from doc_fixtures import digital_pdf
 
 pytestmark = pytest.mark.slow
@@ -35,8 +35,7 @@ def test_read_other_pages_flag_comment_and_instructions(playwright, env, cli, tm
         second = shown(page)
         assert second["jump"] == "2" and second["src"] != first["src"] and second["boxes"] == "none"
         assert "page 1 is the one to annotate" in page.locator(".page-reading").inner_text()
-        page.wait_for_function("() => document.querySelector('.page-img').complete && "
-                               "document.querySelector('.page-img').naturalWidth > 0")  # the image was made
+        wait_image(page)  # the image was made
         page.screenshot(path=str(tmp_path / "reading-page-2.png"))
         page.fill(".page-jump", "3")
         page.press(".page-jump", "Enter")

@@ -10,7 +10,7 @@ import pytest
 
 from vnerteach.tasks import set_hashes
 
-from browser_fixtures import db_out, inside, meets, rect, served_app, spans_of, wait_saved
+from browser_fixtures import db_out, inside, meets, rect, served_app, spans_of, wait_image, wait_saved
 from review_fixtures import TEXTS, manual
 from web_fixtures import install_in_cache, page_task
 
@@ -108,7 +108,7 @@ def test_review_a_page_input_versions_over_the_page(browser, cli, store, env, tm
                         version([("ACME", "COMPANY")], "forms-bob")], ["forms"])
     with served_app(browser, ["review", "final", "forms"], env):
         browser.wait_for_function("() => window.vnerteach.current && document.querySelectorAll('.version').length === 2")
-        browser.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
+        wait_image(browser)
         assert browser.locator(".version .version-span").all_inner_texts() == ["ACME STORECOMPANY", "9.45TOTAL",
                                                                                "ACMECOMPANY"]
         check_layout(browser.evaluate(GEOMETRY))

@@ -14,7 +14,8 @@ from vnerteach.export import label_colour, label_colours
 
 from conftest import write_jsonl
 from doc_fixtures import image_only_pdf, scanned_page, text_image
-from browser_fixtures import SCREEN, db_out, inside, meets, rect_of, served_app, token, wait_for_task, wait_saved, window
+from browser_fixtures import (SCREEN, db_out, inside, meets, rect_of, served_app, token, wait_for_task, wait_image,
+                              wait_saved, window)
 from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
@@ -33,12 +34,6 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
 
 def css_rgb(text: str) -> tuple[int, int, int]:
     return tuple(int(v) for v in re.findall(r"\d+", text)[:3])
-
-
-def wait_for_image(page) -> None:
-    """Until the page image is loaded and decoded (it decodes asynchronously), so a screenshot shows it."""
-    page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i && i.complete && i.naturalWidth > 0; }")
-    page.evaluate("document.querySelector('.page-img').decode()")
 
 
 def banner(page) -> str:
@@ -103,7 +98,7 @@ def test_a_folder_of_documents_shows_its_progress_as_a_share_of_its_pages(page, 
             page.wait_for_function("t => document.getElementById('progress-text').textContent.startsWith(t)",
                                    arg=f"{pct}% ({n} of 4)")
             if n == 1:
-                wait_for_image(page)
+                wait_image(page, decoded=True)
                 page.screenshot(path=str(tmp_path / "progress_pages.png"))
             page.wait_for_timeout(300)  # the bar's width is animated
             bar, fill = page.locator("#progress").bounding_box(), page.locator("#progress-fill").bounding_box()
@@ -144,7 +139,7 @@ def test_the_teach_card_shows_a_pattern_or_a_score_once_and_the_history_where_a_
         assert page.locator(".card-head").inner_text() == "ORG\nAcme\npattern patterns.jsonl:1"  # label, span text, its pattern
         assert page.locator(".tag").inner_text() == "ORG"
         assert "0.00" not in card.inner_text() and page.locator(".card .score").count() == 0
-        wait_for_image(page)
+        wait_image(page, decoded=True)
         page.screenshot(path=str(tmp_path / "teach_pattern.png"))
         page.keyboard.press("a")
 
