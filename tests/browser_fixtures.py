@@ -12,13 +12,14 @@ import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from conftest import write_jsonl
 from needs import need
 from web_fixtures import ServedRecipe, free_port
 
+SCREEN = {"width": 1366, "height": 800}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -66,12 +67,53 @@ def browser(playwright, tmp_path):
         yield page
 
 
+@pytest.fixture
+def screen(playwright, tmp_path):
+    """A page in a fresh Chromium profile at 1366x800, the screen issue 12 was tried on."""
+    with open_page(playwright, tmp_path / "profile", SCREEN, timeout_ms=15_000) as page:
+        yield page
+
+
+@contextmanager
+def served_app(page, args: list, env: dict, *, first: str | None = None, port: int | None = None,
+               headers: dict | None = None) -> Iterator[ServedRecipe]:
+    """`vnerteach ARGS` served (on ``port``, else a free one) with its app open in ``page`` (open_app); the recipe is
+    stopped after, its ``result`` kept."""
+    with ServedRecipe(args, env, port or free_port(), headers) as served:
+        open_app(page, served, first)
+        yield served
+
+
+@contextmanager
+def served_in_new_page(playwright, profile: Path, viewport: dict, args: list, env: dict, *, first: str | None = None,
+                       **options) -> Iterator[tuple[ServedRecipe, Any]]:
+    """As served_app, in a page of its own (open_page with ``options``) that is closed before the recipe stops:
+    (the served recipe, the page)."""
+    with ServedRecipe(args, env, free_port()) as served, open_page(playwright, profile, viewport, **options) as page:
+        open_app(page, served, first)
+        yield served, page
+
+
+def open_app(page, served: ServedRecipe, first: str | None = None) -> None:
+    """Open the served recipe's app in ``page``; with ``first``, wait until a question starting so is shown."""
+    page.goto(served.url + "/")
+    if first is not None:
+        wait_for_task(page, first)
+
+
 def current_text(page) -> str:
     return page.evaluate("window.vnerteach.current ? window.vnerteach.current.task.text : null")
 
 
 def wait_for_task(page, start: str) -> None:
     page.wait_for_function("s => window.vnerteach.current && window.vnerteach.current.task.text.startsWith(s)", arg=start)
+
+
+def wait_image(page, decoded: bool = False) -> None:
+    """Until the page image is loaded; with ``decoded``, decoded too (that is asynchronous), so a screenshot shows it."""
+    page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i && i.complete && i.naturalWidth > 0; }")
+    if decoded:
+        page.evaluate("document.querySelector('.page-img').decode()")
 
 
 def wait_saved(page) -> None:
@@ -83,7 +125,8 @@ def token(page, text: str):
     return page.locator(".text-view .tok").filter(has_text=re.compile(f"^{re.escape(text)}$")).first
 
 
-def box(page, task: dict, text: str):
+def word_box(page, task: dict, text: str):
+    """The box drawn over the page task's word ``text``."""
     i = next(t["id"] for t in task["tokens"] if t["text"] == text)
     return page.locator(f'.box[data-i="{i}"]')
 
@@ -103,13 +146,8 @@ def spans_of(example: dict) -> list[tuple[str, str]]:
 def evaluate_in_app(page, env: dict, tmp_path: Path, script: str):
     """Open the app of a ner.manual server on two sentences, run ``script`` in it, and return its result."""
     src = write_jsonl(tmp_path / "app.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(2)])
-    served = ServedRecipe(["ner.manual", "app", "blank:en", src, "--label", "ORG"], env, free_port())
-    try:
-        page.goto(served.url + "/")
-        wait_for_task(page, "Sentence 0")
+    with served_app(page, ["ner.manual", "app", "blank:en", src, "--label", "ORG"], env, first="Sentence 0"):
         return page.evaluate(script)
-    finally:
-        served.stop()
 
 
 def db_out(cli, dataset: str, tmp_path: Path) -> list[dict]:
@@ -117,3 +155,81 @@ def db_out(cli, dataset: str, tmp_path: Path) -> list[dict]:
     result = cli("db-out", dataset, out)
     assert result.exit_code == 0, result.stderr
     return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+# Geometry: a rect is [left, top, right, bottom] in CSS pixels of the window.
+
+
+def rect(box: dict) -> list[float]:
+    """A bounding box as playwright gives it (x, y, width, height) as a rect."""
+    return [box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]]
+
+
+def rect_of(page, selector: str) -> list[float]:
+    """The rect of the first element ``selector`` finds."""
+    return rect(page.locator(selector).first.bounding_box())
+
+
+def window(page) -> list[float]:
+    """The rect of the page's viewport."""
+    return [0, 0, page.viewport_size["width"], page.viewport_size["height"]]
+
+
+def centre(r: list[float]) -> tuple[float, float]:
+    return (r[0] + r[2]) / 2, (r[1] + r[3]) / 2
+
+
+def inside(inner: list[float], outer: list[float], slack: float = 0.5) -> bool:
+    """``inner`` lies within ``outer``, give or take ``slack`` px on each side."""
+    return (inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack and inner[2] <= outer[2] + slack
+            and inner[3] <= outer[3] + slack)
+
+
+def meets(a: list[float], b: list[float], slack: float = 0.5) -> bool:
+    """The two rects overlap by more than ``slack`` px both across and down (touching edges do not meet)."""
+    return a[0] < b[2] - slack and b[0] < a[2] - slack and a[1] < b[3] - slack and b[1] < a[3] - slack
+
+
+# The page view: what the annotator sees of the current page, in CSS pixels of the window.
+VIEW_GEOMETRY = """() => {
+  const v = window.vnerteach.current.view, vp = v.viewport.getBoundingClientRect();
+  const visible = [Math.max(0, vp.left), Math.max(0, vp.top), Math.min(innerWidth, vp.left + v.viewport.clientWidth),
+                   Math.min(innerHeight, vp.top + v.viewport.clientHeight)];
+  const rect = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  return {visible, stage: rect(v.stage), zoom: v.zoom,
+          spans: [...document.querySelectorAll('.box.ent')].map(rect),
+          words: [...document.querySelectorAll('.box')].map((b) => [Number(b.dataset.i), rect(b)]),
+          tags: [...document.querySelectorAll('.tag')].map((t) => ({rect: rect(t), span: Number(t.dataset.span),
+                  shown: getComputedStyle(t).visibility === 'visible'}))};
+}"""
+
+
+def view_geometry(page) -> dict:
+    """The page view's visible part, stage, zoom, spans, words and tags (VIEW_GEOMETRY)."""
+    return page.evaluate(VIEW_GEOMETRY)
+
+
+def wait_shown(page, answered: int) -> dict:
+    """The geometry of the task shown after ``answered`` answers, once its image has loaded."""
+    page.wait_for_function("n => window.vnerteach.history.length === n && window.vnerteach.current", arg=answered)
+    wait_image(page)
+    return view_geometry(page)
+
+
+def page_point(page, x: float, y: float) -> tuple[float, float]:
+    """Where a point of the page (page pixels) is in the window."""
+    return tuple(page.evaluate("([x, y]) => { const v = window.vnerteach.current.view, r = v.stage.getBoundingClientRect();"
+                               " return [r.left + x * v.zoom, r.top + y * v.zoom]; }", [x, y]))
+
+
+def draw(page, box: list[float]) -> None:
+    """Scroll a page rectangle into the middle of the view and drag the mouse across it."""
+    page.evaluate("([x, y]) => { const v = window.vnerteach.current.view, vp = v.viewport, r = v.stage.getBoundingClientRect(),"
+                  " w = vp.getBoundingClientRect(); vp.scrollLeft += r.left + x * v.zoom - (w.left + vp.clientWidth / 2);"
+                  " vp.scrollTop += r.top + y * v.zoom - (w.top + vp.clientHeight / 2); }",
+                  [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    a, b = page_point(page, box[0], box[1]), page_point(page, box[2], box[3])
+    page.mouse.move(*a)
+    page.mouse.down()
+    page.mouse.move(*b, steps=8)
+    page.mouse.up()

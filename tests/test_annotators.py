@@ -203,9 +203,8 @@ def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, stor
     from browser_fixtures import open_page, wait_saved
 
     source = write_jsonl(tmp_path / "in.jsonl", texts(30))  # more than one app's batch: Alice holds 10
-    served = ServedRecipe(["ner.manual", "news", "blank:en", source, "--label", "ORG"], env, free_port())
     view = {"width": 1366, "height": 800}
-    try:
+    with ServedRecipe(["ner.manual", "news", "blank:en", source, "--label", "ORG"], env, free_port()) as served:
         with open_page(playwright, tmp_path / "alice", view) as alice, open_page(playwright, tmp_path / "bob", view) as bob:
             alice.goto(served.url + "/?session=alice")
             alice.wait_for_function("() => window.vnerteach.current")
@@ -234,8 +233,7 @@ def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, stor
             assert y1 <= geometry["progress"][1], geometry  # above the progress bar, not over it
             assert geometry["team"][3] <= view["height"], geometry
             assert "1 this session" in alice.locator("#progress-text").inner_text()
-    finally:
-        _code, _out, err = served.stop()
+    _code, _out, err = served.result
     # The exit line names the sessions written (issue 23 point 15: it named the run's own, which had none).
     assert "Saved 2 answers in sessions 'news-alice' (1), 'news-bob' (1)" in " ".join(err.split()), err
     answered = {name: [eg["text"] for eg in store.iter_examples(f"news-{name}")] for name in ("alice", "bob")}

@@ -12,9 +12,10 @@ import pytest
 
 from vnerteach.tasks import set_hashes
 
-from browser_fixtures import box, db_out, drag, spans_of, token, wait_for_task, wait_saved
+from browser_fixtures import (db_out, drag, served_app, spans_of, token, wait_for_task, wait_image, wait_saved,
+                              word_box)
 from conftest import write_jsonl
-from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
+from web_fixtures import free_port, install_in_cache, installed, page_task
 
 pytestmark = pytest.mark.slow
 
@@ -30,13 +31,9 @@ def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_pat
     img = tmp_path / "img"
     pages = [page_task(["Invoice from Acme GmbH", "Hauptstrasse 5 Berlin"], img, page=1, pages=2, name="inv.pdf"),
              page_task(["Total due 9.00 EUR", "Thank you"], img, page=2, pages=2, name="inv.pdf")]
-    for p in pages:
-        install_in_cache(p, img, tmp_path / "home")
-    src = write_jsonl(tmp_path / "tasks.jsonl", TEXTS + pages)
-    served = ServedRecipe(["ner.manual", "e2e", "blank:en", src, "--label", "ORG,PERSON,MONEY"], env, free_port())
-    try:
-        page.goto(served.url + "/")
-        wait_for_task(page, "Apple")
+    src = write_jsonl(tmp_path / "tasks.jsonl", TEXTS + installed(pages, img, tmp_path / "home"))
+    args = ["ner.manual", "e2e", "blank:en", src, "--label", "ORG,PERSON,MONEY"]
+    with served_app(page, args, env, first="Apple") as served:
         assert page.locator(".label-btn").all_inner_texts() == ["ORG\n1", "PERSON\n2", "MONEY\n3"]
 
         # Text 1: click a token (label 1 is active), then label 2 and drag over two tokens; accept.
@@ -64,10 +61,10 @@ def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_pat
         wait_for_task(page, "Invoice")
         assert page.locator(".page-where").inner_text().split() == ["page", "of", "2"]  # page [1] of 2: a jump
         assert page.locator(".page-jump").input_value() == "1"
-        page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
+        wait_image(page)
         assert page.locator(".box").count() == len(pages[0]["tokens"])
         page.keyboard.press("1")
-        drag(page, box(page, pages[0], "Acme"), box(page, pages[0], "GmbH"))
+        drag(page, word_box(page, pages[0], "Acme"), word_box(page, pages[0], "GmbH"))
         assert page.locator(".tag").all_inner_texts() == ["ORG"]
         page.screenshot(path=str(tmp_path / "ner_manual_page.png"))
         page.keyboard.press("a")
@@ -75,7 +72,7 @@ def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_pat
         # Page 2 of 2: click one box, accept; undo; remove it by its label, draw a box around two tokens; accept.
         wait_for_task(page, "Total")
         page.keyboard.press("3")
-        box(page, pages[1], "9.00").click()
+        word_box(page, pages[1], "9.00").click()
         page.keyboard.press("a")
         page.wait_for_function("() => window.vnerteach.history.length === 5")
         page.keyboard.press("Backspace")
@@ -83,7 +80,7 @@ def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_pat
         assert page.locator(".tag").all_inner_texts() == ["MONEY"]
         page.locator(".tag").click()
         assert page.locator(".box.ent").count() == 0
-        a, b = box(page, pages[1], "9.00").bounding_box(), box(page, pages[1], "EUR").bounding_box()
+        a, b = word_box(page, pages[1], "9.00").bounding_box(), word_box(page, pages[1], "EUR").bounding_box()
         page.mouse.move(a["x"] - 6, a["y"] - 6)
         page.mouse.down()
         page.mouse.move(b["x"] + b["width"] + 6, b["y"] + b["height"] + 6, steps=8)
@@ -99,8 +96,7 @@ def test_ner_manual_on_text_and_page_images_with_undo(browser, cli, env, tmp_pat
         page.screenshot(path=str(tmp_path / "help.png"))
         page.keyboard.press("Escape")
         assert "5 this session" in page.locator("#progress-text").inner_text()
-    finally:
-        code, _, err = served.stop()
+    code, _, err = served.result
     assert code == 0 and "Saved 5 answers" in err
 
     examples = db_out(cli, "e2e", tmp_path)
@@ -125,13 +121,11 @@ def test_unsaved_answers_survive_a_dead_server_and_are_resent(browser, cli, env,
     src = write_jsonl(tmp_path / "tasks.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(4)])
     port = free_port()
     args = ["ner.manual", "resend", "blank:en", src, "--label", "ORG"]
-    served = ServedRecipe(args, env, port)
-    page.goto(served.url + "/")
-    wait_for_task(page, "Sentence 0")
-    token(page, "Acme").click()
-    page.keyboard.press("a")
-    wait_saved(page)
-    served.stop(signal.SIGKILL)
+    with served_app(page, args, env, first="Sentence 0", port=port) as served:
+        token(page, "Acme").click()
+        page.keyboard.press("a")
+        wait_saved(page)
+        served.stop(signal.SIGKILL)
 
     wait_for_task(page, "Sentence 1")
     page.keyboard.press("x")
@@ -141,14 +135,10 @@ def test_unsaved_answers_survive_a_dead_server_and_are_resent(browser, cli, env,
     tab = page.context.new_page()
     page.close()  # the browser's copy outlives the tab as well as the server
 
-    again = ServedRecipe(args, env, port)
-    try:
-        page = tab
-        page.goto(again.url + "/")
+    page = tab
+    with served_app(page, args, env, port=port):
         wait_saved(page)
         assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('vnerteach:outbox:')).length") == 0
-    finally:
-        again.stop()
     examples = db_out(cli, "resend", tmp_path)
     assert [(e["text"], e["answer"]) for e in examples] == [("Sentence 0 from Acme", "accept"),
                                                             ("Sentence 1 from Acme", "reject")]
@@ -163,10 +153,7 @@ def test_binary_ner_and_generic_mark_views(browser, cli, env, tmp_path):
     receipt["spans"] = [{"start": 6, "end": 15, "token_start": 1, "token_end": 2, "label": "TOTAL", "score": 0.42}]
     text = {"text": "Total 9.00 today", "spans": [{"start": 6, "end": 10, "label": "TOTAL", "score": 0.87}]}
     src = write_jsonl(tmp_path / "ner.jsonl", [text, receipt])
-    served = ServedRecipe(["mark", "binary", src, "--view-id", "ner", "--label", "TOTAL"], env, free_port())
-    try:
-        page.goto(served.url + "/")
-        wait_for_task(page, "Total 9.00")
+    with served_app(page, ["mark", "binary", src, "--view-id", "ner", "--label", "TOTAL"], env, first="Total 9.00"):
         assert page.locator(".chip").inner_text() == "TOTAL" and page.locator(".score").inner_text() == "score 0.87"
         assert page.locator("mark.ent").inner_text().startswith("9.00")
         assert page.locator("#labels").is_hidden()
@@ -177,23 +164,17 @@ def test_binary_ner_and_generic_mark_views(browser, cli, env, tmp_path):
         page.screenshot(path=str(tmp_path / "ner_page.png"))
         page.keyboard.press("x")
         wait_saved(page)
-    finally:
-        served.stop()
     assert [(e["answer"], spans_of(e)) for e in db_out(cli, "binary", tmp_path)] == [
         ("accept", [("9.00", "TOTAL")]), ("reject", [("12.50 EUR", "TOTAL")])]
 
     src = write_jsonl(tmp_path / "mark.jsonl", [{"text": "Is this a receipt?", "meta": {"source": "mail 7"}}])
-    served = ServedRecipe(["mark", "generic", src, "--view-id", "classification", "--label", "RECEIPT"], env, free_port())
-    try:
-        page.goto(served.url + "/")
-        wait_for_task(page, "Is this")
+    args = ["mark", "generic", src, "--view-id", "classification", "--label", "RECEIPT"]
+    with served_app(page, args, env, first="Is this"):
         assert page.locator(".chip").inner_text() == "RECEIPT"
         assert "source: mail 7" in page.locator(".meta").inner_text()
         page.screenshot(path=str(tmp_path / "mark_classification.png"))
         page.keyboard.press(" ")
         wait_saved(page)
-    finally:
-        served.stop()
     [example] = db_out(cli, "generic", tmp_path)
     assert (example["answer"], example["label"], example["_view_id"]) == ("ignore", "RECEIPT", "classification")
     shots = sorted(p.name for p in tmp_path.glob("*.png"))

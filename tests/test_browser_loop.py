@@ -11,9 +11,9 @@ import random
 
 import pytest
 
-from browser_fixtures import box, token, wait_saved
+from browser_fixtures import served_app, token, wait_saved, word_box
 from conftest import write_jsonl
-from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
+from web_fixtures import installed, page_task
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +57,9 @@ def wait_for_prefill(page, total: str) -> None:
     }""", arg=total, timeout=60_000)
 
 
-def run_loop(page, served, totals: dict[str, str], mark, tmp_path, name: str) -> None:
-    """Label the total on the first LEARNT inputs; the next one opens pre-filled by the model that learnt them."""
-    page.goto(served.url + "/")
+def run_loop(page, totals: dict[str, str], mark, tmp_path, name: str) -> None:
+    """In the app open in ``page``, label the total on the first LEARNT inputs; the next one opens pre-filled by the
+    model that learnt them."""
     page.wait_for_function("() => window.vnerteach.current && window.vnerteach.current.task")
     assert page.evaluate("window.vnerteach.project.in_loop") is True
     for k in range(LEARNT):
@@ -103,30 +103,25 @@ def test_on_text_the_next_sentence_is_prefilled_by_the_model_updated_on_the_last
     data = receipts(8)
     src = write_jsonl(tmp_path / "receipts.jsonl", [{"text": " ".join(lines)} for lines, _ in data])
     totals = {lines[0]: total for lines, total in data}
-    served = ServedRecipe(["ner.correct", "loop_text", "blank:en", src, "--label", "TOTAL"], env, free_port())
-    try:
-        run_loop(browser, served, totals, lambda total: token(browser, total).click(), tmp_path, "text")
-    finally:
-        code, _out, err = served.stop()
+    with served_app(browser, ["ner.correct", "loop_text", "blank:en", src, "--label", "TOTAL"], env) as served:
+        run_loop(browser, totals, lambda total: token(browser, total).click(), tmp_path, "text")
+    code, _out, err = served.result
     assert code == 0, err
 
 
 def test_on_pages_the_next_page_is_prefilled_by_the_model_updated_on_the_last_answer(browser, env, tmp_path):
     data = receipts(8, seed=1)
     img = tmp_path / "img"
-    tasks = [page_task(lines, img, name=f"receipt-{i}.png") for i, (lines, _) in enumerate(data)]
-    for task in tasks:
-        install_in_cache(task, img, tmp_path / "home")
+    tasks = installed([page_task(lines, img, name=f"receipt-{i}.png") for i, (lines, _) in enumerate(data)], img,
+                      tmp_path / "home")
     src = write_jsonl(tmp_path / "pages.jsonl", tasks)
     totals = {lines[0]: total for lines, total in data}
-    served = ServedRecipe(["ner.correct", "loop_pages", "blank:en", src, "--label", "TOTAL"], env, free_port())
 
     def mark(total: str) -> None:
         task = browser.evaluate("window.vnerteach.current.task")
-        box(browser, task, total).click()
+        word_box(browser, task, total).click()
 
-    try:
-        run_loop(browser, served, totals, mark, tmp_path, "pages")
-    finally:
-        code, _out, err = served.stop()
+    with served_app(browser, ["ner.correct", "loop_pages", "blank:en", src, "--label", "TOTAL"], env) as served:
+        run_loop(browser, totals, mark, tmp_path, "pages")
+    code, _out, err = served.result
     assert code == 0, err

@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 
 from conftest import write_jsonl
-from browser_fixtures import db_out, spans_of, wait_saved
-from test_browser_pageview import _rect, draw, installed, meets, screen, wait_shown  # noqa: F401 (screen: fixture)
-from web_fixtures import ServedRecipe, free_port, page_task
+from browser_fixtures import db_out, draw, inside, meets, rect, rect_of, served_app, spans_of, wait_saved, wait_shown
+from web_fixtures import installed, page_task
 
 pytestmark = pytest.mark.slow
 
@@ -30,13 +29,14 @@ def missed(tmp_path):
     task["tokens"] = task["tokens"][:5]
     task["tokens"][-1]["ws"] = False
     task["text"] = "TOTAL “193.00 GBP Thank you"
-    installed([task], tmp_path / "img", tmp_path)
+    installed([task], tmp_path / "img", tmp_path / "home")
     return task, full["tokens"][5:]
 
 
-def serve(tmp_path, env, task, dataset):
+def serve(page, tmp_path, env, task, dataset):
+    """ner.manual on the one task, served with its app open in ``page`` at the task (served_app)."""
     src = write_jsonl(tmp_path / f"{dataset}.jsonl", [task])
-    return ServedRecipe(["ner.manual", dataset, "blank:en", src, "--label", LABELS], env, free_port())
+    return served_app(page, ["ner.manual", dataset, "blank:en", src, "--label", LABELS], env)
 
 
 def hover(page, i: int):
@@ -52,10 +52,6 @@ def span_list(page) -> list[list[str]]:
                          ".map((li) => [...li.children].map((c) => c.textContent))")
 
 
-def rect_of(page, selector: str) -> list[float]:
-    return _rect(page.locator(selector).first.bounding_box())
-
-
 def drawn_text_pixels(page, box: list[float]) -> int:
     """Pixels of the word text the app draws (dark green or purple, not the page image's grey or black) in a window rect."""
     png = page.screenshot(clip={"x": box[0], "y": box[1], "width": box[2] - box[0], "height": box[3] - box[1]})
@@ -65,14 +61,12 @@ def drawn_text_pixels(page, box: list[float]) -> int:
 
 def test_a_misread_word_is_seen_on_hover_and_in_the_span_list_and_corrected_with_e(screen, cli, env, tmp_path, missed):
     page, (task, _) = screen, missed
-    served = serve(tmp_path, env, task, "fix")
-    try:
-        page.goto(served.url + "/")
+    with serve(page, tmp_path, env, task, "fix"):
         wait_shown(page, 0)
         word = hover(page, 1)
         assert page.evaluate(TIP) == "“193.00"  # every word says what was read, not only doubtful ones
         tip = rect_of(page, ".tip")
-        assert not meets(tip, _rect(word.bounding_box()))  # beside the word, not over it
+        assert not meets(tip, rect(word.bounding_box()))  # beside the word, not over it
         assert tip[3] - tip[1] >= 14  # readable
         page.screenshot(path=str(tmp_path / "hover.png"))
 
@@ -84,15 +78,15 @@ def test_a_misread_word_is_seen_on_hover_and_in_the_span_list_and_corrected_with
         page.keyboard.press("e")
         editor = page.locator(".correct-text input")
         assert editor.input_value() == "“193.00" and editor.evaluate("i => i === document.activeElement")
-        assert not meets(rect_of(page, ".correct-text"), _rect(word.bounding_box()))  # the word stays in sight
+        assert not meets(rect_of(page, ".correct-text"), rect(word.bounding_box()))  # the word stays in sight
         page.screenshot(path=str(tmp_path / "edit.png"))
         editor.fill("193.00")
         page.keyboard.press("Enter")
         assert page.locator(".correct-text").count() == 0
         assert page.locator('.box.corrected[data-i="1"] .word-text').inner_text() == "193.00"
         assert span_list(page) == [["TOTAL", "193.00", "OCR read “193.00"]]
-        label, box = rect_of(page, '.box[data-i="1"] .word-text'), _rect(word.bounding_box())
-        assert box[0] - 1 <= label[0] and label[2] <= box[2] + 1 and box[1] - 1 <= label[1] and label[3] <= box[3] + 1
+        label, box = rect_of(page, '.box[data-i="1"] .word-text'), rect(word.bounding_box())
+        assert inside(label, box, slack=1)
         assert drawn_text_pixels(page, box) > 30  # the new text is drawn in the box, not an empty box
         hover(page, 1)
         assert page.evaluate(TIP) == "193.00 · OCR read “193.00"
@@ -114,8 +108,6 @@ def test_a_misread_word_is_seen_on_hover_and_in_the_span_list_and_corrected_with
         assert page.locator(".box.corrected").count() == 1
         page.keyboard.press("a")
         wait_saved(page)
-    finally:
-        served.stop()
     [example] = db_out(cli, "fix", tmp_path)
     assert example["text"] == "TOTAL 193.00 GBP Thank you" and spans_of(example) == [("193.00", "TOTAL")]
     assert example["tokens"][1]["ocr_text"] == "“193.00" and example["tokens"][1]["bbox"] == task["tokens"][1]["bbox"]
@@ -127,12 +119,9 @@ def test_a_misread_word_is_seen_on_hover_and_in_the_span_list_and_corrected_with
 def test_region_ocr_is_shown_to_confirm_or_edit_and_added_words_are_drawn_with_their_text(screen, cli, env, tmp_path,
                                                                                             missed):
     page, (task, line) = screen, missed
-    served = serve(tmp_path, env, task, "region")
     n = len(task["tokens"])
     region = [line[0]["bbox"][0] - 10, line[0]["bbox"][1] - 6, line[1]["bbox"][2] + 10, line[1]["bbox"][3] + 6]
-    try:
-        page.goto(server_url := served.url + "/")
-        assert server_url
+    with serve(page, tmp_path, env, task, "region"):
         wait_shown(page, 0)
         page.keyboard.press("p")
         draw(page, region)
@@ -155,7 +144,7 @@ def test_region_ocr_is_shown_to_confirm_or_edit_and_added_words_are_drawn_with_t
         assert added.count() == 2
         assert page.locator(".box.added .word-text").all_inner_texts() == ["PAID", "12.60"]
         for k in range(2):
-            box = _rect(added.nth(k).bounding_box())
+            box = rect(added.nth(k).bounding_box())
             assert box[3] - box[1] >= 12 and drawn_text_pixels(page, box) > 20
         assert span_list(page) == [["DATE", "PAID 12.60", "OCR read PAID 12.50"]]
 
@@ -169,12 +158,10 @@ def test_region_ocr_is_shown_to_confirm_or_edit_and_added_words_are_drawn_with_t
         page.wait_for_function("() => window.vnerteach.current.spans.length === 2")
         typed = page.locator(f'.box.added[data-i="{n + 2}"]')
         assert typed.locator(".word-text").inner_text() == "VOID"
-        assert drawn_text_pixels(page, _rect(typed.bounding_box())) > 20
+        assert drawn_text_pixels(page, rect(typed.bounding_box())) > 20
         page.screenshot(path=str(tmp_path / "region-added.png"))
         page.keyboard.press("a")
         wait_saved(page)
-    finally:
-        served.stop()
     [example] = db_out(cli, "region", tmp_path)
     assert spans_of(example) == [("PAID 12.60", "DATE"), ("VOID", "NOTE")]
     assert [(t["text"], t.get("ocr_text")) for t in example["tokens"][n:]] == [

@@ -10,54 +10,13 @@ from receipt_fixtures import AMOUNT, page_of, question, receipt
 
 from conftest import write_jsonl
 from vnerteach.tasks import set_hashes
-from browser_fixtures import db_out, open_page, spans_of, wait_saved
-from web_fixtures import ServedRecipe, free_port, install_in_cache
+from browser_fixtures import (db_out, draw, inside, meets, rect, served_app, spans_of, view_geometry, wait_saved,
+                              wait_shown)
+from web_fixtures import installed
 
 pytestmark = pytest.mark.slow
 
-SCREEN = {"width": 1366, "height": 800}
 LABELS = "TOTAL,DATE,COMPANY,ADDRESS"
-
-# What the annotator sees of the current page view, in CSS pixels of the window.
-GEOMETRY = """() => {
-  const v = window.vnerteach.current.view, vp = v.viewport.getBoundingClientRect();
-  const visible = [Math.max(0, vp.left), Math.max(0, vp.top), Math.min(innerWidth, vp.left + v.viewport.clientWidth),
-                   Math.min(innerHeight, vp.top + v.viewport.clientHeight)];
-  const rect = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
-  return {visible, stage: rect(v.stage), zoom: v.zoom,
-          spans: [...document.querySelectorAll('.box.ent')].map(rect),
-          words: [...document.querySelectorAll('.box')].map((b) => [Number(b.dataset.i), rect(b)]),
-          tags: [...document.querySelectorAll('.tag')].map((t) => ({rect: rect(t), span: Number(t.dataset.span),
-                  shown: getComputedStyle(t).visibility === 'visible'}))};
-}"""
-
-
-@pytest.fixture
-def screen(playwright, tmp_path):
-    """A page in a fresh Chromium profile at 1366x800, the screen the issue was tried on."""
-    with open_page(playwright, tmp_path / "profile", SCREEN, timeout_ms=15_000) as page:
-        yield page
-
-
-def inside(box, rect, slack=0.5) -> bool:
-    return box[0] >= rect[0] - slack and box[1] >= rect[1] - slack and box[2] <= rect[2] + slack and box[3] <= rect[3] + slack
-
-
-def meets(a, b, slack=0.5) -> bool:
-    return a[0] < b[2] - slack and b[0] < a[2] - slack and a[1] < b[3] - slack and b[1] < a[3] - slack
-
-
-def installed(tasks: list[dict], img, tmp_path) -> list[dict]:
-    for t in tasks:
-        install_in_cache(t, img, tmp_path / "home")
-    return tasks
-
-
-def wait_shown(page, answered: int) -> dict:
-    """The geometry of the task shown after ``answered`` answers, once its image has loaded."""
-    page.wait_for_function("n => window.vnerteach.history.length === n && window.vnerteach.current", arg=answered)
-    page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
-    return page.evaluate(GEOMETRY)
 
 
 def tags_hide_no_word(g: dict) -> list:
@@ -89,35 +48,14 @@ def centred(g: dict) -> bool:
     return abs(left - right) <= 2 if left > 0 and right > 0 else True
 
 
-def page_point(page, x: float, y: float) -> tuple[float, float]:
-    """Where a point of the page (page pixels) is in the window."""
-    return tuple(page.evaluate("([x, y]) => { const v = window.vnerteach.current.view, r = v.stage.getBoundingClientRect();"
-                               " return [r.left + x * v.zoom, r.top + y * v.zoom]; }", [x, y]))
-
-
-def draw(page, box: list[float]) -> None:
-    """Scroll a page rectangle into the middle of the view and drag the mouse across it."""
-    page.evaluate("([x, y]) => { const v = window.vnerteach.current.view, vp = v.viewport, r = v.stage.getBoundingClientRect(),"
-                  " w = vp.getBoundingClientRect(); vp.scrollLeft += r.left + x * v.zoom - (w.left + vp.clientWidth / 2);"
-                  " vp.scrollTop += r.top + y * v.zoom - (w.top + vp.clientHeight / 2); }",
-                  [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-    a, b = page_point(page, box[0], box[1]), page_point(page, box[2], box[3])
-    page.mouse.move(*a)
-    page.mouse.down()
-    page.mouse.move(*b, steps=8)
-    page.mouse.up()
-
-
 def test_every_teach_question_opens_on_its_span_on_20_receipts(screen, cli, env, tmp_path):
     """60 questions (company at the top, date, total at the bottom of 20 tall receipts): each span fully in view."""
     page, img = screen, tmp_path / "img"
-    receipts = installed([receipt(200 + n, img, conf_seed=n) for n in range(20)], img, tmp_path)
+    receipts = installed([receipt(200 + n, img, conf_seed=n) for n in range(20)], img, tmp_path / "home")
     questions = [question(r, label, 0.31 + n / 100) for n, r in enumerate(receipts) for label in ("COMPANY", "DATE", "TOTAL")]
     src = write_jsonl(tmp_path / "questions.jsonl", questions)
-    served = ServedRecipe(["mark", "teach", src, "--view-id", "ner", "--label", LABELS], env, free_port())
     in_view, misses = 0, []
-    try:
-        page.goto(served.url + "/")
+    with served_app(page, ["mark", "teach", src, "--view-id", "ner", "--label", LABELS], env):
         for n, q in enumerate(questions):
             g = wait_shown(page, n)
             s = q["spans"][0]
@@ -132,8 +70,6 @@ def test_every_teach_question_opens_on_its_span_on_20_receipts(screen, cli, env,
                 page.screenshot(path=str(tmp_path / f"teach-{n}-{s['label']}.png"))
             page.keyboard.press("a" if n % 2 else "x")
         wait_saved(page)
-    finally:
-        served.stop()
     assert in_view == len(questions), f"{in_view}/{len(questions)} spans fully in view; missed {misses[:3]}"
     assert len(db_out(cli, "teach", tmp_path)) == 60
 
@@ -141,16 +77,14 @@ def test_every_teach_question_opens_on_its_span_on_20_receipts(screen, cli, env,
 def test_real_ner_teach_questions_open_on_their_span(screen, env, tmp_path):
     """ner.teach with a blank model and patterns asks about spans anywhere on the page: each is shown in view."""
     page, img = screen, tmp_path / "img"
-    receipts = installed([receipt(300 + n, img) for n in range(20)], img, tmp_path)
+    receipts = installed([receipt(300 + n, img) for n in range(20)], img, tmp_path / "home")
     src = write_jsonl(tmp_path / "receipts.jsonl", [page_of(r) for r in receipts])
     patterns = write_jsonl(tmp_path / "patterns.jsonl", [
         {"label": "TOTAL", "pattern": [{"TEXT": {"REGEX": r"^\d+\.\d\d$"}}]},
         {"label": "DATE", "pattern": [{"TEXT": {"REGEX": r"^\d\d/\d\d/\d{4}$"}}]}])
-    served = ServedRecipe(["ner.teach", "teach", "blank:en", src, "--label", "TOTAL,DATE", "--patterns", patterns],
-                          env, free_port())
+    args = ["ner.teach", "teach", "blank:en", src, "--label", "TOTAL,DATE", "--patterns", patterns]
     tops = []
-    try:
-        page.goto(served.url + "/")
+    with served_app(page, args, env):
         for n in range(30):
             g = wait_shown(page, n)
             assert g["spans"] and all(inside(b, g["visible"]) for b in g["spans"]), (n, g["spans"], g["visible"])
@@ -158,18 +92,14 @@ def test_real_ner_teach_questions_open_on_their_span(screen, env, tmp_path):
                                       " / c.task.height; }"))
             page.keyboard.press(" ")
         page.screenshot(path=str(tmp_path / "ner-teach.png"))
-    finally:
-        served.stop()
     assert max(tops) > 0.6 and min(tops) < 0.3  # questions from the top and from below the first screen
 
 
 def test_fit_width_and_fit_page_keys_centre_the_page_and_carry_over(screen, env, tmp_path):
     page, img = screen, tmp_path / "img"
-    receipts = installed([receipt(400 + n, img) for n in range(4)], img, tmp_path)
+    receipts = installed([receipt(400 + n, img) for n in range(4)], img, tmp_path / "home")
     src = write_jsonl(tmp_path / "receipts.jsonl", [page_of(r) for r in receipts])
-    served = ServedRecipe(["mark", "zoom", src, "--view-id", "ner_manual", "--label", LABELS], env, free_port())
-    try:
-        page.goto(served.url + "/")
+    with served_app(page, ["mark", "zoom", src, "--view-id", "ner_manual", "--label", LABELS], env):
         g = wait_shown(page, 0)
         width = g["visible"][2] - g["visible"][0]
         # opens at fit width, unless that makes words larger than reading needs (issue 23 point 13): then smaller
@@ -178,7 +108,7 @@ def test_fit_width_and_fit_page_keys_centre_the_page_and_carry_over(screen, env,
         assert g["stage"][2] - g["stage"][0] <= width + 3 and max(heights) <= 40, heights
 
         page.keyboard.press("p")  # fit page: the tall receipt is on screen whole, centred
-        g = page.evaluate(GEOMETRY)
+        g = view_geometry(page)
         assert inside(g["stage"], g["visible"]) and centred(g) and g["stage"][3] - g["stage"][1] > 0.95 * (
             g["visible"][3] - g["visible"][1])
         assert page.locator(".tool.fit-page").get_attribute("class").endswith("on")
@@ -188,11 +118,11 @@ def test_fit_width_and_fit_page_keys_centre_the_page_and_carry_over(screen, env,
         assert inside(g["stage"], g["visible"]) and centred(g)
 
         page.keyboard.press("w")
-        g = page.evaluate(GEOMETRY)
+        g = view_geometry(page)
         assert abs((g["stage"][2] - g["stage"][0]) - width) <= 3 and g["stage"][3] > g["visible"][3]
         page.keyboard.press("-")
         page.keyboard.press("-")
-        zoom = page.evaluate(GEOMETRY)["zoom"]
+        zoom = view_geometry(page)["zoom"]
         page.keyboard.press(" ")
         g = wait_shown(page, 2)  # a chosen percentage carries over as it is
         assert g["zoom"] == pytest.approx(zoom) and centred(g)
@@ -201,8 +131,6 @@ def test_fit_width_and_fit_page_keys_centre_the_page_and_carry_over(screen, env,
         page.keyboard.press("h")
         help_text = page.locator("#help").inner_text()
         assert "Fit the page's width, fit the whole page" in help_text and "OCR missed" in help_text
-    finally:
-        served.stop()
 
 
 def test_prefilled_spans_open_all_in_view_or_else_the_first(screen, env, tmp_path):
@@ -210,13 +138,11 @@ def test_prefilled_spans_open_all_in_view_or_else_the_first(screen, env, tmp_pat
     short = receipt(6, img)  # 28 lines: date and total fit on one screen together
     tall = receipt(5, img)  # 38 lines: company and total cannot be both legible
     assert max(short["lines"]) < 30 < max(tall["lines"])
-    installed([short, tall], img, tmp_path)
+    installed([short, tall], img, tmp_path / "home")
     tasks = [{**page_of(short), "spans": [short["fields"]["DATE"], short["fields"]["TOTAL"]]},
              {**page_of(tall), "spans": [tall["fields"]["COMPANY"], tall["fields"]["TOTAL"]]}]
-    served = ServedRecipe(["mark", "correct", write_jsonl(tmp_path / "t.jsonl", tasks), "--view-id", "ner_manual",
-                           "--label", LABELS], env, free_port())
-    try:
-        page.goto(served.url + "/")
+    args = ["mark", "correct", write_jsonl(tmp_path / "t.jsonl", tasks), "--view-id", "ner_manual", "--label", LABELS]
+    with served_app(page, args, env):
         g = wait_shown(page, 0)
         assert len(g["spans"]) == 2 and all(inside(b, g["visible"]) for b in g["spans"])
         page.screenshot(path=str(tmp_path / "prefilled-all.png"))
@@ -227,8 +153,6 @@ def test_prefilled_spans_open_all_in_view_or_else_the_first(screen, env, tmp_pat
         assert all(inside(words[i], g["visible"]) for i in range(company["token_start"], company["token_end"] + 1))
         assert not inside(words[total["token_start"]], g["visible"])  # both would not be legible: the first is shown
         page.screenshot(path=str(tmp_path / "prefilled-first.png"))
-    finally:
-        served.stop()
 
 
 def test_label_tags_never_hide_a_word(screen, env, tmp_path):
@@ -239,29 +163,26 @@ def test_label_tags_never_hide_a_word(screen, env, tmp_path):
     spans = [tight["fields"]["COMPANY"], tight["fields"]["DATE"]] + [
         {"start": tight["tokens"][i]["start"], "end": tight["tokens"][i]["end"], "token_start": i, "token_end": i,
          "label": "TOTAL"} for i in amounts]
-    installed([tight], img, tmp_path)
-    served = ServedRecipe(["mark", "tags", write_jsonl(tmp_path / "t.jsonl", [{**page_of(tight), "spans": spans}]),
-                           "--view-id", "ner_manual", "--label", LABELS], env, free_port())
-    try:
-        page.goto(served.url + "/")
+    installed([tight], img, tmp_path / "home")
+    src = write_jsonl(tmp_path / "t.jsonl", [{**page_of(tight), "spans": spans}])
+    args = ["mark", "tags", src, "--view-id", "ner_manual", "--label", LABELS]
+    with served_app(page, args, env):
         wait_shown(page, 0)
         for key in ("w", "p", "+", "+"):
             page.keyboard.press(key)
-            g = page.evaluate(GEOMETRY)
+            g = view_geometry(page)
             assert len(g["tags"]) == len(spans) and not tags_hide_no_word(g), key
             assert not tags_apart_from_their_span(g, spans), key  # issue 23 point 12: attached on a dense page
             page.screenshot(path=str(tmp_path / f"tags-{key}.png"))
         page.keyboard.press("w")
-        g = page.evaluate(GEOMETRY)
+        g = view_geometry(page)
         assert sum(t["shown"] for t in g["tags"]) >= len(spans) // 2  # most find a free place beside their span
         page.keyboard.press("p")  # the whole page: tags are large beside its words, some find no free place
-        tucked = [t["span"] for t in page.evaluate(GEOMETRY)["tags"] if not t["shown"]]
+        tucked = [t["span"] for t in view_geometry(page)["tags"] if not t["shown"]]
         assert tucked
         page.locator(f'.box[data-i="{spans[tucked[0]]["token_start"]}"]').hover()  # shown while its span is hovered
         assert page.locator(f'.tag[data-span="{tucked[0]}"]').evaluate("t => getComputedStyle(t).visibility") == "visible"
         page.screenshot(path=str(tmp_path / "tags-hover.png"))
-    finally:
-        served.stop()
 
 
 def test_a_box_over_text_ocr_missed_reads_it_and_marks_it(screen, cli, env, tmp_path):
@@ -270,13 +191,11 @@ def test_a_box_over_text_ocr_missed_reads_it_and_marks_it(screen, cli, env, tmp_
     full = receipt(1, tmp_path / "full")
     missed = receipt(1, img, missing=lambda w: bool(AMOUNT.match(w)))
     assert not any(AMOUNT.match(t["text"]) for t in missed["tokens"])
-    installed([missed], img, tmp_path)
+    installed([missed], img, tmp_path / "home")
     src = write_jsonl(tmp_path / "r.jsonl", [page_of(missed)])
-    served = ServedRecipe(["ner.manual", "missed", "blank:en", src, "--label", LABELS], env, free_port())
     total = full["tokens"][full["fields"]["TOTAL"]["token_start"]]
     n = len(missed["tokens"])
-    try:
-        page.goto(served.url + "/")
+    with served_app(page, ["ner.manual", "missed", "blank:en", src, "--label", LABELS], env):
         wait_shown(page, 0)
         draw(page, [total["bbox"][0] - 8, total["bbox"][1] - 5, total["bbox"][2] + 8, total["bbox"][3] + 5])
         page.wait_for_selector(".region-read input")  # what OCR read, to confirm (Enter) or correct first
@@ -289,7 +208,7 @@ def test_a_box_over_text_ocr_missed_reads_it_and_marks_it(screen, cli, env, tmp_
         assert got["spans"] == [{"start": got["tokens"][-1]["start"], "end": got["tokens"][-1]["end"],
                                  "token_start": n, "token_end": n, "label": "TOTAL"}]
         assert page.locator(f'.box.added.ent[data-i="{n}"]').count() == 1
-        g = page.evaluate(GEOMETRY)
+        g = view_geometry(page)
         assert not tags_hide_no_word(g)
         page.screenshot(path=str(tmp_path / "missed-read.png"))
 
@@ -299,8 +218,8 @@ def test_a_box_over_text_ocr_missed_reads_it_and_marks_it(screen, cli, env, tmp_
         draw(page, blank)
         page.wait_for_selector(".ask-text input")
         assert "type it" in page.locator(".ask-note").inner_text()
-        g = page.evaluate(GEOMETRY)
-        assert inside(_rect(page.locator(".ask-text").bounding_box()), g["visible"])  # in view, by the box
+        g = view_geometry(page)
+        assert inside(rect(page.locator(".ask-text").bounding_box()), g["visible"])  # in view, by the box
         assert page.evaluate("document.getElementById('card').scrollTop") == 0  # the card did not scroll to it
         page.screenshot(path=str(tmp_path / "missed-type.png"))
         page.keyboard.press("Escape")
@@ -313,8 +232,6 @@ def test_a_box_over_text_ocr_missed_reads_it_and_marks_it(screen, cli, env, tmp_
         page.screenshot(path=str(tmp_path / "missed-typed.png"))
         page.keyboard.press("a")
         wait_saved(page)
-    finally:
-        served.stop()
     [example] = db_out(cli, "missed", tmp_path)
     assert spans_of(example) == [(total["text"], "TOTAL"), ("PAID 01/02/2018", "DATE")]
     assert example["added_tokens"] == [n, n + 1, n + 2] and example["text"].startswith(missed["text"] + " ")
@@ -327,15 +244,14 @@ def test_a_rectangle_takes_only_the_words_mostly_inside_it(screen, cli, env, tmp
     """A rectangle around the address lines that grazes the lines above and below by 4 px takes the address alone."""
     page, img = screen, tmp_path / "img"
     r = receipt(12, img)
-    installed([r], img, tmp_path)
-    served = ServedRecipe(["mark", "band", write_jsonl(tmp_path / "r.jsonl", [page_of(r)]), "--view-id", "ner_manual",
-                           "--label", LABELS], env, free_port())
+    installed([r], img, tmp_path / "home")
+    src = write_jsonl(tmp_path / "r.jsonl", [page_of(r)])
+    args = ["mark", "band", src, "--view-id", "ner_manual", "--label", LABELS]
     on = lambda *lines: [t for t, line in zip(r["tokens"], r["lines"]) if line in lines]  # noqa: E731
     address, above, below = on(2, 3), on(1), on(4)  # street and town, under the company's registration
     box = [min(t["bbox"][0] for t in address) - 6, max(t["bbox"][3] for t in above) - 4,
            max(t["bbox"][2] for t in address) + 6, min(t["bbox"][1] for t in below) + 4]
-    try:
-        page.goto(served.url + "/")
+    with served_app(page, args, env):
         wait_shown(page, 0)
         page.keyboard.press("4")
         draw(page, box)
@@ -343,22 +259,18 @@ def test_a_rectangle_takes_only_the_words_mostly_inside_it(screen, cli, env, tmp
         page.screenshot(path=str(tmp_path / "band.png"))
         page.keyboard.press("a")
         wait_saved(page)
-    finally:
-        served.stop()
     [example] = db_out(cli, "band", tmp_path)
     assert spans_of(example) == [(" ".join(t["text"] for t in address), "ADDRESS")]
 
 
 def test_doubtful_words_are_marked_and_the_boxes_can_be_shown_clearly(screen, env, tmp_path):
     page, img = screen, tmp_path / "img"
-    receipts = installed([receipt(500 + n, img, conf_seed=n) for n in range(2)], img, tmp_path)
+    receipts = installed([receipt(500 + n, img, conf_seed=n) for n in range(2)], img, tmp_path / "home")
     src = write_jsonl(tmp_path / "r.jsonl", [page_of(r) for r in receipts])
-    served = ServedRecipe(["mark", "conf", src, "--view-id", "ner_manual", "--label", LABELS], env, free_port())
     low = [i for i, c in enumerate(receipts[0]["meta"]["conf"]) if c < 60]
     sure = [i for i, c in enumerate(receipts[0]["meta"]["conf"]) if c >= 60]
     assert low
-    try:
-        page.goto(served.url + "/")
+    with served_app(page, ["mark", "conf", src, "--view-id", "ner_manual", "--label", LABELS], env):
         wait_shown(page, 0)
         page.keyboard.press("p")
         marked = page.evaluate("() => [...document.querySelectorAll('.box.low')].map((b) => Number(b.dataset.i))")
@@ -368,7 +280,7 @@ def test_doubtful_words_are_marked_and_the_boxes_can_be_shown_clearly(screen, en
         tip = page.locator(".tip")
         assert tip.is_visible() and tip.inner_text() == (
             f"{receipts[0]['tokens'][low[0]]['text']} · {round(receipts[0]['meta']['conf'][low[0]])}%")
-        assert not meets(_rect(tip.bounding_box()), _rect(word.bounding_box()))
+        assert not meets(rect(tip.bounding_box()), rect(word.bounding_box()))
         page.screenshot(path=str(tmp_path / "conf-hover.png"))
         page.locator(f'.box[data-i="{sure[0]}"]').hover()
         assert tip.is_visible() and tip.inner_text().startswith(receipts[0]["tokens"][sure[0]]["text"])  # every word
@@ -386,9 +298,4 @@ def test_doubtful_words_are_marked_and_the_boxes_can_be_shown_clearly(screen, en
         assert page.locator(".page-view.clear-boxes").count() == 1  # the choice carries over
         page.keyboard.press("b")
         assert page.locator(".page-view.clear-boxes").count() == 0
-    finally:
-        served.stop()
 
-
-def _rect(box: dict) -> list[float]:
-    return [box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]]

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_review import TEXTS, manual
 
-from browser_fixtures import db_out, drag, spans_of, wait_saved
 from vnerteach.tasks import set_hashes
-from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
+
+from browser_fixtures import db_out, inside, meets, rect, served_app, spans_of, wait_image, wait_saved
+from review_fixtures import TEXTS, manual
+from web_fixtures import install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +24,6 @@ GEOMETRY = """() => {
           caption: rect(document.querySelector('.review-caption')), editor: rect(editor),
           buttons: rect(document.getElementById('actions'))};
 }"""
-
-
-def inside(box, rect, slack=0.5) -> bool:
-    return box[0] >= rect[0] - slack and box[1] >= rect[1] - slack and box[2] <= rect[2] + slack and box[3] <= rect[3] + slack
-
-
-def meets(a, b, slack=0.5) -> bool:
-    return a[0] < b[2] - slack and b[0] < a[2] - slack and a[1] < b[3] - slack and b[1] < a[3] - slack
 
 
 def check_layout(g: dict) -> None:
@@ -55,9 +48,7 @@ def test_review_a_text_input_choose_a_version_by_key_edit_and_accept(browser, cl
     store.add_examples([manual(text, [("Tim Cook", "PERSON"), ("Apple", "ORG")], "news-alice"),
                         manual(text, [("Apple", "ORG"), ("Cupertino", "GPE")], "news-bob"),
                         manual(text, [("Apple", "ORG"), ("Cupertino", "GPE")], "news-carol")], ["news"])
-    served = ServedRecipe(["review", "final", "news"], env, free_port())
-    try:
-        browser.goto(served.url)
+    with served_app(browser, ["review", "final", "news"], env):
         browser.wait_for_function("() => window.vnerteach.current && document.querySelectorAll('.version').length === 2")
         who = browser.locator(".version .version-who").all_inner_texts()
         assert who == ["bob, carol", "alice"]  # the version most annotators gave first, by annotator name
@@ -75,8 +66,6 @@ def test_review_a_text_input_choose_a_version_by_key_edit_and_accept(browser, cl
         browser.screenshot(path=str(tmp_path / "review-text-edited.png"))
         browser.keyboard.press("a")
         wait_saved(browser)
-    finally:
-        served.stop()
     stored, = db_out(cli, "final", tmp_path)
     assert sorted(spans_of(stored)) == [("Apple", "ORG"), ("Cupertino", "GPE"), ("Tim Cook", "PERSON")]
     assert stored["answer"] == "accept" and stored["_view_id"] == "review" and stored["chosen_version"] == 1
@@ -88,9 +77,7 @@ def test_an_empty_accept_where_annotators_marked_entities_needs_a_second_press(b
     text = TEXTS[0]
     store.add_examples([manual(text, [("Tim Cook", "PERSON")], "news-alice"),
                         manual(text, [("Apple", "ORG")], "news-bob")], ["news"])
-    served = ServedRecipe(["review", "final", "news"], env, free_port())
-    try:
-        browser.goto(served.url)
+    with served_app(browser, ["review", "final", "news"], env):
         browser.wait_for_function("() => window.vnerteach.current && document.querySelectorAll('.version').length === 2")
         assert len(current_spans(browser)) == 1
         editor_token(browser, current_spans(browser)[0][0].split()[0]).click()  # the reviewer removes it
@@ -99,20 +86,13 @@ def test_an_empty_accept_where_annotators_marked_entities_needs_a_second_press(b
         toast = browser.locator(".toast")
         toast.wait_for()
         assert "press a again to store no entities" in toast.inner_text()
-        assert not meets_box(toast.bounding_box(), browser.locator("#actions").bounding_box())  # buttons free
+        assert not meets(rect(toast.bounding_box()), rect(browser.locator("#actions").bounding_box()))  # buttons free
         browser.screenshot(path=str(tmp_path / "review-empty-confirm.png"))
         assert browser.evaluate("window.vnerteach.history.length") == 0  # not answered yet
         browser.keyboard.press("a")
         wait_saved(browser)
-    finally:
-        served.stop()
     stored, = db_out(cli, "final", tmp_path)
     assert stored["answer"] == "accept" and stored["spans"] == [] and stored["confirmed_empty"] is True
-
-
-def meets_box(a: dict, b: dict) -> bool:
-    return meets([a["x"], a["y"], a["x"] + a["width"], a["y"] + a["height"]],
-                 [b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]])
 
 
 def test_review_a_page_input_versions_over_the_page(browser, cli, store, env, tmp_path):
@@ -126,11 +106,9 @@ def test_review_a_page_input_versions_over_the_page(browser, cli, store, env, tm
 
     store.add_examples([version([("ACME STORE", "COMPANY"), ("9.45", "TOTAL")], "forms-alice"),
                         version([("ACME", "COMPANY")], "forms-bob")], ["forms"])
-    served = ServedRecipe(["review", "final", "forms"], env, free_port())
-    try:
-        browser.goto(served.url)
+    with served_app(browser, ["review", "final", "forms"], env):
         browser.wait_for_function("() => window.vnerteach.current && document.querySelectorAll('.version').length === 2")
-        browser.wait_for_function("() => { const i = document.querySelector('.page-img'); return i.complete && i.naturalWidth > 0; }")
+        wait_image(browser)
         assert browser.locator(".version .version-span").all_inner_texts() == ["ACME STORECOMPANY", "9.45TOTAL",
                                                                                "ACMECOMPANY"]
         check_layout(browser.evaluate(GEOMETRY))
@@ -146,8 +124,6 @@ def test_review_a_page_input_versions_over_the_page(browser, cli, store, env, tm
         browser.keyboard.press("1")
         browser.keyboard.press("a")
         wait_saved(browser)
-    finally:
-        served.stop()
     stored, = db_out(cli, "final", tmp_path)
     assert sorted(spans_of(stored)) == [("9.45", "TOTAL"), ("ACME STORE", "COMPANY")]
     assert stored["image"] == task["image"] and stored["chosen_version"] == 0

@@ -14,31 +14,18 @@ from vnerteach.export import label_colour, label_colours
 
 from conftest import write_jsonl
 from doc_fixtures import image_only_pdf, scanned_page, text_image
-from browser_fixtures import db_out, token, wait_for_task, wait_saved
+from browser_fixtures import (SCREEN, db_out, inside, meets, rect_of, served_app, token, wait_for_task, wait_image,
+                              wait_saved, window)
 from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
 
-WIDTH, HEIGHT = 1366, 800
-
 
 @pytest.fixture
 def page(browser):
-    browser.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    """The browser fixture's page at the 1366x800 screen (SCREEN)."""
+    browser.set_viewport_size(SCREEN)
     return browser
-
-
-def rect(page, selector: str) -> dict:
-    return page.locator(selector).bounding_box()
-
-
-def inside_viewport(box: dict) -> bool:
-    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= WIDTH and box["y"] + box["height"] <= HEIGHT
-
-
-def overlap(a: dict, b: dict) -> bool:
-    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
-            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
 
 
 def rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -49,12 +36,6 @@ def css_rgb(text: str) -> tuple[int, int, int]:
     return tuple(int(v) for v in re.findall(r"\d+", text)[:3])
 
 
-def wait_for_image(page) -> None:
-    """Until the page image is loaded and decoded (it decodes asynchronously), so a screenshot shows it."""
-    page.wait_for_function("() => { const i = document.querySelector('.page-img'); return i && i.complete && i.naturalWidth > 0; }")
-    page.evaluate("document.querySelector('.page-img').decode()")
-
-
 def banner(page) -> str:
     return page.locator("#banner").inner_text()
 
@@ -63,13 +44,10 @@ def test_the_banner_says_when_the_server_is_gone_and_when_the_kept_answers_are_s
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(30)])
     port = free_port()
     args = ["ner.manual", "gone", "blank:en", src, "--label", "ORG"]
-    served = ServedRecipe(args, env, port)
-    page.goto(served.url + "/")
-    wait_for_task(page, "Sentence 0")
-    page.wait_for_function("() => window.vnerteach.queue.length >= 5 && !window.vnerteach.fetching")
-    assert page.locator("#banner").is_hidden()
-
-    served.stop(signal.SIGKILL)  # the app is idle: no request of its own would notice
+    with served_app(page, args, env, first="Sentence 0", port=port) as served:
+        page.wait_for_function("() => window.vnerteach.queue.length >= 5 && !window.vnerteach.fetching")
+        assert page.locator("#banner").is_hidden()
+        served.stop(signal.SIGKILL)  # the app is idle: no request of its own would notice
     page.wait_for_function("() => !document.getElementById('banner').hidden", timeout=20_000)  # a beat is 2-4 s
     assert banner(page).startswith("Server unreachable — your answers so far are saved")
 
@@ -81,21 +59,19 @@ def test_the_banner_says_when_the_server_is_gone_and_when_the_kept_answers_are_s
     page.wait_for_function("() => document.getElementById('banner').textContent.includes('2 answers kept')")
     assert banner(page) == "Server unreachable — 2 answers kept in this browser, sent when it is back"
     page.screenshot(path=str(tmp_path / "banner_offline.png"))
-    shown = rect(page, "#banner")
-    assert inside_viewport(shown) and shown["height"] > 20
+    shown = rect_of(page, "#banner")
+    assert inside(shown, window(page), slack=0) and shown[3] - shown[1] > 20
     for button in ("#btn-accept", "#btn-reject", "#btn-ignore", "#btn-undo"):
-        assert inside_viewport(rect(page, button)) and not overlap(shown, rect(page, button)), button
-    assert not overlap(shown, rect(page, "#card"))
+        assert inside(rect_of(page, button), window(page), slack=0), button
+        assert not meets(shown, rect_of(page, button), slack=0), button
+    assert not meets(shown, rect_of(page, "#card"), slack=0)
 
-    again = ServedRecipe(args, env, port)
-    try:
+    with ServedRecipe(args, env, port):  # the open app finds it back on its own
         page.wait_for_function("() => document.getElementById('banner').textContent === 'All 2 answers saved'",
                                timeout=10_000)
         assert page.evaluate("window.vnerteach.outbox.size") == 0
         page.screenshot(path=str(tmp_path / "banner_saved.png"))
         page.wait_for_function("() => document.getElementById('banner').hidden", timeout=8_000)
-    finally:
-        again.stop()
     examples = db_out(cli, "gone", tmp_path)
     assert [(e["text"], e["answer"]) for e in examples] == [("Sentence 0 from Acme", "accept"),
                                                             ("Sentence 1 from Acme", "reject")]
@@ -113,10 +89,7 @@ def test_a_folder_of_documents_shows_its_progress_as_a_share_of_its_pages(page, 
         doc.save(docs / name)
         doc.close()
     text_image(["Scanned note from Cyan Ltd"], size=(900, 200), fontsize=16).save(docs / "c.png")
-    served = ServedRecipe(["ner.manual", "pages", "blank:en", docs, "--label", "ORG"], env, free_port())
-    try:
-        page.goto(served.url + "/")
-        wait_for_task(page, "Invoice")
+    with served_app(page, ["ner.manual", "pages", "blank:en", docs, "--label", "ORG"], env, first="Invoice"):
         assert page.locator("#progress-text").inner_text().startswith("0% (0 of 4)")
         for n, start in enumerate(["Invoice", "Second", "Receipt", "Scanned"], start=1):
             wait_for_task(page, start)
@@ -125,31 +98,25 @@ def test_a_folder_of_documents_shows_its_progress_as_a_share_of_its_pages(page, 
             page.wait_for_function("t => document.getElementById('progress-text').textContent.startsWith(t)",
                                    arg=f"{pct}% ({n} of 4)")
             if n == 1:
-                wait_for_image(page)
+                wait_image(page, decoded=True)
                 page.screenshot(path=str(tmp_path / "progress_pages.png"))
             page.wait_for_timeout(300)  # the bar's width is animated
-            bar, fill = rect(page, "#progress"), rect(page, "#progress-fill")
+            bar, fill = page.locator("#progress").bounding_box(), page.locator("#progress-fill").bounding_box()
             assert abs(fill["width"] / bar["width"] - n / 4) < 0.02
         wait_saved(page)
-    finally:
-        served.stop()
 
 
 def test_loading_the_next_task_says_which_page_ocr_is_running_on(page, env, tmp_path):
     scan, _ = scanned_page(dpi=300, lines=28)
     image_only_pdf(tmp_path / "scan.pdf", [scan, scan])
-    served = ServedRecipe(["ner.manual", "scans", "blank:en", tmp_path / "scan.pdf", "--label", "ORG",
-                           "--workers", "1", "--dpi", "300"], env, free_port())
-    try:
-        page.goto(served.url + "/")
+    args = ["ner.manual", "scans", "blank:en", tmp_path / "scan.pdf", "--label", "ORG", "--workers", "1", "--dpi", "300"]
+    with served_app(page, args, env):
         page.wait_for_selector(".card .waiting >> text=OCR is running on scan.pdf page 1")
         assert page.locator(".card").inner_text().startswith("Loading the next task")
         page.screenshot(path=str(tmp_path / "waiting_ocr.png"))
         page.wait_for_function("() => window.vnerteach.current && window.vnerteach.current.task.meta.page === 1",
                                timeout=30_000)
         assert page.locator(".card .waiting").count() == 0
-    finally:
-        served.stop()
 
 
 def test_the_teach_card_shows_a_pattern_or_a_score_once_and_the_history_where_a_span_is(page, env, tmp_path):
@@ -165,16 +132,14 @@ def test_the_teach_card_shows_a_pattern_or_a_score_once_and_the_history_where_a_
     doc.save(pdf)
     doc.close()
     patterns = write_jsonl(tmp_path / "patterns.jsonl", [{"label": "ORG", "pattern": "Acme"}])
-    served = ServedRecipe(["ner.teach", "teach", "blank:en", pdf, "--label", "ORG,PERSON", "--patterns", patterns],
-                          env, free_port())
-    try:
-        page.goto(served.url + "/")
+    args = ["ner.teach", "teach", "blank:en", pdf, "--label", "ORG,PERSON", "--patterns", patterns]
+    with served_app(page, args, env):
         page.wait_for_selector(".card .pattern", timeout=30_000)
         card = page.locator(".card")
         assert page.locator(".card-head").inner_text() == "ORG\nAcme\npattern patterns.jsonl:1"  # label, span text, its pattern
         assert page.locator(".tag").inner_text() == "ORG"
         assert "0.00" not in card.inner_text() and page.locator(".card .score").count() == 0
-        wait_for_image(page)
+        wait_image(page, decoded=True)
         page.screenshot(path=str(tmp_path / "teach_pattern.png"))
         page.keyboard.press("a")
 
@@ -204,8 +169,6 @@ def test_the_teach_card_shows_a_pattern_or_a_score_once_and_the_history_where_a_
         assert entry.locator(".hist-span").inner_text() == span_text
         assert re.fullmatch(r"inv\.pdf · page [123]", entry.locator(".hist-where").inner_text())
         page.screenshot(path=str(tmp_path / "teach_history.png"))
-    finally:
-        served.stop()
 
 
 def label_colours_in_app(page) -> dict[str, tuple[int, int, int]]:
@@ -221,10 +184,8 @@ def test_a_label_has_one_colour_whatever_the_order_of_labels_and_in_drawn_export
     src = write_jsonl(tmp_path / "pages.jsonl", [task])
     seen = []
     for order in ("ALPHA,BETA", "BETA,ALPHA"):
-        served = ServedRecipe(["ner.manual", f"colours-{len(seen)}", "blank:en", src, "--label", order], env, free_port())
-        try:
-            page.goto(served.url + "/")
-            wait_for_task(page, "Invoice")
+        args = ["ner.manual", f"colours-{len(seen)}", "blank:en", src, "--label", order]
+        with served_app(page, args, env, first="Invoice"):
             seen.append(label_colours_in_app(page))
             if len(seen) == 2:  # mark Acme with ALPHA and keep the answer for the export
                 page.locator(".label-btn", has_text="ALPHA").click()
@@ -233,8 +194,6 @@ def test_a_label_has_one_colour_whatever_the_order_of_labels_and_in_drawn_export
                 page.screenshot(path=str(tmp_path / "colours_app.png"))
                 page.keyboard.press("a")
                 wait_saved(page)
-        finally:
-            served.stop()
     assert seen[0] == seen[1] == {label: rgb(c) for label, c in label_colours(["ALPHA", "BETA"]).items()}
     assert seen[0]["ALPHA"] != seen[0]["BETA"] and tag == seen[1]["ALPHA"]
 
@@ -251,17 +210,12 @@ def test_a_label_has_one_colour_whatever_the_order_of_labels_and_in_drawn_export
 def test_the_app_and_the_exports_compute_the_same_colour_for_any_label(page, env, tmp_path):
     labels = ["ORG", "PERSON", "GPE", "LOC", "DATE", "MONEY", "A", "B", "Ölfirma", "人名", "😀 EMOJI", "", "x" * 300]
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": "Apple"}])
-    served = ServedRecipe(["mark", "vector", src, "--view-id", "text"], env, free_port())
-    try:
-        page.goto(served.url + "/")
-        wait_for_task(page, "Apple")
+    with served_app(page, ["mark", "vector", src, "--view-id", "text"], env, first="Apple"):
         in_app = page.evaluate("labels => import('/static/util.js').then((m) => labels.map(m.labelColor))", labels)
         sets = [["QUESTION", "ANSWER", "HEADER"], ["COMPANY", "ADDRESS", "DATE", "TOTAL"], labels[:-1],
                 ["ORG", "PERSON", "GPE", "LOC", "DATE", "MONEY", "NORP", "FAC", "EVENT", "LAW", "WORK_OF_ART"]]
         of_sets = page.evaluate("""sets => import('/static/util.js').then((m) => sets.map((s) => {
           const colour = m.labelColors(s, {A: '#123456'}); return s.map(colour); }))""", sets)
-    finally:
-        served.stop()
     assert in_app == [label_colour(label) for label in labels]
     # the colours of a label set (issue 23 point 12): the app and the exports choose the same
     assert of_sets == [[label_colours(s, {"A": "#123456"})[label] for label in s] for s in sets]

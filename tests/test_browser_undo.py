@@ -11,8 +11,8 @@ import pytest
 from vnerteach.store import connect
 
 from conftest import write_jsonl
-from browser_fixtures import db_out, evaluate_in_app, token, wait_for_task, wait_saved
-from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
+from browser_fixtures import SCREEN, db_out, evaluate_in_app, meets, served_app, token, wait_for_task, wait_saved
+from web_fixtures import free_port, installed, page_task
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +31,6 @@ GEOMETRY = """ids => {
 }"""
 
 
-def overlaps(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
 def history_texts(page) -> list[str]:
     return page.locator("#history .hist .hist-text").all_inner_texts()
 
@@ -45,16 +41,12 @@ def outbox_keys(page) -> list[str]:
 
 def test_undo_retracts_and_the_history_and_the_undone_task_survive_a_reload(browser, cli, env, tmp_path, db_path):
     page = browser
-    page.set_viewport_size({"width": 1366, "height": 800})
+    page.set_viewport_size(SCREEN)
     img = tmp_path / "img"
     pages = [page_task([f"Invoice {i} from Acme GmbH", "Hauptstrasse 5 Berlin"], img, name=f"inv{i}.png")
              for i in range(5)]
-    for p in pages:
-        install_in_cache(p, img, tmp_path / "home")
-    src = write_jsonl(tmp_path / "tasks.jsonl", pages)
-    served = ServedRecipe(["ner.manual", "undo", "blank:en", src, "--label", "ORG"], env, free_port())
-    try:
-        page.goto(served.url + "/")
+    src = write_jsonl(tmp_path / "tasks.jsonl", installed(pages, img, tmp_path / "home"))
+    with served_app(page, ["ner.manual", "undo", "blank:en", src, "--label", "ORG"], env) as served:
         for i, key in enumerate("axa"):
             wait_for_task(page, f"Invoice {i}")
             page.keyboard.press(key)
@@ -68,7 +60,7 @@ def test_undo_retracts_and_the_history_and_the_undone_task_survive_a_reload(brow
         page.screenshot(path=str(tmp_path / "undo_toast.png"))
         assert shown["toast"] is not None, "the undo toast is shown"
         for button in shown["buttons"]:
-            assert not overlaps(shown["toast"], button["rect"]), (shown["toast"], button)
+            assert not meets(shown["toast"], button["rect"], slack=0), (shown["toast"], button)
             assert button["hit"] == button["id"], button  # a click at the button's centre reaches the button
 
         wait_saved(page)  # the undo is acknowledged: the answer is out of the database
@@ -93,8 +85,7 @@ def test_undo_retracts_and_the_history_and_the_undone_task_survive_a_reload(brow
         page.keyboard.press("x")
         wait_for_task(page, "Invoice 3")
         wait_saved(page)
-    finally:
-        code, _, err = served.stop()
+    code, _, err = served.result
     assert code == 0 and "Saved 3 answers" in err
 
     examples = db_out(cli, "undo", tmp_path)
@@ -112,18 +103,16 @@ def test_undo_retracts_and_the_history_and_the_undone_task_survive_a_reload(brow
 
 def test_an_undo_waits_in_the_browser_while_the_server_is_away(browser, cli, env, tmp_path, db_path):
     page = browser
-    page.set_viewport_size({"width": 1366, "height": 800})
+    page.set_viewport_size(SCREEN)
     src = write_jsonl(tmp_path / "tasks.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(4)])
     port = free_port()
     args = ["ner.manual", "away", "blank:en", src, "--label", "ORG"]
-    served = ServedRecipe(args, env, port)
-    page.goto(served.url + "/")
-    wait_for_task(page, "Sentence 0")
-    token(page, "Acme").click()
-    page.keyboard.press("a")
-    wait_for_task(page, "Sentence 1")
-    wait_saved(page)
-    served.stop(signal.SIGKILL)
+    with served_app(page, args, env, first="Sentence 0", port=port) as served:
+        token(page, "Acme").click()
+        page.keyboard.press("a")
+        wait_for_task(page, "Sentence 1")
+        wait_saved(page)
+        served.stop(signal.SIGKILL)
 
     page.keyboard.press("x")  # waits in the outbox: the server is gone
     page.wait_for_function("() => document.body.dataset.conn === 'offline'")
@@ -138,16 +127,12 @@ def test_an_undo_waits_in_the_browser_while_the_server_is_away(browser, cli, env
     tab = page.context.new_page()
     page.close()  # the undo outlives the tab as well as the server
 
-    again = ServedRecipe(args, env, port)
-    try:
-        tab.set_viewport_size({"width": 1366, "height": 800})
-        tab.goto(again.url + "/")
+    tab.set_viewport_size(SCREEN)
+    with served_app(tab, args, env, port=port):
         wait_saved(tab)
         assert outbox_keys(tab) == []
         wait_for_task(tab, "Sentence 0")  # retracted: asked again
         assert tab.locator("#history .hist").count() == 0
-    finally:
-        again.stop()
     with connect(str(db_path)) as store:
         assert store.count("away") == 0
         assert [e["event"] for e in store.events("away")] == ["stored", "retracted"]

@@ -8,12 +8,9 @@ import pytest
 from doc_fixtures import drawn_page
 from PIL import Image
 
-from browser_fixtures import db_out, open_page, spans_of, wait_saved
-from web_fixtures import ServedRecipe, free_port
+from browser_fixtures import SCREEN, db_out, open_page, served_app, spans_of, wait_saved
 
 pytestmark = pytest.mark.slow
-
-SCREEN = {"width": 1366, "height": 800}
 
 # The page on screen: its stage and image in CSS pixels, and for each word box whether the image the browser shows
 # has ink (a dark pixel) inside it, read from a canvas copy of that image.
@@ -34,6 +31,7 @@ SEEN = """() => {
 
 @pytest.fixture
 def screen(playwright, tmp_path):
+    """The 1366x800 screen of browser_fixtures, with waits of 30 s: OCR runs on each turn of the page."""
     with open_page(playwright, tmp_path / "profile", SCREEN, timeout_ms=30_000) as page:
         yield page
 
@@ -58,10 +56,9 @@ def test_r_turns_a_sideways_page_upright_with_its_boxes_on_its_text(screen, cli,
     sharp = Image.open(drawn_page(tmp_path / "sharp.png"))
     sharp.resize((sharp.width // 5, sharp.height // 5), Image.BILINEAR).resize(sharp.size, Image.NEAREST).save(
         scans / "b_coarse.png")
-    served = ServedRecipe(["ner.manual", "turned", "blank:en", scans, "--label", "TOTAL,DATE", "--no-turn",
-                           "--workers", "1", "--ocr-engine", "tesseract"], env, free_port())  # reads a coarse scan badly
-    try:
-        page.goto(served.url + "/")
+    args = ["ner.manual", "turned", "blank:en", scans, "--label", "TOTAL,DATE", "--no-turn", "--workers", "1",
+            "--ocr-engine", "tesseract"]  # tesseract reads a coarse scan badly
+    with served_app(page, args, env):
         before = shown(page, None)
         assert before["natural"] == before["size"] == [520, 900]  # tall: on its side
         assert page.locator(".ocr-poor").count() == 1  # read on its side, it reads badly: flagged
@@ -109,8 +106,6 @@ def test_r_turns_a_sideways_page_upright_with_its_boxes_on_its_text(screen, cli,
         assert "mean word confidence" in mark.get_attribute("title")
         page.screenshot(path=str(tmp_path / "5-poor-ocr.png"))
         wait_saved(page)
-    finally:
-        served.stop()
     [example] = db_out(cli, "turned", tmp_path)
     assert example["meta"]["rotation"] == 90 and example["meta"]["rotation_source"] == "annotator"
     assert spans_of(example) == [("148.50", "TOTAL")]

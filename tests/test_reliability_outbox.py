@@ -20,7 +20,7 @@ from vnerteach.controller import Controller
 from vnerteach.server import make_app
 
 from conftest import write_jsonl
-from browser_fixtures import db_out, wait_for_task
+from browser_fixtures import db_out, served_app, wait_for_task
 from web_fixtures import ServedRecipe, free_port, wsgi
 
 pytestmark = pytest.mark.reliability
@@ -90,11 +90,9 @@ def test_ten_answers_of_2mb_kept_while_the_server_was_down_are_all_stored(browse
     src = write_jsonl(tmp_path / "scans.jsonl", tasks)
     port = free_port()
     args = ["mark", "scans", src, "--view-id", "image"]
-    served = ServedRecipe(args, env, port)
-    page.goto(served.url + "/")
-    wait_for_task(page, "Scan 0")
-    page.wait_for_function("() => window.vnerteach.queue.length === 9")
-    served.stop(signal.SIGKILL)
+    with served_app(page, args, env, first="Scan 0", port=port) as served:
+        page.wait_for_function("() => window.vnerteach.queue.length === 9")
+        served.stop(signal.SIGKILL)
 
     for i in range(10):
         wait_for_task(page, f"Scan {i}")
@@ -104,16 +102,13 @@ def test_ten_answers_of_2mb_kept_while_the_server_was_down_are_all_stored(browse
     if not limit_known:  # hold the outbox until the server is back, then resend as one that never learnt the limit
         page.evaluate(HOLD)
 
-    again = ServedRecipe(args, env, port)
-    try:
+    with ServedRecipe(args, env, port):  # the open app finds it back on its own
         if not limit_known:
             page.evaluate("window.__release()")
         page.wait_for_function("() => window.vnerteach.outbox.size === 0 && document.body.dataset.conn === 'saved'",
                                timeout=60_000)
         assert page.locator("#status-text").inner_text() == "All answers saved"
         page.screenshot(path=str(tmp_path / "saved.png"))
-    finally:
-        again.stop()
     examples = db_out(cli, "scans", tmp_path)
     assert sorted(e["text"] for e in examples) == [f"Scan {i}" for i in range(10)]
     assert all(e["answer"] == "accept" and e["image"] == t["image"] for e, t in
@@ -184,10 +179,8 @@ def test_refused_answers_stay_in_the_history_with_their_reason_until_dismissed(b
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Text {i} from Acme"} for i in range(5)])
     port = free_port()
     args = ["ner.manual", "news", "blank:en", src, "--label", "ORG"]
-    served = ServedRecipe(args, env, port)
-    page.goto(served.url + "/")
-    wait_for_task(page, "Text 0")
-    served.stop(signal.SIGKILL)
+    with served_app(page, args, env, first="Text 0", port=port) as served:
+        served.stop(signal.SIGKILL)
     page.locator(".text-view .tok").filter(has_text="Acme").first.click()
     page.keyboard.press("a")
     wait_for_task(page, "Text 1")  # a view gone wrong: a span past the end of the text
@@ -200,10 +193,8 @@ def test_refused_answers_stay_in_the_history_with_their_reason_until_dismissed(b
     tab = page.context.new_page()
     page.close()
 
-    again = ServedRecipe(args, env, port)
-    try:
-        page = tab
-        page.goto(again.url + "/")  # the new tab sends the three kept answers as one request
+    page = tab
+    with served_app(page, args, env, port=port):  # the new tab sends the three kept answers as one request
         page.wait_for_function("() => { const box = window.vnerteach.outbox; "
                                "return box && box.size === 0 && box.refused.size === 1; }")
         assert page.evaluate("window.__posts")[0] == {"n": 3, "status": 200}
@@ -238,8 +229,6 @@ def test_refused_answers_stay_in_the_history_with_their_reason_until_dismissed(b
         assert page.locator("#status-text").inner_text() == "All answers saved"
         assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('vnerteach:')).length") == 0
         assert unsaved_claims(page) == []
-    finally:
-        again.stop()
     assert [(e["text"], e["answer"]) for e in db_out(cli, "news", tmp_path)] == [
         ("Text 0 from Acme", "accept"), ("Text 2 from Acme", "reject")]
 
@@ -250,9 +239,7 @@ def test_the_status_never_says_all_saved_while_an_answer_is_unsaved_or_refused(b
     page.add_init_script(STATUS_LOG)
     tasks = [{"text": f"Scan {i}", "image": noise_png(i, 100_000), "width": 316, "height": 316} for i in range(3)]
     src = write_jsonl(tmp_path / "scans.jsonl", tasks)
-    served = ServedRecipe(["mark", "scans", src, "--view-id", "image"], env, free_port())
-    try:
-        page.goto(served.url + "/")
+    with served_app(page, ["mark", "scans", src, "--view-id", "image"], env):
         for i in range(3):
             wait_for_task(page, f"Scan {i}")
             if i == 1:  # tasks over 4 MB are refused at the source; only a client can make an answer this large
@@ -267,6 +254,4 @@ def test_the_status_never_says_all_saved_while_an_answer_is_unsaved_or_refused(b
         assert unsaved_claims(page) == []
         page.locator("#history .hist-dismiss").click()
         assert page.locator("#status-text").inner_text() == "All answers saved"
-    finally:
-        served.stop()
     assert [e["text"] for e in db_out(cli, "scans", tmp_path)] == ["Scan 0", "Scan 2"]

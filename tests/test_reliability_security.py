@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import ROOT, write_jsonl
-from browser_fixtures import evaluate_in_app, wait_for_task, wait_saved
+from browser_fixtures import evaluate_in_app, served_app, wait_for_task, wait_saved
 from web_fixtures import APP_HEADER, ServedRecipe, app_key, free_port, http, install_in_cache, page_task
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -68,20 +68,18 @@ def remaining_questions(page) -> list[str]:
 
 def test_a_page_of_another_origin_cannot_take_the_sessions_questions(browser, env, tmp_path):
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(40)])
-    served = ServedRecipe(["ner.manual", "news", "blank:en", src, "--label", "ORG"], env, free_port())
-    foreign = serve_page(FOREIGN_PAGE % served.url)
-    try:
-        browser.goto(served.url + "/")
-        wait_for_task(browser, "Sentence 0")  # the app holds its first batch of 10
-        other = browser.context.new_page()
-        other.goto(f"http://127.0.0.1:{foreign.server_address[1]}/")
-        other.wait_for_function("window.done", timeout=30_000)
-        assert other.evaluate("window.done") == ["opaque", "opaque", "opaque", "blocked"]
-        other.close()
-        assert remaining_questions(browser) == [f"Sentence {i} from Acme" for i in range(10, 40)]
-    finally:
-        foreign.shutdown()
-        served.stop()
+    args = ["ner.manual", "news", "blank:en", src, "--label", "ORG"]
+    with served_app(browser, args, env, first="Sentence 0") as served:  # the app holds its first batch of 10
+        foreign = serve_page(FOREIGN_PAGE % served.url)
+        try:
+            other = browser.context.new_page()
+            other.goto(f"http://127.0.0.1:{foreign.server_address[1]}/")
+            other.wait_for_function("window.done", timeout=30_000)
+            assert other.evaluate("window.done") == ["opaque", "opaque", "opaque", "blocked"]
+            other.close()
+            assert remaining_questions(browser) == [f"Sentence {i} from Acme" for i in range(10, 40)]
+        finally:
+            foreign.shutdown()
 
 
 def test_api_calls_without_the_app_key_or_from_another_origin_are_refused(env, tmp_path):
@@ -110,20 +108,14 @@ def test_an_open_tab_reads_the_new_app_key_after_the_server_restarts(browser, cl
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": f"Sentence {i} from Acme"} for i in range(4)])
     port = free_port()
     args = ["ner.manual", "restart", "blank:en", src, "--label", "ORG"]
-    served = ServedRecipe(args, env, port)
-    browser.goto(served.url + "/")
-    wait_for_task(browser, "Sentence 0")
-    browser.keyboard.press("a")
-    wait_saved(browser)
-    served.stop()
+    with served_app(browser, args, env, first="Sentence 0", port=port):
+        browser.keyboard.press("a")
+        wait_saved(browser)
     wait_for_task(browser, "Sentence 1")
     browser.keyboard.press("x")
     browser.wait_for_function("() => document.body.dataset.conn === 'offline'")
-    again = ServedRecipe(args, env, port)  # a new key; the tab holds the old one
-    try:
+    with ServedRecipe(args, env, port):  # a new key; the tab holds the old one
         wait_saved(browser)
-    finally:
-        again.stop()
     result = cli("db-out", "restart")
     assert result.exit_code == 0 and result.stdout.count('"answer"') == 2
 

@@ -22,6 +22,7 @@ from vnerteach.sources import get_stream
 from vnerteach.tasks import MAX_TASK_BYTES, MAX_TOKEN_CHARS, add_tokens
 
 
+from browser_fixtures import served_app
 from web_fixtures import ServedRecipe, free_port, http
 
 pytestmark = pytest.mark.reliability
@@ -269,9 +270,7 @@ def test_a_long_text_is_tokenized_in_pieces_as_spacy_would_and_lets_other_thread
 def test_the_app_lists_skipped_tasks_with_file_and_line(browser, tmp_path, db_path):
     env = {"VNERTEACH_DB": str(db_path), "VNERTEACH_HOME": str(tmp_path / "home")}
     src = lines_with(tmp_path / "news.jsonl", 4, {2: "{oops", 3: json.dumps({"text": "y" * (MAX_TOKEN_CHARS + 5)})})
-    served = ServedRecipe(["ner.manual", "news", "blank:en", src, "--label", "ORG"], env, free_port())
-    try:
-        browser.goto(served.url + "/")
+    with served_app(browser, ["ner.manual", "news", "blank:en", src, "--label", "ORG"], env):
         browser.wait_for_selector("#skipped li:nth-child(2)")
         assert browser.locator("#skipped-title").text_content() == "Skipped 2 bad tasks"
         assert browser.locator("#skipped li").all_text_contents() == [
@@ -279,5 +278,3 @@ def test_the_app_lists_skipped_tasks_with_file_and_line(browser, tmp_path, db_pa
             f"{src}:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"]
         browser.wait_for_function("s => window.vnerteach.current && window.vnerteach.current.task.text === s",
                                   arg="Text number 1 about Apple")
-    finally:
-        served.stop()

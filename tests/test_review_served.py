@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_review import manual
 
+from review_fixtures import manual
 from web_fixtures import ServedRecipe, free_port, http
 
 pytestmark = pytest.mark.slow

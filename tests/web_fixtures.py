@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -81,6 +82,13 @@ def install_in_cache(task: dict, folder: Path, home: Path) -> None:
             os.environ["VNERTEACH_HOME"] = old
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes((folder / f"{task['meta']['image_key']}.png").read_bytes())
+
+
+def installed(tasks: list[dict], folder: Path, home: Path) -> list[dict]:
+    """The page tasks, their PNGs put in the page cache under ``home`` (install_in_cache)."""
+    for task in tasks:
+        install_in_cache(task, folder, home)
+    return tasks
 
 
 def app_key_in(page: bytes | str) -> str | None:
@@ -188,9 +196,11 @@ def _call(method: str, url: str, body: dict | None, headers: dict, timeout: floa
 
 
 class ServedRecipe:
-    """`vnerteach RECIPE ...` in a child process, as a user starts it; waits until it answers."""
+    """`vnerteach RECIPE ...` in a child process, as a user starts it; waits until it answers. As a context manager
+    it stops the recipe on leaving; ``result`` then holds (exit code, stdout, stderr) for the test to check."""
 
     def __init__(self, args: list[str], env: dict, port: int, headers: dict | None = None):
+        self.result: tuple[int, str, str] | None = None
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         _app_keys.pop(self.url, None)  # a new server on this port has a new key
@@ -209,13 +219,19 @@ class ServedRecipe:
         self.proc.kill()
         raise RuntimeError("server did not start in 30 s")
 
-    def stop(self, sig: int | None = None) -> tuple[int, str, str]:
-        """Stop with a signal (default SIGTERM): (exit code, stdout, stderr)."""
-        import signal
+    def __enter__(self) -> ServedRecipe:
+        return self
 
-        self.proc.send_signal(signal.SIGTERM if sig is None else sig)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out, err
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+        """Stop with a signal, once (a second call returns the first's result): (exit code, stdout, stderr)."""
+        if self.result is None:
+            self.proc.send_signal(sig)
+            out, err = self.proc.communicate(timeout=30)
+            self.result = (self.proc.returncode, out, err)
+        return self.result
 
 
 def annotate(url: str, quota: int, deadline: float, acked: list) -> Counter:
