@@ -14,7 +14,7 @@ from vnerteach import Arg, Opt, recipe
 from vnerteach.files import check_output, write_atomic
 from vnerteach.errors import InputError, UsageError
 from vnerteach.output import good, info, progress_bar, stdout, warn
-from vnerteach.registry import option
+from vnerteach.flags import option
 from vnerteach.store import connect
 
 from .common import dataset_names, failure_log, report_merge

@@ -1,12 +1,8 @@
 """vnerteach: active-learning annotation of named entities in text, scanned images and PDFs."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .errors import VnerteachError
-from .registry import Arg, Opt, recipe
+from .flags import Arg, Opt
+from .registry import recipe
+from .version import __version__
 
-try:
-    __version__ = version("vnerteach")  # pyproject.toml's, the one place it is written
-except PackageNotFoundError:  # a checkout on sys.path that was never installed
-    __version__ = "0+unknown"
 __all__ = ["Arg", "Opt", "VnerteachError", "recipe", "__version__"]

@@ -22,7 +22,7 @@ from .components import Components
 from .errors import RecipeError, UsageError, VnerteachError
 from .feed import IDLE_S
 from .output import fail, good, plural, stderr, warn
-from .registry import Arg, Opt
+from .flags import Arg, Opt
 from .paths import DB_ENV, default_db, home
 
 TOKEN_ENV = "VNERTEACH_ACCESS_TOKEN"

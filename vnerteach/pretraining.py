@@ -278,7 +278,7 @@ def apply_pretrained(nlp: Any, pretrained: Pretrained) -> None:
 def pretraining_meta(lang: str, layout: bool, settings: Settings, pretrain_settings: PretrainSettings,
                      docs: int, words: int, curve: list[PretrainEpoch]) -> dict[str, Any]:
     """What meta.json says besides the tok2vec config: language, layout, shape, schedule, data and loss curve."""
-    from . import __version__
+    from .version import __version__
 
     return {"lang": lang, "layout": layout, "width": settings.width, "depth": settings.depth,
             "objective": "characters (spacy.PretrainCharacters.v1)", "epochs": pretrain_settings.epochs,

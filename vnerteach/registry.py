@@ -5,10 +5,9 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import sys
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, TypeVar, get_type_hints
+from typing import Callable, TypeVar, get_type_hints
 
 from .components import Components
 from .errors import RecipeError
@@ -17,26 +16,6 @@ ENTRY_POINT_GROUP = "vnerteach_recipes"
 F = TypeVar("F", bound=Callable)
 
 _recipes: dict[str, Callable] = {}
-
-
-@dataclass(frozen=True)
-class Arg:
-    """A positional argument's help, for ``Annotated[type, Arg("...")]`` in a recipe's signature."""
-
-    help: str
-
-
-@dataclass(frozen=True)
-class Opt:
-    """An option's help and optional short flag, for ``Annotated[type, Opt("...", "-x")]``."""
-
-    help: str
-    short: str | None = None
-
-
-def option(default: Any, help: str, short: str | None = None) -> Any:
-    """A field of an options dataclass with its flag's help: a recipe parameter of that type gets one flag per field."""
-    return field(default=default, metadata={"help": help, "short": short})
 
 
 def recipe(name: str) -> Callable[[F], F]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UsageError
-from ..registry import option as _opt
+from ..flags import option as _opt
 from .preprocess import parse_preprocess
 
 OCR_MODES = ("auto", "always", "never")
