@@ -21,7 +21,7 @@ from spacy.util import registry
 from thinc.api import Model, Maxout, chain, concatenate, list2ragged, ragged2list, with_array
 from thinc.types import Ragged
 
-from .lexemes import N_COLUMNS as N_LEXEME_COLUMNS, lexeme_embeddings
+from .lexemes import N_COLUMNS as N_LEXEME_COLUMNS, hash_tables, lexeme_embeddings, static_vectors
 from .neighbours import NONE, SLOTS, neighbourhood
 
 BOXES_KEY = "vnerteach_boxes"
@@ -109,35 +109,16 @@ def LayoutFeatures() -> Model:
     return Model("layout_features", forward, dims={"nO": N_LAYOUT_FEATURES})
 
 
-def _lexical(width: int, attrs: list[str], rows: list[int]) -> Model:
-    """MultiHashEmbed's hash tables: one HashEmbed per attribute (NORM, PREFIX, ...), concatenated, as Ragged."""
-    from spacy.ml.featureextractor import FeatureExtractor
-    from thinc.api import HashEmbed
-
-    if len(rows) != len(attrs):
-        raise ValueError(f"Mismatched lengths: {len(rows)} rows vs {len(attrs)} attrs")
-    embeddings = [HashEmbed(width, rows[i], column=i, seed=8 + i, dropout=0.0) for i in range(len(attrs))]
-    return chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*embeddings)))
-
-
-def _static_vectors(width: int) -> list[Model]:
-    """spaCy's StaticVectors (the vocab's word vectors through a learnt projection to ``width``), as MultiHashEmbed
-    adds them with ``include_static_vectors``."""
-    from spacy.ml.staticvectors import StaticVectors
-
-    return [StaticVectors(width, dropout=0.0)]
-
-
 @registry.architectures(LAYOUT_ARCH_V1)
 def LayoutEmbed(width: int, attrs: list[str], rows: list[int], include_static_vectors: bool = False,
                 lexemes: bool = False) -> Model:
     """MultiHashEmbed (NORM, PREFIX, ... hash tables, and the word vectors if included) plus layout features (and
     Brown clusters and word probabilities with ``lexemes``), mixed by one Maxout layer."""
-    static = _static_vectors(width) if include_static_vectors else []
+    static = static_vectors(width) if include_static_vectors else []
     lexical = [lexeme_embeddings(width)] if lexemes else []
     concat_size = width * (len(attrs) + len(static) + N_LEXEME_COLUMNS * len(lexical)) + N_LAYOUT_FEATURES
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
-    return chain(concatenate(_lexical(width, attrs, rows), *static, *lexical, LayoutFeatures()), mix, ragged2list())
+    return chain(concatenate(hash_tables(width, attrs, rows), *static, *lexical, LayoutFeatures()), mix, ragged2list())
 
 
 def neighbour_features(doc: Doc) -> numpy.ndarray:
@@ -213,12 +194,12 @@ def LayoutEmbedV2(width: int, attrs: list[str], rows: list[int], neighbours: lis
     unknown = [s for s in neighbours if s not in SLOTS]
     if unknown:
         raise ValueError(f"Unknown neighbour slots {unknown}: choose from {list(SLOTS)}")
-    parts = [_lexical(width, attrs, rows)]
+    parts = [hash_tables(width, attrs, rows)]
     if neighbours:
         near = [HashEmbed(width, neighbour_rows, column=k, seed=8 + len(attrs) + k, dropout=0.0)
                 for k in range(len(neighbours))]
         parts.append(chain(NeighbourIds(list(neighbours)), list2ragged(), with_array(concatenate(*near))))
-    static = _static_vectors(width) if include_static_vectors else []
+    static = static_vectors(width) if include_static_vectors else []
     lexical = [lexeme_embeddings(width)] if lexemes else []
     parts.extend(static + lexical)
     parts.append(NeighbourFeatures())

@@ -74,14 +74,30 @@ def lexeme_embeddings(width: int, lexeme_rows: int = LEXEME_ROWS) -> Model:
     return chain(LexemeIds(), list2ragged(), with_array(concatenate(*lexemes)))
 
 
+def hash_tables(width: int, attrs: list[str], rows: list[int]) -> Model:
+    """MultiHashEmbed's hash tables: one HashEmbed per attribute (NORM, PREFIX, ...), concatenated, as Ragged."""
+    from spacy.ml.featureextractor import FeatureExtractor
+
+    if len(rows) != len(attrs):
+        raise ValueError(f"Mismatched lengths: {len(rows)} rows vs {len(attrs)} attrs")
+    embeddings = [HashEmbed(width, rows[i], column=i, seed=8 + i, dropout=0.0) for i in range(len(attrs))]
+    return chain(FeatureExtractor(attrs), list2ragged(), with_array(concatenate(*embeddings)))
+
+
+def static_vectors(width: int) -> list[Model]:
+    """spaCy's StaticVectors (the vocab's word vectors through a learnt projection to ``width``), as MultiHashEmbed
+    adds them with ``include_static_vectors``."""
+    from spacy.ml.staticvectors import StaticVectors
+
+    return [StaticVectors(width, dropout=0.0)]
+
+
 @registry.architectures(LEXEME_ARCH)
 def LexemeEmbed(width: int, attrs: list[str], rows: list[int], include_static_vectors: bool = False,
                 lexeme_rows: int = LEXEME_ROWS) -> Model:
     """MultiHashEmbed (the attrs' hash tables, the word vectors if included) plus cluster and probability embeddings."""
-    from .layout import _lexical, _static_vectors
-
-    static = _static_vectors(width) if include_static_vectors else []
-    parts = [_lexical(width, attrs, rows), lexeme_embeddings(width, lexeme_rows), *static]
+    static = static_vectors(width) if include_static_vectors else []
+    parts = [hash_tables(width, attrs, rows), lexeme_embeddings(width, lexeme_rows), *static]
     concat_size = width * (len(attrs) + N_COLUMNS + len(static))
     mix = with_array(Maxout(width, concat_size, nP=3, dropout=0.0, normalize=True))
     return chain(concatenate(*parts), mix, ragged2list())
