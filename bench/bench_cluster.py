@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ def run(paths, options, cache: Path, on_result=None) -> tuple[float, list]:
 
     started = time.perf_counter()
     results = []
-    for result in iter_documents(paths, options, cache_dir=cache):
+    for result in iter_documents(paths, replace(options, cache_dir=str(cache))):
         results.append(result)
         if on_result is not None:
             on_result(len(results))
@@ -56,7 +57,7 @@ def cpu_per_page(paths) -> float:
     from vnerteach.documents.pages import _plan, run_ocr_job
 
     limit_threads()
-    options = DocumentOptions(cache=False)
+    options = DocumentOptions(cache=False, cache_dir=tempfile.mkdtemp())
     engine = options.check()
     jobs = list(_plan(paths, options, PageCache(tempfile.mkdtemp()), engine))
     before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -73,7 +74,7 @@ def client_cpu_per_page(paths) -> float:
     from vnerteach.documents.cache import PageCache
     from vnerteach.documents.pages import _plan
 
-    options = DocumentOptions()
+    options = DocumentOptions(cache_dir=tempfile.mkdtemp())
     engine = options.check()
     started = time.process_time()
     jobs = list(_plan(paths, options, PageCache(tempfile.mkdtemp()), engine))

@@ -40,7 +40,7 @@ def receipts() -> list[str]:
     os.environ["VNERTEACH_HOME"] = str(home)
     tasks = []
     for key, result in zip(keys[:N_TRAIN], iter_documents([root / "img" / f"{k}.jpg" for k in keys[:N_TRAIN]],
-                                                           DocumentOptions(workers=2))):
+                                                           DocumentOptions(workers=2, cache_dir=str(home / "cache")))):
         task = page_task(result)
         task.update(spans=label_spans(task["tokens"], json.loads((root / "entities" / f"{key}.txt").read_text())),
                     answer="accept", _view_id="ner_manual")

@@ -345,7 +345,7 @@ def sroie_tasks(keys: list[str]) -> tuple[list[dict], dict[str, dict]]:
 
     root = DATA / "sroie"
     os.environ["VNERTEACH_HOME"] = str(WORK / "home")
-    results = iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2))
+    results = iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2, cache_dir=str(WORK / "home" / "cache")))
     tasks, gold = [], {}
     for key, result in zip(keys, results):
         task = page_task(result)

@@ -100,7 +100,8 @@ def main(argv: list[str]) -> None:
     root = data_dir() / "sroie"
     keys = sorted(p.stem for p in (root / "img").glob("*.jpg"))[:int(argv[0]) if argv else 150]
     os.environ.setdefault("VNERTEACH_HOME", str(Path(os.environ.get("BENCH_DIR", "/tmp/vnerteach-bench")) / "home"))
-    results = iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2))
+    results = iter_documents([root / "img" / f"{k}.jpg" for k in keys], DocumentOptions(workers=2,
+                             cache_dir=str(Path(os.environ["VNERTEACH_HOME"]) / "cache")))
     changed = {f: 0 for f in FIELDS}
     labelled = {f: 0 for f in FIELDS}
     several = {f: 0 for f in FIELDS}
