@@ -148,15 +148,12 @@ def make_command(func: Callable) -> Callable:
         "db", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or "
                                                                    f"{home() / 'vnerteach.db'})")])
-    cache_option = [inspect.Parameter(PAGE_CACHE_PARAM, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                      annotation=Annotated[Path | None, typer.Option("--cache-dir", help=CACHE_HELP)])]
+    cache_option = [_cache_option()] if wants_cache else []
     serves = registry.serves(func)
     server_options = _server_options() if serves else []
 
     def command(**kwargs: Any) -> None:
         db = kwargs.pop(DB_PARAM)
-        if wants_cache:
-            kwargs[PAGE_CACHE_PARAM] = (kwargs[PAGE_CACHE_PARAM] or page_cache_dir()).expanduser().resolve()
         server = {p.name: kwargs.pop(p.name) for p in server_options}
         try:
             if server:  # before the recipe loads its model
@@ -175,6 +172,8 @@ def make_command(func: Callable) -> Callable:
                 raise UsageError(_missing_model_or_source(kwargs["model"]))
             if wants_db:
                 db = kwargs[DB_PARAM] = db or default_db()
+            if wants_cache:
+                kwargs[PAGE_CACHE_PARAM] = (kwargs[PAGE_CACHE_PARAM] or page_cache_dir()).expanduser().resolve()
             components = func(**kwargs)
             if serves and components is not None:  # None: nothing to annotate this time (e.g. review)
                 _serve(components, db or default_db(), **{**SERVER_DEFAULTS, **server})
@@ -192,8 +191,7 @@ def make_command(func: Callable) -> Callable:
             stderr.print("Interrupted.")
             raise typer.Exit(130) from None
 
-    command.__signature__ = inspect.Signature([*params, *(cache_option if wants_cache else []), *server_options,
-                                               db_option])  # type: ignore[attr-defined]
+    command.__signature__ = inspect.Signature([*params, *cache_option, *server_options, db_option])  # type: ignore[attr-defined]
     command.__name__ = func.__name__
     return command
 
@@ -208,6 +206,12 @@ def _detach_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):
         pass
+
+
+def _cache_option() -> inspect.Parameter:
+    """--cache-dir for a recipe that declares ``page_cache``: one without DocumentOptions that still shows pages."""
+    return inspect.Parameter(PAGE_CACHE_PARAM, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[Path | None, typer.Option("--cache-dir", help=CACHE_HELP)])
 
 
 def _server_options() -> list[inspect.Parameter]:

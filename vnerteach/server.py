@@ -35,15 +35,15 @@ IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
+RegionReader = Callable[[Path, object], list]  # (page image, [x0, y0, x1, y1]) -> documents.Word list
+
+
 class ImageLookup(Protocol):
     """Page images by key (documents.PageImages, folder_images): one's PNG file, and another page of its document."""
 
     def __call__(self, key: str) -> Path: ...
 
     def other_page(self, key: str, page: int) -> dict: ...
-
-
-RegionReader = Callable[[Path, object], list]  # (page image, [x0, y0, x1, y1]) -> documents.Word list
 
 
 def static_dir() -> Path:
