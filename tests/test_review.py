@@ -6,7 +6,6 @@ import random
 from itertools import combinations
 
 import pytest
-
 from conftest import home_cache
 
 from vnerteach.agreement import agreement
@@ -177,6 +176,7 @@ def test_review_auto_accepts_agreed_inputs_and_streams_the_others(store, db_url)
     tasks = list(components["stream"])
     assert [t["text"] for t in tasks] == [TEXTS[0]]  # TEXTS[1] agreed by both, TEXTS[2] by its one annotator
     assert components["view_id"] == "review" and components["exclude_by"] == "input"
+    assert components["images"].cache_dir == home_cache()  # page tasks' images from the folder the CLI gave
     assert components["config"]["labels"] == ["PERSON", "ORG", "GPE"]  # in the order annotators first used them
     stored = list(store.iter_examples("final"))
     assert sorted(e["text"] for e in stored) == sorted(TEXTS[1:])
