@@ -18,6 +18,7 @@ import signal
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from common import own_cpu, sroie_image, sroie_keys
@@ -36,7 +37,7 @@ def run(paths, options, cache: Path, on_result=None) -> tuple[float, list]:
 
     started = time.perf_counter()
     results = []
-    for result in iter_documents(paths, options, cache_dir=cache):
+    for result in iter_documents(paths, replace(options, cache_dir=str(cache))):
         results.append(result)
         if on_result is not None:
             on_result(len(results))
@@ -51,7 +52,7 @@ def cpu_per_page(paths) -> float:
     from vnerteach.documents.pages import _plan, run_ocr_job
 
     limit_threads()
-    options = DocumentOptions(cache=False)
+    options = DocumentOptions(cache=False, cache_dir=tempfile.mkdtemp())
     engine = options.check()
     jobs = list(_plan(paths, options, PageCache(tempfile.mkdtemp()), engine))
     before = own_cpu()
@@ -66,7 +67,7 @@ def client_cpu_per_page(paths) -> float:
     from vnerteach.documents.cache import PageCache
     from vnerteach.documents.pages import _plan
 
-    options = DocumentOptions()
+    options = DocumentOptions(cache_dir=tempfile.mkdtemp())
     engine = options.check()
     started = time.process_time()
     jobs = list(_plan(paths, options, PageCache(tempfile.mkdtemp()), engine))

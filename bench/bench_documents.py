@@ -85,7 +85,7 @@ def bench_digital(tmp: Path, pages: int) -> list[str]:
                     page.get_text("words")
 
         def ours():
-            for result in iter_pages(path, DocumentOptions(ocr="auto", workers=1), cache_dir=cache):
+            for result in iter_pages(path, DocumentOptions(ocr="auto", workers=1, cache_dir=str(cache))):
                 assert not result.ocr and len(result.words) == lines * 10
 
         try:
@@ -127,7 +127,8 @@ def bench_ocr(tmp: Path, n: int) -> list[str]:
 
     def run(paths, workers, cache=False, cache_dir=None, **kw):
         t = time.perf_counter()
-        results = list(iter_documents(paths, DocumentOptions(workers=workers, cache=cache, **kw), cache_dir=cache_dir))
+        folder = cache_dir or Path(os.environ["VNERTEACH_HOME"]) / "cache"
+        results = list(iter_documents(paths, DocumentOptions(workers=workers, cache=cache, cache_dir=str(folder), **kw)))
         assert all(r.ok and r.words for r in results), [str(r) for r in results if not r.ok]
         return time.perf_counter() - t
 
@@ -180,7 +181,8 @@ def bench_sroie(limit: int):
     for choice in SROIE_CHOICES:
         hit = total = 0
         t = time.perf_counter()
-        for r in iter_documents(images, DocumentOptions(preprocess=choice, cache=False, workers=2)):
+        folder = Path(os.environ["VNERTEACH_HOME"]) / "cache"
+        for r in iter_documents(images, DocumentOptions(preprocess=choice, cache=False, workers=2, cache_dir=str(folder))):
             assert r.ok, str(r)
             want = truth[Path(r.path).stem]
             got = Counter(re.findall(r"[0-9A-Z]+", " ".join(w.text for w in r.words).upper()))
@@ -216,7 +218,7 @@ def memory_child(pdf: str, cache: str) -> None:
 
     t = time.perf_counter()
     n = ocr = 0
-    for r in iter_documents([pdf], DocumentOptions(workers=2, dpi=200), cache_dir=cache):
+    for r in iter_documents([pdf], DocumentOptions(workers=2, dpi=200, cache_dir=cache)):
         assert r.ok, str(r)
         n += 1
         ocr += r.ocr

@@ -291,9 +291,9 @@ def rotated_ceilings(engines: list[str], pages: list[dict], workers: int) -> Non
                     with Image.open(page["image"]) as opened:
                         opened.convert("RGB").rotate(turn, expand=True).save(path)
                 paths.append(path)
-            options = DocumentOptions(ocr_engine=kind, workers=workers)
+            options = DocumentOptions(ocr_engine=kind, workers=workers, cache_dir=str(CACHE / f"home-{kind}"))
             hits = 0
-            for page, result in zip(pages, iter_documents(paths, options, cache_dir=CACHE / f"home-{kind}")):
+            for page, result in zip(pages, iter_documents(paths, options)):
                 if result.ok:
                     hits += sum(ceilings(page_task(result), page["fields"])[0].values())
             row.append(f"{turn:>3}° {pct(hits / 4, len(pages))}")

@@ -297,8 +297,8 @@ def sroie_tasks(keys: list[str], home: Path | None = None) -> tuple[list[dict], 
     from vnerteach.documents import DocumentOptions, iter_documents, page_task
     from vnerteach.tasks import set_hashes
 
-    os.environ["VNERTEACH_HOME"] = str(home or WORK / "home")
-    results = iter_documents([sroie_image(k) for k in keys], DocumentOptions(workers=2))
+    cache = (home or WORK / "home") / "cache"
+    results = iter_documents([sroie_image(k) for k in keys], DocumentOptions(workers=2, cache_dir=str(cache)))
     tasks, gold = [], {}
     for key, result in zip(keys, results):
         task = page_task(result)

@@ -15,7 +15,7 @@ from vnerteach import Arg, Opt, recipe
 from vnerteach.files import atomic_file, check_output
 from vnerteach.errors import UsageError
 from vnerteach.output import good, info, plural, stdout, warn
-from vnerteach.documents import DocumentOptions
+from vnerteach.documents import DocumentOptions, PageImages
 from vnerteach.sources import get_stream
 from vnerteach.store import connect, to_json
 from vnerteach.tasks import ANSWERS, set_hashes
@@ -225,6 +225,7 @@ def db_out(
                                  "of the examples")] = False,
     *,
     db: str,
+    page_cache: Path,
 ) -> None:
     """Export a dataset: its answers as JSONL, or merged annotations as a spaCy DocBin, CoNLL or entity boxes.
 
@@ -261,7 +262,8 @@ def db_out(
     jobs = ([] if images_only else [(format, output)]) + pages
     with connect(db) as store:
         source = Source(store, dataset, labels=None if redact else label, cover=label, answers=answer,
-                        partial=partial, lang=lang, strict=strict, embed_images=embed_images)
+                        partial=partial, lang=lang, strict=strict, embed_images=embed_images,
+                        page_images=PageImages(page_cache))
         _export(source, jobs, dataset)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.components import Components
+from vnerteach.documents import PageImages
 from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.output import good, info, plural
 from vnerteach.review import REVIEW_VIEW, ReviewInput, auto_answer, check_review_answer, collect, review_task
@@ -23,6 +25,7 @@ def review(
     lang: Annotated[str, Opt("Language for tokenizing answers without tokens")] = "en",
     *,
     db: str,
+    page_cache: Path,
 ) -> Components:
     """Review what annotators answered differently: pick a version (keys 1-9), edit it, accept; or reject all.
 
@@ -61,7 +64,7 @@ def review(
         s[2] for item in items for v in item.versions for s in (*v.spans, *v.rejected)))
     return {"dataset": dataset, "stream": (review_task(item, names) for item in todo), "view_id": REVIEW_VIEW,
             "config": {"labels": labels}, "exclude_by": "input", "total": len(todo),
-            "validate_answer": check_review_answer}
+            "validate_answer": check_review_answer, "images": PageImages(page_cache)}
 
 
 def _inputs(store: Store, names: list[str], lang: str) -> list[ReviewInput]:

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from vnerteach.cli import build_app, load_builtin
+from vnerteach.documents import DocumentOptions
 from vnerteach.store import connect
 
 ROOT = Path(__file__).parent.parent
 pytest_plugins = ["browser_fixtures", "pg_fixtures"]  # the Chromium and PostgreSQL fixtures, for every test file
+
+
+def home_cache() -> Path:
+    """The page cache folder of the test's own $VNERTEACH_HOME, where the command line would put it."""
+    return Path(os.environ["VNERTEACH_HOME"]) / "cache"
+
+
+def doc_options(**fields) -> DocumentOptions:
+    """DocumentOptions for a library call, with the page cache in the test's own $VNERTEACH_HOME unless given."""
+    fields.setdefault("cache_dir", str(home_cache()))
+    return DocumentOptions(**fields)
 
 
 @pytest.fixture(autouse=True)

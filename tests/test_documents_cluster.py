@@ -10,10 +10,11 @@ import sys
 import time
 
 import pytest
+from conftest import doc_options
 from doc_fixtures import image_only_pdf, scanned_page, text_image
 from PIL import Image
 
-from vnerteach.documents import DocumentOptions, PageCache, PageFailure, iter_documents, page_image
+from vnerteach.documents import PageCache, PageFailure, iter_documents, page_image
 from vnerteach.errors import VnerteachError
 
 distributed = pytest.importorskip("distributed")
@@ -62,9 +63,9 @@ def test_cluster_ocr_matches_the_local_pool_in_order_and_fills_the_cache(cluster
     options = dict(preprocess="grayscale,deskew", dpi=150, ocr_engine="tesseract")  # the engine that refuses d_wide
     remote_cache, local_cache = tmp_path / "remote-cache", tmp_path / "local-cache"
 
-    remote = list(iter_documents(paths, DocumentOptions(scheduler=cluster.scheduler_address, **options),
-                                 cache_dir=remote_cache, window=3))
-    local = list(iter_documents(paths, DocumentOptions(workers=2, **options), cache_dir=local_cache))
+    remote = list(iter_documents(paths, doc_options(scheduler=cluster.scheduler_address, **options,
+                                             cache_dir=remote_cache), window=3))
+    local = list(iter_documents(paths, doc_options(workers=2, cache_dir=local_cache, **options)))
 
     assert pages_of(remote) == pages_of(local)
     assert [(r.path.rsplit("/", 1)[1], r.page) for r in remote][:4] == [
@@ -75,7 +76,7 @@ def test_cluster_ocr_matches_the_local_pool_in_order_and_fills_the_cache(cluster
     assert abs(remote[0].skew - 2.0) <= 0.5 and [w.text for w in remote[1].words] == ["river", "garden", "2024"]
 
     # The cache this process wrote serves a second run without any cluster, and page images are re-made from it.
-    again = list(iter_documents(paths, DocumentOptions(**options), cache_dir=remote_cache))
+    again = list(iter_documents(paths, doc_options(cache_dir=remote_cache, **options)))
     assert pages_of(again) == pages_of(remote)
     assert all(r.cached for r in again if not isinstance(r, PageFailure))
     manifest = PageCache(remote_cache).read_manifest(remote[0].image_key)
@@ -90,7 +91,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_no_page(cluster, tmp_path):
     client = distributed.Client(cluster.scheduler_address, set_as_default=False)
     try:
         results, killed = [], None
-        stream = iter_documents(paths, DocumentOptions(scheduler=cluster.scheduler_address), cache_dir=tmp_path / "c")
+        stream = iter_documents(paths, doc_options(scheduler=cluster.scheduler_address, cache_dir=tmp_path / "c"))
         for result in stream:
             results.append(result)
             if killed is None:  # after the first page: kill a worker that is busy with a later one
@@ -115,7 +116,7 @@ def test_losing_the_scheduler_mid_run_is_one_error_naming_the_flag(tmp_path):
     with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=":0",
                                   worker_dashboard_address=None) as short_lived:
         address = short_lived.scheduler_address
-        stream = iter_documents(paths, DocumentOptions(scheduler=address), cache_dir=tmp_path / "c")
+        stream = iter_documents(paths, doc_options(scheduler=address, cache_dir=tmp_path / "c"))
         first = next(stream)
         short_lived.close()
         with pytest.raises(VnerteachError, match=f"--scheduler {address}: lost the connection to the Dask scheduler"):
@@ -123,10 +124,11 @@ def test_losing_the_scheduler_mid_run_is_one_error_naming_the_flag(tmp_path):
     assert first.words and PageCache(tmp_path / "c").read_ocr(_ocr_key(first)) is not None
 
 
-def _ocr_key(result, options: DocumentOptions = DocumentOptions()) -> str:
-    """The cache key of a page's OCR by the options' engine, as pages.py makes it."""
+def _ocr_key(result) -> str:
+    """The cache key of a page's OCR by the default engine, as pages.py makes it."""
     from vnerteach.documents.cache import ocr_key
 
+    options = doc_options()
     return ocr_key(result.image_key, options.lang, options.check())
 
 
@@ -142,7 +144,7 @@ def test_a_worker_without_tesseract_is_named(tmp_path, monkeypatch):
     path = small_scans(tmp_path / "scans", 1)[0]
     key = image_key("0" * 64, 1, None, ())
     job = OcrJob(str(path), Source(str(path), "png", 0, 1, "0" * 64, None), key, ocr_key(key, "eng", "t"),
-                 DocumentOptions(ocr_engine="tesseract"), str(tmp_path / "unused"))
+                 doc_options(ocr_engine="tesseract"), str(tmp_path / "unused"))
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # as on a worker without Tesseract
     with pytest.raises(DependencyError, match=f"on the Dask worker {socket.gethostname()}: Tesseract OCR is not"):
         run_remote(job, path.read_bytes())

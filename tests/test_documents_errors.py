@@ -8,10 +8,11 @@ import zlib
 
 import pymupdf
 import pytest
+from conftest import doc_options
 from doc_fixtures import text_image, write_lines
 from PIL import Image
 
-from vnerteach.documents import DocumentOptions, file_kind, iter_documents, iter_pages
+from vnerteach.documents import file_kind, iter_documents, iter_pages
 from vnerteach.errors import InputError, UsageError
 
 
@@ -46,7 +47,7 @@ def bad_and_good(tmp_path):
 
 
 def test_each_bad_item_is_recorded_and_the_run_goes_on(bad_and_good):
-    results = list(iter_documents(bad_and_good, DocumentOptions(workers=2, ocr_engine="tesseract"), window=4))  # refuses wide.png
+    results = list(iter_documents(bad_and_good, doc_options(workers=2, ocr_engine="tesseract"), window=4))  # refuses wide.png
     assert [r.path for r in results] == [str(p) for p in bad_and_good]
     *failures, good = results
     assert good.ok and [w.text for w in good.words] == ["good", "page", "here"]
@@ -67,19 +68,19 @@ def test_pdf_page_larger_than_the_pixel_limit(tmp_path):
     doc = pymupdf.open()
     write_lines(doc.new_page(width=14_000, height=14_000), [["huge", "page", "words"]])
     doc.save(tmp_path / "poster.pdf")
-    failure, = iter_documents([tmp_path / "poster.pdf"], DocumentOptions(dpi=300))
+    failure, = iter_documents([tmp_path / "poster.pdf"], doc_options(dpi=300))
     assert failure.page == 1 and "decompression-bomb" in failure.error
 
 
 def test_iter_pages_raises_the_failure(tmp_path):
     (tmp_path / "empty.pdf").write_bytes(b"")
     with pytest.raises(InputError, match=r"empty\.pdf: empty file"):
-        list(iter_pages(tmp_path / "empty.pdf"))
+        list(iter_pages(tmp_path / "empty.pdf", doc_options()))
 
 
 def test_damaged_pdf(tmp_path):
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 50)
-    failure, = iter_documents([tmp_path / "broken.pdf"], DocumentOptions(ocr="never"))
+    failure, = iter_documents([tmp_path / "broken.pdf"], doc_options(ocr="never"))
     assert not failure.ok and failure.page is None
 
 
@@ -96,4 +97,4 @@ def test_content_decides_the_kind(tmp_path):
 ])
 def test_bad_options_are_usage_errors(tmp_path, kwargs, message):
     with pytest.raises(UsageError, match=message):
-        iter_documents([tmp_path / "a.pdf"], DocumentOptions(**kwargs))
+        iter_documents([tmp_path / "a.pdf"], doc_options(**kwargs))

@@ -7,11 +7,11 @@ import os
 
 import pytesseract
 import pytest
+from conftest import doc_options, home_cache
 from doc_fixtures import iou, scanned_page, text_image, word_recall
 from PIL import Image
 
-from vnerteach.documents import (DocumentOptions, check_tesseract, iter_documents, iter_pages, page_image,
-                                 tesseract_version)
+from vnerteach.documents import check_tesseract, iter_documents, iter_pages, page_image, tesseract_version
 from vnerteach.documents import ocr as ocr_module
 from vnerteach.documents.pool import make_executor
 from vnerteach.errors import DependencyError
@@ -20,7 +20,7 @@ from vnerteach.errors import DependencyError
 def test_scanned_page_recall_and_boxes_after_deskew(tmp_path):
     scan, truth = scanned_page(dpi=200, angle=2.0)
     scan.save(tmp_path / "scan.png")
-    result = next(iter_pages(tmp_path / "scan.png", DocumentOptions(preprocess="grayscale,deskew", workers=1)))
+    result = next(iter_pages(tmp_path / "scan.png", doc_options(preprocess="grayscale,deskew", workers=1)))
     assert result.ocr and result.kind == "png" and (result.width, result.height) == scan.size
     assert abs(result.skew - 2.0) <= 0.5
     found = [w.text for w in result.words]
@@ -32,7 +32,7 @@ def test_scanned_page_recall_and_boxes_after_deskew(tmp_path):
     good = [w for w in recovered if max(iou(w.bbox, b) for b in boxes[w.text]) >= 0.5]
     assert len(good) >= 0.95 * len(recovered)
     assert all(0 <= w.conf <= 100 for w in result.words)
-    png = page_image(result)
+    png = page_image(result, cache_dir=home_cache())
     with Image.open(png) as shown:  # the image the boxes refer to: deskewed, same size
         assert shown.size == scan.size and shown.mode == "L"
 
@@ -46,13 +46,13 @@ def test_multipage_tiff_and_formats_by_content(tmp_path):
     (tmp_path / "photo.png").write_bytes(buf.getvalue())  # a JPEG named .png: read as what it is
     first.save(tmp_path / "page.bmp")
     first.save(tmp_path / "page.webp", lossless=True)
-    results = list(iter_documents([tmp_path / "two.tiff", tmp_path / "photo.png"], DocumentOptions(workers=2)))
+    results = list(iter_documents([tmp_path / "two.tiff", tmp_path / "photo.png"], doc_options(workers=2)))
     assert [(r.path.rsplit("/", 1)[1], r.page, r.pages, r.kind) for r in results] == [
         ("two.tiff", 1, 2, "tiff"), ("two.tiff", 2, 2, "tiff"), ("photo.png", 1, 1, "jpeg")]
     assert [w.text for w in results[0].words] == ["alpha", "station", "library"]
     assert [w.text for w in results[1].words] == [w.text for w in results[2].words] == ["winter", "harbour",
                                                                                         "museum"]
-    plain = list(iter_documents([tmp_path / "page.bmp", tmp_path / "page.webp"], DocumentOptions(ocr="never")))
+    plain = list(iter_documents([tmp_path / "page.bmp", tmp_path / "page.webp"], doc_options(ocr="never")))
     assert [(r.kind, r.width, r.height, r.words) for r in plain] == [("bmp", 900, 300, []), ("webp", 900, 300, [])]
 
 
@@ -78,8 +78,8 @@ def test_missing_tesseract_is_one_clear_error_before_any_work(tmp_path, monkeypa
     ocr_module.installed_languages.cache_clear()
     try:
         with pytest.raises(DependencyError, match="apt-get install tesseract-ocr"):
-            iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="tesseract"))  # raised before a page is read
-        assert [r.ok for r in iter_documents([tmp_path / "a.png"], DocumentOptions(ocr="never"))] == [True]
+            iter_documents([tmp_path / "a.png"], doc_options(ocr_engine="tesseract"))  # raised before a page is read
+        assert [r.ok for r in iter_documents([tmp_path / "a.png"], doc_options(ocr="never"))] == [True]
     finally:
         ocr_module.tesseract_version.cache_clear()
         ocr_module.installed_languages.cache_clear()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pymupdf
 import pytest
+from conftest import doc_options
 from doc_fixtures import digital_pdf, image_only_pdf, scanned_page, text_image, word_recall, write_lines
 
-from vnerteach.documents import DocumentOptions, iter_documents, iter_pages, page_task
+from vnerteach.documents import iter_documents, iter_pages, page_task
 from vnerteach.errors import InputError
 
 
@@ -14,7 +15,7 @@ from vnerteach.errors import InputError
 def test_digital_pdf_words_and_boxes_match_what_was_written(tmp_path, dpi):
     path = tmp_path / "digital.pdf"
     written = digital_pdf(path, pages=3)
-    results = list(iter_pages(path, DocumentOptions(dpi=dpi, ocr="auto", workers=1)))
+    results = list(iter_pages(path, doc_options(dpi=dpi, ocr="auto", workers=1)))
     assert [r.page for r in results] == [1, 2, 3]
     scale = dpi / 72
     for result, truth in zip(results, written):
@@ -31,7 +32,7 @@ def test_digital_pdf_words_and_boxes_match_what_was_written(tmp_path, dpi):
 def test_pixel_size_is_that_of_the_rendered_image(tmp_path):
     path = tmp_path / "digital.pdf"
     digital_pdf(path, pages=1)
-    result = next(iter_pages(path, DocumentOptions(dpi=97)))
+    result = next(iter_pages(path, doc_options(dpi=97)))
     pix = pymupdf.open(path)[0].get_pixmap(dpi=97)
     assert (result.width, result.height) == (pix.width, pix.height)
 
@@ -43,7 +44,7 @@ def test_rotated_page_boxes_are_in_the_rotated_image(tmp_path):
     (word, box), = write_lines(page, [["landscape"]], x0=100, y0=200)
     page.set_rotation(90)
     doc.save(path)
-    result = next(iter_pages(path, DocumentOptions(dpi=72, min_text=1)))
+    result = next(iter_pages(path, doc_options(dpi=72, min_text=1)))
     assert (result.width, result.height) == (792, 612)
     # a 90-degree clockwise turn maps (x, y) of the unrotated page to (792 - y, x)
     expected = (792 - box[3], box[0], 792 - box[1], box[2])
@@ -62,7 +63,7 @@ def test_mixed_pdf_takes_the_right_path_per_page(tmp_path):
     write_lines(page3, [["tiny"]])  # 4 characters: under min_text, so OCR'd (and found blank)
     doc.save(tmp_path / "mixed.pdf")
 
-    results = list(iter_documents([tmp_path / "mixed.pdf"], DocumentOptions(dpi=150, workers=2)))
+    results = list(iter_documents([tmp_path / "mixed.pdf"], doc_options(dpi=150, workers=2)))
     assert [(r.page, r.ocr) for r in results] == [(1, False), (2, True), (3, True)]
     assert [w.text for w in results[0].words] == [w for w, _ in written]
     assert word_recall([w.text for w in results[1].words], [w for w, _ in truth]) >= 0.95
@@ -73,15 +74,15 @@ def test_mixed_pdf_takes_the_right_path_per_page(tmp_path):
 def test_ocr_always_and_never(tmp_path):
     path = tmp_path / "digital.pdf"
     digital_pdf(path, pages=1, lines=2, per_line=4)
-    never = next(iter_pages(path, DocumentOptions(dpi=100, ocr="never", min_text=10_000)))
+    never = next(iter_pages(path, doc_options(dpi=100, ocr="never", min_text=10_000)))
     assert not never.ocr and len(never.words) == 8
-    always = next(iter_pages(path, DocumentOptions(dpi=150, ocr="always")))
+    always = next(iter_pages(path, doc_options(dpi=150, ocr="always")))
     assert always.ocr and word_recall([w.text for w in always.words], [w.text for w in never.words]) >= 0.9
 
 
 def test_image_only_page_with_ocr_never_has_no_words(tmp_path):
     image_only_pdf(tmp_path / "scan.pdf", [text_image(["nothing to read here"])])
-    result = next(iter_pages(tmp_path / "scan.pdf", DocumentOptions(ocr="never", dpi=100)))
+    result = next(iter_pages(tmp_path / "scan.pdf", doc_options(ocr="never", dpi=100)))
     assert not result.ocr and result.words == []
     assert page_task(result)["text"] == ""
 
@@ -92,17 +93,17 @@ def test_encrypted_pdf_needs_its_password(tmp_path):
     write_lines(doc.new_page(), [["classified", "words", "inside"]])
     doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="sesame", owner_pw="owner")
     with pytest.raises(InputError, match="encrypted PDF: give its password"):
-        next(iter_pages(path))
-    failure, = iter_documents([path], DocumentOptions(password="wrong"))
+        next(iter_pages(path, doc_options()))
+    failure, = iter_documents([path], doc_options(password="wrong"))
     assert not failure.ok and failure.page is None and "password given is wrong" in failure.error
-    result = next(iter_pages(path, DocumentOptions(password="sesame", dpi=72)))
+    result = next(iter_pages(path, doc_options(password="sesame", dpi=72)))
     assert [w.text for w in result.words] == ["classified", "words", "inside"]
 
 
 def test_pages_stream_lazily(tmp_path):
     path = tmp_path / "long.pdf"
     digital_pdf(path, pages=5, lines=1, per_line=3)
-    pages = iter_pages(path)
+    pages = iter_pages(path, doc_options())
     assert next(pages).page == 1
     pages.close()
 
@@ -112,7 +113,7 @@ def test_text_layer_words_split_into_tokens_inside_their_boxes(tmp_path):
     doc = pymupdf.open()
     write_lines(doc.new_page(), [["DATE:14/03/2018"], ["TOTAL", "RM9.00"]])
     doc.save(path)
-    [result] = iter_pages(path, DocumentOptions(workers=1))
+    [result] = iter_pages(path, doc_options(workers=1))
     task = page_task(result)
     assert task["text"] == "DATE:14/03/2018 TOTAL RM9.00"
     assert [t["text"] for t in task["tokens"]] == ["DATE", ":", "14/03/2018", "TOTAL", "RM", "9.00"]
@@ -127,7 +128,7 @@ def test_text_layer_words_split_into_tokens_inside_their_boxes(tmp_path):
 def test_ocr_words_split_into_tokens_inside_their_boxes(tmp_path):
     path = tmp_path / "scan.png"
     text_image(["DATE:14/03/2018", "TOTAL RM9.00"]).save(path)
-    [result] = iter_pages(path, DocumentOptions(workers=1))
+    [result] = iter_pages(path, doc_options(workers=1))
     task = page_task(result)
     assert result.ocr and [w.text for w in result.words] == ["DATE:14/03/2018", "TOTAL", "RM9.00"]
     assert [t["text"] for t in task["tokens"]] == ["DATE", ":", "14/03/2018", "TOTAL", "RM", "9.00"]

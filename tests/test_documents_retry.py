@@ -6,9 +6,10 @@ import json
 
 from PIL import Image
 
-from vnerteach.documents import DocumentOptions, iter_documents
+from vnerteach.documents import iter_documents
 from vnerteach.documents.pages import RETRY_STEPS
 
+from conftest import doc_options
 from doc_fixtures import faint_receipt
 
 
@@ -18,7 +19,7 @@ def test_a_page_without_words_is_retried_with_stronger_preprocessing(tmp_path, m
     blank = tmp_path / "blank.png"
     Image.new("L", (400, 200), 255).save(blank)
     for cache in (False, True, True):  # no cache; fresh into the cache; from the cache
-        options = DocumentOptions(workers=1, cache=cache, ocr_engine="tesseract")  # reads no word of it at first
+        options = doc_options(workers=1, cache=cache, ocr_engine="tesseract")  # reads no word of it at first
         faint, empty = list(iter_documents([scan, blank], options))
         words = [w.text for w in faint.words]
         assert faint.retried and "TOTAL" in words and "THANK" in words, words
@@ -29,7 +30,7 @@ def test_a_page_without_words_is_retried_with_stronger_preprocessing(tmp_path, m
 
 def test_ppocrv5_reads_the_faint_receipt_tesseract_needs_a_retry_for(tmp_path, monkeypatch):
     monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
-    faint = next(iter_documents([faint_receipt(tmp_path / "faint.png")], DocumentOptions(workers=1, ocr_engine="ppocrv5")))
+    faint = next(iter_documents([faint_receipt(tmp_path / "faint.png")], doc_options(workers=1, ocr_engine="ppocrv5")))
     assert not faint.retried and {"TOTAL", "THANK"} <= {w.text for w in faint.words}
 
 

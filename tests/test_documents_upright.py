@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import doc_options, home_cache
 from doc_fixtures import LINES, drawn_page as page
 from PIL import Image
 
-from vnerteach.documents import DocumentOptions, PageCache, iter_pages, page_image, page_task
+from vnerteach.documents import PageCache, iter_pages, page_image, page_task
 from vnerteach.documents.quality import THRESHOLDS, quality
 
 LOW_CONF, POOR_MEAN, POOR_LOW_SHARE = THRESHOLDS["tesseract"]  # the engine of the coarse-scan tests
@@ -29,7 +30,7 @@ def words_on_ink(result, path) -> float:
 
 
 def read(path, **options):
-    return next(iter_pages(path, DocumentOptions(workers=1, **options)))
+    return next(iter_pages(path, doc_options(workers=1, **options)))
 
 
 @pytest.mark.parametrize("turned", [90, 180, 270])
@@ -40,7 +41,7 @@ def test_a_turned_page_is_read_upright_with_its_rotation_in_meta(tmp_path, turne
     assert result.rotation == turned  # degrees turned clockwise to read it: the turn Pillow made, undone
     assert task["meta"]["rotation"] == turned and task["meta"]["rotation_source"] in ("read", "osd")
     assert "INVOICE NUMBER 20417" in task["text"] and "TOTAL AMOUNT DUE 148.50" in task["text"]
-    png = page_image(result)
+    png = page_image(result, cache_dir=home_cache())
     with Image.open(png) as image:
         assert image.size == (900, 520) == (task["width"], task["height"])  # landscape again, as drawn
     assert words_on_ink(result, png) == 1.0
@@ -55,7 +56,7 @@ def test_an_upright_page_is_not_turned_and_stays_its_own_bytes(tmp_path):
     result = read(src)
     task = page_task(result)
     assert (task["meta"]["rotation"], task["meta"]["rotation_source"], task["meta"]["skew"]) == (0, "read", 0.0)
-    assert page_image(result).read_bytes() == src.read_bytes()
+    assert page_image(result, cache_dir=home_cache()).read_bytes() == src.read_bytes()
     off = page_task(read(src, turn=False))
     assert "rotation" not in off["meta"] and off["text"] == task["text"]
 
@@ -73,20 +74,20 @@ def test_an_annotators_turn_is_cached_beside_the_detected_one(tmp_path):
     src = page(tmp_path / "p.png", turned_ccw=90)
     detected = read(src)
     assert detected.rotation == 90
-    sideways = read_turned(detected.image_key, 180)  # one more quarter: upside down
+    sideways = read_turned(detected.image_key, 180, doc_options())  # one more quarter: upside down
     assert (sideways.rotation, sideways.rotation_source) == (180, "annotator")
     assert sideways.image_key != detected.image_key
-    with Image.open(page_image(sideways)) as image:
+    with Image.open(page_image(sideways, cache_dir=home_cache())) as image:
         assert image.size == (520, 900)
-    back = read_turned(detected.image_key, 90)  # the annotator's 90 is not the detected 90: its own image
+    back = read_turned(detected.image_key, 90, doc_options())  # the annotator's 90 is not the detected 90: its own image
     assert back.image_key not in (detected.image_key, sideways.image_key) and back.rotation_source == "annotator"
-    cache = PageCache()
+    cache = PageCache(home_cache())
     for r in (detected, sideways, back):
         assert cache.cached_image(r.image_key) is not None
         assert cache.read_manifest(r.image_key)["rotation"] == r.rotation
     again = read(src)
     assert again.cached and again.image_key == detected.image_key and again.rotation_source == detected.rotation_source
-    assert read_turned(detected.image_key, 180).cached  # read once, kept
+    assert read_turned(detected.image_key, 180, doc_options()).cached  # read once, kept
     assert [w.text for w in back.words] == [w.text for w in detected.words]
 
 
@@ -95,18 +96,18 @@ def test_turn_task_keeps_the_question_and_drops_its_spans(tmp_path):
     task = page_task(read(src, turn=False))
     task.update(_input_hash=11, _task_hash=22, spans=[{"start": 0, "end": 7, "label": "X"}],
                 meta={**task["meta"], "note": "kept"})
-    turned = turn_task(task)
+    turned = turn_task(task, doc_options())
     assert (turned["_input_hash"], turned["_task_hash"], turned["spans"]) == (11, 22, [])
     assert turned["meta"]["rotation"] == 90 and turned["meta"]["rotation_source"] == "annotator"
     assert turned["meta"]["note"] == "kept" and turned["meta"]["image_key"] != task["meta"]["image_key"]
     assert (turned["width"], turned["height"]) == (task["height"], task["width"])
-    assert turn_task(turned)["meta"]["rotation"] == 180
+    assert turn_task(turned, doc_options())["meta"]["rotation"] == 180
     with pytest.raises(InputError, match="only a page"):
-        turn_task({"text": "plain text"})
+        turn_task({"text": "plain text"}, doc_options())
     with pytest.raises(PageImageNotFound):
-        turn_task({"text": "x", "meta": {"image_key": "0" * 64, "page": 1}})
+        turn_task({"text": "x", "meta": {"image_key": "0" * 64, "page": 1}}, doc_options())
     with pytest.raises(ValueError, match="0, 90, 180 or 270"):
-        read_turned(task["meta"]["image_key"], 45)
+        read_turned(task["meta"]["image_key"], 45, doc_options())
 
 
 def test_turn_task_says_when_the_file_changed(tmp_path):
@@ -114,7 +115,7 @@ def test_turn_task_says_when_the_file_changed(tmp_path):
     task = page_task(read(src))
     page(src, lines=LINES[:2])
     with pytest.raises(InputError, match="changed since"):
-        turn_task(task)
+        turn_task(task, doc_options())
 
 
 def test_digits_read_upside_down_are_no_sign_of_an_upright_page():

@@ -12,6 +12,7 @@ from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
 
 from train_fixtures import binary_tasks, manual_tasks
+from conftest import doc_options
 
 
 def test_spacy_and_conll_exports_read_back(cli, tmp_path, db_path):
@@ -68,9 +69,9 @@ def make_pdf(path):
 
 
 def page_tasks(pdf) -> list[dict]:
-    from vnerteach.documents import DocumentOptions, iter_documents, page_task
+    from vnerteach.documents import iter_documents, page_task
 
-    (result,) = list(iter_documents([pdf], DocumentOptions(ocr="never", dpi=100)))
+    (result,) = list(iter_documents([pdf], doc_options(ocr="never", dpi=100)))
     task = page_task(result)
     words = [t["text"] for t in task["tokens"]]
 

@@ -10,11 +10,11 @@ import sys
 import pymupdf
 import pytest
 
-from vnerteach.documents import DocumentOptions
+
 from vnerteach.errors import InputError
 from vnerteach.sources import document_paths, get_stream
 
-from conftest import write_jsonl
+from conftest import doc_options, write_jsonl
 
 WORDS = "Invoice ACME total 9.00 EUR due 2026-12-01".split()
 
@@ -39,7 +39,7 @@ def corpus(tmp_path):
 
 def test_folder_stream_mixes_text_and_page_tasks_and_reports_failures(corpus):
     failures = []
-    tasks = list(get_stream(corpus, documents=DocumentOptions(workers=1), on_failure=failures.append))
+    tasks = list(get_stream(corpus, documents=doc_options(workers=1), on_failure=failures.append))
     pages = [t for t in tasks if "image" in t]
     assert [t["meta"]["page"] for t in pages] == [1, 2, 1]
     assert [t["meta"]["ocr"] for t in pages] == [False, False, True]
@@ -53,13 +53,13 @@ def test_folder_stream_mixes_text_and_page_tasks_and_reports_failures(corpus):
 
 def test_without_a_failure_handler_the_first_bad_document_raises(corpus):
     with pytest.raises(InputError, match="d_empty.png: empty file"):
-        list(get_stream(corpus, documents=DocumentOptions(workers=1, ocr="never")))
+        list(get_stream(corpus, documents=doc_options(workers=1, ocr="never")))
 
 
 def test_jsonl_of_paths(corpus, tmp_path):
     listing = write_jsonl(tmp_path / "docs.jsonl", [{"path": "corpus/a_digital.pdf"}, {"text": "inline task"},
                                                    {"path": str(corpus / "b_scan.png")}])
-    tasks = list(get_stream(listing, documents=DocumentOptions(workers=1)))
+    tasks = list(get_stream(listing, documents=doc_options(workers=1)))
     assert [t.get("meta", {}).get("page") for t in tasks] == [1, 2, None, 1]
     bad = write_jsonl(tmp_path / "mixed.jsonl", [{"path": "corpus/a_digital.pdf"}, {"text": "x"}])
     with pytest.raises(InputError, match="expected a JSONL of document paths"):

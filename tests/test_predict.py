@@ -15,7 +15,7 @@ from vnerteach.pipeline import Settings, blank_pipeline
 from vnerteach.store import connect
 from vnerteach.training import Trainer
 
-from conftest import write_jsonl
+from conftest import doc_options, write_jsonl
 from doc_fixtures import faint_receipt, write_lines
 from train_fixtures import manual_tasks
 
@@ -221,12 +221,12 @@ def test_predict_fields_on_text_is_one_line_per_line_even_when_lines_repeat(cli,
 def test_predict_reads_a_page_as_an_annotator_corrected_it(cli, tmp_path, model_dir, store):
     """A misread word ("Rorne") corrected on a page in a dataset is read corrected there with --corrections."""
     from vnerteach.corrections import rebuild
-    from vnerteach.documents import DocumentOptions
+
     from vnerteach.sources import get_stream
     from vnerteach.tasks import set_hashes
 
     source = pdf(tmp_path / "misread.pdf", ["Yesterday Emil Faure moved to Rorne with family . Ref 1"])
-    [page] = list(get_stream(str(source), documents=DocumentOptions()))
+    [page] = list(get_stream(str(source), documents=doc_options()))
     misread = next(i for i, t in enumerate(page["tokens"]) if t["text"] == "Rorne")
     answer = {**page, "answer": "accept", "_view_id": "ner_manual"}
     answer["tokens"] = [dict(t) for t in page["tokens"]]

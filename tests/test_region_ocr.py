@@ -4,11 +4,12 @@ from __future__ import annotations
 
 
 import pytest
+from conftest import doc_options
 from doc_fixtures import iou
 from receipt_fixtures import AMOUNT, receipt
 
 from vnerteach.controller import Controller
-from vnerteach.documents import DocumentOptions, ocr_region
+from vnerteach.documents import ocr_region
 from vnerteach.documents.region import check_box, text_rows
 from vnerteach.errors import InputError
 from vnerteach.server import folder_images, make_app
@@ -87,10 +88,10 @@ def test_text_rows_measure_the_height_of_the_lines(tmp_path):
 def test_the_language_comes_from_the_document_options(tmp_path):
     task = receipt(7, tmp_path)
     total = next(t for t in task["tokens"] if AMOUNT.match(t["text"]))
-    reader = DocumentOptions(lang="eng").region_reader()
+    reader = doc_options(lang="eng").region_reader()
     assert [w.text for w in reader(png_of(task, tmp_path), around(total["bbox"]))] == [total["text"]]
     with pytest.raises(Exception, match="xyz"):
-        DocumentOptions(lang="xyz").region_reader()(png_of(task, tmp_path), around(total["bbox"]))
+        doc_options(lang="xyz").region_reader()(png_of(task, tmp_path), around(total["bbox"]))
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from conftest import write_jsonl
+from conftest import doc_options, write_jsonl
 import spacy
 
 from vnerteach.controller import Controller
-from vnerteach.documents import DocumentOptions
+
 from vnerteach.recipes.manual import ner_manual
 from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.sources import get_stream
@@ -104,7 +104,7 @@ def test_text_lines_and_document_pages_report_through_one_callback(tmp_path):
     (folder / "b.png").write_bytes(b"")
     (folder / "c.txt").write_text("first line\n" + "x" * (MAX_TOKEN_CHARS + 1) + "\nlast line\n", encoding="utf8")
     failures = []
-    tasks = list(get_stream(folder, documents=DocumentOptions(workers=1), on_failure=failures.append))
+    tasks = list(get_stream(folder, documents=doc_options(workers=1), on_failure=failures.append))
     assert [t["text"] for t in tasks] == ["Text number 1 about Apple", "Text number 3 about Apple",
                                           "first line", "last line"]
     assert [str(f) for f in failures] == [

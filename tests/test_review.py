@@ -6,6 +6,7 @@ import random
 from itertools import combinations
 
 import pytest
+from conftest import home_cache
 
 from vnerteach.agreement import agreement
 from vnerteach.recipes.review import review
@@ -144,24 +145,25 @@ def two_annotators() -> list[dict]:
 
 def test_review_auto_accepts_agreed_inputs_and_streams_the_others(store, db_url):
     _import(store, "news", two_annotators())
-    components = review("final", ["news"], auto_accept=True, db=db_url)
+    components = review("final", ["news"], auto_accept=True, db=db_url, page_cache=home_cache())
     tasks = list(components["stream"])
     assert [t["text"] for t in tasks] == [TEXTS[0]]  # TEXTS[1] agreed by both, TEXTS[2] by its one annotator
     assert components["view_id"] == "review" and components["exclude_by"] == "input"
+    assert components["images"].cache_dir == home_cache()  # page tasks' images from the folder the CLI gave
     assert components["config"]["labels"] == ["PERSON", "ORG", "GPE"]  # in the order annotators first used them
     stored = list(store.iter_examples("final"))
     assert sorted(e["text"] for e in stored) == sorted(TEXTS[1:])
     assert all(e["answer"] == "accept" and e["auto_accepted"] for e in stored)
     # Again: what is in the output is neither stored twice nor asked
-    components = review("final", ["news"], auto_accept=True, db=db_url)
+    components = review("final", ["news"], auto_accept=True, db=db_url, page_cache=home_cache())
     assert [t["text"] for t in components["stream"]] == [TEXTS[0]] and store.count("final") == 2
     store.add_examples([{**tasks[0], "answer": "accept"}], ["final"])  # as the reviewer's answer would be
-    assert review("final", ["news"], auto_accept=True, db=db_url) is None
+    assert review("final", ["news"], auto_accept=True, db=db_url, page_cache=home_cache()) is None
 
 
 def test_review_without_auto_accept_asks_every_input(store, db_url):
     _import(store, "news", two_annotators())
-    tasks = list(review("final", ["news"], db=db_url)["stream"])
+    tasks = list(review("final", ["news"], db=db_url, page_cache=home_cache())["stream"])
     assert [t["text"] for t in tasks] == TEXTS
     assert [len(t["versions"]) for t in tasks] == [2, 1, 1]
 

@@ -6,6 +6,7 @@ import json
 import socket
 
 import pytest
+from conftest import doc_options
 
 from vnerteach import wsgi_server
 from vnerteach.controller import Controller
@@ -141,10 +142,32 @@ def test_images_from_a_folder_and_paths_that_escape(store, tmp_path):
 
 
 def test_images_from_the_documents_cache_refuse_bad_keys(store):
-    app = make_app(controller(store, []))
+    app = make_app(controller(store, []), images=doc_options().page_images())
     for key in ("../../etc/passwd", "a" * 63, "A" * 64, "0" * 64):
         code, body = wsgi(app, "GET", f"/api/image/{key}")
         assert code == 404 and (b"root:" not in body if isinstance(body, bytes) else "error" in body)
+
+
+def test_a_session_serves_the_pages_of_its_own_cache_and_none_without_one(store, tmp_path):
+    """Issue 24: page images and other pages of a document come from the session's cache, never from a default."""
+    from doc_fixtures import digital_pdf
+
+    from vnerteach.documents import iter_pages
+
+    digital_pdf(tmp_path / "d.pdf", pages=2, lines=1, per_line=3)
+    options = doc_options(dpi=50, cache_dir=str(tmp_path / "mine"))
+    key = next(iter_pages(tmp_path / "d.pdf", options)).image_key
+    app = make_app(controller(store, []), images=options.page_images())
+    code, other = wsgi(app, "GET", f"/api/document-page?image_key={key}&page=2")
+    assert code == 200 and (other["page"], other["pages"]) == (2, 2)
+    assert wsgi(app, "GET", f"/api/image/{other['image_key']}")[1].startswith(b"\x89PNG")
+    assert (tmp_path / "mine" / "images" / other["image_key"][:2] / f"{other['image_key']}.png").is_file()
+    elsewhere = make_app(controller(store, []), images=doc_options(cache_dir=str(tmp_path / "other")).page_images())
+    assert wsgi(elsewhere, "GET", f"/api/document-page?image_key={key}&page=2")[0] == 404
+    none = make_app(controller(store, []))
+    for path in (f"/api/image/{key}", f"/api/document-page?image_key={key}&page=2"):
+        code, body = wsgi(none, "GET", path)
+        assert code == 404 and "serves no page images" in body["error"]
 
 
 def test_static_files_stay_in_their_root(app):

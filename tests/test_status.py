@@ -14,7 +14,7 @@ from vnerteach.export import PALETTE, label_colour
 from vnerteach.sources import source_size
 from vnerteach.server import make_app
 
-from conftest import write_jsonl
+from conftest import doc_options, write_jsonl
 from doc_fixtures import digital_pdf, image_only_pdf, scanned_page, text_image
 from web_fixtures import wsgi
 
@@ -104,13 +104,13 @@ def test_a_source_says_what_its_reader_waits_on_while_it_waits():
 
 @pytest.mark.slow
 def test_none_yet_says_which_page_ocr_is_running_on(store, tmp_path):
-    from vnerteach.documents import DocumentOptions
+
     from vnerteach.recipes.manual import ner_manual
 
     scan, _ = scanned_page(dpi=300, lines=28)
     image_only_pdf(tmp_path / "scan.pdf", [scan])
     components = ner_manual("scans", "blank:en", str(tmp_path / "scan.pdf"), label=["ORG"],
-                            documents=DocumentOptions(workers=1, dpi=300))
+                            documents=doc_options(workers=1, dpi=300))
     assert components["total"] == 1
     c = Controller(store, components, wait_s=0.3, fill_s=0.1)
     app = make_app(c)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from conftest import write_jsonl
+from conftest import doc_options, write_jsonl
 from teach_fixtures import LABELS, f1, judge, patterns, sentences
 from vnerteach.candidates.suggester import Suggester
 from vnerteach.controller import Controller
@@ -171,10 +171,10 @@ def test_teach_and_correct_on_a_folder_of_pdfs_and_images(store, tmp_path):
     digital_pdf(folder / "report.pdf", pages=2)
     text_image(["invoice total 399 payment date 2024", "customer number 4711"]).save(folder / "scan.png")
     pat = write_jsonl(tmp_path / "patterns.jsonl", [{"label": "TOTAL", "pattern": [{"LIKE_NUM": True}]}])
-    components = ner_teach("pages", "blank:en", str(folder), label=["TOTAL"], patterns=pat)
+    components = ner_teach("pages", "blank:en", str(folder), label=["TOTAL"], patterns=pat, documents=doc_options())
     model = components["update"].__self__
     controller = Controller(store, components, wait_s=60)
-    app = make_app(controller)
+    app = make_app(controller, images=components["images"])
     code, body = wsgi(app, "GET", "/api/questions?n=5")
     tasks = body["tasks"]
     assert code == 200 and tasks
@@ -189,7 +189,7 @@ def test_teach_and_correct_on_a_folder_of_pdfs_and_images(store, tmp_path):
     controller.close()
     assert model.layout and model.updates >= 1 and not controller.update_errors
 
-    correct = ner_correct("pages_gold", "blank:en", str(folder), label=["TOTAL"])
+    correct = ner_correct("pages_gold", "blank:en", str(folder), label=["TOTAL"], documents=doc_options())
     c2 = Controller(store, correct, wait_s=60)
     got = c2.questions(10)
     c2.close()

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+from conftest import doc_options
 from doc_fixtures import drawn_page
 
 from vnerteach.controller import Controller
-from vnerteach.documents import DocumentOptions, iter_pages, page_task
+from vnerteach.documents import iter_pages, page_task
 from vnerteach.server import make_app
 from vnerteach.tasks import set_hashes
 from web_fixtures import wsgi
 
 
 def served(store, tasks, turn=True):
-    options = DocumentOptions(workers=1)
+    options = doc_options(workers=1)
     components = {"dataset": "pages", "stream": iter(tasks), "view_id": "ner_manual",
                   "config": {"labels": ["TOTAL"]}, **({"turn_page": options.page_turner()} if turn else {})}
     controller = Controller(store, components)
@@ -22,7 +23,7 @@ def served(store, tasks, turn=True):
 
 def test_a_page_is_turned_read_again_and_answered_with_its_rotation(store, tmp_path):
     sideways = drawn_page(tmp_path / "p.png", turned_ccw=90)
-    task = set_hashes(page_task(next(iter_pages(sideways, DocumentOptions(workers=1, turn=False)))))
+    task = set_hashes(page_task(next(iter_pages(sideways, doc_options(workers=1, turn=False)))))
     assert "INVOICE" not in task["text"]  # read as it is, on its side: not read
     controller, app = served(store, [task, set_hashes({"text": "a plain text"})])
     try:
@@ -65,7 +66,7 @@ def body_of_text(app) -> str:
 
 
 def test_a_recipe_that_turns_no_pages_says_so(store, tmp_path):
-    task = set_hashes(page_task(next(iter_pages(drawn_page(tmp_path / "p.png"), DocumentOptions(workers=1)))))
+    task = set_hashes(page_task(next(iter_pages(drawn_page(tmp_path / "p.png"), doc_options(workers=1)))))
     controller, app = served(store, [task], turn=False)
     try:
         asked = wsgi(app, "GET", "/api/questions?n=1")[1]["tasks"][0]

@@ -68,18 +68,10 @@ def page_task(lines: list[str], folder: Path, page: int = 1, pages: int = 1, nam
 
 
 def install_in_cache(task: dict, folder: Path, home: Path) -> None:
-    """Put a page task's PNG where ``vnerteach.documents.page_image`` finds it under ``$VNERTEACH_HOME``."""
-    from vnerteach.documents import PageCache, default_cache_dir
+    """Put a page task's PNG where a recipe run with ``$VNERTEACH_HOME`` at ``home`` finds it (its page cache)."""
+    from vnerteach.documents import PageCache
 
-    old = os.environ.get("VNERTEACH_HOME")
-    os.environ["VNERTEACH_HOME"] = str(home)
-    try:
-        path = PageCache(default_cache_dir()).image_path(task["meta"]["image_key"])
-    finally:
-        if old is None:
-            del os.environ["VNERTEACH_HOME"]
-        else:
-            os.environ["VNERTEACH_HOME"] = old
+    path = PageCache(Path(home) / "cache").image_path(task["meta"]["image_key"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes((folder / f"{task['meta']['image_key']}.png").read_bytes())
 

@@ -23,10 +23,13 @@ from .errors import RecipeError, UsageError, VnerteachError
 from .feed import IDLE_S
 from .output import fail, good, plural, stderr, warn
 from .flags import Arg, Opt
-from .paths import DB_ENV, default_db, home
+from .paths import DB_ENV, default_db, home, page_cache_dir
 
 TOKEN_ENV = "VNERTEACH_ACCESS_TOKEN"
 DB_PARAM = "db"  # a recipe that declares it gets the --db database (path or URL), default applied
+PAGE_CACHE_PARAM = "page_cache"  # a recipe that declares it gets the --cache-dir page cache folder, default applied
+CACHE_FIELD = "cache_dir"  # an options group with this field (DocumentOptions) gets the page cache folder if unset
+CACHE_HELP = "Folder of the page cache (default: cache in $VNERTEACH_HOME)"
 BUILTIN_RECIPES = "vnerteach.recipes"
 
 class RecipeCommand(TyperCommand):
@@ -115,13 +118,15 @@ def _missing_model_or_source(model: str) -> str:
 
 
 def make_command(func: Callable) -> Callable:
-    """A typer-ready wrapper of a recipe: its own parameters, plus ``--db``; user errors exit cleanly."""
+    """A typer-ready wrapper of a recipe: its own parameters, plus ``--db`` (and ``--cache-dir`` for ``page_cache``);
+    the page cache folder filled in; user errors exit cleanly."""
     hints = get_type_hints(func, include_extras=True)
     signature = inspect.signature(func)
     params, groups = [], {}
     wants_db = DB_PARAM in signature.parameters
+    wants_cache = PAGE_CACHE_PARAM in signature.parameters
     for p in signature.parameters.values():
-        if p.name == DB_PARAM:
+        if p.name in (DB_PARAM, PAGE_CACHE_PARAM):
             continue
         expanded = _expand_options(p, hints.get(p.name, str))
         if expanded is None:
@@ -143,6 +148,7 @@ def make_command(func: Callable) -> Callable:
         "db", inspect.Parameter.KEYWORD_ONLY, default=None,
         annotation=Annotated[str | None, typer.Option("--db", help=f"Database path or URL (default: ${DB_ENV} or "
                                                                    f"{home() / 'vnerteach.db'})")])
+    cache_option = [_cache_option()] if wants_cache else []
     serves = registry.serves(func)
     server_options = _server_options() if serves else []
 
@@ -158,11 +164,16 @@ def make_command(func: Callable) -> Callable:
                     raise UsageError(f"--{name.replace('_', '-')}: an empty value")
                 kwargs[name] = _split_commas(kwargs[name])
             for name, (cls, fields) in groups.items():
-                kwargs[name] = cls(**{f: kwargs.pop(f) for f in fields})
+                values = {f: kwargs.pop(f) for f in fields}
+                if CACHE_FIELD in values and values[CACHE_FIELD] is None:
+                    values[CACHE_FIELD] = str(page_cache_dir())
+                kwargs[name] = cls(**values)
             if model_source and kwargs.get("source") is None:
                 raise UsageError(_missing_model_or_source(kwargs["model"]))
             if wants_db:
                 db = kwargs[DB_PARAM] = db or default_db()
+            if wants_cache:
+                kwargs[PAGE_CACHE_PARAM] = (kwargs[PAGE_CACHE_PARAM] or page_cache_dir()).expanduser().resolve()
             components = func(**kwargs)
             if serves and components is not None:  # None: nothing to annotate this time (e.g. review)
                 _serve(components, db or default_db(), **{**SERVER_DEFAULTS, **server})
@@ -180,7 +191,7 @@ def make_command(func: Callable) -> Callable:
             stderr.print("Interrupted.")
             raise typer.Exit(130) from None
 
-    command.__signature__ = inspect.Signature([*params, *server_options, db_option])  # type: ignore[attr-defined]
+    command.__signature__ = inspect.Signature([*params, *cache_option, *server_options, db_option])  # type: ignore[attr-defined]
     command.__name__ = func.__name__
     return command
 
@@ -195,6 +206,12 @@ def _detach_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):
         pass
+
+
+def _cache_option() -> inspect.Parameter:
+    """--cache-dir for a recipe that declares ``page_cache``: one without DocumentOptions that still shows pages."""
+    return inspect.Parameter(PAGE_CACHE_PARAM, inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[Path | None, typer.Option("--cache-dir", help=CACHE_HELP)])
 
 
 def _server_options() -> list[inspect.Parameter]:

@@ -121,14 +121,12 @@ def visual_records(store: Any, dataset: str, merged: Iterable[Merged]) -> Iterat
             yield entity_record(task, m)
 
 
-def default_page_image(record: dict) -> Path:
-    """The page image a record's boxes refer to (rendered into the page cache if needed)."""
-    from .documents import page_image
-
+def record_image(record: dict, images: Callable[[str], Path]) -> Path:
+    """The page image a record's boxes refer to, by its key from ``images`` (the page cache renders it if need be)."""
     key = (record.get("meta") or {}).get("image_key")
     if not key:
         raise InputError("the task has no meta.image_key: no page image to draw on", record.get("image") or "task")
-    return page_image(key)
+    return images(key)
 
 
 class FileNames:
@@ -231,8 +229,8 @@ def redact_page(image_path: Path, record: dict, labels: set[str], out: Path, pad
     return image, count
 
 
-def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Sequence[str] | None = None,
-                image_for: Callable[[dict], Path] = default_page_image) -> dict:
+def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Sequence[str] | None = None, *,
+                images: Callable[[str], Path]) -> dict:
     """Draw (mode "draw") or redact (mode "redact") every page into out_dir; redacted documents also as PDFs.
 
     Returns counts: pages, boxes, the files written, and ``unboxed``: tokens of the drawn or covered
@@ -257,7 +255,7 @@ def write_pages(records: Iterable[dict], out_dir: Path, mode: str, labels: Seque
     by_document: dict[str, list[tuple[int, Path]]] = {}
     files, boxes, unboxed = [], 0, 0
     for record in records:
-        image_path = image_for(record)
+        image_path = record_image(record, images)
         stem = names.stem(document_of(record), (record.get("meta") or {}).get("path") or f"input{record[INPUT_HASH]}")
         page = (record.get("meta") or {}).get("page", 1)
         out = out_dir / f"{stem}-p{page}.png"
@@ -307,6 +305,13 @@ class Source:
     lang: str = "en"
     strict: bool = False  # an answer that cannot be used is an InputError, not left out
     embed_images: bool = False  # JSONL: each page task's image as a data URI instead of its reference
+    page_images: Callable[[str], Path] | None = None  # page image by key, for --embed-images, --draw and --redact
+
+    def images(self) -> Callable[[str], Path]:
+        """The page images by key; UsageError when the caller gave none."""
+        if self.page_images is None:
+            raise UsageError("no page images: Source.page_images is not set")
+        return self.page_images
 
     @cached_property
     def merged(self) -> MergeResult:
@@ -339,13 +344,11 @@ def _jsonl(source: Source, target: Path | None) -> Exported:
     if not source.embed_images:
         return Exported(raw, "examples")
     warnings: list[str] = []
-    return Exported(_embedded(raw, warnings), "examples", warnings=warnings)
+    return Exported(_embedded(raw, warnings, source.images()), "examples", warnings=warnings)
 
 
-def _embedded(raw: Iterable[str], warnings: list[str]) -> Iterator[str]:
+def _embedded(raw: Iterable[str], warnings: list[str], page_image: Callable[[str], Path]) -> Iterator[str]:
     """Stored examples with their page images as PNG data URIs; one that cannot be made stays a reference."""
-    from .documents import page_image
-
     failed, first = 0, ""
     for line in raw:
         example = json.loads(line)
@@ -382,7 +385,7 @@ def _boxes(source: Source, target: Path | None) -> Exported:
 def _pages(mode: str) -> Callable[[Source, Path | None], Exported]:
     def run(source: Source, folder: Path | None) -> Exported:
         records = visual_records(source.store, source.dataset, source.merged.merged)
-        done = write_pages(records, folder, mode, source.cover)
+        done = write_pages(records, folder, mode, source.cover, images=source.images())
         verb = "drew" if mode == "draw" else "covered"
         summary = (f"{mode.capitalize()}: {done['pages']} pages, {verb} {done['boxes']} boxes, "
                    f"{len(done['files'])} files in {folder}")

@@ -15,6 +15,11 @@ def home() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".vnerteach"
 
 
+def page_cache_dir() -> Path:
+    """The page cache folder when --cache-dir is not given: the cache in the home folder."""
+    return home() / "cache"
+
+
 def default_db() -> str:
     """The database when --db is not given: $VNERTEACH_DB, else SQLite in the home folder (created if missing)."""
     url = os.environ.get(DB_ENV)

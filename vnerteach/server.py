@@ -9,7 +9,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
 from bottle import Bottle, HTTPResponse, Route, request, response, static_file
@@ -35,8 +35,15 @@ IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
-ImageLookup = Callable[[str], Path]
 RegionReader = Callable[[Path, object], list]  # (page image, [x0, y0, x1, y1]) -> documents.Word list
+
+
+class ImageLookup(Protocol):
+    """Page images by key (documents.PageImages, folder_images): one's PNG file, and another page of its document."""
+
+    def __call__(self, key: str) -> Path: ...
+
+    def other_page(self, key: str, page: int) -> dict: ...
 
 
 def static_dir() -> Path:
@@ -48,11 +55,14 @@ def static_dir() -> Path:
     raise VnerteachError(f"The web app's files are missing (looked in {package / 'static'}); reinstall vnerteach")
 
 
-def cached_page_image(key: str) -> Path:
-    """A page image from the documents cache (rendered on demand), by its image key."""
-    from .documents import page_image
+class NoImages:
+    """The page images of a session that was given none: every request for one is a 404."""
 
-    return page_image(key)
+    def __call__(self, key: str) -> Path:
+        raise PageImageNotFound("this session serves no page images")
+
+    def other_page(self, key: str, page: int) -> dict:
+        raise PageImageNotFound("this session serves no page images")
 
 
 def english_region_reader(image: Path, box: object) -> list:
@@ -62,19 +72,27 @@ def english_region_reader(image: Path, box: object) -> list:
     return ocr_region(image, box)
 
 
-def folder_images(root: str | Path) -> ImageLookup:
-    """Page images as ``ROOT/<key>.png``: for tests and for images made elsewhere."""
-    folder = Path(root).resolve()
+@dataclass(frozen=True)
+class FolderImages:
+    """Page images as ``FOLDER/<key>.png``, each a page alone: for tests and for images made elsewhere."""
 
-    def lookup(key: str) -> Path:
+    folder: Path
+
+    def __call__(self, key: str) -> Path:
         if not IMAGE_KEY_RE.match(key):
             raise VnerteachError(f"not an image key: {key[:80]!r}")
-        path = (folder / f"{key}.png").resolve()
-        if path.parent != folder or not path.is_file():
+        path = (self.folder / f"{key}.png").resolve()
+        if path.parent != self.folder or not path.is_file():
             raise VnerteachError(f"no page image {key}")
         return path
 
-    return lookup
+    def other_page(self, key: str, page: int) -> dict:
+        raise PageImageNotFound(f"no other pages of {key[:80]!r}: images from a folder are pages alone")
+
+
+def folder_images(root: str | Path) -> FolderImages:
+    """Page images as ``ROOT/<key>.png``: for tests and for images made elsewhere."""
+    return FolderImages(Path(root).resolve())
 
 
 def _host_name(header: str) -> str:
@@ -255,10 +273,9 @@ class Api:
 
     def document_page(self) -> HTTPResponse:
         """Another page of the document of the page on screen, to look at: {image_key, page, pages, width, height}."""
-        from .documents import document_page as other_page
-
         try:
-            return json_response(other_page(request.query.get("image_key") or "", int(request.query.get("page") or "")))
+            page = int(request.query.get("page") or "")
+            return json_response(self.images.other_page(request.query.get("image_key") or "", page))
         except ValueError:
             return error_response(400, "page must be a page number")
         except PageImageNotFound as err:
@@ -310,7 +327,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
              max_body: int = MAX_BODY, allowed_hosts: set[str] | None = None,
              read_region: RegionReader | None = None) -> Bottle:
     """The bottle app: the annotation app's files, the JSON API of ``controller``, page images, region OCR and turning
-    a page (see :class:`Api`).
+    a page (see :class:`Api`). Page images come from ``images`` (none given: a 404 for each).
 
     With ``access_token``, every ``/api`` call must carry it (header X-Access-Token, or
     ``?token=`` for images). With ``allowed_hosts``, other Host headers are refused (DNS rebinding).
@@ -320,7 +337,7 @@ def make_app(controller: Controller | None = None, static_root: Path | None = No
     guard = ApiGuard(controller, access_token, allowed_hosts)
     app.install(guard)
     app.add_hook("after_request", _security_headers)
-    Api(controller, Path(static_root or static_dir()), guard.app_key, images or cached_page_image,
+    Api(controller, Path(static_root or static_dir()), guard.app_key, images or NoImages(),
         read_region or english_region_reader, max_body).register(app)
     return app
 

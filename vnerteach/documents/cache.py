@@ -1,4 +1,4 @@
-"""The content-addressed page cache under $VNERTEACH_HOME/cache: page images (PNG) and OCR words."""
+"""The content-addressed page cache in a folder the caller names: page images (PNG) and OCR words."""
 
 from __future__ import annotations
 
@@ -9,16 +9,10 @@ from pathlib import Path
 
 from ..errors import PageImageNotFound
 from ..files import atomic_file, write_atomic
-from ..paths import home
 from .results import Word
 
 VERSION = 1
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-def default_cache_dir() -> Path:
-    """Where pages are cached: $VNERTEACH_HOME/cache."""
-    return home() / "cache"
 
 
 def _digest(fields: dict) -> str:
@@ -58,8 +52,8 @@ class PageCache:
     treated as missing, so a link planted in the cache never serves a file from elsewhere.
     """
 
-    def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root is not None else default_cache_dir()
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
 
     def image_path(self, key: str) -> Path:
         """Where the PNG of a page image is (or will be)."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import UsageError
 from ..flags import option as _opt
 from .preprocess import parse_preprocess
+
+if TYPE_CHECKING:
+    from .page_images import PageImages
 
 OCR_MODES = ("auto", "always", "never")
 OCR_ENGINES = ("ppocrv5", "tesseract", "rapidocr")
@@ -28,7 +31,8 @@ class DocumentOptions:
     ocr_engine: str = _opt(DEFAULT_ENGINE, "OCR engine of scanned pages: ppocrv5 (PP-OCRv5, the default), tesseract (--lang), or rapidocr (PP-OCRv4, pip install 'vnerteach[rapidocr]')")
     lang: str = _opt("eng", "Tesseract language(s), e.g. eng or eng+deu")
     password: str | None = _opt(None, "Password of encrypted PDFs")
-    cache: bool = _opt(True, "Use the page cache under $VNERTEACH_HOME/cache")
+    cache: bool = _opt(True, "Use the page cache: pages read before are not read again")
+    cache_dir: str | None = _opt(None, "Folder of the page cache (default: cache in $VNERTEACH_HOME)")
     workers: int | None = _opt(None, "OCR worker processes (default: number of cores); with --scheduler, sizes the pages in flight (default: the cluster's threads)")
     turn: bool = _opt(True, "Turn scanned pages upright before OCR (pages turned by 90, 180 or 270 degrees)")
     scheduler: str | None = _opt(None, "OCR on a Dask cluster: its scheduler's address, e.g. tcp://10.0.0.5:8786 (pip install 'vnerteach[cluster]')")
@@ -38,11 +42,18 @@ class DocumentOptions:
         """The preprocessing steps in application order (UsageError for an unknown one)."""
         return parse_preprocess(self.preprocess)
 
-    def page_images(self) -> Callable[[str], Path]:
-        """How the server finds a page image by key: from the cache, re-made with this password if need be."""
-        from .page_images import page_image
+    def cache_root(self) -> Path:
+        """The page cache folder, resolved; UsageError when none was given (the command layer fills it)."""
+        if self.cache_dir is None:
+            raise UsageError("no page cache folder: DocumentOptions.cache_dir is not set")
+        return Path(self.cache_dir).expanduser().resolve()
 
-        return partial(page_image, password=self.password)
+    def page_images(self) -> PageImages | None:
+        """How the server finds a page image by key: from the cache, re-made with this password if need be. None
+        without a cache folder: such options read no document (check refuses them), so there is no page image."""
+        from .page_images import PageImages
+
+        return None if self.cache_dir is None else PageImages(self.cache_root(), self.password)
 
     def region_reader(self) -> Callable[[Path, object], list]:
         """How the server reads a region of a page image that OCR missed: Tesseract with this language."""
@@ -57,7 +68,9 @@ class DocumentOptions:
         return partial(turn_task, options=self)
 
     def check(self) -> str | None:
-        """Fail before any work starts on a bad value or a missing OCR engine; engine and version when OCR may run."""
+        """Fail before any work starts on a bad value, no cache folder or a missing OCR engine; engine and version when
+        OCR may run."""
+        self.cache_root()
         parse_preprocess(self.preprocess)
         if self.ocr not in OCR_MODES:
             raise UsageError(f"ocr must be one of {', '.join(OCR_MODES)}, not {self.ocr!r}")

@@ -144,8 +144,7 @@ def _copy_if_plain_png(src: Source, dest: Path) -> Made | None:
     return made
 
 
-def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path | None = None,
-               password: str | None = None) -> Path:
+def page_image(result_or_key: PageResult | str, *, cache_dir: str | Path, password: str | None = None) -> Path:
     """The PNG file of a page image (by PageResult or image key), made and cached if missing."""
     import json
 
@@ -190,8 +189,7 @@ def _source(manifest: dict, password: str | None = None, **changes) -> Source:
     return Source(**fields)
 
 
-def document_page(key: str, page: int, *, cache_dir: str | Path | None = None,
-                  password: str | None = None) -> dict:
+def document_page(key: str, page: int, *, cache_dir: str | Path, password: str | None = None) -> dict:
     """Another page of the document of the page image ``key``, made as that one was: {image_key, page, pages, width,
     height}, to look at (its words are read when the page itself is asked). InputError for a page out of range."""
     import json
@@ -217,3 +215,19 @@ def document_page(key: str, page: int, *, cache_dir: str | Path | None = None,
     info = cache.read_manifest(other) or {}
     return {"image_key": other, "page": page, "pages": manifest["pages"], "width": info.get("width"),
             "height": info.get("height")}
+
+
+@dataclass(frozen=True)
+class PageImages:
+    """The page images of one cache folder, for the server: by key, and other pages of the same document."""
+
+    cache_dir: Path
+    password: str | None = None  # of encrypted PDFs, to make an image the cache no longer holds
+
+    def __call__(self, key: str) -> Path:
+        """The PNG file of the page image ``key``, made and cached if missing."""
+        return page_image(key, cache_dir=self.cache_dir, password=self.password)
+
+    def other_page(self, key: str, page: int) -> dict:
+        """Another page of the document of the page image ``key`` (see document_page)."""
+        return document_page(key, page, cache_dir=self.cache_dir, password=self.password)

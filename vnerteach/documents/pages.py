@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..activity import Activity
 from ..errors import DependencyError, InputError, VnerteachError
-from .cache import PageCache, default_cache_dir, image_key, ocr_key
+from .cache import PageCache, image_key, ocr_key
 from .detect import file_kind, file_sha256
 from .options import DocumentOptions
 from .page_images import Made, Source, make_png, make_upright_png
@@ -37,10 +37,9 @@ class OcrJob:
     cache_dir: str
 
 
-def iter_pages(path: str | Path, options: DocumentOptions = DocumentOptions(), *,
-               cache_dir: str | Path | None = None) -> Iterator[PageResult]:
+def iter_pages(path: str | Path, options: DocumentOptions) -> Iterator[PageResult]:
     """The pages of one document, lazily and in order; InputError at the first page that fails."""
-    return _raise_failures(iter_documents([path], options, cache_dir=cache_dir))
+    return _raise_failures(iter_documents([path], options))
 
 
 def _raise_failures(results: Iterator[PageResult | PageFailure]) -> Iterator[PageResult]:
@@ -52,12 +51,12 @@ def _raise_failures(results: Iterator[PageResult | PageFailure]) -> Iterator[Pag
             yield result
 
 
-def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = DocumentOptions(), *,
-                   cache_dir: str | Path | None = None,
-                   window: int | None = None, activity: Activity | None = None) -> Iterator[PageResult | PageFailure]:
+def iter_documents(paths: Iterable[str | Path], options: DocumentOptions, *, window: int | None = None,
+                   activity: Activity | None = None) -> Iterator[PageResult | PageFailure]:
     """Pages of many documents in input order, each a PageResult or a PageFailure (path, page, error).
 
-    Options are checked, and the OCR engine looked for (unless ocr="never"), before anything is read.
+    Options are checked, and the OCR engine looked for (unless ocr="never"), before anything is read; pages are
+    cached in `options.cache_dir` (UsageError when it is not set).
     Text-layer pages and cached pages are read in this process; OCR runs in `options.workers`
     processes (default: the number of cores), or on the Dask cluster of `options.scheduler` (connected
     to here), with at most `window` pages in flight. While the reader waits for a page's OCR, `activity` says which.
@@ -65,7 +64,7 @@ def iter_documents(paths: Iterable[str | Path], options: DocumentOptions = Docum
     from .pool import default_workers
 
     engine = options.check()
-    cache = PageCache((Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve())
+    cache = PageCache(options.cache_root())
     if options.scheduler is not None:  # connect now, so an unreachable scheduler fails before any work
         from .cluster import ClusterExecutor
 

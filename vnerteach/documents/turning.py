@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError, PageImageNotFound
-from .cache import PageCache, check_key, default_cache_dir
+from .cache import PageCache, check_key
 from .options import DocumentOptions
 from .page_images import _source
 from .results import PageFailure, PageResult
@@ -20,15 +20,14 @@ STALE = ("spans", "added_tokens")  # marked on the page as it was: they do not f
 STALE_META = ("retried", "poor_ocr", "rotation", "rotation_source")
 
 
-def read_turned(key: str, rotation: int, options: DocumentOptions = DocumentOptions(), *,
-                cache_dir: str | Path | None = None) -> PageResult:
+def read_turned(key: str, rotation: int, options: DocumentOptions) -> PageResult:
     """The page of the page image ``key`` read turned clockwise by ``rotation`` degrees (0-270), from its file."""
     from .detect import file_sha256
     from .pages import OcrJob, _ocr_page, run_ocr_job
     from .upright import check_rotation
 
     rotation = check_rotation(rotation)
-    cache = PageCache((Path(cache_dir) if cache_dir is not None else default_cache_dir()).resolve())
+    cache = PageCache(options.cache_root())
     manifest = cache.read_manifest(check_key(key))
     if manifest is None:
         raise PageImageNotFound(f"no page image with key {key} in the cache ({cache.root})")
@@ -47,8 +46,7 @@ def read_turned(key: str, rotation: int, options: DocumentOptions = DocumentOpti
     return result
 
 
-def turn_task(task: dict, options: DocumentOptions = DocumentOptions(), *,
-              cache_dir: str | Path | None = None) -> dict:
+def turn_task(task: dict, options: DocumentOptions) -> dict:
     """The page task read again turned a further 90 degrees clockwise: the same question (hashes, meta) with the turned
     page's text, tokens, size and image, and no spans. InputError for a task that is not a page of a document."""
     from .task import page_task
@@ -59,7 +57,7 @@ def turn_task(task: dict, options: DocumentOptions = DocumentOptions(), *,
         raise InputError("only a page of a document can be turned (this task has no page image)")
     current = meta.get("rotation", 0)
     current = current if type(current) is int and current in (0, 90, 180, 270) else 0
-    page = page_task(read_turned(key, (current + 90) % 360, options, cache_dir=cache_dir))
+    page = page_task(read_turned(key, (current + 90) % 360, options))
     turned = {k: v for k, v in task.items() if k not in STALE and k not in PAGE_FIELDS}
     turned.update({k: page[k] for k in PAGE_FIELDS})
     turned["spans"] = []

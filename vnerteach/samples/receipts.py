@@ -102,14 +102,15 @@ def make_samples(folder: Path, seed: int = 7, count: int = 3, *, first: int = 1,
     return made
 
 
-def labelled_tasks(made: dict[Path, list[Receipt]]) -> list[dict]:
-    """Page tasks of these files (read as the recipes read them) with every field as an accepted span."""
+def labelled_tasks(made: dict[Path, list[Receipt]], cache_dir: Path) -> list[dict]:
+    """Page tasks of these files (read as the recipes read them, pages cached in cache_dir) with every field as an
+    accepted span."""
     from vnerteach.documents import DocumentOptions, iter_documents, page_task
     from vnerteach.tasks import set_hashes
 
     pages = [receipt for receipts in made.values() for receipt in receipts]
     tasks = []
-    for receipt, result in zip(pages, iter_documents(list(made), DocumentOptions(workers=1))):
+    for receipt, result in zip(pages, iter_documents(list(made), DocumentOptions(workers=1, cache_dir=str(cache_dir)))):
         task = page_task(result)
         task["spans"] = [span for label, value in receipt.fields.items()
                          if (span := _field_span(task, label, value)) is not None]
@@ -136,6 +137,8 @@ def _field_span(task: dict, label: str, value: str) -> dict | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Write the sample receipts into a folder (and a few labelled ones) and print their paths."""
+    from vnerteach.paths import page_cache_dir
+
     parser = argparse.ArgumentParser(prog="python -m vnerteach.samples.receipts",
                                      description="Write synthetic receipts (digital PDFs and scans) for the demo.")
     parser.add_argument("folder", nargs="?", default="samples", type=Path, help="where to write them (default: samples)")
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     labelled = make_samples(args.folder / "labelled", count=args.labelled, scans=False)
     rest = make_samples(args.folder / "to-annotate", seed=8, count=args.count - args.labelled, first=args.labelled + 1)
     with open(args.folder / "labelled.jsonl", "w", encoding="utf8") as f:
-        for task in labelled_tasks(labelled):
+        for task in labelled_tasks(labelled, page_cache_dir()):
             f.write(json.dumps(task, ensure_ascii=False) + "\n")
     print(f"{len(labelled)} labelled receipts in {args.folder / 'labelled'} (annotations: "
           f"{args.folder / 'labelled.jsonl'}), {len(rest)} to annotate in {args.folder / 'to-annotate'}")
