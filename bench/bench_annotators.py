@@ -20,8 +20,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from postgres_server import PostgresServer, pg_bin
-from served import ServedRecipe, annotate_as, free_port, write_jsonl
+import common  # noqa: F401 (the repository root on sys.path, for tests.helpers)
+from tests.helpers.postgres import PostgresServer, pg_bin
+from tests.helpers import write_jsonl
+from tests.helpers.web import ServedRecipe, annotate_as, free_port
 from vnerteach.store import connect
 from vnerteach.tasks import TASK_HASH, set_hashes
 

@@ -39,7 +39,7 @@ def timed(fn, repeat: int = 1) -> float:
 def digital_corpus(path: Path, pages: int, lines: int) -> None:
     """A digital PDF: lines of 10 words per page."""
     import pymupdf
-    from synthetic_pages import lines_of_words, write_lines
+    from tests.helpers.documents import lines_of_words, write_lines
 
     doc = pymupdf.open()
     template = pymupdf.open()
@@ -53,7 +53,7 @@ def digital_corpus(path: Path, pages: int, lines: int) -> None:
 def scans(folder: Path, n: int, dpi: int = 200) -> list[Path]:
     """n degraded page scans (PNG, 30 lines of text each, rotated 1 degree, noisy)."""
     import pymupdf
-    from synthetic_pages import degrade, lines_of_words, render_gray, write_lines
+    from tests.helpers.documents import degrade, lines_of_words, render_gray, write_lines
 
     paths = []
     for i in range(n):
@@ -116,7 +116,7 @@ def tesseract_direct(images: list[Path], out: Path) -> float:
 def bench_ocr(tmp: Path, n: int) -> list[str]:
     import pymupdf
 
-    from synthetic_pages import image_only_pdf
+    from tests.helpers.documents import image_only_pdf
     from PIL import Image
 
     from vnerteach.documents import DocumentOptions, iter_documents
@@ -196,7 +196,7 @@ def bench_memory(tmp: Path, images: list[Path]) -> list[str]:
     """1,000 pages (980 digital, 20 scanned) in a child process: its peak RSS and its workers'."""
     import pymupdf
 
-    from synthetic_pages import lines_of_words, write_lines
+    from tests.helpers.documents import lines_of_words, write_lines
 
     path = tmp / "thousand.pdf"
     doc = pymupdf.open()

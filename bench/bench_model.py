@@ -122,7 +122,7 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
 
 
 def _client(url: str):
-    from served import APP_HEADER, app_key
+    from tests.helpers.web import APP_HEADER, app_key
 
     headers = {APP_HEADER: app_key(url) or ""}
 

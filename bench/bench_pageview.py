@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from served import write_jsonl
+import common  # noqa: F401 (the repository root on sys.path, for tests.helpers)
+from tests.helpers import write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -68,14 +69,14 @@ def first_paint(page, url: str, n: int) -> tuple[list[float], int]:
 
 
 def serve(args: list[str], env: dict):
-    from served import ServedRecipe, free_port
+    from tests.helpers.web import ServedRecipe, free_port
 
     return ServedRecipe(args, env, free_port())
 
 
 def paint_figures(ctx, tmp: Path, n: int = 20) -> dict:
-    from served import install_in_cache
-    from synthetic_pages import question, receipt
+    from tests.helpers.web import install_in_cache
+    from tests.helpers.receipts import question, receipt
 
     img, home = tmp / "img", tmp / "home"
     receipts = [receipt(700 + i, img) for i in range(n)]
@@ -103,8 +104,8 @@ def paint_figures(ctx, tmp: Path, n: int = 20) -> dict:
 
 def region_figures(ctx, tmp: Path, n: int = 12) -> tuple[list[float], int]:
     """regionFrame (ms) for n boxes drawn over a receipt's missed TOTAL amount; how many read it exactly."""
-    from served import install_in_cache
-    from synthetic_pages import AMOUNT, page_of, receipt
+    from tests.helpers.web import install_in_cache
+    from tests.helpers.receipts import AMOUNT, page_of, receipt
 
     img, home = tmp / "img-missed", tmp / "home"
     tasks, totals = [], []
@@ -146,8 +147,8 @@ def region_figures(ctx, tmp: Path, n: int = 12) -> tuple[list[float], int]:
 
 def teach_figures(ctx, tmp: Path) -> dict:
     """Binary questions on 20 receipts (3 fields each) and 40 of the real ner.teach: how many were shown in view."""
-    from served import install_in_cache
-    from synthetic_pages import page_of, question, receipt
+    from tests.helpers.web import install_in_cache
+    from tests.helpers.receipts import page_of, question, receipt
 
     img, home = tmp / "img-teach", tmp / "home"
     receipts = [receipt(900 + i, img) for i in range(20)]

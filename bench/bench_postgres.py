@@ -24,8 +24,9 @@ from pathlib import Path
 
 from bench_db import make_corpus
 from common import VNERTEACH, run
-from postgres_server import PostgresServer, pg_bin
-from served import ServedRecipe, annotate, free_port, write_jsonl
+from tests.helpers.postgres import PostgresServer, pg_bin
+from tests.helpers import write_jsonl
+from tests.helpers.web import ServedRecipe, annotate, free_port
 from vnerteach.store import connect
 
 DURABLE = "-c synchronous_commit=off"  # fsync and full-page writes on, as a server runs

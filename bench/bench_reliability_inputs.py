@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pymupdf  # noqa: E402
 
-from served import ServedRecipe, app_key, free_port, raw_http
+import common  # noqa: F401 (the repository root on sys.path, for tests.helpers)
+from tests.helpers.web import ServedRecipe, app_key, free_port, raw_http
 
 BAD_LINES = {
     "invalid JSON": '{"text": "a",',

@@ -23,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
+import common  # noqa: F401 (the repository root on sys.path, for tests.helpers)
 from vnerteach.store import connect  # noqa: E402
 
-from served import ServedRecipe, annotate, free_port
+from tests.helpers.web import ServedRecipe, annotate, free_port
 
 CLIENTS = 4
 KILL_AFTER = (25, 150, 400)

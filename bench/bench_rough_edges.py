@@ -27,9 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+import common  # noqa: F401 (the repository root on sys.path, for tests.helpers)
 from vnerteach.store import connect  # noqa: E402
 
-from served import ServedRecipe, app_key, free_port, http, raw_http
+from tests.helpers.web import ServedRecipe, app_key, free_port, http, raw_http
 
 RESULTS: list[tuple[str, bool, str]] = []
 
@@ -53,7 +54,7 @@ def one_line(done: subprocess.CompletedProcess, rc: int) -> bool:
 
 
 def postgres_restart(tmp: Path) -> None:
-    from postgres_server import PostgresServer, pg_bin, unavailable
+    from tests.helpers.postgres import PostgresServer, pg_bin, unavailable
 
     if unavailable():
         probe("1 PostgreSQL restart", False, f"not run: {unavailable()}")
@@ -266,8 +267,8 @@ def scheduler(tmp: Path) -> None:
 
 
 def region_flood(tmp: Path) -> None:
-    from served import install_in_cache
-    from synthetic_pages import page_task
+    from tests.helpers.web import install_in_cache
+    from tests.helpers.web import page_task
 
     img = tmp / "img"
     task = page_task(["Total 12.50 paid"], img, name="r.png")

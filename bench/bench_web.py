@@ -23,6 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import common  # noqa: F401 (the repository root on sys.path, for tests.helpers)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -124,7 +126,7 @@ def make_database(path: Path, n: int) -> None:
 
 
 def call(method: str, url: str, body: dict | None = None) -> tuple[float, dict]:
-    from served import APP_HEADER, app_key
+    from tests.helpers.web import APP_HEADER, app_key
 
     data = json.dumps(body).encode() if body is not None else None
     headers = {APP_HEADER: app_key(url.split("/api/")[0]) or ""}
@@ -138,7 +140,7 @@ def call(method: str, url: str, body: dict | None = None) -> tuple[float, dict]:
 
 def api_figures(tmp: Path, examples: int, seconds: float = 12.0) -> dict:
     """Latency of questions and answers with 4 clients; answers per second with 4 clients and 1."""
-    from served import ServedRecipe, free_port
+    from tests.helpers.web import ServedRecipe, free_port
 
     db = tmp / "api.db"
     make_database(db, examples)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the tests' helper package (tests.helpers: served recipes, PostgreSQL, synthetic
+    sys.path.insert(1, str(ROOT))  # pages) is the benches' too: one copy, imported as a package
 DATA_ENV = "VNERTEACH_BENCH_DATA"
 WORK = Path(os.environ.get("BENCH_DIR", "/tmp/vnerteach-bench"))
 VNERTEACH = [sys.executable, "-m", "vnerteach"]

@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from served import ServedRecipe, free_port
+import common  # noqa: F401 (the repository root on sys.path, for tests.helpers)
+from tests.helpers.web import ServedRecipe, free_port
 
 from vnerteach.samples.receipts import make_samples  # noqa: E402
 

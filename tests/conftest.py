@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from vnerteach.cli import build_app, load_builtin
-from vnerteach.documents import DocumentOptions
 from vnerteach.store import connect
 
-ROOT = Path(__file__).parent.parent
-pytest_plugins = ["browser_fixtures", "pg_fixtures"]  # the Chromium and PostgreSQL fixtures, for every test file
-
-
-def home_cache() -> Path:
-    """The page cache folder of the test's own $VNERTEACH_HOME, where the command line would put it."""
-    return Path(os.environ["VNERTEACH_HOME"]) / "cache"
-
-
-def doc_options(**fields) -> DocumentOptions:
-    """DocumentOptions for a library call, with the page cache in the test's own $VNERTEACH_HOME unless given."""
-    fields.setdefault("cache_dir", str(home_cache()))
-    return DocumentOptions(**fields)
+pytest_plugins = ["helpers.browser", "helpers.postgres"]  # the Chromium and PostgreSQL fixtures, for every test file
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +42,7 @@ def pytest_generate_tests(metafunc) -> None:
     own = {name.strip() for mark in metafunc.definition.iter_markers("parametrize")
            for name in (mark.args[0].split(",") if isinstance(mark.args[0], str) else mark.args[0])}
     if "backend" not in own:
-        from pg_fixtures import BACKENDS
+        from helpers.postgres import BACKENDS
 
         metafunc.parametrize("backend", BACKENDS)
 
@@ -96,8 +81,3 @@ def cli(db_url):
 
     return run
 
-
-def write_jsonl(path: Path, tasks: list[dict]) -> Path:
-    """Write tasks as JSONL and return the path."""
-    path.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf8")
-    return path

@@ -9,40 +9,17 @@ import pytest
 import spacy
 
 from vnerteach.added import asked, check_added
-from vnerteach.controller import Controller
 from vnerteach.errors import TaskError
 from vnerteach.merge import answers_to_examples, merge_answers
-from vnerteach.server import make_app
 from vnerteach.tasks import set_hashes
 
-from web_fixtures import page_task, wsgi
-
-
-def with_added(task: dict, words: list[tuple[str, list[int]]]) -> dict:
-    """The task with words appended as tokens added by hand, as the app makes it (static/region.js)."""
-    out = copy.deepcopy(task)
-    tokens, text = out["tokens"], out["text"]
-    if tokens:
-        tokens[-1]["ws"] = True
-    for i, (word, box) in enumerate(words):
-        text += " " if text else ""
-        tokens.append({"text": word, "start": len(text), "end": len(text) + len(word), "id": len(tokens),
-                       "ws": i < len(words) - 1, "bbox": box, "added": True})
-        text += word
-    out["text"] = text
-    out["added_tokens"] = [i for i, t in enumerate(tokens) if t.get("added")]
-    return out
+from helpers.added import serve_one, span, with_added
+from helpers.web import page_task, wsgi
 
 
 @pytest.fixture
 def receipt(tmp_path):
     return set_hashes(page_task(["TOTAL", "Thank you"], tmp_path / "img"))
-
-
-def span(task: dict, first: int, last: int, label: str) -> dict:
-    tokens = task["tokens"]
-    return {"start": tokens[first]["start"], "end": tokens[last]["end"], "token_start": first, "token_end": last,
-            "label": label}
 
 
 def test_appended_tokens_pass_and_the_question_is_what_they_may_only_extend(receipt):
@@ -99,13 +76,7 @@ def test_the_page_of_the_question_cannot_change(receipt):
 
 @pytest.fixture
 def served(store, receipt):
-    c = Controller(store, {"dataset": "r", "stream": iter([copy.deepcopy(receipt)]), "view_id": "ner_manual",
-                           "config": {"labels": ["TOTAL"]}}, wait_s=5)
-    app = make_app(c)
-    session = wsgi(app, "GET", "/api/project")[1]["session"]
-    question = wsgi(app, "GET", "/api/questions?n=1")[1]["tasks"][0]
-    yield app, session, question
-    c.close()
+    yield from serve_one(store, receipt)
 
 
 def test_an_answer_with_tokens_added_by_hand_is_stored_under_the_questions_hashes(served, store, receipt):

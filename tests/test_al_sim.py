@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import teach_fixtures as tf
+import helpers.teach as tf
 from vnerteach.model import TeachModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import write_jsonl
-from web_fixtures import ServedRecipe, annotate_as, free_port, wsgi
+from helpers import write_jsonl
+from helpers.web import ServedRecipe, annotate_as, free_port, wsgi
 
 from vnerteach.controller import Controller
 from vnerteach.errors import AnswerError
@@ -200,7 +200,7 @@ def test_four_annotators_lose_nothing_and_answer_nothing_twice(tmp_path, env, st
 @pytest.mark.slow
 def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, store, tmp_path):
     """Alice opens /?session=alice; Bob types his name into the app: each answers their own tasks, saved apart."""
-    from browser_fixtures import open_page, wait_saved
+    from helpers.browser import open_page, wait_saved
 
     source = write_jsonl(tmp_path / "in.jsonl", texts(30))  # more than one app's batch: Alice holds 10
     view = {"width": 1366, "height": 800}

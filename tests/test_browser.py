@@ -12,10 +12,10 @@ import pytest
 
 from vnerteach.tasks import set_hashes
 
-from browser_fixtures import (db_out, drag, served_app, spans_of, token, wait_for_task, wait_image, wait_saved,
+from helpers.browser import (db_out, drag, served_app, spans_of, token, wait_for_task, wait_image, wait_saved,
                               word_box)
-from conftest import write_jsonl
-from web_fixtures import free_port, install_in_cache, installed, page_task
+from helpers import write_jsonl
+from helpers.web import free_port, install_in_cache, installed, page_task
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
-from browser_fixtures import centre, inside, open_app, open_page, rect, rect_of, served_in_new_page, window
-from conftest import write_jsonl
-from web_fixtures import ServedRecipe, free_port, installed, page_task
+from helpers.browser import centre, inside, open_app, open_page, rect, rect_of, served_in_new_page, window
+from helpers import write_jsonl
+from helpers.web import ServedRecipe, free_port, installed, page_task
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ import random
 
 import pytest
 
-from browser_fixtures import served_app, token, wait_saved, word_box
-from conftest import write_jsonl
-from web_fixtures import installed, page_task
+from helpers.browser import served_app, token, wait_saved, word_box
+from helpers import write_jsonl
+from helpers.web import installed, page_task
 
 pytestmark = pytest.mark.slow
 

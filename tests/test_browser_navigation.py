@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from browser_fixtures import db_out, served_in_new_page, wait_image, wait_saved
-from doc_fixtures import digital_pdf
+from helpers.browser import db_out, served_in_new_page, wait_image, wait_saved
+from helpers.documents import digital_pdf
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from conftest import write_jsonl
-from browser_fixtures import db_out, draw, inside, meets, rect, rect_of, served_app, spans_of, wait_saved, wait_shown
-from web_fixtures import installed, page_task
+from helpers import write_jsonl
+from helpers.browser import db_out, draw, inside, meets, rect, rect_of, served_app, spans_of, wait_saved, wait_shown
+from helpers.web import installed, page_task
 
 pytestmark = pytest.mark.slow
 

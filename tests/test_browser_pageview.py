@@ -6,13 +6,13 @@ rendered page (getBoundingClientRect), and every test leaves screenshots in its 
 from __future__ import annotations
 
 import pytest
-from receipt_fixtures import AMOUNT, page_of, question, receipt
+from helpers.receipts import AMOUNT, page_of, question, receipt
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from vnerteach.tasks import set_hashes
-from browser_fixtures import (db_out, draw, inside, meets, rect, served_app, spans_of, view_geometry, wait_saved,
+from helpers.browser import (db_out, draw, inside, meets, rect, served_app, spans_of, view_geometry, wait_saved,
                               wait_shown)
-from web_fixtures import installed
+from helpers.web import installed
 
 pytestmark = pytest.mark.slow
 

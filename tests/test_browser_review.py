@@ -10,9 +10,9 @@ import pytest
 
 from vnerteach.tasks import set_hashes
 
-from browser_fixtures import db_out, inside, meets, rect, served_app, spans_of, wait_image, wait_saved
-from review_fixtures import TEXTS, manual
-from web_fixtures import install_in_cache, page_task
+from helpers.browser import db_out, inside, meets, rect, served_app, spans_of, wait_image, wait_saved
+from helpers.review import TEXTS, manual
+from helpers.web import install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
 

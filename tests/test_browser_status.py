@@ -12,11 +12,11 @@ from PIL import Image
 
 from vnerteach.export import label_colour, label_colours
 
-from conftest import write_jsonl
-from doc_fixtures import image_only_pdf, scanned_page, text_image
-from browser_fixtures import (SCREEN, db_out, inside, meets, rect_of, served_app, token, wait_for_task, wait_image,
+from helpers import write_jsonl
+from helpers.documents import image_only_pdf, scanned_page, text_image
+from helpers.browser import (SCREEN, db_out, inside, meets, rect_of, served_app, token, wait_for_task, wait_image,
                               wait_saved, window)
-from web_fixtures import ServedRecipe, free_port, install_in_cache, page_task
+from helpers.web import ServedRecipe, free_port, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
 

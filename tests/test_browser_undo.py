@@ -10,9 +10,9 @@ import pytest
 
 from vnerteach.store import connect
 
-from conftest import write_jsonl
-from browser_fixtures import SCREEN, db_out, evaluate_in_app, meets, served_app, token, wait_for_task, wait_saved
-from web_fixtures import free_port, installed, page_task
+from helpers import write_jsonl
+from helpers.browser import SCREEN, db_out, evaluate_in_app, meets, served_app, token, wait_for_task, wait_saved
+from helpers.web import free_port, installed, page_task
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ records the annotator's rotation; a page OCR read badly carries a marker in its 
 from __future__ import annotations
 
 import pytest
-from doc_fixtures import drawn_page
+from helpers.documents import drawn_page
 from PIL import Image
 
-from browser_fixtures import SCREEN, db_out, open_page, served_app, spans_of, wait_saved
+from helpers.browser import SCREEN, db_out, open_page, served_app, spans_of, wait_saved
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ SEEN = """() => {
 
 @pytest.fixture
 def screen(playwright, tmp_path):
-    """The 1366x800 screen of browser_fixtures, with waits of 30 s: OCR runs on each turn of the page."""
+    """The 1366x800 screen of helpers.browser, with waits of 30 s: OCR runs on each turn of the page."""
     with open_page(playwright, tmp_path / "profile", SCREEN, timeout_ms=30_000) as page:
         yield page
 

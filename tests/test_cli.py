@@ -16,7 +16,7 @@ from vnerteach import registry
 from vnerteach.cli import build_app, make_command
 from vnerteach.components import Components
 
-from conftest import ROOT, write_jsonl
+from helpers import ROOT, write_jsonl
 
 
 def run_module(*args, env=None, input=None):

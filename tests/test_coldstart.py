@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import spacy
 
-from conftest import write_jsonl
-from teach_fixtures import LABELS, taught
+from helpers import write_jsonl
+from helpers.teach import LABELS, taught
 from vnerteach.candidates.sensible import crosses_line, unlikely
 from vnerteach.candidates.suggester import Suggester, is_pattern_task
 from vnerteach.memory import AnswerMemory

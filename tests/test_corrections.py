@@ -14,13 +14,18 @@ from vnerteach.errors import TaskError
 from vnerteach.merge import merge_answers
 from vnerteach.tasks import set_hashes, validate_task
 
-from test_added_tokens import served, span, with_added  # noqa: F401 (served: a fixture, over this module's receipt)
-from web_fixtures import page_task, wsgi
+from helpers.added import serve_one, span, with_added
+from helpers.web import page_task, wsgi
 
 
 @pytest.fixture
 def receipt(tmp_path):
     return set_hashes(page_task(["TOTAL “193.00 GBP", "Thank you"], tmp_path / "img"))
+
+
+@pytest.fixture
+def served(store, receipt):
+    yield from serve_one(store, receipt)
 
 
 def fixed(task: dict, i: int, text: str) -> dict:

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from web_fixtures import ROOT, ServedRecipe, free_port, http
+from helpers.web import ROOT, ServedRecipe, free_port, http
 
 FIELDS = {"COMPANY", "ADDRESS", "DATE", "TOTAL"}
 
@@ -85,7 +85,7 @@ def test_make_demo_run_again_keeps_its_samples_and_imports_nothing_twice(tmp_pat
 def test_a_pdf_saved_again_with_other_bytes_is_named_when_its_pages_come_as_new_questions(tmp_path):
     """Issue 23 point 5: the same PDF saved again (new bytes, same pages) lost its answers silently."""
     import pymupdf
-    from doc_fixtures import digital_pdf
+    from helpers.documents import digital_pdf
 
     folder = tmp_path / "docs"
     folder.mkdir()

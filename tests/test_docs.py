@@ -11,7 +11,7 @@ import typer
 
 from vnerteach import cli, registry
 
-from conftest import ROOT
+from helpers import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RECIPES_DOC = ROOT / "docs" / "recipes.md"

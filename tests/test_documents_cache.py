@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import doc_options, home_cache
-from doc_fixtures import digital_pdf, image_only_pdf, text_image
+from helpers import doc_options, home_cache
+from helpers.documents import digital_pdf, image_only_pdf, text_image
 from PIL import Image
 
 from vnerteach.documents import PageImageNotFound, iter_documents, iter_pages, page_image

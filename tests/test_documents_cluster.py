@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-from conftest import doc_options
-from doc_fixtures import image_only_pdf, scanned_page, text_image
+from helpers import doc_options
+from helpers.documents import image_only_pdf, scanned_page, text_image
 from PIL import Image
 
 from vnerteach.documents import PageCache, PageFailure, iter_documents, page_image
@@ -205,7 +205,7 @@ def test_a_scheduler_address_that_is_not_dask_is_one_line_and_no_hang(tmp_path, 
 
 def test_a_scheduler_killed_mid_run_is_one_line_in_the_process(tmp_path, home):
     """Issue 23 point 6: the right line, then the Dask client's reconnect traceback."""
-    from web_fixtures import free_port
+    from helpers.web import free_port
 
     small_scans(tmp_path / "scans", 60)
     address = f"tcp://127.0.0.1:{free_port()}"

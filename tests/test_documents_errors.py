@@ -8,8 +8,8 @@ import zlib
 
 import pymupdf
 import pytest
-from conftest import doc_options
-from doc_fixtures import text_image, write_lines
+from helpers import doc_options
+from helpers.documents import text_image, write_lines
 from PIL import Image
 
 from vnerteach.documents import file_kind, iter_documents, iter_pages

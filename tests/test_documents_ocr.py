@@ -7,8 +7,8 @@ import os
 
 import pytesseract
 import pytest
-from conftest import doc_options, home_cache
-from doc_fixtures import iou, scanned_page, text_image, word_recall
+from helpers import doc_options, home_cache
+from helpers.documents import iou, scanned_page, text_image, word_recall
 from PIL import Image
 
 from vnerteach.documents import check_tesseract, iter_documents, iter_pages, page_image, tesseract_version

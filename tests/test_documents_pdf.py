@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pymupdf
 import pytest
-from conftest import doc_options
-from doc_fixtures import digital_pdf, image_only_pdf, scanned_page, text_image, word_recall, write_lines
+from helpers import doc_options
+from helpers.documents import digital_pdf, image_only_pdf, scanned_page, text_image, word_recall, write_lines
 
 from vnerteach.documents import iter_documents, iter_pages, page_task
 from vnerteach.errors import InputError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from doc_fixtures import lines_of_words, render_gray, text_image, write_lines
+from helpers.documents import lines_of_words, render_gray, text_image, write_lines
 from PIL import Image
 
 from vnerteach.documents import parse_preprocess

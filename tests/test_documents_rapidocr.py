@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import doc_options
-from doc_fixtures import iou, scanned_page, text_image, word_recall
+from helpers import doc_options
+from helpers.documents import iou, scanned_page, text_image, word_recall
 
 from vnerteach.documents import iter_documents, iter_pages
 from vnerteach.documents.lines import Char, Line, even_chars, ink_of, words_from_lines

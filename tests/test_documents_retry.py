@@ -9,8 +9,8 @@ from PIL import Image
 from vnerteach.documents import iter_documents
 from vnerteach.documents.pages import RETRY_STEPS
 
-from conftest import doc_options
-from doc_fixtures import faint_receipt
+from helpers import doc_options
+from helpers.documents import faint_receipt
 
 
 def test_a_page_without_words_is_retried_with_stronger_preprocessing(tmp_path, monkeypatch):

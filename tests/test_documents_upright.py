@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import doc_options, home_cache
-from doc_fixtures import LINES, drawn_page as page
+from helpers import doc_options, home_cache
+from helpers.documents import LINES, drawn_page as page
 from PIL import Image
 
 from vnerteach.documents import PageCache, iter_pages, page_image, page_task

@@ -11,8 +11,8 @@ from vnerteach.export import line_boxes
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
 
-from train_fixtures import binary_tasks, manual_tasks
-from conftest import doc_options
+from helpers.train import binary_tasks, manual_tasks
+from helpers import doc_options
 
 
 def test_spacy_and_conll_exports_read_back(cli, tmp_path, db_path):
@@ -161,7 +161,7 @@ def test_page_exports_open_elsewhere_absolute_path_and_embedded_images(cli, tmp_
 
     from PIL import Image
 
-    from doc_fixtures import digital_pdf
+    from helpers.documents import digital_pdf
 
     monkeypatch.chdir(tmp_path)
     digital_pdf(tmp_path / "letter.pdf", pages=2)

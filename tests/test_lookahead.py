@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import spacy
 
-from teach_fixtures import LABELS, sentences
+from helpers.teach import LABELS, sentences
 from vnerteach.controller import Controller
 from vnerteach.failures import FailureLog
 from vnerteach import costs

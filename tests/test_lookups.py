@@ -14,8 +14,8 @@ import spacy
 from spacy.lookups import Lookups
 
 import vnerteach.lexemes as lexemes
-from conftest import write_jsonl
-from train_fixtures import manual_tasks
+from helpers import write_jsonl
+from helpers.train import manual_tasks
 from vnerteach.errors import UsageError
 from vnerteach.layout import make_doc
 from vnerteach.lexemes import CLUSTER_BITS, lexeme_ids

@@ -8,7 +8,7 @@ import time
 import pytest
 import spacy
 
-from teach_fixtures import LABELS, patterns, sentences, taught
+from helpers.teach import LABELS, patterns, sentences, taught
 from vnerteach.candidates.suggester import Suggester, is_pattern_task, span_task
 from vnerteach.errors import UsageError
 from vnerteach.fairlock import FairLock

@@ -14,7 +14,7 @@ import pytest
 from vnerteach.errors import InputError
 from vnerteach.sources import document_paths, get_stream
 
-from conftest import doc_options, write_jsonl
+from helpers import doc_options, write_jsonl
 
 WORDS = "Invoice ACME total 9.00 EUR due 2026-12-01".split()
 

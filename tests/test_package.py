@@ -13,8 +13,8 @@ import pytest
 
 from vnerteach.server import make_app, static_dir
 
-from conftest import ROOT
-from web_fixtures import wsgi_get
+from helpers import ROOT
+from helpers.web import wsgi_get
 
 
 def test_every_python_package_is_listed_in_pyproject():

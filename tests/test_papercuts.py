@@ -14,8 +14,8 @@ import pytest
 from vnerteach.output import plural
 from vnerteach.recipes.ocr import RateColumn
 
-from conftest import ROOT, write_jsonl
-from web_fixtures import ServedRecipe, free_port, http
+from helpers import ROOT, write_jsonl
+from helpers.web import ServedRecipe, free_port, http
 
 
 def run(*args, cwd=ROOT, env=None):

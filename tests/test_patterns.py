@@ -11,7 +11,7 @@ from vnerteach.errors import InputError
 from vnerteach.patterns import PatternMatcher, read_patterns
 from vnerteach.tasks import add_tokens
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from vnerteach.controller import Controller
 from vnerteach.payoff import ACCEPT_WINDOW, BREAK_EVEN, KEPT_WINDOW, Payoff, accepted, kept, sparkline
 from vnerteach.tasks import set_hashes

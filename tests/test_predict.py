@@ -15,9 +15,9 @@ from vnerteach.pipeline import Settings, blank_pipeline
 from vnerteach.store import connect
 from vnerteach.training import Trainer
 
-from conftest import doc_options, write_jsonl
-from doc_fixtures import faint_receipt, write_lines
-from train_fixtures import manual_tasks
+from helpers import doc_options, write_jsonl
+from helpers.documents import faint_receipt, write_lines
+from helpers.train import manual_tasks
 
 SENTENCES = ("Yesterday Emil Faure moved to Rome with family . Ref 1", "Lena Ortiz lives in Oslo now . Ref 2",
              "The mayor of Lima met Kofi Mensah at noon . Ref 3")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_jsonl
-from doc_fixtures import digital_pdf
-from train_fixtures import manual_tasks
+from helpers import write_jsonl
+from helpers.documents import digital_pdf
+from helpers.train import manual_tasks
 from vnerteach.errors import UsageError
 from vnerteach.layout import LAYOUT_ARCH, make_doc
 from vnerteach.pipeline import Settings, blank_pipeline

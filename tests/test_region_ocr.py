@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 import pytest
-from conftest import doc_options
-from doc_fixtures import iou
-from receipt_fixtures import AMOUNT, receipt
+from helpers import doc_options
+from helpers.documents import iou
+from helpers.receipts import AMOUNT, receipt
 
 from vnerteach.controller import Controller
 from vnerteach.documents import ocr_region
@@ -14,7 +14,7 @@ from vnerteach.documents.region import check_box, text_rows
 from vnerteach.errors import InputError
 from vnerteach.server import folder_images, make_app
 
-from web_fixtures import wsgi
+from helpers.web import wsgi
 
 
 def png_of(task, folder):

@@ -19,8 +19,8 @@ import pytest
 from vnerteach.store import connect
 from vnerteach.store.backend import PG_WRITE_LOCK
 
-from conftest import ROOT, write_jsonl
-from web_fixtures import ServedRecipe, annotate, free_port, http
+from helpers import ROOT, write_jsonl
+from helpers.web import ServedRecipe, annotate, free_port, http
 
 pytestmark = [pytest.mark.both_backends, pytest.mark.reliability, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ import pytest
 
 from vnerteach.store import connect
 
-from train_fixtures import manual_tasks
+from helpers.train import manual_tasks
 
 pytestmark = pytest.mark.reliability
 TESTS = Path(__file__).parent

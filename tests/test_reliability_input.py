@@ -10,8 +10,8 @@ import uuid
 import pymupdf
 import pytest
 
-from conftest import ROOT, write_jsonl
-from web_fixtures import ServedRecipe, app_key, free_port, http, raw_http
+from helpers import ROOT, write_jsonl
+from helpers.web import ServedRecipe, app_key, free_port, http, raw_http
 
 pytestmark = pytest.mark.reliability
 

@@ -19,9 +19,9 @@ import pytest
 from vnerteach.controller import Controller
 from vnerteach.server import make_app
 
-from conftest import write_jsonl
-from browser_fixtures import db_out, served_app, wait_for_task
-from web_fixtures import ServedRecipe, free_port, wsgi
+from helpers import write_jsonl
+from helpers.browser import db_out, served_app, wait_for_task
+from helpers.web import ServedRecipe, free_port, wsgi
 
 pytestmark = pytest.mark.reliability
 

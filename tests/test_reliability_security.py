@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import ROOT, write_jsonl
-from browser_fixtures import evaluate_in_app, served_app, wait_for_task, wait_saved
-from web_fixtures import APP_HEADER, ServedRecipe, app_key, free_port, http, install_in_cache, page_task
+from helpers import ROOT, write_jsonl
+from helpers.browser import evaluate_in_app, served_app, wait_for_task, wait_saved
+from helpers.web import APP_HEADER, ServedRecipe, app_key, free_port, http, install_in_cache, page_task
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

@@ -21,8 +21,8 @@ from vnerteach.merge import answers_to_examples, merge_answers, merged_doc
 from vnerteach.store import connect
 from vnerteach.tasks import input_hash, set_hashes, validate_task
 
-from conftest import write_jsonl
-from train_fixtures import manual_tasks
+from helpers import write_jsonl
+from helpers.train import manual_tasks
 
 pytestmark = pytest.mark.reliability
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import doc_options, write_jsonl
+from helpers import doc_options, write_jsonl
 import spacy
 
 from vnerteach.controller import Controller
@@ -22,8 +22,8 @@ from vnerteach.sources import get_stream
 from vnerteach.tasks import MAX_TASK_BYTES, MAX_TOKEN_CHARS, add_tokens
 
 
-from browser_fixtures import served_app
-from web_fixtures import ServedRecipe, free_port, http
+from helpers.browser import served_app
+from helpers.web import ServedRecipe, free_port, http
 
 pytestmark = pytest.mark.reliability
 

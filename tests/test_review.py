@@ -6,14 +6,14 @@ import random
 from itertools import combinations
 
 import pytest
-from conftest import home_cache
+from helpers import home_cache
 
 from vnerteach.agreement import agreement
 from vnerteach.recipes.review import review
 from vnerteach.review import auto_answer, collect, complete_annotations, review_task
 from vnerteach.tasks import set_hashes
 
-from review_fixtures import TEXTS, binary, manual, tokens_of
+from helpers.review import TEXTS, binary, manual, tokens_of
 
 
 def test_versions_are_grouped_per_input_with_their_annotators():

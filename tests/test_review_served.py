@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from review_fixtures import manual
-from web_fixtures import ServedRecipe, free_port, http
+from helpers.review import manual
+from helpers.web import ServedRecipe, free_port, http
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from conftest import doc_options
+from helpers import doc_options
 
 from vnerteach import wsgi_server
 from vnerteach.controller import Controller
@@ -14,7 +14,7 @@ from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.server import folder_images, make_app, serve
 from vnerteach.wsgi_server import bind, is_loopback
 
-from web_fixtures import page_task, wsgi
+from helpers.web import page_task, wsgi
 
 
 def controller(store, tasks, view_id="ner_manual", **extra):
@@ -150,7 +150,7 @@ def test_images_from_the_documents_cache_refuse_bad_keys(store):
 
 def test_a_session_serves_the_pages_of_its_own_cache_and_none_without_one(store, tmp_path):
     """Issue 24: page images and other pages of a document come from the session's cache, never from a default."""
-    from doc_fixtures import digital_pdf
+    from helpers.documents import digital_pdf
 
     from vnerteach.documents import iter_pages
 

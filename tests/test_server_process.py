@@ -12,8 +12,8 @@ import pytest
 
 from vnerteach.store import connect
 
-from conftest import ROOT, write_jsonl
-from web_fixtures import ServedRecipe, free_port, http, install_in_cache, page_task
+from helpers import ROOT, write_jsonl
+from helpers.web import ServedRecipe, free_port, http, install_in_cache, page_task
 
 pytestmark = pytest.mark.slow
 

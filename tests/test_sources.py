@@ -12,7 +12,7 @@ from vnerteach.errors import InputError
 from vnerteach.sources import get_stream
 from vnerteach.tasks import TaskError, add_tokens
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 
 
 def test_jsonl_is_lazy_and_skips_blank_lines(tmp_path):

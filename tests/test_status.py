@@ -14,9 +14,9 @@ from vnerteach.export import PALETTE, label_colour
 from vnerteach.sources import source_size
 from vnerteach.server import make_app
 
-from conftest import doc_options, write_jsonl
-from doc_fixtures import digital_pdf, image_only_pdf, scanned_page, text_image
-from web_fixtures import wsgi
+from helpers import doc_options, write_jsonl
+from helpers.documents import digital_pdf, image_only_pdf, scanned_page, text_image
+from helpers.web import wsgi
 
 
 def test_the_size_of_a_source_counts_the_pages_of_its_documents(tmp_path):

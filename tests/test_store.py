@@ -313,7 +313,7 @@ def test_a_missing_postgres_driver_names_the_extra(monkeypatch):
 
 
 def test_postgres_that_does_not_answer_is_one_line_without_the_password():
-    from web_fixtures import free_port
+    from helpers.web import free_port
 
     url = f"postgresql://anna:secret@127.0.0.1:{free_port()}/annotations"
     with pytest.raises(StoreError) as err:

@@ -13,9 +13,9 @@ from vnerteach.store.backend import ANALYZE_AFTER
 from vnerteach.store.paging import PAGE
 from vnerteach.tasks import set_hashes
 
-from conftest import ROOT, write_jsonl
-from train_fixtures import binary_tasks, manual_tasks
-from web_fixtures import free_port
+from helpers import ROOT, write_jsonl
+from helpers.train import binary_tasks, manual_tasks
+from helpers.web import free_port
 
 
 @pytest.fixture
@@ -127,11 +127,11 @@ def test_a_postgresql_restart_is_a_503_while_away_then_answers_go_on_and_the_ser
     connection was never reopened), the heartbeat died and SIGTERM ended in a traceback."""
     import time
 
-    from needs import need
-    from pg_fixtures import PostgresServer, _unavailable, pg_bin
-    from web_fixtures import ServedRecipe, http
+    from helpers.needs import need
+    from helpers.postgres import PostgresServer, unavailable, pg_bin
+    from helpers.web import ServedRecipe, http
 
-    need(_unavailable(), "PostgreSQL tests")
+    need(unavailable(), "PostgreSQL tests")
     server = PostgresServer(pg_bin())  # its own: this test stops it
     try:
         src = write_jsonl(tmp_path / "t.jsonl", [{"text": f"Acme hired Anna {i}"} for i in range(6)])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from conftest import doc_options, write_jsonl
-from teach_fixtures import LABELS, f1, judge, patterns, sentences
+from helpers import doc_options, write_jsonl
+from helpers.teach import LABELS, f1, judge, patterns, sentences
 from vnerteach.candidates.suggester import Suggester
 from vnerteach.controller import Controller
 from vnerteach.errors import UsageError
@@ -20,7 +20,7 @@ from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.sorters import uncertainty
 from vnerteach.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
-from web_fixtures import wsgi
+from helpers.web import wsgi
 
 pytestmark = pytest.mark.slow  # trains models in the loop: minutes, not seconds
 
@@ -164,7 +164,7 @@ def test_correct_prefills_predictions_and_learns_from_complete_answers(store, tm
 
 
 def test_teach_and_correct_on_a_folder_of_pdfs_and_images(store, tmp_path):
-    from doc_fixtures import digital_pdf, text_image
+    from helpers.documents import digital_pdf, text_image
 
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -19,8 +19,8 @@ from vnerteach.tasks import set_hashes
 from vnerteach.training import Trainer, curve_reading
 from vnerteach.training_data import in_eval_split
 
-from conftest import ROOT
-from train_fixtures import binary_tasks, manual_tasks
+from helpers import ROOT
+from helpers.train import binary_tasks, manual_tasks
 
 FAST = Settings(n_iter=4, seed=0)
 

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from conftest import doc_options
-from doc_fixtures import drawn_page
+from helpers import doc_options
+from helpers.documents import drawn_page
 
 from vnerteach.controller import Controller
 from vnerteach.documents import iter_pages, page_task
 from vnerteach.server import make_app
 from vnerteach.tasks import set_hashes
-from web_fixtures import wsgi
+from helpers.web import wsgi
 
 
 def served(store, tasks, turn=True):

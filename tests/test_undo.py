@@ -15,9 +15,9 @@ from vnerteach.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
 from vnerteach.training_data import load_answers
 
-from conftest import write_jsonl
-from teach_fixtures import LABELS, sentences
-from web_fixtures import ServedRecipe, free_port, http, wsgi
+from helpers import write_jsonl
+from helpers.teach import LABELS, sentences
+from helpers.web import ServedRecipe, free_port, http, wsgi
 
 pytestmark = pytest.mark.both_backends
 

@@ -12,8 +12,8 @@ import numpy
 import pytest
 import spacy
 
-from conftest import write_jsonl
-from train_fixtures import CITIES, PEOPLE, manual_tasks
+from helpers import write_jsonl
+from helpers.train import CITIES, PEOPLE, manual_tasks
 from vnerteach.errors import UsageError
 from vnerteach.layout import make_doc
 from vnerteach.pipeline import Settings, blank_pipeline, check_vectors

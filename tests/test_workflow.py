@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from conftest import write_jsonl
-from teach_fixtures import LABELS, sentences
+from helpers import write_jsonl
+from helpers.teach import LABELS, sentences
 from vnerteach.controller import Controller
 from vnerteach.errors import UsageError
 from vnerteach.recipes.manual import ner_manual
 from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.recipes.train import TrainOptions, batch_train
 from vnerteach.server import make_app
-from web_fixtures import wsgi
+from helpers.web import wsgi
 
 
 def _gold_spans(task: dict, gold: dict[str, list]) -> list[dict]:

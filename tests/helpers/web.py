@@ -1,14 +1,12 @@
-"""A recipe's web server driven from outside, as the benches do: started as a user starts it, called over HTTP.
-
-A copy of the helpers of tests/web_fixtures.py and tests/conftest.py that the benches use (benches do not
-import from tests/).
-"""
+"""Helpers for the server and browser tests: page tasks with real PNGs, WSGI calls, a served recipe."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -17,41 +15,121 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from http import client as http_client
+from io import BytesIO
 from pathlib import Path
+from wsgiref.util import setup_testing_defaults
 
-ROOT = Path(__file__).resolve().parent.parent
+from PIL import Image, ImageDraw, ImageFont
+
+from . import ROOT
 APP_HEADER = "X-Vnerteach-App"
 APP_META = re.compile(r'<meta name="vnerteach-app" content="([^"]*)"')
 _app_keys: dict[str, str | None] = {}  # by server address: the key its app page carries
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
-def write_jsonl(path: Path, tasks: list[dict]) -> Path:
-    """Write tasks as JSONL and return the path."""
-    path.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf8")
-    return path
+def _font(size: int):
+    try:
+        return ImageFont.truetype(FONT, size)
+    except OSError:
+        return ImageFont.load_default()
+
+
+def page_task(lines: list[str], folder: Path, page: int = 1, pages: int = 1, name: str = "scan.png",
+              width: int = 1000, line_height: int = 56, size: int = 30) -> dict:
+    """A page task like the documents engine makes: a PNG (saved as ``folder/<image_key>.png``) and boxed tokens."""
+    height = 80 + line_height * max(1, len(lines)) + 60
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = _font(size)
+    tokens, offset = [], 0
+    words = [(li, w) for li, line in enumerate(lines) for w in line.split()]
+    x = 60
+    for n, (li, word) in enumerate(words):
+        if n and words[n - 1][0] != li:
+            x = 60
+        y = 60 + li * line_height
+        draw.text((x, y), word, fill="black", font=font)
+        x0, y0, x1, y1 = draw.textbbox((x, y), word, font=font)
+        tokens.append({"text": word, "start": offset, "end": offset + len(word), "id": n, "ws": n != len(words) - 1,
+                       "bbox": [x0 - 2, y0 - 3, x1 + 2, y1 + 3]})
+        offset += len(word) + 1
+        x = x1 + size // 2
+    png = BytesIO()
+    image.save(png, format="PNG")
+    sha = hashlib.sha256(png.getvalue() + name.encode()).hexdigest()
+    key = hashlib.sha256(f"{sha}:{page}".encode()).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{key}.png").write_bytes(png.getvalue())
+    return {"text": " ".join(w for _, w in words), "tokens": tokens, "width": width, "height": height,
+            "image": f"sha256:{sha}#page={page}",
+            "meta": {"path": str(folder / name), "page": page, "pages": pages, "dpi": 300, "ocr": False,
+                     "image_key": key}}
 
 
 def install_in_cache(task: dict, folder: Path, home: Path) -> None:
-    """Put a page task's PNG where ``vnerteach.documents.page_image`` finds it under ``$VNERTEACH_HOME``."""
-    from vnerteach.documents import PageCache, default_cache_dir
+    """Put a page task's PNG where a recipe run with ``$VNERTEACH_HOME`` at ``home`` finds it (its page cache)."""
+    from vnerteach.documents import PageCache
 
-    old = os.environ.get("VNERTEACH_HOME")
-    os.environ["VNERTEACH_HOME"] = str(home)
-    try:
-        path = PageCache(default_cache_dir()).image_path(task["meta"]["image_key"])
-    finally:
-        if old is None:
-            del os.environ["VNERTEACH_HOME"]
-        else:
-            os.environ["VNERTEACH_HOME"] = old
+    path = PageCache(Path(home) / "cache").image_path(task["meta"]["image_key"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes((folder / f"{task['meta']['image_key']}.png").read_bytes())
+
+
+def installed(tasks: list[dict], folder: Path, home: Path) -> list[dict]:
+    """The page tasks, their PNGs put in the page cache under ``home`` (install_in_cache)."""
+    for task in tasks:
+        install_in_cache(task, folder, home)
+    return tasks
 
 
 def app_key_in(page: bytes | str) -> str | None:
     """The per-server key that the app's page carries (the browser sends it in X-Vnerteach-App)."""
     found = APP_META.search(page.decode() if isinstance(page, bytes) else page)
     return found.group(1) if found else None
+
+
+def call_wsgi(app, environ: dict) -> tuple[str, bytes]:
+    """Run a WSGI app on ``environ`` as a server does, closing its body (a served file) after: (status, body)."""
+    status: list[str] = []
+    body = app(environ, lambda s, h, exc_info=None: status.append(s))
+    try:
+        return status[0] if status else "", b"".join(body)
+    finally:
+        getattr(body, "close", lambda: None)()
+
+
+def wsgi_get(app, path: str) -> tuple[str, bytes]:
+    """GET a path from a WSGI app in-process: (status line, body)."""
+    environ: dict = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    setup_testing_defaults(environ)
+    return call_wsgi(app, environ)
+
+
+def wsgi(app, method: str, path: str, body: bytes | dict | list | None = None,
+         headers: dict | None = None, as_app: bool = True) -> tuple[int, dict | bytes]:
+    """Call a WSGI app in-process: (status code, decoded JSON or raw bytes); ``as_app`` sends the app's key."""
+    if as_app and path.startswith("/api/"):
+        page = wsgi(app, "GET", "/", as_app=False)[1]
+        key = app_key_in(page) if isinstance(page, bytes) else None
+        if key:
+            headers = {APP_HEADER: key, **(headers or {})}
+    path, _, query = path.partition("?")
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
+    environ: dict = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method,
+                     "CONTENT_LENGTH": str(len(data)), "wsgi.input": BytesIO(data)}
+    if body is not None:
+        environ["CONTENT_TYPE"] = "application/json"
+    for key, value in (headers or {}).items():
+        name = key.upper().replace("-", "_")
+        environ[name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"] = value
+    setup_testing_defaults(environ)
+    status, raw = call_wsgi(app, environ)
+    code = int(status.split()[0])
+    try:
+        return code, json.loads(raw)
+    except ValueError:
+        return code, raw
 
 
 def raw_http(port: int, request: bytes) -> tuple[int, bytes]:
@@ -110,9 +188,11 @@ def _call(method: str, url: str, body: dict | None, headers: dict, timeout: floa
 
 
 class ServedRecipe:
-    """`vnerteach RECIPE ...` in a child process, as a user starts it; waits until it answers."""
+    """`vnerteach RECIPE ...` in a child process, as a user starts it; waits until it answers. As a context manager
+    it stops the recipe on leaving; ``result`` then holds (exit code, stdout, stderr) for the test to check."""
 
     def __init__(self, args: list[str], env: dict, port: int, headers: dict | None = None):
+        self.result: tuple[int, str, str] | None = None
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         _app_keys.pop(self.url, None)  # a new server on this port has a new key
@@ -131,13 +211,19 @@ class ServedRecipe:
         self.proc.kill()
         raise RuntimeError("server did not start in 30 s")
 
-    def stop(self, sig: int | None = None) -> tuple[int, str, str]:
-        """Stop with a signal (default SIGTERM): (exit code, stdout, stderr)."""
-        import signal
+    def __enter__(self) -> ServedRecipe:
+        return self
 
-        self.proc.send_signal(signal.SIGTERM if sig is None else sig)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out, err
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+        """Stop with a signal, once (a second call returns the first's result): (exit code, stdout, stderr)."""
+        if self.result is None:
+            self.proc.send_signal(sig)
+            out, err = self.proc.communicate(timeout=30)
+            self.result = (self.proc.returncode, out, err)
+        return self.result
 
 
 def annotate(url: str, quota: int, deadline: float, acked: list) -> Counter:

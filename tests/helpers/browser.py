@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import write_jsonl
-from needs import need
-from web_fixtures import ServedRecipe, free_port
+from . import write_jsonl
+from .needs import need
+from .web import ServedRecipe, free_port
 
 SCREEN = {"width": 1366, "height": 800}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -19,9 +19,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from needs import need
+from .needs import need
 
-from web_fixtures import free_port
+from .web import free_port
 
 # The PostgreSQL runs of a test are slow-marked: make test runs them, make test-fast stays on SQLite.
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
@@ -35,7 +35,7 @@ def pg_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _unavailable() -> str | None:
+def unavailable() -> str | None:
     if pg_bin() is None:
         return "Debian's postgresql is not installed (make test installs it)"
     try:
@@ -127,7 +127,7 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def pg_server():
     """The session's PostgreSQL server; skipped without PostgreSQL, except under CI=true."""
-    need(_unavailable(), "PostgreSQL tests")
+    need(unavailable(), "PostgreSQL tests")
     server = PostgresServer(pg_bin())
     yield server
     server.stop()
