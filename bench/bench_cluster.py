@@ -49,7 +49,8 @@ def cpu_per_page(paths) -> float:
     from vnerteach.documents import DocumentOptions
     from vnerteach.documents.cache import PageCache
     from vnerteach.documents.ocr import limit_threads
-    from vnerteach.documents.pages import _plan, run_ocr_job
+    from vnerteach.documents.jobs import run_ocr_job
+    from vnerteach.documents.pages import _plan
 
     limit_threads()
     options = DocumentOptions(cache=False, cache_dir=tempfile.mkdtemp())

@@ -138,7 +138,7 @@ def test_a_worker_without_tesseract_is_named(tmp_path, monkeypatch):
     from vnerteach.documents.cache import image_key, ocr_key
     from vnerteach.documents.cluster import run_remote
     from vnerteach.documents.page_images import Source
-    from vnerteach.documents.pages import OcrJob
+    from vnerteach.documents.jobs import OcrJob
     from vnerteach.errors import DependencyError
 
     path = small_scans(tmp_path / "scans", 1)[0]

@@ -7,7 +7,7 @@ import json
 from PIL import Image
 
 from vnerteach.documents import iter_documents
-from vnerteach.documents.pages import RETRY_STEPS
+from vnerteach.documents.jobs import RETRY_STEPS
 
 from helpers import doc_options
 from helpers.documents import faint_receipt

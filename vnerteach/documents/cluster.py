@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import DependencyError, UsageError
 from .cache import PageCache, image_key
+from .jobs import RETRY_STEPS, run_ocr_job
 from .ocr import limit_threads
 from .results import PageFailure, PageResult
 
@@ -120,7 +121,6 @@ def lost_errors() -> tuple[type[BaseException], ...]:
 
 def run_remote(job, data: bytes) -> RemotePage:
     """On a worker: OCR the page from a private copy of its file and cache, return the result and cache entries."""
-    from .pages import RETRY_STEPS, run_ocr_job
 
     limit_threads()
     src = job.source

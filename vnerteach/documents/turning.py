@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, PageImageNotFound
 from .cache import PageCache, check_key
-from .options import DocumentOptions
+from .jobs import OcrJob, ocr_page, run_ocr_job
 from .page_images import _source
 from .results import PageFailure, PageResult
+
+if TYPE_CHECKING:
+    from .options import DocumentOptions
 
 PAGE_FIELDS = ("text", "tokens", "width", "height", "image")
 STALE = ("spans", "added_tokens")  # marked on the page as it was: they do not fit the turned one
@@ -23,7 +27,6 @@ STALE_META = ("retried", "poor_ocr", "rotation", "rotation_source")
 def read_turned(key: str, rotation: int, options: DocumentOptions) -> PageResult:
     """The page of the page image ``key`` read turned clockwise by ``rotation`` degrees (0-270), from its file."""
     from .detect import file_sha256
-    from .pages import OcrJob, _ocr_page, run_ocr_job
     from .upright import check_rotation
 
     rotation = check_rotation(rotation)
@@ -39,7 +42,7 @@ def read_turned(key: str, rotation: int, options: DocumentOptions) -> PageResult
         raise InputError("the file has changed since its pages were read; read it again", src.path, page=page)
     options = replace(options, cache=True, ocr="always" if options.ocr == "never" else options.ocr)
     engine = options.check() or ""
-    item = _ocr_page(src.path, src, options, cache, engine)
+    item = ocr_page(src.path, src, options, cache, engine)
     result = run_ocr_job(item) if isinstance(item, OcrJob) else item
     if isinstance(result, PageFailure):
         raise InputError(result.error, src.path, page=page)
