@@ -1,7 +1,7 @@
 """Label efficiency of ner.teach and ner.correct with a simulated annotator answering from gold data.
 
-ner.teach: the in-loop model (blank:en, vnerteach.model.TeachModel) scores the spans of a candidate
-pool and ner.teach's suggester (vnerteach.candidates.suggester.Suggester) makes them questions; a
+ner.teach: the in-loop model (blank:en, vnerteach.teach.model.TeachModel) scores the spans of a candidate
+pool and ner.teach's suggester (vnerteach.teach.suggester.Suggester) makes them questions; a
 sorter picks the questions; the annotator accepts exactly when the suggested span is a gold entity;
 the model is updated after every 10 answers (as the background worker does). After N decisions,
 ner.batch-train's trainer trains a pipeline from blank on the first N answers and it is scored on
@@ -36,15 +36,15 @@ from collections import Counter
 from pathlib import Path
 
 from common import CONLL_LABELS, FUNSD_LABELS, conll_sentences, data_dir, funsd_forms, task_of
-from vnerteach.candidates.suggester import Suggester, is_pattern_task
-from vnerteach.evaluation import evaluate
-from vnerteach.layout import task_boxes
-from vnerteach.merge import Merged, merge_answers
-from vnerteach.model import TeachModel, TeachSettings
-from vnerteach.patterns import PatternMatcher
-from vnerteach.pipeline import Settings
-from vnerteach.sorters import get_sorter, prefer_uncertain, random_order
-from vnerteach.training import blank_model, fit
+from vnerteach.teach.suggester import Suggester, is_pattern_task
+from vnerteach.nlp.evaluation import evaluate
+from vnerteach.nlp.layout import task_boxes
+from vnerteach.nlp.merge import Merged, merge_answers
+from vnerteach.teach.model import TeachModel, TeachSettings
+from vnerteach.teach.patterns import PatternMatcher
+from vnerteach.nlp.pipeline import Settings
+from vnerteach.loop.sorters import get_sorter, prefer_uncertain, random_order
+from vnerteach.nlp.training import blank_model, fit
 
 TEACH_N = (250, 500, 1000, 2000)
 CORRECT_K = (25, 50, 100, 200)

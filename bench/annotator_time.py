@@ -20,7 +20,7 @@ Strategies (each a small adapter over the public TeachModel methods the recipes 
 The in-loop models (ner.teach and ner.correct) start blank. ner.correct's learns from every --update-every
 answers (default 10, the setting of the recorded text runs); the recipe learns from every answer, as the app
 posts each one as it is made and the server queues an update per post, so 1 is the recipe's behaviour.
-ner.correct ranks its look-ahead by --measure (a name in vnerteach.lookahead.MEASURES, default "corrections");
+ner.correct ranks its look-ahead by --measure (a name in vnerteach.teach.lookahead.MEASURES, default "corrections");
 the report shows a strategy ranked by another measure as "strategy (measure)".
 
 --retrain SCHEDULE adds a periodic retrain from blank to ner.correct's in-loop model (correct_*,
@@ -62,21 +62,21 @@ from typing import Callable, Iterator
 from al_sim import frequent_patterns, gold_answer, gold_merged, teach_stream, train_blank
 from common import (CONLL_LABELS, FUNSD_LABELS, SROIE_FIELDS, conll_sentences, data_dir, funsd_forms, sroie_keys,
                     sroie_tasks, task_of)
-from vnerteach.lookahead import MEASURES
-from vnerteach.model import MIN_PREFILL
-from vnerteach.payoff import BREAK_EVEN, KEPT_WINDOW, figure, kept
+from vnerteach.teach.lookahead import MEASURES
+from vnerteach.teach.model import MIN_PREFILL
+from vnerteach.teach.payoff import BREAK_EVEN, KEPT_WINDOW, figure, kept
 
 BENCH = Path(__file__).resolve().parent
 
 # --- the cost model (vnerteach/costs.py; fixed: results are only comparable under the same costs) ----------------
 
-from vnerteach.costs import BINARY_S, EDIT_S, KEEP_S, READ_PAGE_S, READ_SENTENCE_S  # noqa: E402,F401
+from vnerteach.teach.costs import BINARY_S, EDIT_S, KEEP_S, READ_PAGE_S, READ_SENTENCE_S  # noqa: E402,F401
 
 RECOMMENDED_MANUAL_S = 180.0  # hand_then_correct labels by hand for its first 3 minutes
 RECOMMENDED_EPOCHS = 10  # ner.batch-train's default --n-iter, for the model hand_then_correct corrects with
 UPDATE_EVERY = 10  # answers per update of ner.correct's in-loop model (--update-every; the recipe: 1)
 LOOKAHEAD = 256  # ner.correct's default --lookahead: inputs read ahead and ranked
-MEASURE = "corrections"  # what ner.correct ranks its look-ahead by (vnerteach.lookahead.MEASURES)
+MEASURE = "corrections"  # what ner.correct ranks its look-ahead by (vnerteach.teach.lookahead.MEASURES)
 
 MINUTES = (5, 10, 15, 30, 60, 120)
 SEEDS = (0, 1, 2)
@@ -133,7 +133,7 @@ class Corpus:
         if self.init_tok2vec is None:
             return None
         if "_pretrained" not in self.__dict__:
-            from vnerteach.pretraining import load_pretrained
+            from vnerteach.nlp.pretraining import load_pretrained
 
             self.__dict__["_pretrained"] = load_pretrained(self.init_tok2vec)
         return self.__dict__["_pretrained"]
@@ -196,8 +196,8 @@ Answers = Iterator[tuple[dict, float]]
 
 
 def _model(corpus: Corpus, seed: int):
-    from vnerteach.model import TeachModel, TeachSettings
-    from vnerteach.pipeline import Settings
+    from vnerteach.teach.model import TeachModel, TeachSettings
+    from vnerteach.nlp.pipeline import Settings
 
     return TeachModel.load("blank:en", corpus.labels, TeachSettings(
         seed=seed, init_tok2vec=corpus.pretrained, pipeline=Settings(vectors=corpus.vectors, lexemes=corpus.lexemes),
@@ -246,7 +246,7 @@ class Retrain:
 
     def after(self, model, answers: list[dict], clock: float) -> None:
         """After an answer (and its online update) at simulated ``clock``: swap a finished retrain in, start one."""
-        from vnerteach.merge import merge_answers
+        from vnerteach.nlp.merge import merge_answers
 
         if self.pending is not None and clock >= self.pending[0]:
             _ready, nlp, n, cpu = self.pending
@@ -341,8 +341,8 @@ def hand_then_correct(corpus: Corpus, seed: int) -> Answers:
     saved model (loaded as the recipe loads MODEL)."""
     import tempfile
 
-    from vnerteach.merge import merge_answers
-    from vnerteach.model import TeachModel, TeachSettings
+    from vnerteach.nlp.merge import merge_answers
+    from vnerteach.teach.model import TeachModel, TeachSettings
 
     spent, first = 0.0, []
     for task in corpus.pool:
@@ -417,9 +417,9 @@ def simulate(strategy: str, corpus: Corpus, seed: int, limit_s: float) -> tuple[
 
 def score(corpus: Corpus, answers: list[dict], epochs: int, seed: int) -> tuple[float, dict[str, float], dict]:
     """Train from blank on the answers (ner.batch-train's trainer) and score on the held-out data."""
-    from vnerteach.evaluation import evaluate
-    from vnerteach.field_scores import score_fields
-    from vnerteach.merge import merge_answers
+    from vnerteach.nlp.evaluation import evaluate
+    from vnerteach.nlp.field_scores import score_fields
+    from vnerteach.nlp.merge import merge_answers
 
     merged = merge_answers(answers, corpus.labels).merged
     facts = {"inputs": len(merged), "entities": sum(len(m.ents) for m in merged)}

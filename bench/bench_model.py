@@ -3,7 +3,7 @@
 1. Throughput: candidates.suggester.Suggester (docs from task tokens, beam_ner predict, scored_ents, span tasks)
    on CoNLL-2003 sentences of 25-35 tokens and on FUNSD pages (boxed tokens, layout model), pinned
    to one core; sentences (or pages) and tokens per second of CPU time and of wall time.
-2. Latency: ner.teach served over real HTTP (vnerteach.server.serve in a thread); a client answers
+2. Latency: ner.teach served over real HTTP (vnerteach.web.server.serve in a thread); a client answers
    each batch of 10 questions after a think time, then asks for the next batch; the time from
    sending the answers to receiving the next batch, while the model updates in the background.
 3. ner.correct's stream (issue 14 point 2): scoring throughput of TeachModel.correct (predict_tasks
@@ -26,8 +26,8 @@ import urllib.request
 from pathlib import Path
 
 from common import CONLL_LABELS, FUNSD_LABELS, conll_sentences, data_dir, funsd_forms, task_of
-from vnerteach.candidates.suggester import Suggester
-from vnerteach.model import TeachModel, TeachSettings
+from vnerteach.teach.suggester import Suggester
+from vnerteach.teach.model import TeachModel, TeachSettings
 
 DATA = data_dir()
 
@@ -73,9 +73,9 @@ def correct_latency(rounds: int, think: float, lookahead: int) -> None:
     """ner.correct over HTTP: answer one question (gold), ask for the next, with the look-ahead scored in the background."""
     import tempfile
 
-    from vnerteach.controller import Controller
-    from vnerteach.server import make_app
-    from vnerteach.wsgi_server import bind
+    from vnerteach.loop.controller import Controller
+    from vnerteach.web.server import make_app
+    from vnerteach.web.wsgi_server import bind
     from vnerteach.store import connect
 
     sentences = [s for s in conll_sentences(DATA / "conll2003" / "eng.train") if len(s[0]) >= 8][:6000]
@@ -139,9 +139,9 @@ def _client(url: str):
 def latency(rounds: int, think: float) -> None:
     import tempfile
 
-    from vnerteach.controller import Controller
-    from vnerteach.server import make_app
-    from vnerteach.wsgi_server import bind
+    from vnerteach.loop.controller import Controller
+    from vnerteach.web.server import make_app
+    from vnerteach.web.wsgi_server import bind
     from vnerteach.store import connect
 
     sentences = [s for s in conll_sentences(DATA / "conll2003" / "eng.train") if len(s[0]) >= 8][:6000]

@@ -132,7 +132,7 @@ def page_of(raw: dict, image: str, gap: str | None, turn: int = 0) -> dict:
 
 def ceilings(task: dict, fields: dict) -> tuple[dict, dict]:
     """Per field: is the gold value the text of a window of tokens, normalised and strict."""
-    from vnerteach.field_scores import normalise
+    from vnerteach.nlp.field_scores import normalise
 
     tokens, text = task["tokens"], task["text"]
     norm_hit, strict_hit = {}, {}
@@ -157,11 +157,11 @@ def fold_run(engine: str, fold: int, folds: int, epochs: int, tasks: list[dict],
     """One fold (worker process): train on the other folds' receipts, extract the fields of this fold's."""
     import spacy
 
-    from vnerteach.field_scores import field_match
-    from vnerteach.fields import best_fields
-    from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings
-    from vnerteach.training import blank_model, fit
+    from vnerteach.nlp.field_scores import field_match
+    from vnerteach.nlp.fields import best_fields
+    from vnerteach.nlp.merge import merge_answers
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.training import blank_model, fit
 
     held = [i for i in range(len(tasks)) if i % folds == fold]
     train = [t for i, t in enumerate(tasks) if i % folds != fold]
@@ -360,10 +360,10 @@ def funsd_run(kind: str, seed: int, epochs: int, train: list[dict], dev: list[di
     """One FUNSD model (worker process): entity F1 on the held-out forms against every gold entity."""
     import spacy
 
-    from vnerteach.fields import page_entities
-    from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings
-    from vnerteach.training import blank_model, fit
+    from vnerteach.nlp.fields import page_entities
+    from vnerteach.nlp.merge import merge_answers
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.training import blank_model, fit
 
     labels = FUNSD_LABELS
     settings = Settings(n_iter=epochs, seed=seed)

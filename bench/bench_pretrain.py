@@ -73,11 +73,11 @@ def train_one(job: tuple[int, int, str | None, int]) -> dict:
     process), without or with --init-tok2vec; entity F1 of the last epoch on the 30 held-out forms."""
     import spacy
 
-    from vnerteach.evaluation import evaluate
-    from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings
-    from vnerteach.pretraining import load_pretrained
-    from vnerteach.training import blank_model, fit
+    from vnerteach.nlp.evaluation import evaluate
+    from vnerteach.nlp.merge import merge_answers
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.pretraining import load_pretrained
+    from vnerteach.nlp.training import blank_model, fit
 
     size, seed, init, n_iter = job
     if not _TASKS:

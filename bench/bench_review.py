@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from common import conll_sentences, data_dir
-from vnerteach.agreement import agreement
-from vnerteach.review import collect, complete_annotations, review_task
+from vnerteach.datasets.agreement import agreement
+from vnerteach.datasets.review import collect, complete_annotations, review_task
 from vnerteach.store import Store
 from vnerteach.tasks import set_hashes
 

@@ -192,8 +192,8 @@ def kills(tmp: Path, answers: int) -> None:
 
 
 def review_empty(tmp: Path) -> None:
-    from vnerteach.controller import Controller
-    from vnerteach.review import check_review_answer
+    from vnerteach.loop.controller import Controller
+    from vnerteach.datasets.review import check_review_answer
     from vnerteach.tasks import set_hashes
 
     with connect(str(tmp / "review.db")) as store:

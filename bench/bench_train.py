@@ -32,8 +32,8 @@ def conll(n_iter: int) -> list[str]:
     from spacy.training.batchers import minibatch_by_words
     from thinc.api import Config, compounding
 
-    from vnerteach.merge import merge_answers, reference_doc
-    from vnerteach.pipeline import Settings, training_config
+    from vnerteach.nlp.merge import merge_answers, reference_doc
+    from vnerteach.nlp.pipeline import Settings, training_config
 
     train = conll_tasks(DATA / "conll2003" / "eng.train")
     dev = conll_tasks(DATA / "conll2003" / "eng.testa")
@@ -85,9 +85,9 @@ def conll(n_iter: int) -> list[str]:
 
 def conll_greedy(n_iter: int) -> str:
     """The same trainer with the greedy `ner` component (library call, same process)."""
-    from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings
-    from vnerteach.training import blank_model, fit
+    from vnerteach.nlp.merge import merge_answers
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.training import blank_model, fit
     import spacy
 
     nlp0 = spacy.blank("en")
@@ -151,9 +151,9 @@ def train_variant(variant: str, seed: int, n_iter: int, labels: list[str], train
     """A pipeline of the variant trained on complete tasks (best epoch on ``dev`` kept); (nlp, result, wall s, CPU s)."""
     import spacy
 
-    from vnerteach.merge import merge_answers
-    from vnerteach.pipeline import Settings
-    from vnerteach.training import blank_model, fit
+    from vnerteach.nlp.merge import merge_answers
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.training import blank_model, fit
 
     layout, arch, overrides = VARIANTS[variant]
     settings = Settings(n_iter=n_iter, seed=seed, **({"layout_arch": arch} if arch else {}))
@@ -206,8 +206,8 @@ def field_bounds(nlp, task: dict, gold: dict) -> dict[str, str]:
     """What bounds each field of a held-out receipt: 'ocr' (gold not in the page text), 'tokens' (not a window of
     whole tokens), else the model's: 'right', 'candidate' (wrong, but a beam candidate had the gold value) or
     'absent' (wrong, and no candidate of that label had it)."""
-    from vnerteach.field_scores import field_match, normalise
-    from vnerteach.fields import best_fields, make_field, page_scores
+    from vnerteach.nlp.field_scores import field_match, normalise
+    from vnerteach.nlp.fields import best_fields, make_field, page_scores
 
     words = [t["text"] for t in task["tokens"]]
     found = best_fields(nlp, [task], [f.upper() for f in FIELDS])

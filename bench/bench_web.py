@@ -66,9 +66,9 @@ def browser_figures(tmp: Path, pages: int = 12) -> dict[str, list[float]]:
     """Render and selection timings (ms) over several 2,000-box pages, read from the app's perf timers."""
     from playwright.sync_api import sync_playwright
 
-    from vnerteach.controller import Controller
-    from vnerteach.server import folder_images, make_app
-    from vnerteach.wsgi_server import bind
+    from vnerteach.loop.controller import Controller
+    from vnerteach.web.server import folder_images, make_app
+    from vnerteach.web.wsgi_server import bind
     from vnerteach.store import Store
 
     tasks = dense_page(tmp / "img", pages)

@@ -6,7 +6,7 @@ A simulated ner.teach session from blank:en with the same cold-start patterns as
 answers, once with the candidate filter (``Suggester(model, matcher, sensible=True)``, the default)
 and once without it (the baseline), same seed, same pool, same run. For the first N questions it
 prints how many are punctuation-only, function words only (spaCy's English stop words; an acronym
-in capitals is not one) or cross a line (``vnerteach.candidates.sensible.unlikely``), how many
+in capitals is not one) or cross a line (``vnerteach.teach.sensible.unlikely``), how many
 carry a score (a model that has learnt fewer than ``model.CONFIDENT_AFTER`` accepted entities gives
 none), how many the annotator accepted, and how many came from patterns. CoNLL-2003 sentences have no lines; FUNSD
 forms are page tasks with word boxes.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from al_sim import frequent_patterns, teach_run
 from common import CONLL_LABELS, FUNSD_LABELS, conll_sentences, data_dir, funsd_forms, task_of
-from vnerteach.candidates.sensible import unlikely
-from vnerteach.candidates.suggester import is_pattern_task
+from vnerteach.teach.sensible import unlikely
+from vnerteach.teach.suggester import is_pattern_task
 
 STOP_WORDS = frozenset(__import__("spacy").blank("en").Defaults.stop_words)
 

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from vnerteach.activity import Activity
-from vnerteach.components import EXCLUDE_BY
+from vnerteach.loop.components import EXCLUDE_BY
 from vnerteach.errors import UsageError
 from vnerteach.failures import FailureLog, TaskFailure
 from vnerteach.output import info, warn
 
 if TYPE_CHECKING:
-    from vnerteach.merge import Unusable
+    from vnerteach.nlp.merge import Unusable
 
 # The controller's read-ahead of a ranked stream (ner.correct, ner.manual --lookahead): the ranker is
 # the buffer, and what the controller holds was chosen before the latest updates
@@ -124,7 +124,7 @@ def load_matcher(patterns: Path | None, nlp: Any, labels: list[str]) -> Any:
     """The --patterns matcher for the annotated labels (patterns of other labels are ignored, with a warning)."""
     if patterns is None:
         return None
-    from vnerteach.patterns import PatternMatcher, read_patterns
+    from vnerteach.teach.patterns import PatternMatcher, read_patterns
 
     entries = read_patterns(patterns)
     others = sorted({e["label"] for e in entries} - set(labels))

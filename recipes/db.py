@@ -82,7 +82,7 @@ def _dataset_tables(store, dataset: str | None) -> None:
 
 def _payoff_table(store, dataset: str) -> Table | None:
     """Whether the model in the loop pays (pre-fills kept, questions accepted, with their trend); None for ner.manual."""
-    from vnerteach.payoff import BREAK_EVEN, HISTORY, Payoff, sparkline
+    from vnerteach.teach.payoff import BREAK_EVEN, HISTORY, Payoff, sparkline
 
     figures = Payoff(store.tail(dataset, HISTORY)).figures()
     if not figures:
@@ -123,9 +123,9 @@ def _stats_table(title: str, first: str, rows: list) -> Table:
 
 def _agreement_table(store, names: list[str], lang: str) -> None:
     """Span-level F1 between annotators per label and overall, with the inputs and annotators it rests on."""
-    from vnerteach.agreement import agreement
-    from vnerteach.pipeline import load_pipeline
-    from vnerteach.review import collect, complete_annotations
+    from vnerteach.datasets.agreement import agreement
+    from vnerteach.nlp.pipeline import load_pipeline
+    from vnerteach.datasets.review import collect, complete_annotations
 
     for name in names:
         store.get_dataset(name)  # DatasetNotFound before anything is read
@@ -155,7 +155,7 @@ def _agreement_table(store, names: list[str], lang: str) -> None:
 
 def _pattern_table(store, dataset: str) -> None:
     """The answers to each pattern's matches in a dataset, with the score ner.teach asks it by."""
-    from vnerteach.patterns import pattern_counts
+    from vnerteach.teach.patterns import pattern_counts
 
     counts = pattern_counts(store.iter_examples(dataset))
     if not counts:
@@ -240,7 +240,7 @@ def db_out(
 
     Example: vnerteach db-out news_ner --history
     """
-    from vnerteach.export import EXPORTERS, FORMATS, Source
+    from vnerteach.datasets.export import EXPORTERS, FORMATS, Source
 
     if history:
         return _history(dataset, output, answer, db,
@@ -269,7 +269,7 @@ def db_out(
 
 def _export(source, jobs: list[tuple[str, Path | None]], dataset: str) -> None:
     """Run each export job (format or page images, and its target) on the dataset's answers, with their summaries."""
-    from vnerteach.export import EXPORTERS
+    from vnerteach.datasets.export import EXPORTERS
 
     merge_told = False
     for name, target in jobs:

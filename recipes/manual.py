@@ -7,7 +7,7 @@ from typing import Annotated, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.activity import Activity
-from vnerteach.components import Components
+from vnerteach.loop.components import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.errors import UsageError
 from vnerteach.sources import source_size
@@ -46,7 +46,7 @@ def ner_manual(
 
     Example: vnerteach ner.manual news_ner ./model news.jsonl --label ORG,PERSON --lookahead 500
     """
-    from vnerteach.pipeline import load_pipeline
+    from vnerteach.nlp.pipeline import load_pipeline
 
     labels = check_labels(label, required=True)
     check_exclude_by(exclude_by)
@@ -76,7 +76,7 @@ def _ranker(model: str, labels: list[str], lookahead: int):
         return None
     if model.startswith("blank:"):
         raise UsageError(f"--lookahead ranks inputs by a trained model: MODEL must be a pipeline folder, not '{model}'")
-    from vnerteach.model import TeachModel
+    from vnerteach.teach.model import TeachModel
 
     return TeachModel.load(model, labels)
 
@@ -106,7 +106,7 @@ def mark(
 
     Example: vnerteach mark receipts_check receipts.jsonl --view-id ner --label TOTAL
     """
-    from vnerteach.pipeline import load_pipeline
+    from vnerteach.nlp.pipeline import load_pipeline
 
     if view_id not in MARK_VIEWS:
         raise UsageError(f"--view-id: use one of {', '.join(MARK_VIEWS)}, not '{view_id}'")

@@ -44,8 +44,8 @@ def predict(
 
     Example: vnerteach predict ./receipts-model scans/ --fields --output fields.jsonl
     """
-    from vnerteach.fields import best_fields, page_entities
-    from vnerteach.pipeline import load_pipeline
+    from vnerteach.nlp.fields import best_fields, page_entities
+    from vnerteach.nlp.pipeline import load_pipeline
     from vnerteach.sources import get_stream, source_size
     from vnerteach.tasks import tokenized
 
@@ -96,7 +96,7 @@ def predict(
 
 def _fixes(db: str, dataset: str) -> dict:
     """The OCR corrections of a dataset's answers, per input hash (``corrections.stored_fixes``)."""
-    from vnerteach.corrections import stored_fixes
+    from vnerteach.tasks.corrections import stored_fixes
     from vnerteach.store import connect
 
     with connect(db) as store:
@@ -106,7 +106,7 @@ def _fixes(db: str, dataset: str) -> dict:
 
 def _corrected(tasks, fixes: dict, counts: dict):
     """Pages with the corrections an annotator made to the same page applied, lazily."""
-    from vnerteach.corrections import apply_fixes
+    from vnerteach.tasks.corrections import apply_fixes
     from vnerteach.tasks import INPUT_HASH, input_hash
 
     for task in tasks:

@@ -41,7 +41,7 @@ def pretrain(
 
     Example: vnerteach pretrain scans/ --output ./pretrained --epochs 10
     """
-    from vnerteach.pretraining import PretrainSettings, pretrain_source
+    from vnerteach.nlp.pretraining import PretrainSettings, pretrain_source
 
     try:
         with _Shown(spacy_lang, epochs) as shown:
@@ -85,7 +85,7 @@ class _Shown:
             self.progress.add_task(title, total=total)
 
     def __call__(self, event) -> None:
-        from vnerteach.pretraining import PretrainBatch, PretrainEpoch, PretrainStart, SourceRead
+        from vnerteach.nlp.pretraining import PretrainBatch, PretrainEpoch, PretrainStart, SourceRead
 
         if isinstance(event, SourceRead):
             if self.progress is None:

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 from vnerteach import Arg, Opt, recipe
-from vnerteach.components import Components
+from vnerteach.loop.components import Components
 from vnerteach.documents import PageImages
 from vnerteach.errors import UsageError, VnerteachError
 from vnerteach.output import good, info, plural
-from vnerteach.review import REVIEW_VIEW, ReviewInput, auto_answer, check_review_answer, collect, review_task
+from vnerteach.datasets.review import REVIEW_VIEW, ReviewInput, auto_answer, check_review_answer, collect, review_task
 from vnerteach.store import Store, connect
 
 from .common import check_labels
@@ -71,7 +71,7 @@ def _inputs(store: Store, names: list[str], lang: str) -> list[ReviewInput]:
     """The answered inputs of the datasets with their versions; a clear error when there is nothing to review."""
     for name in names:
         store.get_dataset(name)  # DatasetNotFound names the missing one before anything is read
-    from vnerteach.pipeline import load_pipeline
+    from vnerteach.nlp.pipeline import load_pipeline
 
     items = collect({name: store.iter_examples(name) for name in names}, load_pipeline(f"blank:{lang}"))
     if not items:

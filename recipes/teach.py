@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator
 
 from vnerteach import Arg, Opt, recipe
 from vnerteach.activity import Activity
-from vnerteach.components import Components
+from vnerteach.loop.components import Components
 from vnerteach.documents import DocumentOptions
 from vnerteach.files import check_output
 from vnerteach.output import info
@@ -20,8 +20,8 @@ from .common import (IN_LOOP_BUFFER, annotation_source, check_exclude_by, check_
                      only_labels)
 
 if TYPE_CHECKING:
-    from vnerteach.candidates.suggester import Seen
-    from vnerteach.warmstart import WarmStart
+    from vnerteach.teach.suggester import Seen
+    from vnerteach.teach.warmstart import WarmStart
 
 
 def _saver(model: Any, model_out: Path | None) -> Callable[[], None] | None:
@@ -45,7 +45,7 @@ def _pretrained(init_tok2vec: Path | None) -> Any:
     """The --init-tok2vec weights, or None; a folder that is not pretrain's output is a UsageError."""
     if init_tok2vec is None:
         return None
-    from vnerteach.pretraining import load_pretrained
+    from vnerteach.nlp.pretraining import load_pretrained
 
     pretrained = load_pretrained(init_tok2vec)
     info(f"The blank model's tok2vec starts from the weights pretrained in {init_tok2vec} (layout features "
@@ -56,8 +56,8 @@ def _pretrained(init_tok2vec: Path | None) -> Any:
 def _in_loop_model(model: str, labels: list[str], init_tok2vec: Path | None, vectors: str | None,
                    lookups: bool) -> Any:
     """The TeachModel of MODEL; a blank one starts from --init-tok2vec, --vectors and --lookups (checked at once)."""
-    from vnerteach.model import TeachModel, TeachSettings
-    from vnerteach.pipeline import Settings
+    from vnerteach.teach.model import TeachModel, TeachSettings
+    from vnerteach.nlp.pipeline import Settings
 
     start = TeachSettings(pipeline=Settings(vectors=vectors, lexemes=lookups), init_tok2vec=_pretrained(init_tok2vec))
     teach = TeachModel.load(model, labels, start)
@@ -72,7 +72,7 @@ def _warm_start(teach: Any, dataset: str, db: str | None, fresh: bool) -> WarmSt
     """Unless --fresh, start from a model trained on the dataset's answers (in the background; the stream starts now)."""
     if fresh or db is None:
         return None
-    from vnerteach.warmstart import WarmStart, warm_start
+    from vnerteach.teach.warmstart import WarmStart, warm_start
 
     def done(state: WarmStart) -> None:
         if state.trained_on:
@@ -157,9 +157,9 @@ def ner_teach(
 
     Example: vnerteach ner.teach news_ner blank:en news.jsonl --label ORG,PERSON --patterns p.jsonl --vectors en_core_web_lg
     """
-    from vnerteach.candidates.suggester import Suggester, is_pattern_task
+    from vnerteach.teach.suggester import Suggester, is_pattern_task
     from vnerteach.errors import UsageError
-    from vnerteach.sorters import get_sorter, sort
+    from vnerteach.loop.sorters import get_sorter, sort
 
     labels = check_labels(label, required=model.startswith("blank:"))
     check_exclude_by(exclude_by)

@@ -20,10 +20,10 @@ from vnerteach.store import connect
 from .common import dataset_names, failure_log, report_merge
 
 if TYPE_CHECKING:
-    from vnerteach.pipeline import Settings
-    from vnerteach.pretraining import Pretrained
-    from vnerteach.training import TrainStart
-    from vnerteach.training_data import TrainingData
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.pretraining import Pretrained
+    from vnerteach.nlp.training import TrainStart
+    from vnerteach.nlp.training_data import TrainingData
 
 
 def _f(x: float) -> str:
@@ -85,7 +85,7 @@ class TrainOptions:
 
     def settings(self, beam_width: int = 16) -> "Settings":
         """The training settings (UsageError for a value out of range or --vectors that give no vectors)."""
-        from vnerteach.pipeline import Settings, check_vectors
+        from vnerteach.nlp.pipeline import Settings, check_vectors
 
         if self.n_iter < 1:
             raise UsageError(f"--n-iter must be 1 or more, not {self.n_iter}")
@@ -94,7 +94,7 @@ class TrainOptions:
         if self.vectors is not None:
             check_vectors(self.vectors, self.lang)
         if self.lookups:
-            from vnerteach.lexemes import lexeme_tables
+            from vnerteach.nlp.lexemes import lexeme_tables
 
             lexeme_tables(self.lang)  # read once and kept for the pipelines: a missing package fails now
         return Settings(n_iter=self.n_iter, batch_size=self.batch_size, dropout=self.dropout, seed=self.seed,
@@ -107,7 +107,7 @@ class TrainOptions:
 
     def pretrained(self) -> "Pretrained | None":
         """The --init-tok2vec weights (UsageError for a folder that is not pretrain's output), or None."""
-        from vnerteach.pretraining import load_pretrained
+        from vnerteach.nlp.pretraining import load_pretrained
 
         return load_pretrained(self.init_tok2vec) if self.init_tok2vec is not None else None
 
@@ -128,7 +128,7 @@ class _Shown:
         self.points: list[tuple[float, float]] = []
 
     def __call__(self, event) -> None:
-        from vnerteach.training import BatchDone, CurvePoint, CurveRun, EpochDone, TrainStart
+        from vnerteach.nlp.training import BatchDone, CurvePoint, CurveRun, EpochDone, TrainStart
 
         if isinstance(event, TrainStart):
             self.data = event.data
@@ -181,7 +181,7 @@ def batch_train(
 
     Example: vnerteach ner.batch-train news_ner --output ./model --eval-split 0.2 --n-iter 10
     """
-    from vnerteach.training import train
+    from vnerteach.nlp.training import train
 
     check_output(output, model=True)
     settings = training.settings(beam_width)
@@ -231,9 +231,9 @@ def evaluate(
 
     Example: vnerteach ner.evaluate ./model news_eval --output scores.json
     """
-    from vnerteach.evaluation import evaluate as score
-    from vnerteach.pipeline import load_pipeline
-    from vnerteach.training_data import load_answers, restrict_labels
+    from vnerteach.nlp.evaluation import evaluate as score
+    from vnerteach.nlp.pipeline import load_pipeline
+    from vnerteach.nlp.training_data import load_answers, restrict_labels
 
     if output is not None:
         check_output(output)
@@ -272,8 +272,8 @@ def _check_shared_labels(nlp, merged: list, model: str, dataset: str) -> None:
 
 def _evaluate_fields(model: str, dataset: str, output: Path | None, label: list[str] | None, min_score: float,
                      db: str) -> None:
-    from vnerteach.field_scores import answer_documents, score_fields
-    from vnerteach.pipeline import load_pipeline
+    from vnerteach.nlp.field_scores import answer_documents, score_fields
+    from vnerteach.nlp.pipeline import load_pipeline
     from vnerteach.tasks import tokenized
 
     if not 0.0 <= min_score <= 1.0:
@@ -307,7 +307,7 @@ def train_curve(
 
     Example: vnerteach ner.train-curve news_ner --eval-split 0.2 --n-iter 10
     """
-    from vnerteach.training import curve_reading, train_curve as run
+    from vnerteach.nlp.training import curve_reading, train_curve as run
 
     settings = training.settings()
     pretrained = training.pretrained()

@@ -8,9 +8,9 @@ import json
 import pytest
 import spacy
 
-from vnerteach.added import asked, check_added
+from vnerteach.tasks.added import asked, check_added
 from vnerteach.errors import TaskError
-from vnerteach.merge import answers_to_examples, merge_answers
+from vnerteach.nlp.merge import answers_to_examples, merge_answers
 from vnerteach.tasks import set_hashes
 
 from helpers.added import serve_one, span, with_added

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import helpers.teach as tf
-from vnerteach.model import TeachModel
+from vnerteach.teach.model import TeachModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 

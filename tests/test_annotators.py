@@ -11,9 +11,9 @@ import pytest
 from helpers import write_jsonl
 from helpers.web import ServedRecipe, annotate_as, free_port, wsgi
 
-from vnerteach.controller import Controller
+from vnerteach.loop.controller import Controller
 from vnerteach.errors import AnswerError
-from vnerteach.server import make_app
+from vnerteach.web.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, set_hashes
 
 
@@ -243,7 +243,7 @@ def test_two_annotators_in_the_browser_get_their_own_tasks(playwright, env, stor
 
 def test_the_feed_alone_without_a_store():
     """The feed's rules on plain dicts: overlap walks every annotator through the log; idle hands tasks on."""
-    from vnerteach.feed import Feed
+    from vnerteach.loop.feed import Feed
 
     now = [0.0]
     tasks = [set_hashes({"text": f"t{i}"}) for i in range(4)]

@@ -10,7 +10,7 @@ import signal
 import pytest
 from PIL import Image
 
-from vnerteach.export import label_colour, label_colours
+from vnerteach.datasets.export import label_colour, label_colours
 
 from helpers import write_jsonl
 from helpers.documents import image_only_pdf, scanned_page, text_image

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from vnerteach import registry
 from vnerteach.cli import build_app, make_command
-from vnerteach.components import Components
+from vnerteach.loop.components import Components
 
 from helpers import ROOT, write_jsonl
 

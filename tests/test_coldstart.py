@@ -7,13 +7,13 @@ import spacy
 
 from helpers import write_jsonl
 from helpers.teach import LABELS, taught
-from vnerteach.candidates.sensible import crosses_line, unlikely
-from vnerteach.candidates.suggester import Suggester, is_pattern_task
-from vnerteach.memory import AnswerMemory
-from vnerteach.merge import merge_answers, rejected_words, spread_rejects
-from vnerteach.model import TeachModel, TeachSettings
-from vnerteach.patterns import PatternMatcher, PatternScores, pattern_counts, read_patterns
-from vnerteach.sorters import prefer_uncertain
+from vnerteach.teach.sensible import crosses_line, unlikely
+from vnerteach.teach.suggester import Suggester, is_pattern_task
+from vnerteach.teach.memory import AnswerMemory
+from vnerteach.nlp.merge import merge_answers, rejected_words, spread_rejects
+from vnerteach.teach.model import TeachModel, TeachSettings
+from vnerteach.teach.patterns import PatternMatcher, PatternScores, pattern_counts, read_patterns
+from vnerteach.loop.sorters import prefer_uncertain
 from vnerteach.tasks import add_tokens, set_hashes
 
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from vnerteach.controller import Controller
+from vnerteach.loop.controller import Controller
 from vnerteach.errors import AnswerError, DatasetNotFound, UsageError
-from vnerteach.feed import session_name
+from vnerteach.loop.feed import session_name
 from vnerteach.tasks import set_hashes
 
 

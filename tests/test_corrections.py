@@ -9,9 +9,9 @@ import json
 import pytest
 import spacy
 
-from vnerteach.corrections import OCR_TEXT, corrected, ocr_text, rebuild
+from vnerteach.tasks.corrections import OCR_TEXT, corrected, ocr_text, rebuild
 from vnerteach.errors import TaskError
-from vnerteach.merge import merge_answers
+from vnerteach.nlp.merge import merge_answers
 from vnerteach.tasks import set_hashes, validate_task
 
 from helpers.added import serve_one, span, with_added
@@ -100,7 +100,7 @@ def test_a_correction_that_is_empty_or_holds_whitespace_is_refused_and_the_task_
 
 
 def test_corrections_and_tokens_added_by_hand_go_together(receipt):
-    from vnerteach.added import asked, check_added
+    from vnerteach.tasks.added import asked, check_added
 
     before = asked(receipt)
     answer = with_added(fixed(receipt, 1, "193.00"), [("33.90", [700, 60, 800, 96])])
@@ -181,7 +181,7 @@ def test_exports_carry_the_corrected_text_and_db_out_the_original_too(cli, store
 
 def test_batch_train_learns_from_the_corrected_text(cli, store, receipt, tmp_path):
     stored_correction(store, receipt)
-    from vnerteach.training_data import prepare_data
+    from vnerteach.nlp.training_data import prepare_data
 
     data = prepare_data(store, ["receipts"], eval_split=0.0)
     words = {w for m in data.train + data.dev for w in m.words}
@@ -207,7 +207,7 @@ def test_stats_counts_the_tokens_corrected(cli, store, receipt):
 
 
 def test_stored_fixes_apply_only_where_ocr_read_the_same_word_in_the_same_box(receipt):
-    from vnerteach.corrections import apply_fixes, stored_fixes
+    from vnerteach.tasks.corrections import apply_fixes, stored_fixes
 
     answer = fixed(receipt, 1, "193.00")
     rebuild(answer)

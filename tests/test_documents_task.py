@@ -60,7 +60,7 @@ def test_a_date_printed_against_its_time_is_a_token_of_its_own():
 def test_a_span_covers_just_the_value():
     import spacy
 
-    from vnerteach.merge import merge_answers, reference_doc
+    from vnerteach.nlp.merge import merge_answers, reference_doc
     from vnerteach.tasks import span_tokens, tokens_text
 
     task = page_task(_result([Word("TOTAL:RM9.00", (0, 0, 120, 20), 90.0, 1, 0)]))
@@ -96,7 +96,7 @@ def _coarse(task: dict) -> dict:
 def test_answers_on_old_coarse_tokens_merge_with_answers_on_finer_ones():
     import spacy
 
-    from vnerteach.merge import answers_to_examples, merge_answers
+    from vnerteach.nlp.merge import answers_to_examples, merge_answers
 
     fine = page_task(_result([Word("TOTAL:", (0, 0, 60, 20), 90.0, 1, 0), Word("RM9.00", (70, 0, 130, 20), 90.0, 1, 0),
                               Word("Thanks", (0, 30, 60, 50), 90.0, 1, 1)]))

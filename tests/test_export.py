@@ -7,7 +7,7 @@ import json
 import spacy
 from spacy.tokens import DocBin
 
-from vnerteach.export import line_boxes
+from vnerteach.datasets.export import line_boxes
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
 

@@ -11,14 +11,14 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from vnerteach.evaluation import evaluate
-from vnerteach.merge import merge_answers
-from vnerteach.layout import (BOXES_KEY, LAYOUT_ARCH, LAYOUT_ARCH_V1, layout_features, make_doc, neighbour_features,
+from vnerteach.nlp.evaluation import evaluate
+from vnerteach.nlp.merge import merge_answers
+from vnerteach.nlp.layout import (BOXES_KEY, LAYOUT_ARCH, LAYOUT_ARCH_V1, layout_features, make_doc, neighbour_features,
                               neighbour_ids, task_doc)
-from vnerteach.neighbours import neighbourhood
-from vnerteach.pipeline import Settings, blank_pipeline, model_config
+from vnerteach.nlp.neighbours import neighbourhood
+from vnerteach.nlp.pipeline import Settings, blank_pipeline, model_config
 from vnerteach.tasks import set_hashes
-from vnerteach.training import Trainer
+from vnerteach.nlp.training import Trainer
 
 
 def page(tokens: list[tuple[str, list[int] | None]], spans=(), width=1000, height=2000) -> dict:
@@ -98,7 +98,7 @@ import sys; print("loaded by spaCy:", sorted(m for m in sys.modules if m.startsw
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "[('3.10', 'TOTAL'), ('7.70', 'TAX')]" in result.stdout
-    assert "'vnerteach.layout'" in result.stdout  # imported through the spacy_architectures entry point
+    assert "'vnerteach.nlp.layout'" in result.stdout  # imported through the spacy_architectures entry point
 
 
 # --- v2: the neighbourhood ------------------------------------------------------------------------------
@@ -205,4 +205,4 @@ import sys; print("loaded by spaCy:", sorted(m for m in sys.modules if m.startsw
     assert result.returncode == 0, result.stderr
     assert f"{LAYOUT_ARCH_V1} {LAYOUT_ARCH_V1}" in result.stdout and f"{LAYOUT_ARCH} {LAYOUT_ARCH}" in result.stdout
     assert f"{LAYOUT_ARCH} [('3.10', 'TOTAL'), ('7.70', 'TAX')]" in result.stdout
-    assert "'vnerteach.layout'" in result.stdout  # imported through the spacy_architectures entry point
+    assert "'vnerteach.nlp.layout'" in result.stdout  # imported through the spacy_architectures entry point

@@ -12,12 +12,12 @@ import pytest
 import spacy
 
 from helpers.teach import LABELS, sentences
-from vnerteach.controller import Controller
+from vnerteach.loop.controller import Controller
 from vnerteach.failures import FailureLog
-from vnerteach import costs
-from vnerteach.lookahead import (MEASURES, Lookahead, expected_corrections, expected_cost, normalised_logprob,
+from vnerteach.teach import costs
+from vnerteach.teach.lookahead import (MEASURES, Lookahead, expected_corrections, expected_cost, normalised_logprob,
                                  return_on_investment, signature, similarities)
-from vnerteach.model import TeachModel
+from vnerteach.teach.model import TeachModel
 from vnerteach.tasks import add_tokens
 
 SHOP_ITEMS = ("milk", "bread", "eggs", "butter", "apples", "coffee", "tea", "rice", "pasta", "cheese", "soap", "jam")
@@ -71,7 +71,7 @@ def test_expected_cost_charges_reading_edits_and_kept_prefills():
 
 
 def test_roi_ranks_what_teaches_most_per_second_first():
-    from vnerteach.model import MIN_PREFILL
+    from vnerteach.teach.model import MIN_PREFILL
 
     assert MEASURES["roi"][1] is return_on_investment  # ner.correct calls it with its default threshold: the recipe's
     assert inspect.signature(return_on_investment).parameters["min_prefill"].default == MIN_PREFILL

@@ -13,13 +13,13 @@ import pytest
 import spacy
 from spacy.lookups import Lookups
 
-import vnerteach.lexemes as lexemes
+import vnerteach.nlp.lexemes as lexemes
 from helpers import write_jsonl
 from helpers.train import manual_tasks
 from vnerteach.errors import UsageError
-from vnerteach.layout import make_doc
-from vnerteach.lexemes import CLUSTER_BITS, lexeme_ids
-from vnerteach.pipeline import Settings, blank_pipeline
+from vnerteach.nlp.layout import make_doc
+from vnerteach.nlp.lexemes import CLUSTER_BITS, lexeme_ids
+from vnerteach.nlp.pipeline import Settings, blank_pipeline
 from vnerteach.store import connect
 
 PARIS = 0b1010100110  # spaCy's tables keep the Brown path reversed: the low bits are its top

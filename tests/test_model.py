@@ -9,11 +9,11 @@ import pytest
 import spacy
 
 from helpers.teach import LABELS, patterns, sentences, taught
-from vnerteach.candidates.suggester import Suggester, is_pattern_task, span_task
+from vnerteach.teach.suggester import Suggester, is_pattern_task, span_task
 from vnerteach.errors import UsageError
-from vnerteach.fairlock import FairLock
-from vnerteach.model import TeachModel, TeachSettings
-from vnerteach.patterns import PatternMatcher
+from vnerteach.teach.fairlock import FairLock
+from vnerteach.teach.model import TeachModel, TeachSettings
+from vnerteach.teach.patterns import PatternMatcher
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
 
 

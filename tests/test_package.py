@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from vnerteach.server import make_app, static_dir
+from vnerteach.web.server import make_app, static_dir
 
 from helpers import ROOT
 from helpers.web import wsgi_get
@@ -49,7 +49,7 @@ def test_static_app_is_served_and_paths_cannot_escape():
 
 
 SERVE_FROM_INSTALLED = """
-import vnerteach, vnerteach.server as s
+import vnerteach, vnerteach.web.server as s
 from wsgiref.util import setup_testing_defaults
 env = {"PATH_INFO": "/static/style.css", "REQUEST_METHOD": "GET"}; setup_testing_defaults(env)
 out = []

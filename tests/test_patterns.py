@@ -8,7 +8,7 @@ import pytest
 import spacy
 
 from vnerteach.errors import InputError
-from vnerteach.patterns import PatternMatcher, read_patterns
+from vnerteach.teach.patterns import PatternMatcher, read_patterns
 from vnerteach.tasks import add_tokens
 
 from helpers import write_jsonl

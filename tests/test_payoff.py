@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from helpers import write_jsonl
-from vnerteach.controller import Controller
-from vnerteach.payoff import ACCEPT_WINDOW, BREAK_EVEN, KEPT_WINDOW, Payoff, accepted, kept, sparkline
+from vnerteach.loop.controller import Controller
+from vnerteach.teach.payoff import ACCEPT_WINDOW, BREAK_EVEN, KEPT_WINDOW, Payoff, accepted, kept, sparkline
 from vnerteach.tasks import set_hashes
 
 

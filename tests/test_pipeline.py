@@ -6,7 +6,7 @@ import pytest
 import spacy
 
 from vnerteach.errors import ModelLoadError, UsageError
-from vnerteach.pipeline import Settings, blank_pipeline, entity_scores, load_pipeline
+from vnerteach.nlp.pipeline import Settings, blank_pipeline, entity_scores, load_pipeline
 
 
 def test_load_pipeline_takes_blank_lang_and_folders(tmp_path):

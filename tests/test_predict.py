@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import spacy
 
-from vnerteach.field_scores import answer_documents, field_match, group_documents, score_fields
-from vnerteach.fields import best_fields
-from vnerteach.merge import merge_answers
-from vnerteach.pipeline import Settings, blank_pipeline
+from vnerteach.nlp.field_scores import answer_documents, field_match, group_documents, score_fields
+from vnerteach.nlp.fields import best_fields
+from vnerteach.nlp.merge import merge_answers
+from vnerteach.nlp.pipeline import Settings, blank_pipeline
 from vnerteach.store import connect
-from vnerteach.training import Trainer
+from vnerteach.nlp.training import Trainer
 
 from helpers import doc_options, write_jsonl
 from helpers.documents import faint_receipt, write_lines
@@ -220,7 +220,7 @@ def test_predict_fields_on_text_is_one_line_per_line_even_when_lines_repeat(cli,
 
 def test_predict_reads_a_page_as_an_annotator_corrected_it(cli, tmp_path, model_dir, store):
     """A misread word ("Rorne") corrected on a page in a dataset is read corrected there with --corrections."""
-    from vnerteach.corrections import rebuild
+    from vnerteach.tasks.corrections import rebuild
 
     from vnerteach.sources import get_stream
     from vnerteach.tasks import set_hashes

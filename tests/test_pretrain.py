@@ -13,9 +13,9 @@ from helpers import write_jsonl
 from helpers.documents import digital_pdf
 from helpers.train import manual_tasks
 from vnerteach.errors import UsageError
-from vnerteach.layout import LAYOUT_ARCH, make_doc
-from vnerteach.pipeline import Settings, blank_pipeline
-from vnerteach.pretraining import (PretrainEpoch, PretrainSettings, apply_pretrained, check_pretrained,
+from vnerteach.nlp.layout import LAYOUT_ARCH, make_doc
+from vnerteach.nlp.pipeline import Settings, blank_pipeline
+from vnerteach.nlp.pretraining import (PretrainEpoch, PretrainSettings, apply_pretrained, check_pretrained,
                                    load_pretrained, pretrain, pretraining_meta, pretraining_pipeline,
                                    save_pretrained, tok2vec_of)
 from vnerteach.store import connect
@@ -148,7 +148,7 @@ def test_mismatched_weights_are_one_clear_error(text_weights, layout_weights, tm
 
 
 def test_teach_model_from_blank_starts_from_the_pretrained_tok2vec(layout_weights):
-    from vnerteach.model import TeachModel, TeachSettings
+    from vnerteach.teach.model import TeachModel, TeachSettings
 
     pretrained = load_pretrained(layout_weights)
     teach = TeachModel.load("blank:en", ["ORG"], TeachSettings(init_tok2vec=pretrained))

@@ -84,8 +84,8 @@ def drive(spec: dict) -> None:
     import spacy
 
     from vnerteach import cli, files
-    from vnerteach.model import TeachModel
-    from vnerteach.pipeline import load_pipeline
+    from vnerteach.teach.model import TeachModel
+    from vnerteach.nlp.pipeline import load_pipeline
 
     work, refs = Path(spec["work"]), Path(spec["refs"])
     target = work / "model"

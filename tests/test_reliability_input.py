@@ -234,7 +234,7 @@ def test_a_source_line_with_a_number_json_cannot_hold_is_skipped_and_the_rest_se
 
 
 def test_the_server_never_writes_infinity_or_nan():
-    from vnerteach.http_io import json_response
+    from vnerteach.web.http_io import json_response
 
     response = json_response({"score": float("inf")})
     assert response.status_code == 500 and "cannot write as JSON" in json.loads(response.body)["error"]

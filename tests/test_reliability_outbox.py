@@ -16,8 +16,8 @@ import zlib
 
 import pytest
 
-from vnerteach.controller import Controller
-from vnerteach.server import make_app
+from vnerteach.loop.controller import Controller
+from vnerteach.web.server import make_app
 
 from helpers import write_jsonl
 from helpers.browser import db_out, served_app, wait_for_task

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from spacy.tokens import DocBin
 
 from vnerteach.errors import TaskError
-from vnerteach.export import conll_lines, docbin
-from vnerteach.merge import answers_to_examples, merge_answers, merged_doc
+from vnerteach.datasets.export import conll_lines, docbin
+from vnerteach.nlp.merge import answers_to_examples, merge_answers, merged_doc
 from vnerteach.store import connect
 from vnerteach.tasks import input_hash, set_hashes, validate_task
 

@@ -14,7 +14,7 @@ import pytest
 from helpers import doc_options, write_jsonl
 import spacy
 
-from vnerteach.controller import Controller
+from vnerteach.loop.controller import Controller
 
 from vnerteach.recipes.manual import ner_manual
 from vnerteach.recipes.teach import ner_correct, ner_teach

@@ -8,9 +8,9 @@ from itertools import combinations
 import pytest
 from helpers import home_cache
 
-from vnerteach.agreement import agreement
+from vnerteach.datasets.agreement import agreement
 from vnerteach.recipes.review import review
-from vnerteach.review import auto_answer, collect, complete_annotations, review_task
+from vnerteach.datasets.review import auto_answer, collect, complete_annotations, review_task
 from vnerteach.tasks import set_hashes
 
 from helpers.review import TEXTS, binary, manual, tokens_of
@@ -202,8 +202,8 @@ def test_stats_agreement_needs_two_annotators_and_known_datasets(cli, store):
 
 def test_an_empty_accept_of_an_input_annotators_marked_is_refused_until_confirmed(store):
     """Issue 23 point 4 (the server's side): the check the review recipe gives the controller (validate_answer)."""
-    from vnerteach.controller import Controller
-    from vnerteach.review import check_review_answer
+    from vnerteach.loop.controller import Controller
+    from vnerteach.datasets.review import check_review_answer
 
     versions = [{"answer": "accept", "spans": [{"start": 0, "end": 8, "label": "PERSON"}]},
                 {"answer": "reject", "spans": []}]
@@ -222,7 +222,7 @@ def test_an_empty_accept_of_an_input_annotators_marked_is_refused_until_confirme
 
 def test_the_reviewer_reads_annotator_names_not_session_datasets():
     """Issue 23 point 15: review showed 'news-alice', a session dataset's name."""
-    from vnerteach.review import annotator_name
+    from vnerteach.datasets.review import annotator_name
 
     assert annotator_name("news-alice", ["news"]) == "alice"
     assert annotator_name("news-2026-12-07T10-41-44", ["news"]) == "run of 2026-12-07 10:41"

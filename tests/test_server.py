@@ -8,11 +8,11 @@ import socket
 import pytest
 from helpers import doc_options
 
-from vnerteach import wsgi_server
-from vnerteach.controller import Controller
+from vnerteach.web import wsgi_server
+from vnerteach.loop.controller import Controller
 from vnerteach.errors import UsageError, VnerteachError
-from vnerteach.server import folder_images, make_app, serve
-from vnerteach.wsgi_server import bind, is_loopback
+from vnerteach.web.server import folder_images, make_app, serve
+from vnerteach.web.wsgi_server import bind, is_loopback
 
 from helpers.web import page_task, wsgi
 

@@ -119,7 +119,7 @@ def test_recipe_errors_are_one_line(tmp_path, env, args, message, code):
 USER_RECIPE = '''
 from typing import Annotated
 from vnerteach import recipe, Arg
-from vnerteach.components import Components
+from vnerteach.loop.components import Components
 
 @recipe("my.check")
 def my_check(dataset: Annotated[str, Arg("Dataset")]) -> Components:

@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from vnerteach.errors import UsageError
-from vnerteach.sorters import get_sorter, prefer_high_scores, prefer_uncertain, random_order, uncertainty
+from vnerteach.loop.sorters import get_sorter, prefer_high_scores, prefer_uncertain, random_order, uncertainty
 
 
 def scored(values):

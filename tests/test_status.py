@@ -8,11 +8,11 @@ import threading
 import pytest
 
 from vnerteach.activity import Activity
-from vnerteach.components import Progress
-from vnerteach.controller import Controller
-from vnerteach.export import PALETTE, label_colour
+from vnerteach.loop.components import Progress
+from vnerteach.loop.controller import Controller
+from vnerteach.datasets.export import PALETTE, label_colour
 from vnerteach.sources import source_size
-from vnerteach.server import make_app
+from vnerteach.web.server import make_app
 
 from helpers import doc_options, write_jsonl
 from helpers.documents import digital_pdf, image_only_pdf, scanned_page, text_image
@@ -142,7 +142,7 @@ def test_the_labels_of_a_project_get_clearly_distinct_colours_whatever_their_ord
     import itertools
     import math
 
-    from vnerteach.export import NEAR, label_colours
+    from vnerteach.datasets.export import NEAR, label_colours
 
     def rgb(h):
         return tuple(int(h[i:i + 2], 16) for i in (1, 3, 5))

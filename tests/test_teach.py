@@ -12,13 +12,13 @@ import spacy
 
 from helpers import doc_options, write_jsonl
 from helpers.teach import LABELS, f1, judge, patterns, sentences
-from vnerteach.candidates.suggester import Suggester
-from vnerteach.controller import Controller
+from vnerteach.teach.suggester import Suggester
+from vnerteach.loop.controller import Controller
 from vnerteach.errors import UsageError
-from vnerteach.model import TeachModel
+from vnerteach.teach.model import TeachModel
 from vnerteach.recipes.teach import ner_correct, ner_teach
-from vnerteach.sorters import uncertainty
-from vnerteach.server import make_app
+from vnerteach.loop.sorters import uncertainty
+from vnerteach.web.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
 from helpers.web import wsgi
 
@@ -105,8 +105,8 @@ def test_exclude_by_input_skips_inputs_already_annotated(store, tmp_path):
 
 
 def test_model_out_is_saved_on_exit_and_a_batch_trained_model_continues(store, tmp_path):
-    from vnerteach.pipeline import Settings
-    from vnerteach.training import train
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.training import train
 
     src, gold = source(tmp_path, n=200)
     pat = write_jsonl(tmp_path / "patterns.jsonl", patterns())
@@ -239,8 +239,8 @@ def about_disney(task):
 
 def test_a_restart_does_not_ask_again_about_a_span_rejected_in_the_first_run(store, db_path, tmp_path):
     """The forum thread: a base model that takes Disneyland for a PERSON, ner.teach run once per file."""
-    from vnerteach.pipeline import Settings
-    from vnerteach.training import train
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.training import train
 
     # the base model: batch-trained on complete annotations in which Disneyland was (wrongly) a PERSON
     store.add_examples([set_hashes({"text": t["text"], "answer": "accept", "spans": [
@@ -302,8 +302,8 @@ def test_correct_starts_from_a_model_trained_on_the_datasets_answers_unless_fres
 
 
 def test_no_warm_start_for_a_model_batch_trained_on_the_dataset_as_it_is(store, db_path, tmp_path):
-    from vnerteach.pipeline import Settings
-    from vnerteach.training import train
+    from vnerteach.nlp.pipeline import Settings
+    from vnerteach.nlp.training import train
 
     src, gold = source(tmp_path, n=30)
     store.add_examples([set_hashes({"text": t, "answer": "accept", "_view_id": "ner_manual",

@@ -11,13 +11,13 @@ import pytest
 import spacy
 
 from vnerteach.errors import InputError, UsageError
-from vnerteach.evaluation import evaluate
-from vnerteach.merge import INCORRECT_SPANS_KEY, answers_to_examples, merge_answers
-from vnerteach.pipeline import Settings, blank_pipeline, entity_scores
+from vnerteach.nlp.evaluation import evaluate
+from vnerteach.nlp.merge import INCORRECT_SPANS_KEY, answers_to_examples, merge_answers
+from vnerteach.nlp.pipeline import Settings, blank_pipeline, entity_scores
 from vnerteach.store import connect
 from vnerteach.tasks import set_hashes
-from vnerteach.training import Trainer, curve_reading
-from vnerteach.training_data import in_eval_split
+from vnerteach.nlp.training import Trainer, curve_reading
+from vnerteach.nlp.training_data import in_eval_split
 
 from helpers import ROOT
 from helpers.train import binary_tasks, manual_tasks
@@ -93,7 +93,7 @@ def test_binary_answers_leave_other_tokens_missing_not_outside(nlp0):
 
 
 def test_an_accepted_entity_rules_out_the_spans_overlapping_it(nlp0):
-    from vnerteach.merge import implied_negatives, reference_doc
+    from vnerteach.nlp.merge import implied_negatives, reference_doc
 
     text = "Yesterday Anna Berg visited Oslo ."
     (m,) = merge_answers([task(text, [("Anna Berg", "PERSON")]), task(text, [("Oslo", "PERSON")], "reject")],
@@ -110,7 +110,7 @@ def test_eval_split_is_deterministic_across_processes():
     hashes = [t["_input_hash"] for t in manual_tasks(400)]
     here = [h for h in hashes if in_eval_split(h, 0.2)]
     assert 40 < len(here) < 120
-    code = ("import json,sys; from vnerteach.training_data import in_eval_split; "
+    code = ("import json,sys; from vnerteach.nlp.training_data import in_eval_split; "
             "print(json.dumps([h for h in json.load(sys.stdin) if in_eval_split(h, 0.2)]))")
     other = subprocess.run([sys.executable, "-c", code], input=json.dumps(hashes), capture_output=True, text=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"}, check=True)
@@ -129,7 +129,7 @@ def test_small_dataset_trains_to_a_real_f1_in_seconds(nlp0):
 
 @pytest.mark.slow
 def test_the_best_epoch_is_kept(nlp0):
-    from vnerteach.training import EpochDone
+    from vnerteach.nlp.training import EpochDone
 
     merged = merge_answers(manual_tasks(40), tokenizer_nlp=nlp0).merged
     dev = merge_answers(manual_tasks(30, seed=11), tokenizer_nlp=nlp0).merged
@@ -295,8 +295,8 @@ def test_evaluate_complete_answers_and_contradictions_are_reported(cli, tmp_path
 def test_an_example_the_beam_search_cannot_learn_is_skipped_not_fatal():
     from thinc.api import fix_random_seed
 
-    from vnerteach.merge import Merged
-    from vnerteach.training import update_skipping
+    from vnerteach.nlp.merge import Merged
+    from vnerteach.nlp.training import update_skipping
 
     labels = ["LOC", "MISC", "ORG", "PER"]
     words = tuple(f"w{i}" for i in (8, 3, 19, 29, 14, 21, 5, 0, 15, 21, 13))
@@ -322,8 +322,8 @@ def test_an_example_the_beam_search_cannot_learn_is_skipped_not_fatal():
 def test_a_long_example_the_oracle_cannot_supervise_is_skipped_not_fatal():
     from thinc.api import fix_random_seed
 
-    from vnerteach.merge import Merged
-    from vnerteach.training import update_skipping
+    from vnerteach.nlp.merge import Merged
+    from vnerteach.nlp.training import update_skipping
 
     labels = ["ANSWER", "HEADER", "QUESTION"]
     words = tuple(f"w{i % 50}" for i in range(194))  # a long page: spaCy's update cuts it with the oracle
@@ -348,7 +348,7 @@ def test_a_long_example_the_oracle_cannot_supervise_is_skipped_not_fatal():
 
 def test_evaluate_with_a_model_of_none_of_the_datasets_labels_is_an_error_not_zeros(cli, tmp_path, db_path):
     """Issue 23 point 17: a table of zeros said nothing about why."""
-    from vnerteach.pipeline import blank_pipeline
+    from vnerteach.nlp.pipeline import blank_pipeline
 
     connect(str(db_path)).add_examples(manual_tasks(10), ["news"])
     other = tmp_path / "other"
@@ -362,8 +362,8 @@ def test_evaluate_with_a_model_of_none_of_the_datasets_labels_is_an_error_not_ze
 
 def test_a_trained_model_keeps_its_label_order_for_the_keys_of_the_recipes_that_use_it(cli, tmp_path, db_path):
     """Issue 23 point 12: ner.correct with a trained model and review sorted the labels, so key 1 changed meaning."""
-    from vnerteach.model import TeachModel
-    from vnerteach.pipeline import load_pipeline, model_labels
+    from vnerteach.teach.model import TeachModel
+    from vnerteach.nlp.pipeline import load_pipeline, model_labels
 
     tasks = manual_tasks(30)
     connect(str(db_path)).add_examples(tasks, ["news"])
@@ -379,7 +379,7 @@ def test_a_trained_model_keeps_its_label_order_for_the_keys_of_the_recipes_that_
 
 def test_a_note_names_eval_split_only_when_the_user_gave_it(store):
     """Issue 23 point 17: make demo warned about --eval-split, a flag its user never gave."""
-    from vnerteach.training_data import prepare_data
+    from vnerteach.nlp.training_data import prepare_data
 
     def none_held_out(tasks: list[dict]) -> bool:
         return not any(in_eval_split(t["_input_hash"], 0.2) for t in tasks)
@@ -394,7 +394,7 @@ def test_a_note_names_eval_split_only_when_the_user_gave_it(store):
 
 def test_train_is_one_call_that_saves_the_best_epoch_or_nothing_when_stopped(store, tmp_path):
     """Issue 24 point 4: data, blank pipeline, epochs and save in one library call, as spaCy's train."""
-    from vnerteach.training import EpochDone, TrainStart, train
+    from vnerteach.nlp.training import EpochDone, TrainStart, train
 
     store.add_examples(manual_tasks(40) + binary_tasks(10, seed=3), ["news"])
     events: list = []
@@ -414,7 +414,7 @@ def test_train_is_one_call_that_saves_the_best_epoch_or_nothing_when_stopped(sto
 
 
 def test_train_curve_trains_on_growing_nested_shares_scored_on_one_dev_set(store):
-    from vnerteach.training import CURVE_SHARES, CurvePoint, CurveRun, train_curve
+    from vnerteach.nlp.training import CURVE_SHARES, CurvePoint, CurveRun, train_curve
 
     store.add_examples(manual_tasks(40), ["news"])
     events: list = []

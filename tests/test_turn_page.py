@@ -6,9 +6,9 @@ from __future__ import annotations
 from helpers import doc_options
 from helpers.documents import drawn_page
 
-from vnerteach.controller import Controller
+from vnerteach.loop.controller import Controller
 from vnerteach.documents import iter_pages, page_task
-from vnerteach.server import make_app
+from vnerteach.web.server import make_app
 from vnerteach.tasks import set_hashes
 from helpers.web import wsgi
 

@@ -8,12 +8,12 @@ import json
 import pytest
 import spacy
 
-from vnerteach.controller import Controller
+from vnerteach.loop.controller import Controller
 from vnerteach.errors import UsageError
-from vnerteach.model import TeachModel, TeachSettings
-from vnerteach.server import make_app
+from vnerteach.teach.model import TeachModel, TeachSettings
+from vnerteach.web.server import make_app
 from vnerteach.tasks import INPUT_HASH, TASK_HASH, add_tokens, set_hashes
-from vnerteach.training_data import load_answers
+from vnerteach.nlp.training_data import load_answers
 
 from helpers import write_jsonl
 from helpers.teach import LABELS, sentences
@@ -221,7 +221,7 @@ def test_the_model_forgets_a_retracted_answer_in_order_after_learning_it(store):
 
 
 def test_a_forgotten_answer_is_not_replayed(monkeypatch):
-    import vnerteach.merge
+    import vnerteach.nlp.merge
 
     model = TeachModel.load("blank:en", LABELS, TeachSettings(replay=64, passes=1))
     nlp = spacy.blank("en")
@@ -234,8 +234,8 @@ def test_a_forgotten_answer_is_not_replayed(monkeypatch):
 
     first, second = binary(tasks[0], "accept"), binary(tasks[1], "reject")
     trained: list[int] = []
-    real = vnerteach.merge.answers_to_examples
-    monkeypatch.setattr(vnerteach.merge, "answers_to_examples",
+    real = vnerteach.nlp.merge.answers_to_examples
+    monkeypatch.setattr(vnerteach.nlp.merge, "answers_to_examples",
                         lambda nlp, items: trained.extend(m.input_hash for m in items) or real(nlp, items))
     kept = TeachModel.load("blank:en", LABELS, TeachSettings(replay=64, passes=1))
     kept.update([first])

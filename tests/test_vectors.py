@@ -15,8 +15,8 @@ import spacy
 from helpers import write_jsonl
 from helpers.train import CITIES, PEOPLE, manual_tasks
 from vnerteach.errors import UsageError
-from vnerteach.layout import make_doc
-from vnerteach.pipeline import Settings, blank_pipeline, check_vectors
+from vnerteach.nlp.layout import make_doc
+from vnerteach.nlp.pipeline import Settings, blank_pipeline, check_vectors
 from vnerteach.store import connect
 
 WIDTH = 16

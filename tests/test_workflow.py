@@ -8,12 +8,12 @@ import pytest
 
 from helpers import write_jsonl
 from helpers.teach import LABELS, sentences
-from vnerteach.controller import Controller
+from vnerteach.loop.controller import Controller
 from vnerteach.errors import UsageError
 from vnerteach.recipes.manual import ner_manual
 from vnerteach.recipes.teach import ner_correct, ner_teach
 from vnerteach.recipes.train import TrainOptions, batch_train
-from vnerteach.server import make_app
+from vnerteach.web.server import make_app
 from helpers.web import wsgi
 
 

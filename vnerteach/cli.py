@@ -18,9 +18,9 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from . import registry
-from .components import Components
+from .loop.components import Components
 from .errors import RecipeError, UsageError, VnerteachError
-from .feed import IDLE_S
+from .loop.feed import IDLE_S
 from .output import fail, good, plural, stderr, warn
 from .flags import Arg, Opt
 from .paths import DB_ENV, default_db, home, page_cache_dir
@@ -179,7 +179,7 @@ def make_command(func: Callable) -> Callable:
                 _serve(components, db or default_db(), **{**SERVER_DEFAULTS, **server})
             elif isinstance(components, dict) and "stream" in components:
                 raise RecipeError(f"{func.__name__} returned components to annotate, but only a recipe annotated "
-                                  "'-> Components' (from vnerteach.components) opens the web app")
+                                  "'-> Components' (from vnerteach.loop.components) opens the web app")
         except VnerteachError as err:
             fail(str(err))
             raise typer.Exit(err.exit_code) from None
@@ -266,8 +266,8 @@ def read_instructions(path: Path | None) -> str | None:
 def _serve(components: Components, db: str, host: str | None, port: int | None, access_token: str | None,
            feed_overlap: bool, idle_timeout: float, label_colors: str | None, instructions: Path | None) -> None:
     """Run the annotation server for a recipe's components and report what was saved."""
-    from .server import serve
-    from .wsgi_server import DEFAULT_HOST
+    from .web.server import serve
+    from .web.wsgi_server import DEFAULT_HOST
 
     config = dict(components.get("config") or {})
     if chosen := parse_label_colors(label_colors):

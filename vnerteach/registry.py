@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, TypeVar, get_type_hints
 
-from .components import Components
+from .loop.components import Components
 from .errors import RecipeError
 
 ENTRY_POINT_GROUP = "vnerteach_recipes"

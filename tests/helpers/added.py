@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Iterator
 
-from vnerteach.controller import Controller
-from vnerteach.server import make_app
+from vnerteach.loop.controller import Controller
+from vnerteach.web.server import make_app
 
 from .web import wsgi
 

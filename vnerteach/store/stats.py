@@ -43,7 +43,7 @@ def per_dataset(Dataset: type[Model], Example: type[Model], Link: type[Model], d
 
 def _corrected(Example: type[Model], Link: type[Model], dataset: Model) -> int:
     """The tokens corrected by hand in a dataset's examples: only examples whose text names ``ocr_text`` are read."""
-    from ..corrections import OCR_TEXT_JSON, corrected
+    from ..tasks.corrections import OCR_TEXT_JSON, corrected
 
     query = (Example.select(Example.id, Example.content).join(Link)
              .where((Link.dataset == dataset) & Example.content.contains(OCR_TEXT_JSON)))

@@ -1,0 +1,1 @@
+"""spaCy's side: pipelines and their layout and lexeme features, answers merged into training data, training, pretraining, evaluation and fields."""
