@@ -61,6 +61,7 @@ def test_punctuation_only_and_line_crossing_spans_are_unlikely():
     assert not crosses_line(page, 0, 2)
 
 
+@pytest.mark.slow
 def test_a_model_in_its_cold_start_asks_nothing_punctuation_only_function_words_or_across_a_line():
     texts = [f"Report {i} :\nAlice Baker , of Paris ( France ) ; said -- \" no \" ." for i in range(4)]
     asked = Suggester(taught(TeachModel.load("blank:en", LABELS)), min_score=0.0)

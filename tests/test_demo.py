@@ -62,6 +62,7 @@ def test_make_demo_trains_a_model_on_the_labelled_receipts_and_opens_the_loop_on
         server.stop()
 
 
+@pytest.mark.slow
 def test_make_demo_run_again_keeps_its_samples_and_imports_nothing_twice(tmp_path):
     """Issue 23 point 5: a second `make demo` wrote the PDFs again with new bytes, so the labelled receipts came
     in again under new input hashes ("now has 36 examples" for 24 receipts) and answered ones were asked again."""
@@ -82,6 +83,7 @@ def test_make_demo_run_again_keeps_its_samples_and_imports_nothing_twice(tmp_pat
     assert "Imported 7 examples" in outputs[0] and "Imported 0 examples" in outputs[1], outputs
 
 
+@pytest.mark.slow
 def test_a_pdf_saved_again_with_other_bytes_is_named_when_its_pages_come_as_new_questions(tmp_path):
     """Issue 23 point 5: the same PDF saved again (new bytes, same pages) lost its answers silently."""
     import pymupdf

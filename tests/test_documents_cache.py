@@ -22,6 +22,7 @@ def scan_pdf(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_second_run_comes_from_the_cache(scan_pdf, home):
     first = list(iter_pages(scan_pdf, doc_options(dpi=100, preprocess="grayscale")))
     assert [r.cached for r in first] == [False, False] and all(r.ocr for r in first)
@@ -44,6 +45,7 @@ def test_keys_cover_every_input_of_a_page():
                 ocr_key(base, "eng", "tesseract 5.4.0"), ocr_key(base, "eng", "rapidocr 1.4.4")}) == 4
 
 
+@pytest.mark.slow
 def test_page_image_of_an_ocr_page_is_the_processed_image(scan_pdf, home):
     result = next(iter_pages(scan_pdf, doc_options(dpi=100, preprocess="grayscale,binarize")))
     png = page_image(result.image_key, cache_dir=home_cache())
@@ -163,6 +165,7 @@ def test_ordered_runs_on_another_executor_and_records_a_lost_job():
     assert len(started) == 1 and started[0]._shutdown
 
 
+@pytest.mark.slow
 def test_many_documents_stream_in_input_order(tmp_path):
     paths = []
     for i in range(4):

@@ -17,6 +17,7 @@ from vnerteach.documents.pool import make_executor
 from vnerteach.errors import DependencyError
 
 
+@pytest.mark.slow
 def test_scanned_page_recall_and_boxes_after_deskew(tmp_path):
     scan, truth = scanned_page(dpi=200, angle=2.0)
     scan.save(tmp_path / "scan.png")
@@ -37,6 +38,7 @@ def test_scanned_page_recall_and_boxes_after_deskew(tmp_path):
         assert shown.size == scan.size and shown.mode == "L"
 
 
+@pytest.mark.slow
 def test_multipage_tiff_and_formats_by_content(tmp_path):
     first = text_image(["alpha station library"]).convert("RGB")
     second = text_image(["winter harbour museum"])

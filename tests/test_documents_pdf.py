@@ -52,6 +52,7 @@ def test_rotated_page_boxes_are_in_the_rotated_image(tmp_path):
     assert max(abs(a - b) for a, b in zip(result.words[0].bbox, expected)) <= 1.0
 
 
+@pytest.mark.slow
 def test_mixed_pdf_takes_the_right_path_per_page(tmp_path):
     scan, truth = scanned_page(dpi=150, angle=0.0, lines=6, per_line=6)
     image_only_pdf(tmp_path / "scan.pdf", [scan])
@@ -71,6 +72,7 @@ def test_mixed_pdf_takes_the_right_path_per_page(tmp_path):
     assert results[1].width == results[0].width == round(612 * 150 / 72)
 
 
+@pytest.mark.slow
 def test_ocr_always_and_never(tmp_path):
     path = tmp_path / "digital.pdf"
     digital_pdf(path, pages=1, lines=2, per_line=4)

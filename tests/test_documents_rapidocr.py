@@ -44,6 +44,7 @@ def test_a_line_engine_reads_a_scanned_page_with_word_boxes(tmp_path, engine, mo
     assert [w.line for w in result.words] == sorted(w.line for w in result.words)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_the_page_cache_keeps_each_engines_words_apart(tmp_path, engine):
     text_image(["Receipt total 12.50 paid"]).save(tmp_path / "a.png")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 
 from vnerteach.documents import iter_documents
@@ -13,6 +14,7 @@ from helpers import doc_options
 from helpers.documents import faint_receipt
 
 
+@pytest.mark.slow
 def test_a_page_without_words_is_retried_with_stronger_preprocessing(tmp_path, monkeypatch):
     monkeypatch.setenv("VNERTEACH_HOME", str(tmp_path / "home"))
     scan = faint_receipt(tmp_path / "faint.png")
@@ -34,6 +36,7 @@ def test_ppocrv5_reads_the_faint_receipt_tesseract_needs_a_retry_for(tmp_path, m
     assert not faint.retried and {"TOTAL", "THANK"} <= {w.text for w in faint.words}
 
 
+@pytest.mark.slow
 def test_ocr_summary_counts_retried_and_still_empty_pages(cli, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()

@@ -33,6 +33,7 @@ def read(path, **options):
     return next(iter_pages(path, doc_options(workers=1, **options)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("turned", [90, 180, 270])
 def test_a_turned_page_is_read_upright_with_its_rotation_in_meta(tmp_path, turned):
     src = page(tmp_path / f"p{turned}.png", turned_ccw=turned)
@@ -51,6 +52,7 @@ def test_a_turned_page_is_read_upright_with_its_rotation_in_meta(tmp_path, turne
     assert first["text"] == "INVOICE" and first["bbox"][1] < last["bbox"][1]  # the first line is at the top
 
 
+@pytest.mark.slow
 def test_an_upright_page_is_not_turned_and_stays_its_own_bytes(tmp_path):
     src = page(tmp_path / "up.png")
     result = read(src)
@@ -61,6 +63,7 @@ def test_an_upright_page_is_not_turned_and_stays_its_own_bytes(tmp_path):
     assert "rotation" not in off["meta"] and off["text"] == task["text"]
 
 
+@pytest.mark.slow
 def test_a_small_skew_is_left_alone_by_default_and_straightened_with_deskew(tmp_path):
     src = tmp_path / "skew.png"
     Image.open(page(tmp_path / "flat.png")).rotate(2.0, expand=True, fillcolor=255).save(src)
@@ -70,6 +73,7 @@ def test_a_small_skew_is_left_alone_by_default_and_straightened_with_deskew(tmp_
     assert 1.6 <= deskewed["skew"] <= 2.4 and deskewed["rotation"] == 0
 
 
+@pytest.mark.slow
 def test_an_annotators_turn_is_cached_beside_the_detected_one(tmp_path):
     src = page(tmp_path / "p.png", turned_ccw=90)
     detected = read(src)
@@ -91,6 +95,7 @@ def test_an_annotators_turn_is_cached_beside_the_detected_one(tmp_path):
     assert [w.text for w in back.words] == [w.text for w in detected.words]
 
 
+@pytest.mark.slow
 def test_turn_task_keeps_the_question_and_drops_its_spans(tmp_path):
     src = page(tmp_path / "p.png")
     task = page_task(read(src, turn=False))
@@ -152,6 +157,7 @@ def test_a_page_read_badly_is_flagged_in_meta_and_a_clean_one_is_not(tmp_path):
     json.dumps(bad)
 
 
+@pytest.mark.slow
 def test_the_ocr_summary_counts_pages_read_badly_and_turned(cli, tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()

@@ -193,6 +193,7 @@ def test_first_question_comes_before_the_pool_fills():
     assert served_while_stuck and got[0]["scored"]
 
 
+@pytest.mark.slow
 def test_a_stuck_source_never_blocks_a_request_for_questions(store):
     gate = threading.Event()
     stream = Lookahead(gated_source(2, gate), by_field, size=50)

@@ -125,6 +125,7 @@ def test_correct_from_blank_uses_the_lookups_and_a_trained_model_refuses_them(cl
         result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_the_real_tables_give_most_conll_words_a_cluster():
     pytest.importorskip("spacy_lookups_data")
     nlp = spacy.blank("en")

@@ -31,6 +31,7 @@ def test_blank_model_scores_candidates_of_the_labels_in_0_1():
             assert label in LABELS and 0 <= start < end <= len(task["tokens"]) and 0.0 <= p <= 1.0
 
 
+@pytest.mark.slow
 def test_suggestions_are_binary_tasks_with_one_scored_span_and_their_own_hashes():
     model = taught(TeachModel.load("blank:en", LABELS))
     assert model.confident and model.learnt == 48
@@ -69,6 +70,7 @@ def test_a_model_that_knows_nothing_gives_no_scores_and_asks_only_name_like_span
     assert 1 <= len(alone) <= 3
 
 
+@pytest.mark.slow
 def test_a_swap_and_an_update_each_raise_the_version_and_a_stale_question_is_scored_again_or_dropped():
     nlp = spacy.blank("en")
     model = TeachModel.load("blank:en", LABELS)

@@ -37,6 +37,7 @@ def corpus(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_folder_stream_mixes_text_and_page_tasks_and_reports_failures(corpus):
     failures = []
     tasks = list(get_stream(corpus, documents=doc_options(workers=1), on_failure=failures.append))
@@ -56,6 +57,7 @@ def test_without_a_failure_handler_the_first_bad_document_raises(corpus):
         list(get_stream(corpus, documents=doc_options(workers=1, ocr="never")))
 
 
+@pytest.mark.slow
 def test_jsonl_of_paths(corpus, tmp_path):
     listing = write_jsonl(tmp_path / "docs.jsonl", [{"path": "corpus/a_digital.pdf"}, {"text": "inline task"},
                                                    {"path": str(corpus / "b_scan.png")}])
@@ -75,6 +77,7 @@ def test_document_paths(corpus, tmp_path):
         document_paths(corpus / "c_notes.txt")
 
 
+@pytest.mark.slow
 def test_ocr_command_writes_tasks_summary_and_uses_the_cache(cli, corpus, tmp_path):
     out = tmp_path / "tasks.jsonl"
     result = cli("ocr", corpus, "--output", out, "--workers", "1")

@@ -176,6 +176,7 @@ def test_ner_evaluate_fields_scores_exact_match_per_label(cli, tmp_path, db_path
     assert cli("ner.evaluate", model_dir, "nope", "--fields").exit_code != 0
 
 
+@pytest.mark.slow
 def test_predict_reads_a_faint_scan_by_retrying_and_counts_it(cli, tmp_path, model_dir):
     from PIL import Image
 

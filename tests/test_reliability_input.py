@@ -167,6 +167,7 @@ def _broken_page_tree(path):
     return path
 
 
+@pytest.mark.slow
 def test_ocr_stdout_carries_only_jsonl_whatever_mupdf_says(tmp_path, db_path):
     pdf = _broken_page_tree(tmp_path / "broken.pdf")
     env = {"VNERTEACH_HOME": str(tmp_path / "home"), "VNERTEACH_DB": str(db_path), "PATH": "/usr/bin:/bin"}

@@ -236,6 +236,7 @@ def test_pathological_tasks_are_refused_and_the_server_keeps_answering(tmp_path,
     assert failures[1] == (f"{src}:4: a token of 6,000 characters is over the limit of {MAX_TOKEN_CHARS:,}")
 
 
+@pytest.mark.slow
 def test_a_long_text_is_tokenized_in_pieces_as_spacy_would_and_lets_other_threads_run():
     nlp = spacy.blank("en")
     text = " ".join(punct_run(MAX_TOKEN_CHARS, seed) for seed in range(16))  # 3 s as one piece, 0.2 s a token

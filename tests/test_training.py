@@ -392,6 +392,7 @@ def test_a_note_names_eval_split_only_when_the_user_gave_it(store):
     assert given.notes == [f"--eval-split 0.2 held out no input of {len(tasks)}: no evaluation"]
 
 
+@pytest.mark.slow
 def test_train_is_one_call_that_saves_the_best_epoch_or_nothing_when_stopped(store, tmp_path):
     """Issue 24 point 4: data, blank pipeline, epochs and save in one library call, as spaCy's train."""
     from vnerteach.nlp.training import EpochDone, TrainStart, train

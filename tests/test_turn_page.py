@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import doc_options
 from helpers.documents import drawn_page
 
@@ -21,6 +23,7 @@ def served(store, tasks, turn=True):
     return controller, make_app(controller, images=options.page_images())
 
 
+@pytest.mark.slow
 def test_a_page_is_turned_read_again_and_answered_with_its_rotation(store, tmp_path):
     sideways = drawn_page(tmp_path / "p.png", turned_ccw=90)
     task = set_hashes(page_task(next(iter_pages(sideways, doc_options(workers=1, turn=False)))))

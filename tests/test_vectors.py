@@ -126,6 +126,7 @@ def test_batch_train_with_vectors_saves_a_model_with_them(cli, db_path, tmp_path
         "vnerteach"]["vectors"] is None
 
 
+@pytest.mark.slow
 def test_bad_vectors_stop_every_recipe_with_one_line(cli, db_path, tmp_path, bad_vectors, vectors_folder):
     connect(str(db_path)).add_examples(manual_tasks(10), ["news"])
     src = write_jsonl(tmp_path / "news.jsonl", [{"text": "Alice Baker flew to Paris"}])
