@@ -67,7 +67,8 @@ def browser_figures(tmp: Path, pages: int = 12) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     from vnerteach.loop.controller import Controller
-    from vnerteach.web.server import folder_images, make_app
+    from vnerteach.web.images import folder_images
+    from vnerteach.web.server import make_app
     from vnerteach.web.wsgi_server import bind
     from vnerteach.store import Store
 

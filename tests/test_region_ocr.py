@@ -12,7 +12,8 @@ from vnerteach.loop.controller import Controller
 from vnerteach.documents import ocr_region
 from vnerteach.documents.region import check_box, text_rows
 from vnerteach.errors import InputError
-from vnerteach.web.server import folder_images, make_app
+from vnerteach.web.images import folder_images
+from vnerteach.web.server import make_app
 
 from helpers.web import wsgi
 
@@ -133,7 +134,7 @@ def test_region_ocr_runs_two_at_a_time_and_turns_a_flood_away_while_questions_st
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from vnerteach.web.server import english_region_reader
+    from vnerteach.web.images import english_region_reader
 
     task = receipt(8, tmp_path / "img")
     running, most, lock = [0], [0], threading.Lock()

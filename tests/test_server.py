@@ -11,7 +11,8 @@ from helpers import doc_options
 from vnerteach.web import wsgi_server
 from vnerteach.loop.controller import Controller
 from vnerteach.errors import UsageError, VnerteachError
-from vnerteach.web.server import folder_images, make_app, serve
+from vnerteach.web.images import folder_images
+from vnerteach.web.server import make_app, serve
 from vnerteach.web.wsgi_server import bind, is_loopback
 
 from helpers.web import page_task, wsgi

@@ -18,11 +18,11 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from . import registry
-from .loop.components import Components
 from .errors import RecipeError, UsageError, VnerteachError
+from .flags import Arg, Opt
+from .loop.components import Components
 from .loop.feed import IDLE_S
 from .output import fail, good, plural, stderr, warn
-from .flags import Arg, Opt
 from .paths import DB_ENV, default_db, home, page_cache_dir
 
 TOKEN_ENV = "VNERTEACH_ACCESS_TOKEN"

@@ -9,8 +9,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, TypeVar, get_type_hints
 
-from .loop.components import Components
 from .errors import RecipeError
+from .loop.components import Components
 
 ENTRY_POINT_GROUP = "vnerteach_recipes"
 F = TypeVar("F", bound=Callable)

@@ -14,12 +14,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from ..tasks.corrections import OCR_TEXT, ocr_text
 from ..documents.identity import document_of
-from ..files import atomic_file, check_output, write_atomic
 from ..errors import InputError, UsageError, VnerteachError
+from ..files import atomic_file, check_output, write_atomic
 from ..nlp.merge import Merged, MergeResult, merge_answers, reference_doc
 from ..tasks import INPUT_HASH, input_hash
+from ..tasks.corrections import OCR_TEXT, ocr_text
 
 MISSING_TAG = "-"
 # The web app's label colours (static/util.js labelColor): one rule, so a label looks the same everywhere.

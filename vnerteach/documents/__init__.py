@@ -9,10 +9,10 @@ from .cache import PageCache, PageImageNotFound
 from .detect import SUFFIXES, file_kind, is_document
 from .ocr import check_tesseract, tesseract_version
 from .options import OCR_MODES, DocumentOptions
+from .page_images import PageImages, document_page, page_image
 from .pages import iter_documents, iter_pages
 from .preprocess import STEPS, parse_preprocess
 from .region import ocr_region
-from .page_images import PageImages, document_page, page_image
 from .results import PageFailure, PageResult, Word
 from .task import page_task
 

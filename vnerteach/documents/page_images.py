@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..errors import InputError
-from . import preprocess as pre
 from ..errors import PageImageNotFound
 from ..files import write_atomic
+from . import preprocess as pre
 from .cache import PageCache, check_key
 from .results import PageResult
 from .upright import turn

@@ -10,8 +10,8 @@ from ..activity import Activity
 from ..errors import InputError, VnerteachError
 from .cache import PageCache, image_key
 from .detect import file_kind, file_sha256
-from .options import DocumentOptions
 from .jobs import OcrJob, ocr_page, run_ocr_job
+from .options import DocumentOptions
 from .page_images import Source
 from .results import PageFailure, PageResult
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..tasks.added import Asked, check_added
-from ..tasks.corrections import rebuild
 from ..errors import AnswerError, TaskError
 from ..store import to_json
 from ..tasks import ANSWERS, INPUT_HASH, TASK_HASH, check_hash, check_token_indices, validate_task
+from ..tasks.added import Asked, check_added
+from ..tasks.corrections import rebuild
 
 
 def check_answer(eg: Any, session: str, view_id: str, asked: Callable[[int], Asked | None],

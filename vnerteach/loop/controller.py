@@ -7,17 +7,17 @@ import time
 from functools import partial
 from typing import Any
 
-from ..tasks.added import Asked, asked
-from .answers import check_answer
-from .components import EXCLUDE_BY, Components, Progress
 from ..errors import AnswerError, TaskError, UsageError
 from ..failures import FailureLog
-from .feed import IDLE_S, Annotator, Feed, annotator_session, check_session, session_name
-from ..teach.payoff import HISTORY, Payoff
-from .session_store import SessionStore
 from ..store import Store
-from .stream_reader import StreamReader
 from ..tasks import INPUT_HASH, TASK_HASH, check_hash
+from ..tasks.added import Asked, asked
+from ..teach.payoff import HISTORY, Payoff
+from .answers import check_answer
+from .components import EXCLUDE_BY, Components, Progress
+from .feed import IDLE_S, Annotator, Feed, annotator_session, check_session, session_name
+from .session_store import SessionStore
+from .stream_reader import StreamReader
 from .updates import UpdateQueue
 
 TAKEN = ("another session answered this task first (it was handed out twice across a restart of the server); "

@@ -10,8 +10,8 @@ import threading
 from typing import Iterable
 
 from ..errors import VnerteachError
-from .feed import Feed
 from ..tasks import TASK_HASH, set_hashes
+from .feed import Feed
 
 
 class StreamReader:

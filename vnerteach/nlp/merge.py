@@ -28,11 +28,11 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
+from ..errors import InputError
+from ..tasks import INPUT_HASH, TaskError, input_hash, span_text, span_tokens, token_offsets, tokenized
 from ..tasks.added import ADDED_LIST
 from ..tasks.corrections import OCR_TEXT
-from ..errors import InputError
 from .layout import make_doc, task_boxes
-from ..tasks import INPUT_HASH, TaskError, input_hash, span_text, span_tokens, token_offsets, tokenized
 
 INCORRECT_SPANS_KEY = "incorrect_spans"
 BINARY_VIEW = "ner"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from ..errors import ModelLoadError, UsageError
-from .merge import INCORRECT_SPANS_KEY
 from .layout import LAYOUT_ARCH, LAYOUT_ARCH_V1, NEIGHBOUR_ROWS, NEIGHBOURS  # importing layout registers them
 from .lexemes import LEXEME_ARCH  # registers it
+from .merge import INCORRECT_SPANS_KEY
 
 COMPONENTS = ("beam_ner", "ner")
 EMBED_ATTRS = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import InputError, UsageError
-from .evaluation import Scores, evaluate
 from ..files import atomic_folder, check_output
+from ..tasks import stable_hash
+from .evaluation import Scores, evaluate
 from .merge import Merged, answers_to_examples, rejected_words, spread_rejects
 from .pipeline import Settings, blank_pipeline
 from .pretraining import Pretrained, apply_pretrained, check_pretrained
-from ..tasks import stable_hash
 from .training_data import TrainingData, prepare_data, restrict_labels
 
 

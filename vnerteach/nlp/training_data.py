@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 from ..errors import InputError, UsageError
+from ..tasks import stable_hash
 from .merge import Merged, MergeResult, Unusable, merge_answers
 from .pipeline import blank_nlp
-from ..tasks import stable_hash
 
 
 def in_eval_split(input_hash: int, fraction: float) -> bool:

@@ -6,10 +6,10 @@ import threading
 from collections import Counter
 from typing import Iterable
 
-from .sensible import crosses_line
 from ..nlp.merge import Words, is_binary
-from .patterns import PatternScores
 from ..tasks import TaskError, span_tokens, token_offsets
+from .patterns import PatternScores
+from .sensible import crosses_line
 
 
 class AnswerMemory:

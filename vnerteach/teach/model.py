@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..errors import UsageError
 from ..failures import OnFailure, isolate
-from .fairlock import FairLock
 from ..files import atomic_folder, check_output
 from ..nlp.layout import task_doc, uses_layout
-from .memory import AnswerMemory
 from ..nlp.pipeline import Settings, entity_scores, load_pipeline, model_labels, predict_beams
 from ..nlp.pretraining import Pretrained, apply_pretrained
-from .session_answers import SessionAnswers
-from ..tasks import INPUT_HASH, TASK_HASH, set_hashes
 from ..nlp.training import blank_model, update_skipping
+from ..tasks import INPUT_HASH, TASK_HASH, set_hashes
+from .fairlock import FairLock
+from .memory import AnswerMemory
+from .session_answers import SessionAnswers
 
 if TYPE_CHECKING:
     from .lookahead import Lookahead

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Sequence
 
-from .memory import AnswerMemory
 from ..nlp.merge import merge_answers
 from ..tasks import INPUT_HASH, TASK_HASH, set_hashes
+from .memory import AnswerMemory
 
 
 class SessionAnswers:

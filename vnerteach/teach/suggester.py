@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import AbstractSet, Any, Iterable, Iterator
 
 from ..failures import OnFailure, isolate
+from ..tasks import INPUT_HASH, TASK_HASH, set_hashes
 from .model import TeachModel, Triple, entity_span
 from .patterns import PATTERN_KEY
-from ..tasks import INPUT_HASH, TASK_HASH, set_hashes
 from .sensible import name_runs, unlikely
 
 # Until the model is confident, it asks at most one of its own candidates per this many pattern matches (it has

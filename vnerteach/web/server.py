@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from bottle import Bottle, HTTPResponse, Route, request, response, static_file
 
+from ..errors import AnswerError, InputError, PageImageNotFound, StoreBusy, UsageError, VnerteachError
 from ..loop.components import Components
 from ..loop.controller import Controller
-from ..errors import AnswerError, InputError, PageImageNotFound, StoreBusy, UsageError, VnerteachError
 from ..loop.feed import IDLE_S
+from ..store import Store, connect
 from .gate import Gate
 from .http_io import error_response, json_body, json_response, query, raw_header
-from ..store import Store, connect
+from .images import ImageLookup, NoImages, RegionReader, english_region_reader
 from .wsgi_server import DEFAULT_HOST, bind, is_loopback, stop_on_signals, url_for
 
 MAX_BODY = 16 * 1024 * 1024  # bytes of a request of answers
@@ -31,20 +31,8 @@ APP_META = '<meta name="vnerteach-app" content="">'  # in index.html; filled wit
 SAME_ORIGIN_FETCHES = {"same-origin", "none"}  # Sec-Fetch-Site of the app's own requests and of typed addresses
 MAX_UNDO_BODY = 4096
 COUNT_HEADER = "X-Answer-Count"  # how many answers a request carries: one alone over the limit is refused
-IMAGE_KEY_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-
-RegionReader = Callable[[Path, object], list]  # (page image, [x0, y0, x1, y1]) -> documents.Word list
-
-
-class ImageLookup(Protocol):
-    """Page images by key (documents.PageImages, folder_images): one's PNG file, and another page of its document."""
-
-    def __call__(self, key: str) -> Path: ...
-
-    def other_page(self, key: str, page: int) -> dict: ...
-
 
 def static_dir() -> Path:
     """The web app's folder: ``vnerteach/static`` when installed, ``static/`` in a source checkout."""
@@ -53,46 +41,6 @@ def static_dir() -> Path:
         if (candidate / "index.html").is_file():
             return candidate
     raise VnerteachError(f"The web app's files are missing (looked in {package / 'static'}); reinstall vnerteach")
-
-
-class NoImages:
-    """The page images of a session that was given none: every request for one is a 404."""
-
-    def __call__(self, key: str) -> Path:
-        raise PageImageNotFound("this session serves no page images")
-
-    def other_page(self, key: str, page: int) -> dict:
-        raise PageImageNotFound("this session serves no page images")
-
-
-def english_region_reader(image: Path, box: object) -> list:
-    """A region of a page image read by Tesseract in English (recipes pass one with their --lang)."""
-    from ..documents import ocr_region
-
-    return ocr_region(image, box)
-
-
-@dataclass(frozen=True)
-class FolderImages:
-    """Page images as ``FOLDER/<key>.png``, each a page alone: for tests and for images made elsewhere."""
-
-    folder: Path
-
-    def __call__(self, key: str) -> Path:
-        if not IMAGE_KEY_RE.match(key):
-            raise VnerteachError(f"not an image key: {key[:80]!r}")
-        path = (self.folder / f"{key}.png").resolve()
-        if path.parent != self.folder or not path.is_file():
-            raise VnerteachError(f"no page image {key}")
-        return path
-
-    def other_page(self, key: str, page: int) -> dict:
-        raise PageImageNotFound(f"no other pages of {key[:80]!r}: images from a folder are pages alone")
-
-
-def folder_images(root: str | Path) -> FolderImages:
-    """Page images as ``ROOT/<key>.png``: for tests and for images made elsewhere."""
-    return FolderImages(Path(root).resolve())
 
 
 def _host_name(header: str) -> str:
