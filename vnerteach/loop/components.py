@@ -28,8 +28,7 @@ class Components(TypedDict, total=False):
     counts: Callable[[], dict] | None  # the stream's own counts: {"inputs", "candidates", "questions"} (ner.teach)
     waiting: Callable[[], str | None] | None  # what reading the stream waits on now (activity.Activity.waiting)
     on_exit: Callable[[], Any] | None
-    images: Callable[[str], Any] | None  # page images by key, and other pages of a document (documents.PageImages;
-    # default: none, each asked for is a 404)
+    images: Callable[[str], Any] | None  # page images by key and a document's other pages (documents.PageImages)
     failures: FailureLog | None
     read_region: Callable[[Any, Any], list] | None  # OCR of a boxed region of a page image (default: English)
     turn_page: Callable[[dict], dict] | None  # a page task read again turned a further 90 degrees (the rotate key)
