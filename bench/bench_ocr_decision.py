@@ -206,9 +206,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--funsd", default="", help="FUNSD entity F1 with this engine's words against the gold words")
     ap.add_argument("--funsd-words", action="store_true", help="word recall and CPU s per page of --engines on FUNSD")
+    ap.add_argument("--funsd-ceiling", default="", help="FUNSD entities an engine's words can express at all")
     args = ap.parse_args()
     if args.funsd:
         return funsd(args.funsd, args.workers)
+    if args.funsd_ceiling:
+        return funsd_ceiling(args.funsd_ceiling, args.workers)
     if args.funsd_words:
         return funsd_words([e for e in args.engines.split(",") if e], args.workers)
     engines = [e for e in args.engines.split(",") if e]
@@ -354,6 +357,29 @@ def funsd_words(engines: list[str], workers: int) -> None:
             hit, total = hit + h, total + t
         cpu = sum(raws[(engine, i, 0)]["cpu"] for i in range(len(forms))) / len(forms)
         print(f"  {engine:<22} recall {hit / total:.3f}  CPU s {cpu:.2f}", flush=True)
+
+
+def funsd_ceiling(engine: str, workers: int) -> None:
+    """How many FUNSD entities an engine's tokens can express: read at all, and as one run of tokens of their own
+    (what funsd_run's exact match needs); the entity F1 a perfect model reaches on them, all forms and held out."""
+    forms = funsd_forms()
+    raws = raw_reads([engine], forms, workers)
+    for name, chosen in (("all 149 forms", range(len(forms))), ("30 held out", range(119, len(forms)))):
+        wanted = read = alone = 0
+        for i in chosen:
+            task = page_of(raws[(engine, i, 0)], forms[i]["image"], None)
+            owner, _ = projected(task, forms[i]["entities"])
+            for e, (label, _) in enumerate(forms[i]["entities"]):
+                if label == "OTHER":
+                    continue
+                wanted += 1
+                mine = [k for k, o in enumerate(owner) if o == e]
+                read += bool(mine)
+                alone += bool(mine) and mine == list(range(mine[0], mine[-1] + 1))
+        recall = alone / max(wanted, 1)
+        print(f"FUNSD {name}, {engine}: {wanted} entities; with a token {100 * read / wanted:.1f}%; as one run of "
+              f"their own tokens {100 * recall:.1f}%; a perfect model's entity F1 {100 * 2 * recall / (1 + recall):.1f}",
+              flush=True)
 
 
 def funsd_run(kind: str, seed: int, epochs: int, train: list[dict], dev: list[dict], forms: list[dict]) -> float:
