@@ -103,7 +103,8 @@ def paint_figures(ctx, tmp: Path, n: int = 20) -> dict:
 
 
 def region_figures(ctx, tmp: Path, n: int = 12) -> tuple[list[float], int]:
-    """regionFrame (ms) for n boxes drawn over a receipt's missed TOTAL amount; how many read it exactly."""
+    """regionFrame (ms) for n boxes drawn over a receipt's missed TOTAL amount, the text OCR read confirmed with Enter
+    as soon as it shows; how many read it exactly."""
     from tests.helpers.web import install_in_cache
     from tests.helpers.receipts import AMOUNT, page_of, receipt
 
@@ -136,6 +137,8 @@ def region_figures(ctx, tmp: Path, n: int = 12) -> tuple[list[float], int]:
             page.mouse.down()
             page.mouse.move(corners[2], corners[3], steps=6)
             page.mouse.up()
+            page.wait_for_selector(".region-read input", timeout=30_000)  # what OCR read, to confirm (Enter)
+            page.keyboard.press("Enter")
             page.wait_for_function("n => (window.vnerteach.perf.all.regionFrame || []).length > n", arg=i, timeout=30_000)
             got = page.evaluate("() => { const c = window.vnerteach.current; return c.task.text.slice(c.spans[0].start, c.spans[0].end); }")
             exact += got == total["text"]
