@@ -149,9 +149,13 @@ def latency(rounds: int, think: float) -> None:
     tmp = Path(tempfile.mkdtemp())
     source = tmp / "conll.jsonl"
     source.write_text("".join(json.dumps({"text": " ".join(w)}) + "\n" for w, _ in sentences))
+    from al_sim import frequent_patterns
     from vnerteach.recipes.teach import ner_teach
 
-    components = ner_teach("bench", "blank:en", str(source), label=CONLL_LABELS)
+    patterns = tmp / "patterns.jsonl"  # a blank model starts from patterns (ner.teach refuses to start from nothing)
+    patterns.write_text("".join(json.dumps(p) + "\n" for p in
+                                frequent_patterns([task_of(w, e) for w, e in sentences], 10)))
+    components = ner_teach("bench", "blank:en", str(source), label=CONLL_LABELS, patterns=patterns)
     model = components["update"].__self__
     controller = Controller(connect(f"sqlite:///{tmp / 'bench.db'}"), components)
     server, _notes = bind(make_app(controller), "127.0.0.1", 0)  # the threaded server that serve() runs
