@@ -81,7 +81,8 @@ def run_loop(page, totals: dict[str, str], mark, tmp_path, name: str) -> None:
     page.keyboard.press("a")  # the pre-fill kept as it is
     wait_saved(page)
     # The sidebar says the model is paying: 1 of 1 pre-fills kept, over the last 3 inputs (the first two had none).
-    page.wait_for_function("() => document.querySelector('.payoff[data-name=kept] .payoff-value')")
+    page.wait_for_function("() => { const v = document.querySelector('.payoff[data-name=kept] .payoff-value');"
+                           " return v && v.textContent !== '–'; }")  # the next status poll has counted it
     kept = page.locator(".payoff[data-name=kept]")
     assert kept.locator(".payoff-value").text_content() == "100%"
     assert "pre-fills kept (last 3)" in kept.text_content()

@@ -110,6 +110,16 @@ def test_the_command_line_fills_the_cache_folder(cli, tmp_path, home):
     assert list((home / "cache" / "images").rglob("*.json"))
 
 
+def test_a_cache_folder_that_cannot_be_one_is_one_line_before_any_page_is_read(cli, tmp_path):
+    """A --cache-dir that is a file, or cannot be made, stops the run naming it (each page failed with an OSError)."""
+    digital_pdf(tmp_path / "d.pdf", pages=1, lines=1, per_line=3)
+    (tmp_path / "a-file").write_text("")
+    for folder, why in ((tmp_path / "a-file", "not a folder"), (tmp_path / "a-file" / "sub", "cannot use it")):
+        result = cli("ocr", tmp_path / "d.pdf", "-o", tmp_path / "d.jsonl", "--cache-dir", folder)
+        assert result.exit_code == 2 and f"cache_dir {folder}: {why}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and not (tmp_path / "d.jsonl").exists()
+
+
 def test_a_library_call_without_a_cache_folder_is_refused(tmp_path, home):
     """Below the command line nothing reads $VNERTEACH_HOME: options without a cache folder are a UsageError."""
     from vnerteach.documents import DocumentOptions

@@ -48,6 +48,17 @@ class DocumentOptions:
             raise UsageError("no page cache folder: DocumentOptions.cache_dir is not set")
         return Path(self.cache_dir).expanduser().resolve()
 
+    def _make_cache(self) -> None:
+        """The page cache folder made if missing; UsageError naming it when it cannot be (a file, no permission)."""
+        root = self.cache_root()
+        if root.exists() and not root.is_dir():
+            raise UsageError(f"cache_dir {self.cache_dir}: not a folder (the page cache is a folder)")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cache_dir {self.cache_dir}: cannot use it as the page cache folder "
+                             f"({e.strerror or type(e).__name__})") from None
+
     def page_images(self) -> PageImages | None:
         """How the server finds a page image by key: from the cache, re-made with this password if need be. None
         without a cache folder: such options read no document (check refuses them), so there is no page image."""
@@ -70,7 +81,7 @@ class DocumentOptions:
     def check(self) -> str | None:
         """Fail before any work starts on a bad value, no cache folder or a missing OCR engine; engine and version when
         OCR may run."""
-        self.cache_root()
+        self._make_cache()
         parse_preprocess(self.preprocess)
         if self.ocr not in OCR_MODES:
             raise UsageError(f"ocr must be one of {', '.join(OCR_MODES)}, not {self.ocr!r}")

@@ -81,7 +81,8 @@ class CorpusStats:
                 ("From cache", str(self.cached)),
                 ("Retried with stronger preprocessing (no words)", str(self.retried)),
                 ("OCR pages still without words", str(self.empty)),
-                ("OCR pages read badly (" + "; ".join(f"{e}: {THRESHOLDS[e].describe()}" for e in sorted(self.engines))
-                 + ")", str(self.poor)),
+                ("OCR pages read badly" + (" (" + "; ".join(f"{e}: {THRESHOLDS[e].describe()}"
+                                                            for e in sorted(self.engines)) + ")" if self.engines else ""),
+                 str(self.poor)),
                 ("OCR pages read turned upright", str(self.turned)), ("Failures", str(len(self.failures))),
                 ("Time", f"{seconds:.1f} s"), ("Pages/s", f"{self.pages / seconds:.1f}" if seconds else "-")]
